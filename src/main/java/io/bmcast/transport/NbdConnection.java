@@ -67,6 +67,8 @@ final class NbdConnection implements Runnable {
     private long exportSize;
     private boolean structured;
     private long requests;
+    // A WRITE whose payload is still arriving (reader thread only).
+    private Request pendingWrite;
 
     private final AtomicLong bytesRead = new AtomicLong();
     private final AtomicLong bytesWritten = new AtomicLong();
@@ -159,6 +161,10 @@ final class NbdConnection implements Runnable {
     }
 
     private void finish(String reason) {
+        if (pendingWrite != null) {
+            releaseSlot(pendingWrite); // the client left mid-payload
+            pendingWrite = null;
+        }
         try {
             flushBatch();
         } catch (RuntimeException e) {
@@ -187,7 +193,6 @@ final class NbdConnection implements Runnable {
         ByteBuffer in = ByteBuffer.allocateDirect(INPUT_BUFFER);
         in.limit(0);
         RequestDecoder dec = new RequestDecoder();
-        Request pendingWrite = null;
         while (true) {
             int r;
             try {
