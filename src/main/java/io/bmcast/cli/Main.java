@@ -29,6 +29,20 @@ public final class Main {
         String[] rest = Arrays.copyOfRange(args, 1, args.length);
         return switch (args[0]) {
             case "version" -> { System.out.println("bmcast 0.1.0"); yield 0; }
+            case "image-server", "serve-file" -> {
+                try {
+                    yield io.bmcast.imageserver.ServeCommand.run(args[0], rest);
+                } catch (IllegalArgumentException e) {
+                    throw new UsageException(e.getMessage());
+                }
+            }
+            case "bench" -> {
+                try {
+                    yield io.bmcast.bench.BenchCommand.run(rest);
+                } catch (IllegalArgumentException e) {
+                    throw new UsageException(e.getMessage());
+                }
+            }
             default -> throw new UsageException("unknown command '" + args[0] + "' (try 'bmcast help')");
         };
     }
@@ -39,5 +53,12 @@ public final class Main {
             commands:
               help                 this text
               version              print the version
+              image-server --dir DIR (--socket PATH | --listen HOST:PORT) [--rate RATE] [--latency DURATION]
+                                   export every file of DIR read-only over NBD, named after the file
+                                   without its extension (RATE: 200Mbit, 1Gbit...; DURATION: 200us...)
+              serve-file FILE (--socket PATH | --listen HOST:PORT) [--writable] [--rate RATE] [--latency DURATION]
+                                   export one file over NBD, as its stem and as the default export
+              bench nbd [--size 1G] [--runtime 10s] [--dir DIR]
+                                   fio's nbd engine against bmcast, nbdkit and qemu-nbd on one file
             """;
 }

@@ -1,0 +1,253 @@
+package io.bmcast.bench;
+
+import io.bmcast.util.Units;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * {@code bmcast bench nbd}: fio's {@code nbd} engine against our server, {@code nbdkit file} and
+ * {@code qemu-nbd}, one after another, on the same page-cached file over a Unix socket. Prints one row
+ * per workload with each server's figure and our ratio to each peer, and the peak RSS of every server.
+ * A benchmark, not a test: figures on a shared machine are noisy, ratios from one run are what count.
+ */
+public final class BenchCommand {
+    private BenchCommand() {}
+
+    /** One fio workload. */
+    record Workload(String label, String rw, String bs, int iodepth, boolean write, boolean iops) {}
+
+    static final List<Workload> WORKLOADS = List.of(
+            new Workload("seq read 1 MiB QD8", "read", "1M", 8, false, false),
+            new Workload("seq write 1 MiB QD8", "write", "1M", 8, true, false),
+            new Workload("rand read 4 KiB QD32", "randread", "4k", 32, false, true));
+
+    /** A server under test: how to start it on a socket over the file. */
+    record Peer(String name, List<String> command) {}
+
+    record Result(double value, long peakRssKb) {}
+
+    public static int run(String[] argv) throws Exception {
+        if (argv.length == 0 || !argv[0].equals("nbd")) {
+            throw new IllegalArgumentException("usage: bmcast bench nbd [--size 1G] [--runtime 10s] [--dir DIR]");
+        }
+        long size = 1L << 30;
+        long runtimeNs = TimeUnit.SECONDS.toNanos(10);
+        Path dir = null;
+        for (int i = 1; i < argv.length; i++) {
+            String v = i + 1 < argv.length ? argv[i + 1] : null;
+            switch (argv[i]) {
+                case "--size" -> size = Units.parseSize(require(v, argv[i++]));
+                case "--runtime" -> runtimeNs = Units.parseDurationNanos(require(v, argv[i++]));
+                case "--dir" -> dir = Path.of(require(v, argv[i++]));
+                default -> throw new IllegalArgumentException("bench nbd: unknown argument '" + argv[i] + "'");
+            }
+        }
+        if (size < (16 << 20)) throw new IllegalArgumentException("bench nbd: --size must be at least 16M");
+        long runtimeS = Math.max(1, TimeUnit.NANOSECONDS.toSeconds(runtimeNs));
+        for (String tool : List.of("fio", "nbdkit", "qemu-nbd")) {
+            if (which(tool) == null) throw new IllegalStateException("bench nbd needs '" + tool + "' on PATH");
+        }
+        boolean ownDir = dir == null;
+        Path work = ownDir ? Files.createTempDirectory("bmcast-bench") : Files.createDirectories(dir);
+        Path file = work.resolve("bench.img");
+        Path sock = work.resolve("nbd.sock");
+        try {
+            System.err.printf(Locale.ROOT, "bench: writing %s test file %s%n", Units.formatSize(size), file);
+            makeFile(file, size);
+            List<Peer> peers = List.of(
+                    new Peer("bmcast", ourServer(file, sock)),
+                    new Peer("nbdkit", List.of("nbdkit", "--foreground", "--unix", sock.toString(), "file",
+                            "file=" + file)),
+                    new Peer("qemu-nbd", List.of("qemu-nbd", "--persistent", "--format=raw", "--socket=" + sock,
+                            "--cache=writeback", "--aio=threads", "--export-name=", file.toString())));
+            String fioVersion = output(List.of("fio", "--version")).trim();
+            double[][] table = new double[WORKLOADS.size()][peers.size()];
+            long[] rss = new long[peers.size()];
+            for (int p = 0; p < peers.size(); p++) {
+                Peer peer = peers.get(p);
+                warm(file);
+                System.err.println("bench: starting " + peer.name());
+                Process server = new ProcessBuilder(peer.command())
+                        .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                        .redirectError(work.resolve(peer.name() + ".log").toFile()).start();
+                try {
+                    waitForSocket(sock, server);
+                    for (int w = 0; w < WORKLOADS.size(); w++) {
+                        Workload wl = WORKLOADS.get(w);
+                        table[w][p] = fio(wl, sock, size, runtimeS);
+                        System.err.printf(Locale.ROOT, "bench: %-8s %-22s %s%n", peer.name(), wl.label(),
+                                format(wl, table[w][p]));
+                    }
+                    rss[p] = peakRssKb(server.pid());
+                } finally {
+                    stop(server);
+                    Files.deleteIfExists(sock);
+                }
+            }
+            System.out.printf(Locale.ROOT, "fio %s, ioengine=nbd over a Unix socket, %s file in the page cache, %d s per run%n",
+                    fioVersion, Units.formatSize(size), runtimeS);
+            System.out.printf(Locale.ROOT, "%-22s %12s %12s %12s %10s %10s%n", "workload", "bmcast", "nbdkit",
+                    "qemu-nbd", "/nbdkit", "/qemu-nbd");
+            for (int w = 0; w < WORKLOADS.size(); w++) {
+                Workload wl = WORKLOADS.get(w);
+                double ours = table[w][0];
+                System.out.printf(Locale.ROOT, "%-22s %12s %12s %12s %9.2fx %9.2fx%n", wl.label(), format(wl, ours),
+                        format(wl, table[w][1]), format(wl, table[w][2]), ours / table[w][1], ours / table[w][2]);
+            }
+            System.out.printf(Locale.ROOT, "%-22s %12s %12s %12s%n", "peak RSS (VmHWM)", mib(rss[0]), mib(rss[1]),
+                    mib(rss[2]));
+            return 0;
+        } finally {
+            Files.deleteIfExists(file);
+            Files.deleteIfExists(sock);
+            if (ownDir) {
+                for (Peer p : List.of(new Peer("bmcast", List.of()), new Peer("nbdkit", List.of()),
+                        new Peer("qemu-nbd", List.of()))) {
+                    Files.deleteIfExists(work.resolve(p.name() + ".log"));
+                }
+                Files.deleteIfExists(work);
+            }
+        }
+    }
+
+    private static String require(String v, String option) {
+        if (v == null) throw new IllegalArgumentException("bench nbd: " + option + " needs a value");
+        return v;
+    }
+
+    /** This very launcher's JVM and jar, serving the file read-write as a separate process. */
+    private static List<String> ourServer(Path file, Path sock) {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        return List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
+                "-cp", System.getProperty("java.class.path"), "io.bmcast.cli.Main",
+                "serve-file", file.toString(), "--socket", sock.toString(), "--writable");
+    }
+
+    /** Incompressible data, so no server can take a short cut on zeros. */
+    static void makeFile(Path file, long size) throws IOException {
+        SplittableRandom rnd = new SplittableRandom(42);
+        ByteBuffer block = ByteBuffer.allocateDirect(1 << 20);
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                StandardOpenOption.WRITE)) {
+            long pos = 0;
+            while (pos < size) {
+                block.clear();
+                while (block.remaining() >= 8) block.putLong(rnd.nextLong());
+                block.flip().limit((int) Math.min(block.limit(), size - pos));
+                while (block.hasRemaining()) pos += ch.write(block, pos);
+            }
+        }
+    }
+
+    /** Reads the whole file so every server starts with it in the page cache. */
+    static void warm(Path file) throws IOException {
+        ByteBuffer b = ByteBuffer.allocateDirect(4 << 20);
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long pos = 0;
+            int n;
+            while ((n = ch.read(b.clear(), pos)) > 0) pos += n;
+        }
+    }
+
+    private static void waitForSocket(Path sock, Process server) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            if (!server.isAlive()) throw new IOException("server exited with " + server.exitValue() + " before listening");
+            if (Files.exists(sock)) {
+                try (SocketChannel c = SocketChannel.open(UnixDomainSocketAddress.of(sock))) {
+                    return;
+                } catch (IOException e) {
+                    // not listening yet
+                }
+            }
+            Thread.sleep(50);
+        }
+        throw new IOException("server did not listen on " + sock + " within 30 s");
+    }
+
+    /** Runs one fio job; returns bytes/s (throughput rows) or IOPS. */
+    static double fio(Workload wl, Path sock, long size, long runtimeS) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of("fio", "--name=" + wl.rw(), "--ioengine=nbd",
+                "--uri=nbd+unix:///?socket=" + sock, "--rw=" + wl.rw(), "--bs=" + wl.bs(),
+                "--iodepth=" + wl.iodepth(), "--size=" + size, "--time_based", "--ramp_time=2",
+                "--runtime=" + runtimeS, "--output-format=json"));
+        String json = output(cmd);
+        int start = json.indexOf('{');
+        if (start < 0) throw new IOException("fio printed no JSON:\n" + json);
+        String section = json.substring(start);
+        int at = section.indexOf("\"" + (wl.write() ? "write" : "read") + "\" :");
+        if (at < 0) throw new IOException("no " + (wl.write() ? "write" : "read") + " section in fio's output");
+        section = section.substring(at);
+        Matcher m = Pattern.compile(wl.iops() ? "\"iops\"\\s*:\\s*([0-9.]+)" : "\"bw_bytes\"\\s*:\\s*([0-9]+)")
+                .matcher(section);
+        if (!m.find()) throw new IOException("no figure in fio's output");
+        return Double.parseDouble(m.group(1));
+    }
+
+    static String format(Workload wl, double v) {
+        return wl.iops() ? String.format(Locale.ROOT, "%.1fk IOPS", v / 1000)
+                : String.format(Locale.ROOT, "%.2f GB/s", v / 1e9);
+    }
+
+    private static String mib(long kb) {
+        return kb <= 0 ? "?" : String.format(Locale.ROOT, "%.0f MiB", kb / 1024.0);
+    }
+
+    /** VmHWM of a process in KiB, or -1. */
+    static long peakRssKb(long pid) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+                if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        } catch (IOException | NumberFormatException e) {
+            // gone
+        }
+        return -1;
+    }
+
+    private static void stop(Process p) throws InterruptedException {
+        p.destroy();
+        if (!p.waitFor(15, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            p.waitFor(5, TimeUnit.SECONDS);
+        }
+    }
+
+    private static String output(List<String> cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(false)
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        String out;
+        try (InputStream in = p.getInputStream()) {
+            out = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        if (!p.waitFor(10, TimeUnit.MINUTES)) {
+            p.destroyForcibly();
+            throw new IOException(cmd.get(0) + " timed out");
+        }
+        if (p.exitValue() != 0) throw new IOException(String.join(" ", cmd) + " exited with " + p.exitValue() + ":\n" + out);
+        return out;
+    }
+
+    private static Path which(String tool) {
+        for (String d : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
+            Path p = Path.of(d, tool);
+            if (Files.isExecutable(p)) return p;
+        }
+        return null;
+    }
+}
