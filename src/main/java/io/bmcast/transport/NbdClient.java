@@ -47,10 +47,12 @@ import java.util.function.LongSupplier;
  *
  * <h2>Ownership of a request (the rule that makes resending safe)</h2>
  * A request is FREE, QUEUED (waiting for a connection), SENT on connection C, or DONE. Only C's reader
- * thread moves a request out of SENT(C) — on its reply, or when C dies, as the reader's last act. So while a
- * request is SENT(C), C's reader is the only thread that writes into its buffer; no other connection can have
- * it until C's reader has stopped. All writes to any socket happen under the one {@link #writeLock}, so a
- * stale sender still writing a request to a dead socket cannot interleave with its resend.
+ * thread moves a request out of SENT(C) — on its reply, or when C dies, as the reader's last act, done while
+ * holding {@link #writeLock} after closing C. So while a request is SENT(C), C's reader is the only thread
+ * that writes into its buffer, and no other connection can have it until C's reader has stopped. All writes
+ * to any socket happen under that one lock, and a sender writes a request only if it is still SENT on the
+ * sender's connection: a stale sender can neither interleave with a resend nor touch a buffer whose request
+ * has already been handed back to its caller.
  */
 public final class NbdClient implements AutoCloseable {
 
@@ -425,11 +427,18 @@ public final class NbdClient implements AutoCloseable {
         slotFreed.signal();
     }
 
-    /** Writes one request; a failure kills the connection, whose reader then requeues the request. */
+    /**
+     * Writes one request; a failure kills the connection, whose reader then requeues the request.
+     *
+     * <p>A request leaves SENT(c) only by a reply (impossible before it is written) or by c's reader handing
+     * it back, which it does holding writeLock. So the check below, made under writeLock, guarantees that the
+     * caller's buffer is not touched once the request has been requeued, failed and returned to its caller.
+     */
     private void send(Connection c, Request r) {
         boolean interrupted = Thread.interrupted(); // an interrupt during a channel write would close the socket
         writeLock.lock();
         try {
+            if (r.state != SENT || r.conn != c) return;
             r.gather(c);
             SocketChannel ch = c.channel;
             ByteBuffer[] g = r.gather;
@@ -491,7 +500,6 @@ public final class NbdClient implements AutoCloseable {
     private void supervise() {
         int attempt = 0;
         long nextAttemptNs = clock.getAsLong();
-        int[] resend = new int[requests.length];
         while (true) {
             lock.lock();
             try {
@@ -537,12 +545,16 @@ public final class NbdClient implements AutoCloseable {
                 continue;
             }
             attempt = 0;
-            install(n, resend);
+            install(n);
         }
     }
 
-    /** Makes {@code c} current and resends every queued request on it. */
-    private void install(Connection c, int[] resend) {
+    /**
+     * Makes {@code c} current and resends every queued request on it, from a thread of its own so that a
+     * slow socket cannot keep the supervisor from noticing a stall.
+     */
+    private void install(Connection c) {
+        int[] resend = new int[requests.length];
         int count = 0;
         lock.lock();
         try {
@@ -565,7 +577,11 @@ public final class NbdClient implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-        for (int k = 0; k < count; k++) send(c, requests[resend[k]]);
+        if (count == 0) return;
+        int total = count;
+        Thread.ofVirtual().name("nbd-resend " + uri).start(() -> {
+            for (int k = 0; k < total; k++) send(c, requests[resend[k]]);
+        });
     }
 
     /** Fails queued requests whose outage began more than giveUpAfter ago. Caller holds {@link #lock}. */
@@ -695,8 +711,9 @@ public final class NbdClient implements AutoCloseable {
         int seq;
         long cookie;
 
-        int state = FREE;
-        Connection conn;
+        // Written under the client lock; volatile so a sender holding only writeLock can check them.
+        volatile int state = FREE;
+        volatile Connection conn;
         /** Set when the request first met an outage; from then it has giveUpAfter to complete. */
         boolean troubled;
         long troubleSinceNs;
@@ -873,7 +890,14 @@ public final class NbdClient implements AutoCloseable {
             }
             closeQuietly(ch);
             if (conn.deathReason != null) reason = conn.deathReason;
-            client.connectionLost(conn, reason, culprit, cause);
+            // The socket is closed, so a sender still writing to it fails at once and lets go of writeLock;
+            // holding writeLock while handing requests back means no sender is inside their buffers.
+            client.writeLock.lock();
+            try {
+                client.connectionLost(conn, reason, culprit, cause);
+            } finally {
+                client.writeLock.unlock();
+            }
         }
 
         private void readReply() throws IOException {
