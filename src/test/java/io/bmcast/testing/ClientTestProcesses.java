@@ -1,0 +1,152 @@
+package io.bmcast.testing;
+
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * Real NBD peers (nbdkit, qemu-nbd) for client tests: started in a private temporary directory, each
+ * waited for until its socket accepts, every one killed and the directory removed in {@link #close()},
+ * whatever the test did. nbdkit runs with {@code --exit-with-parent} so not even a crashed JVM leaks it.
+ */
+public final class ClientTestProcesses implements AutoCloseable {
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(15);
+
+    /** A started server: its process and the Unix socket it listens on. */
+    public record Server(Process process, Path socket, List<String> command) {}
+
+    private final Path dir;
+    private final List<Process> processes = new ArrayList<>();
+    private int counter;
+
+    public ClientTestProcesses() throws IOException {
+        dir = Files.createTempDirectory("bmcast-client-test-");
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    /** A fresh path inside the private directory. */
+    public Path path(String name) {
+        return dir.resolve(name);
+    }
+
+    /** {@code nbdkit -f --exit-with-parent -U SOCK ARGS...} (ARGS: filters, plugin, plugin parameters). */
+    public Server nbdkit(String... args) throws IOException {
+        Path sock = dir.resolve("nbdkit-" + (++counter) + ".sock");
+        return nbdkitOn(sock, args);
+    }
+
+    /** Starts nbdkit on a given socket path (for a restart on the same path). */
+    public Server nbdkitOn(Path sock, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("nbdkit", "-f", "--exit-with-parent", "-U", sock.toString()));
+        cmd.addAll(List.of(args));
+        return startServer(cmd, sock);
+    }
+
+    /** {@code qemu-nbd -t -k SOCK ARGS...} (for example {@code -f raw FILE} or {@code -x NAME -f raw FILE}). */
+    public Server qemuNbd(String... args) throws IOException {
+        Path sock = dir.resolve("qemu-nbd-" + (++counter) + ".sock");
+        return qemuNbdOn(sock, args);
+    }
+
+    public Server qemuNbdOn(Path sock, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("qemu-nbd", "-t", "-k", sock.toString()));
+        cmd.addAll(List.of(args));
+        return startServer(cmd, sock);
+    }
+
+    /** Starts the same command again on the same socket (after {@link #kill9}). */
+    public Server restart(Server s) throws IOException {
+        return startServer(s.command(), s.socket());
+    }
+
+    private Server startServer(List<String> cmd, Path sock) throws IOException {
+        Files.deleteIfExists(sock);
+        Path log = dir.resolve("server-" + (++counter) + ".log");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        synchronized (processes) {
+            processes.add(p);
+        }
+        long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+        while (true) {
+            if (!p.isAlive()) {
+                throw new IOException("server exited with " + p.exitValue() + ": " + cmd + "\n" + Files.readString(log));
+            }
+            if (Files.exists(sock)) {
+                try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                    probe.connect(UnixDomainSocketAddress.of(sock));
+                    return new Server(p, sock, List.copyOf(cmd));
+                } catch (IOException notYet) {
+                    // bound but not listening yet
+                }
+            }
+            if (System.nanoTime() > deadline) {
+                p.destroyForcibly();
+                throw new IOException("server did not listen on " + sock + " within " + START_TIMEOUT + ": " + cmd);
+            }
+            sleep(20);
+        }
+    }
+
+    /** SIGKILL, and wait until the process is gone. */
+    public void kill9(Server s) throws InterruptedException {
+        s.process().destroyForcibly();
+        if (!s.process().waitFor(10, TimeUnit.SECONDS)) throw new IllegalStateException("process survived SIGKILL");
+    }
+
+    /** Runs a short command to completion (bounded), failing on a non-zero exit; returns its output. */
+    public String run(Duration timeout, String... cmd) throws IOException, InterruptedException {
+        Path out = dir.resolve("cmd-" + (++counter) + ".log");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+        synchronized (processes) {
+            processes.add(p);
+        }
+        if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            p.destroyForcibly();
+            throw new IOException("timed out after " + timeout + ": " + List.of(cmd));
+        }
+        String text = Files.readString(out);
+        if (p.exitValue() != 0) throw new IOException("exit " + p.exitValue() + ": " + List.of(cmd) + "\n" + text);
+        return text;
+    }
+
+    private static void sleep(long ms) throws IOException {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        List<Process> all;
+        synchronized (processes) {
+            all = new ArrayList<>(processes);
+            processes.clear();
+        }
+        for (Process p : all) p.destroyForcibly();
+        for (Process p : all) {
+            try {
+                p.waitFor(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        }
+    }
+}
