@@ -1,0 +1,218 @@
+package io.bmcast.mediator;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+
+/**
+ * The machine's own disk (a file or a block device) with positional I/O. Safe for concurrent use:
+ * {@link FileChannel} positional reads and writes do not share a file position.
+ */
+final class LocalDisk implements AutoCloseable {
+    private static final int ZERO_CHUNK = 1 << 20;
+    private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(ZERO_CHUNK).asReadOnlyBuffer();
+
+    private final Path path;
+    private final FileChannel channel;
+    private final boolean created;
+    private final boolean blockDevice;
+    private final Durability durability;
+    private final Punch punch;
+    private final java.util.concurrent.atomic.AtomicBoolean punchedSinceForce = new java.util.concurrent.atomic.AtomicBoolean();
+
+    private LocalDisk(Path path, FileChannel channel, boolean created, boolean blockDevice, Durability durability) {
+        this.path = path;
+        this.channel = channel;
+        this.created = created;
+        this.blockDevice = blockDevice;
+        this.durability = durability;
+        this.punch = Punch.open(path);
+    }
+
+    /**
+     * Opens {@code path}, creating it as a sparse file of {@code size} bytes when missing (durably: the new
+     * file's size and directory entry are forced). An existing file or device must be exactly {@code size}.
+     */
+    static LocalDisk open(Path path, long size, Durability durability) throws IOException {
+        boolean created = false;
+        if (!Files.exists(path)) {
+            Path dir = path.toAbsolutePath().getParent();
+            try (RandomAccessFile raf = new RandomAccessFile(path.toFile(), "rw")) {
+                raf.setLength(size); // sparse: no block is allocated until written
+            }
+            created = true;
+            try (FileChannel ch = FileChannel.open(path, StandardOpenOption.WRITE)) {
+                durability.force(ch, path, true);
+            }
+            durability.syncDirectory(dir);
+        }
+        boolean blockDevice = !Files.isRegularFile(path);
+        FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        try {
+            long actual = ch.size();
+            if (actual != size) {
+                throw new IOException("local disk " + path + " is " + actual + " bytes but the image is " + size
+                        + " bytes; give a disk of exactly the image's size (or a path that does not exist yet,"
+                        + " to have it created sparse)");
+            }
+        } catch (IOException e) {
+            ch.close();
+            throw e;
+        }
+        return new LocalDisk(path, ch, created, blockDevice, durability);
+    }
+
+    Path path() {
+        return path;
+    }
+
+    /** True when this call created the file: every byte not written since reads as zero. */
+    boolean created() {
+        return created;
+    }
+
+    boolean blockDevice() {
+        return blockDevice;
+    }
+
+    /** Identifies the file (device and inode) so a state dir is not reused over a different disk. */
+    String fileKey() throws IOException {
+        Object key = Files.readAttributes(path, BasicFileAttributes.class).fileKey();
+        return key == null ? "" : key.toString();
+    }
+
+    void read(long offset, ByteBuffer dst) throws IOException {
+        long pos = offset;
+        while (dst.hasRemaining()) {
+            int n = channel.read(dst, pos);
+            if (n < 0) throw new IOException("local disk " + path + " ended at " + pos);
+            pos += n;
+        }
+    }
+
+    void write(long offset, ByteBuffer src) throws IOException {
+        long pos = offset;
+        while (src.hasRemaining()) pos += channel.write(src, pos);
+    }
+
+    /** Makes {@code [offset, offset+length)} read as zeros: punches a hole where the kernel can, else writes zeros. */
+    void zero(long offset, long length) throws IOException {
+        if (length <= 0) return;
+        if (punch != null) {
+            punchedSinceForce.set(true); // set before the punch: a force that starts after it also syncs metadata
+            if (punch.punch(offset, length)) return;
+        }
+        long pos = offset;
+        long end = offset + length;
+        while (pos < end) {
+            int n = (int) Math.min(ZERO_CHUNK, end - pos);
+            ByteBuffer z = ZEROS.duplicate();
+            z.limit(n);
+            write(pos, z);
+            pos += n;
+        }
+    }
+
+    /** fdatasync: every write that returned before this call is on stable storage when it returns. */
+    void force() throws IOException {
+        // A punched hole is a change of block allocation: fdatasync may not carry it, fsync does.
+        boolean metadata = punchedSinceForce.getAndSet(false);
+        durability.force(channel, path, metadata);
+    }
+
+    @Override
+    public void close() throws IOException {
+        try {
+            channel.close();
+        } finally {
+            if (punch != null) punch.close();
+        }
+    }
+
+    /**
+     * {@code fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)} through the FFM API: frees the blocks
+     * of a file (reads then return zeros, also through the page cache), or zeroes a range of a block device
+     * without sending the zeros. Null when native access is unavailable; callers then write zeros.
+     */
+    private static final class Punch implements AutoCloseable {
+        private static final int O_RDWR = 2;
+        private static final int O_CLOEXEC = 0x80000;
+        private static final int PUNCH_HOLE_KEEP_SIZE = 0x02 | 0x01;
+        private static final MethodHandle OPEN;
+        private static final MethodHandle FALLOCATE;
+        private static final MethodHandle CLOSE;
+
+        static {
+            MethodHandle open = null, fallocate = null, close = null;
+            try {
+                Linker linker = Linker.nativeLinker();
+                var libc = linker.defaultLookup();
+                open = linker.downcallHandle(libc.find("open").orElseThrow(),
+                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT,
+                                ValueLayout.JAVA_INT),
+                        Linker.Option.firstVariadicArg(2));
+                fallocate = linker.downcallHandle(libc.find("fallocate").orElseThrow(),
+                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                                ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+                close = linker.downcallHandle(libc.find("close").orElseThrow(),
+                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+            } catch (Throwable t) {
+                open = fallocate = close = null; // not Linux, or native access denied: write zeros instead
+            }
+            OPEN = open;
+            FALLOCATE = fallocate;
+            CLOSE = close;
+        }
+
+        private final int fd;
+        private volatile boolean works = true;
+
+        private Punch(int fd) {
+            this.fd = fd;
+        }
+
+        static Punch open(Path path) {
+            if (OPEN == null) return null;
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment cpath = arena.allocateFrom(path.toAbsolutePath().toString());
+                int fd = (int) OPEN.invokeExact(cpath, O_RDWR | O_CLOEXEC, 0);
+                return fd < 0 ? null : new Punch(fd);
+            } catch (Throwable t) {
+                return null;
+            }
+        }
+
+        boolean punch(long offset, long length) {
+            if (!works) return false;
+            try {
+                int rc = (int) FALLOCATE.invokeExact(fd, PUNCH_HOLE_KEEP_SIZE, offset, length);
+                if (rc == 0) return true;
+            } catch (Throwable t) {
+                // fall through
+            }
+            works = false; // EOPNOTSUPP and friends do not go away: stop asking
+            return false;
+        }
+
+        @Override
+        public void close() {
+            try {
+                int rc = (int) CLOSE.invokeExact(fd);
+                assert rc == 0 || rc == -1;
+            } catch (Throwable t) {
+                // nothing to do
+            }
+        }
+    }
+}

@@ -1,0 +1,754 @@
+package io.bmcast.mediator;
+
+import io.bmcast.protocol.Nbd;
+import io.bmcast.protocol.NbdException;
+import io.bmcast.transport.Export;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A disk that streams itself in: reads of regions not yet on the local disk are fetched from the image
+ * (the source), writes land on the local disk, and the {@link Hydrator} copies the rest in the background.
+ * Served to the VMM as an NBD export.
+ *
+ * <h2>Crash ordering</h2>
+ * <ol>
+ *   <li>A region's data is written to the local disk <em>before</em> its live bit is set, and its live bit
+ *       is set before it is PRESENT for anyone (so before any write into it is acknowledged). The live map
+ *       is a shared file mapping: a process crash keeps it, like the local disk's page cache.</li>
+ *   <li>A commit snapshots the live bits, <em>then</em> forces the local disk, <em>then</em> writes and
+ *       forces the committed map: a bit is durable only after its data is.</li>
+ *   <li>FLUSH and FUA writes are answered after a commit that started after they arrived.</li>
+ *   <li>On open, the live map is trusted only if it carries the current boot id (the process crashed, the
+ *       page cache survived); otherwise it is rebuilt from the committed map (the machine went down).</li>
+ * </ol>
+ * A lost bit costs a re-fetch; a bit without its data would be silent corruption; a re-fetch over a region
+ * the guest wrote would be silent loss. The ordering rules out the last two.
+ */
+public final class MediatedDisk implements Export {
+    /** Largest single read from the source: bounds the buffer of one fetch. */
+    static final int MAX_FETCH = 8 << 20;
+
+    private final Export source;
+    private final String name;
+    private final long size;
+    private final int regionShift;
+    private final int regionSize;
+    private final int regions;
+    private final Path stateDir;
+    private final MediatorOptions options;
+    private final LocalDisk local;
+    private final LiveMap live;
+    private final CommittedMap committed;
+    private final RegionMap map;
+    private final SourceHoles holes;
+    private final BootProfile profileRecorder;
+    private final int[] profileOrder;
+    /**
+     * True when every byte of an ABSENT region reads as zero or as the image's bytes (or as a guest write
+     * that was never acknowledged): we created the file sparse. Then a hole in the image needs no local
+     * write at all; otherwise (an existing file, a block device) the region is zeroed.
+     */
+    private final boolean localKnownZero;
+
+    private final AtomicInteger guestInFlight = new AtomicInteger();
+    private volatile long lastGuestIoNs = Long.MIN_VALUE;
+    private final LongAdder bytesOnDemand = new LongAdder();
+    private final LongAdder bytesBackground = new LongAdder();
+    private final LongAdder regionsFromHoles = new LongAdder();
+    private final AtomicLong sourceErrors = new AtomicLong();
+    private volatile String lastError;
+    private volatile Phase phase = Phase.STREAMING;
+
+    /** Guards the committed map, {@link #commitsCompleted} and {@link #transitionsCommitted}. */
+    private final ReentrantLock commitLock = new ReentrantLock();
+    /** Commits begun (incremented under {@link #commitLock}); read without it to take a ticket. */
+    private final AtomicLong commitsStarted = new AtomicLong();
+    private long commitsCompleted;
+    private long transitionsCommitted = -1;
+
+    private final CompletableFuture<Void> hydrated = new CompletableFuture<>();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile Thread housekeeper;
+    /** Guards the rate sample. */
+    private final Object rateLock = new Object();
+    private long rateSampleNs = Long.MIN_VALUE;
+    private long rateSampleBytes;
+    private double rate;
+
+    private MediatedDisk(Export source, Path stateDir, MediatorOptions options, LocalDisk local, LiveMap live,
+            CommittedMap committed, boolean localKnownZero) throws IOException {
+        this.source = source;
+        this.name = options.name();
+        this.size = source.size();
+        this.regionSize = options.regionSize();
+        this.regionShift = Integer.numberOfTrailingZeros(regionSize);
+        this.regions = (int) ((size + regionSize - 1) >>> regionShift);
+        this.stateDir = stateDir;
+        this.options = options;
+        this.local = local;
+        this.live = live;
+        this.committed = committed;
+        this.localKnownZero = localKnownZero;
+        this.map = new RegionMap(regions, live);
+        this.holes = new SourceHoles(source, size, regionShift, Math.max(options.blockStatusChunk(), regionSize));
+        Path own = stateDir.resolve(StateDir.PROFILE);
+        this.profileOrder = BootProfile.load(options.bootProfile() != null ? options.bootProfile() : own,
+                regionShift, regions);
+        this.profileRecorder = BootProfile.recorder(own);
+    }
+
+    /**
+     * Opens (or creates) the mediated disk of {@code source} with the local disk at {@code localDisk} and its
+     * state in {@code stateDir}. A state dir of another image or another local disk is refused; a local disk
+     * of the wrong size is refused; a missing local disk is created sparse. Resumes where a previous run
+     * stopped: regions present then are not fetched again.
+     */
+    public static MediatedDisk open(Export source, Path localDisk, Path stateDir, MediatorOptions options)
+            throws IOException {
+        long size = source.size();
+        int regionSize = options.regionSize();
+        long regionCount = (size + regionSize - 1) / regionSize;
+        if (regionCount > Integer.MAX_VALUE - 16) {
+            throw new IOException("image of " + size + " bytes has too many " + regionSize + "-byte regions;"
+                    + " use a larger region size");
+        }
+        Durability durability = options.durability();
+        Files.createDirectories(stateDir);
+        Path identityFile = stateDir.resolve(StateDir.IDENTITY);
+        boolean existing = Files.exists(identityFile);
+        StateDir.Identity stored = existing ? StateDir.Identity.readFrom(stateDir) : null;
+        if (stored != null) {
+            // Refuse before touching the local disk: it may belong to the other image.
+            StateDir.Identity probe = new StateDir.Identity(options.imageIdentity(), size, regionSize,
+                    stored.local(), stored.localKey(), stored.localCreated());
+            probe.check(stored, stateDir, false);
+            if (!Files.exists(localDisk)) {
+                throw new IOException("state dir " + stateDir + " describes the local disk " + stored.local()
+                        + " but " + localDisk + " does not exist; the region map would not match its contents");
+            }
+        }
+        LocalDisk local = LocalDisk.open(localDisk, size, durability);
+        LiveMap live = null;
+        CommittedMap committed = null;
+        try {
+            StateDir.Identity mine = new StateDir.Identity(options.imageIdentity(), size, regionSize,
+                    localDisk.toAbsolutePath().toString(), local.fileKey(),
+                    stored != null ? stored.localCreated() : local.created());
+            String bootId = options.bootId().bootId();
+            if (stored != null) {
+                mine.check(stored, stateDir, local.blockDevice());
+                committed = CommittedMap.open(stateDir.resolve(StateDir.COMMITTED), regionCount, regionSize, durability);
+                live = LiveMap.open(stateDir.resolve(StateDir.LIVE), regionCount);
+                String liveBoot = live.bootId();
+                boolean processCrash = live.wasValid() && bootId != null && bootId.equals(liveBoot);
+                if (!processCrash) {
+                    // The machine went down (or the live map is gone): the page cache, and with it any data
+                    // not forced, may be lost. Only the committed bits are known to have their data.
+                    // Bits first, boot id last: a crash in between leaves the old boot id, so this repeats.
+                    live.load(committed.bits());
+                    live.bootId(bootId);
+                }
+            } else {
+                // Fresh state: the committed map (empty, forced) and the live map first, the identity file
+                // last, so that an identity file means a complete state dir.
+                committed = CommittedMap.create(stateDir.resolve(StateDir.COMMITTED), regionCount, regionSize,
+                        durability);
+                live = LiveMap.open(stateDir.resolve(StateDir.LIVE), regionCount);
+                live.load(new long[LiveMap.words(regionCount)]);
+                live.bootId(bootId);
+                mine.writeTo(stateDir, durability);
+            }
+            boolean knownZero = mine.localCreated() && !local.blockDevice();
+            return new MediatedDisk(source, stateDir, options, local, live, committed, knownZero);
+        } catch (IOException | RuntimeException e) {
+            if (live != null) live.close();
+            if (committed != null) committed.close();
+            local.close();
+            throw e;
+        }
+    }
+
+    // ---------------------------------------------------------------- Export
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public String description() {
+        return "mediated " + options.imageIdentity();
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public boolean readOnly() {
+        return false;
+    }
+
+    @Override
+    public boolean completesQuickly(long offset, long length) {
+        return length == 0 || map.allPresent(regionOf(offset), regionOf(offset + length - 1));
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        int length = dst.remaining();
+        if (length == 0) return;
+        enter();
+        try {
+            int first = regionOf(offset);
+            int last = regionOf(offset + length - 1);
+            if (!map.allPresent(first, last)) ensurePresent(first, last);
+            local.read(offset, dst); // every region of the request is PRESENT: its local bytes are the truth
+        } finally {
+            exit();
+        }
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        int length = src.remaining();
+        if (length == 0) {
+            if (fua) flush();
+            return;
+        }
+        enter();
+        try {
+            int base = src.position();
+            writeThrough(offset, length, (from, to) -> {
+                ByteBuffer piece = src.duplicate();
+                piece.position(base + (int) (from - offset)).limit(base + (int) (to - offset));
+                local.write(from, piece);
+            });
+            src.position(src.limit());
+            if (fua) commit();
+        } finally {
+            exit();
+        }
+    }
+
+    @Override
+    public void flush() throws IOException {
+        enter();
+        try {
+            commit();
+        } finally {
+            exit();
+        }
+    }
+
+    /** Zeroes the range (TRIM is only a hint, but zeroing whole regions is what spares their fetch). */
+    @Override
+    public void trim(long offset, long length, boolean fua) throws IOException {
+        writeZeroes(offset, length, false, false, fua);
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean noHole, boolean fast, boolean fua) throws IOException {
+        if (length == 0) {
+            if (fua) flush();
+            return;
+        }
+        enter();
+        try {
+            writeThrough(offset, length, (from, to) -> local.zero(from, to - from));
+            if (fua) commit();
+        } finally {
+            exit();
+        }
+    }
+
+    @Override
+    public void cache(long offset, long length) throws IOException {
+        if (length == 0) return;
+        enter();
+        try {
+            ensurePresent(regionOf(offset), regionOf(offset + length - 1));
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * Present regions are data; absent regions that are holes in the image are holes. Always a correct
+     * answer, never more precise than it is cheap to be.
+     */
+    @Override
+    public void blockStatus(long offset, long length, ExtentSink sink) throws IOException {
+        long end = Math.min(size, offset + length);
+        long pos = offset;
+        int runFlags = -1;
+        long runStart = offset;
+        while (pos < end) {
+            int r = regionOf(pos);
+            long rEnd = Math.min(end, regionEnd(r));
+            int flags = !map.isPresent(r) && holes.isZero(r) ? Nbd.STATE_HOLE | Nbd.STATE_ZERO : 0;
+            if (runFlags >= 0 && flags != runFlags) {
+                if (!sink.extent(pos - runStart, runFlags)) return;
+                runStart = pos;
+            }
+            runFlags = flags;
+            pos = rEnd;
+        }
+        if (runFlags >= 0) sink.extent(pos - runStart, runFlags);
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (!closed.compareAndSet(false, true)) return;
+        stopHousekeeping();
+        try {
+            commit();
+        } finally {
+            releaseResources();
+        }
+    }
+
+    /**
+     * Dies like {@code kill -9}: no commit, no flush; the files keep whatever the kernel holds.
+     * Visible for testing.
+     */
+    void simulateProcessCrash() throws IOException {
+        if (!closed.compareAndSet(false, true)) return;
+        stopHousekeeping();
+        releaseResources();
+    }
+
+    private void releaseResources() throws IOException {
+        try {
+            profileRecorder.close();
+        } finally {
+            try {
+                local.close();
+            } finally {
+                try {
+                    committed.close();
+                } finally {
+                    live.close();
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- the slow paths
+
+    /** Makes regions {@code first..last} PRESENT: fetches the absent ones, waits for those in flight. */
+    private void ensurePresent(int first, int last) throws IOException {
+        for (;;) {
+            boolean othersFetching = false;
+            int r = first;
+            while (r <= last) {
+                byte st = map.state(r);
+                if (st == RegionMap.PRESENT) {
+                    r++;
+                } else if (st == RegionMap.FETCHING) {
+                    othersFetching = true;
+                    r++;
+                } else {
+                    // Claim the run of absent regions from here and fetch it in one source read.
+                    int s = r;
+                    while (r <= last && map.tryClaim(r)) r++;
+                    if (r > s) fill(s, r - s, true);
+                    // r == s: lost the race for r; look at it again.
+                }
+            }
+            if (!othersFetching) return;
+            // Holding no claim now: wait for the fetches of other requests.
+            for (int w = first; w <= last; w++) {
+                if (awaitSettled(w) == RegionMap.ABSENT) {
+                    throw new NbdException(Nbd.EIO, "fetch of region " + w + " (offset " + regionStart(w)
+                            + ") failed: " + (lastError == null ? "image server error" : lastError));
+                }
+            }
+        }
+    }
+
+    /** The local half of a write: writes (or zeroes) bytes {@code [from, to)} of the request. */
+    @FunctionalInterface
+    private interface LocalWrite {
+        void apply(long from, long to) throws IOException;
+    }
+
+    /**
+     * Applies a guest write (or zeroing) of {@code [offset, offset+length)}. Regions it covers partially
+     * need their old bytes first: they are made PRESENT before anything else. Regions it covers wholly need
+     * nothing from the image: an ABSENT one is claimed (so no fetch can start and later overwrite it), written,
+     * and made PRESENT. A region being filled by someone else is waited for, after first completing what
+     * we hold, so that this request never waits while it owns a claim.
+     */
+    private void writeThrough(long offset, long length, LocalWrite op) throws IOException {
+        long end = offset + length;
+        int first = regionOf(offset);
+        int last = regionOf(end - 1);
+        if (map.allPresent(first, last)) {
+            op.apply(offset, end);
+            return;
+        }
+        if (!covers(first, offset, end)) ensurePresent(first, first);
+        if (last != first && !covers(last, offset, end)) ensurePresent(last, last);
+        int[] claimed = new int[last - first + 1];
+        int nClaimed = 0;
+        int segment = first;
+        int r = first;
+        while (r <= last) {
+            byte st = map.state(r);
+            if (st == RegionMap.PRESENT) {
+                r++;
+            } else if (st == RegionMap.ABSENT && covers(r, offset, end)) {
+                if (map.tryClaim(r)) claimed[nClaimed++] = r++;
+            } else if (st == RegionMap.ABSENT) {
+                // Only an edge region can be partial, and it was made PRESENT above; PRESENT is final.
+                throw new IllegalStateException("partial region " + r + " absent after its fetch");
+            } else {
+                applySegment(op, offset, end, segment, r - 1, claimed, nClaimed);
+                nClaimed = 0;
+                awaitSettled(r); // PRESENT: write into it; ABSENT (its fetch failed): claim it next round
+                segment = r;
+            }
+        }
+        applySegment(op, offset, end, segment, last, claimed, nClaimed);
+    }
+
+    /** Writes the part of the request inside regions {@code a..b}, then makes the claimed ones PRESENT. */
+    private void applySegment(LocalWrite op, long offset, long end, int a, int b, int[] claimed, int n)
+            throws IOException {
+        if (b < a) return;
+        boolean ok = false;
+        try {
+            op.apply(Math.max(offset, regionStart(a)), Math.min(end, regionEnd(b)));
+            ok = true;
+        } finally {
+            for (int i = 0; i < n; i++) {
+                // Data before bit (markPresent sets the live bit, then publishes PRESENT); both before the ack.
+                if (ok) map.markPresent(claimed[i]);
+                else map.release(claimed[i]);
+            }
+        }
+    }
+
+    /**
+     * Fills the claimed regions {@code [first, first+n)} from the image: holes without transfer, data in
+     * source reads of up to {@link #MAX_FETCH}. Each region is made PRESENT once its bytes are in the local
+     * disk. On failure the regions not yet PRESENT are released (ABSENT) and EIO is thrown: waiters fail,
+     * nobody reads a region whose bytes did not arrive. Returns the bytes transferred.
+     */
+    private long fill(int first, int n, boolean onDemand) throws IOException {
+        int end = first + n;
+        int done = first; // regions before this are PRESENT
+        long transferred = 0;
+        try {
+            while (done < end) {
+                int s = done;
+                if (holes.isZero(s)) {
+                    int e = s + 1;
+                    while (e < end && holes.isZero(e)) e++;
+                    if (!localKnownZero) local.zero(regionStart(s), regionEnd(e - 1) - regionStart(s));
+                    for (; done < e; done++) map.markPresent(done);
+                    regionsFromHoles.add(e - s);
+                    continue;
+                }
+                int e = s + 1;
+                while (e < end && ((long) (e - s + 1) << regionShift) <= MAX_FETCH && !holes.isZero(e)) e++;
+                long off = regionStart(s);
+                int len = (int) (regionEnd(e - 1) - off);
+                ByteBuffer buf = ByteBuffer.allocate(len);
+                source.read(off, buf);
+                if (buf.hasRemaining()) throw new IOException("image source returned " + buf.position() + " of " + len + " bytes");
+                buf.flip();
+                local.write(off, buf);
+                // The data is in the local disk's page cache: now the regions may be PRESENT.
+                for (; done < e; done++) map.markPresent(done);
+                transferred += len;
+                (onDemand ? bytesOnDemand : bytesBackground).add(len);
+                if (onDemand) profileRecorder.record(off, len);
+            }
+            return transferred;
+        } catch (IOException | RuntimeException e) {
+            for (int r = done; r < end; r++) map.release(r);
+            sourceErrors.incrementAndGet();
+            lastError = describe(e);
+            if (e instanceof NbdException ne && ne.error() == Nbd.EIO) throw ne;
+            throw new NbdException(Nbd.EIO, "fetching offset " + regionStart(done) + " failed: " + describe(e), e);
+        }
+    }
+
+    private static String describe(Throwable e) {
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    }
+
+    private byte awaitSettled(int r) throws IOException {
+        try {
+            return map.awaitSettled(r);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new NbdException(Nbd.EIO, "interrupted while waiting for region " + r, e);
+        }
+    }
+
+    // ---------------------------------------------------------------- commit
+
+    /**
+     * Makes every write acknowledged before this call, and the PRESENT bits of every region filled before
+     * it, durable. Concurrent callers share commits: a commit that began after a caller arrived covers it.
+     */
+    public void commit() throws IOException {
+        long ticket = commitsStarted.get();
+        commitLock.lock();
+        try {
+            if (commitsCompleted > ticket) return;
+            long seq = commitsStarted.incrementAndGet();
+            long transitions = map.transitions();
+            // (1) Snapshot the live bits. Each was set after its region's data was written to the local
+            //     disk, so the data of every bit in the snapshot is already in the page cache.
+            long[] bits = live.snapshot();
+            // (2) Force the local disk: that data, and every write acknowledged before we were called, is
+            //     now on stable storage.
+            local.force();
+            // (3) Only now may those bits become durable. Bits set after (1) wait for the next commit: their
+            //     data was not necessarily covered by (2).
+            if (!Arrays.equals(bits, committed.bits())) committed.commit(bits);
+            transitionsCommitted = transitions;
+            commitsCompleted = seq;
+        } finally {
+            commitLock.unlock();
+        }
+    }
+
+    /** Commits if regions became PRESENT since the last commit; the housekeeper's and hydrator's periodic call. */
+    void commitIfChanged() throws IOException {
+        long t = map.transitions();
+        boolean changed;
+        commitLock.lock();
+        try {
+            changed = t != transitionsCommitted;
+        } finally {
+            commitLock.unlock();
+        }
+        if (changed) commit();
+    }
+
+    /**
+     * When every region is present: commits, then reports HYDRATED and completes {@link #hydrated()}.
+     * Returns true once hydrated.
+     */
+    boolean completeIfHydrated() throws IOException {
+        if (hydrated.isDone()) return true;
+        if (map.presentCount() < regions) return false;
+        commit();
+        phase = Phase.HYDRATED;
+        hydrated.complete(null);
+        return true;
+    }
+
+    // ---------------------------------------------------------------- progress and housekeeping
+
+    /**
+     * Completes once every region is local and that fact is committed: the VMM may then flush, re-point
+     * the guest's disk at the local disk, and let the mediator go.
+     */
+    public CompletableFuture<Void> hydrated() {
+        return hydrated;
+    }
+
+    public boolean isHydrated() {
+        return hydrated.isDone();
+    }
+
+    public int regionSize() {
+        return regionSize;
+    }
+
+    public int regions() {
+        return regions;
+    }
+
+    public long regionsPresent() {
+        return map.presentCount();
+    }
+
+    public Path stateDir() {
+        return stateDir;
+    }
+
+    public Path localDisk() {
+        return local.path();
+    }
+
+    public Phase phase() {
+        return phase;
+    }
+
+    public MediatorStatus status(long nowNs) {
+        long onDemand = bytesOnDemand.sum();
+        long background = bytesBackground.sum();
+        double r;
+        synchronized (rateLock) {
+            long total = onDemand + background;
+            if (rateSampleNs == Long.MIN_VALUE) {
+                rateSampleNs = nowNs;
+                rateSampleBytes = total;
+            } else if (nowNs - rateSampleNs >= 500_000_000L) {
+                rate = (total - rateSampleBytes) * 1e9 / (nowNs - rateSampleNs);
+                rateSampleNs = nowNs;
+                rateSampleBytes = total;
+            }
+            r = rate;
+        }
+        return new MediatorStatus(name, size, regionSize, regions, map.presentCount(), onDemand, background,
+                regionsFromHoles.sum(), phase, r, sourceErrors.get(), lastError);
+    }
+
+    /** Writes {@link #status} as {@code status.json} in the state dir (temp file and rename: readers never see half). */
+    public void writeStatusFile(long nowNs) throws IOException {
+        Path tmp = stateDir.resolve(StateDir.STATUS + ".tmp");
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            ByteBuffer b = ByteBuffer.wrap((status(nowNs).toJson() + "\n").getBytes(StandardCharsets.UTF_8));
+            while (b.hasRemaining()) ch.write(b);
+        }
+        Files.move(tmp, stateDir.resolve(StateDir.STATUS), StandardCopyOption.ATOMIC_MOVE,
+                StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    /**
+     * Starts a daemon thread that commits every {@code commitIntervalNs} when regions changed, writes
+     * the status file every {@code statusIntervalNs}, and completes {@link #hydrated()} when the guest's own
+     * I/O finished the disk.
+     */
+    public synchronized void startHousekeeping() {
+        if (housekeeper != null || closed.get()) return;
+        Thread t = Thread.ofPlatform().daemon().name("bmcast-housekeeper-" + name).unstarted(this::housekeep);
+        housekeeper = t;
+        t.start();
+    }
+
+    private void housekeep() {
+        long tick = Math.max(1_000_000L, Math.min(options.commitIntervalNs(), options.statusIntervalNs()));
+        long nextCommit = System.nanoTime() + options.commitIntervalNs();
+        long nextStatus = System.nanoTime();
+        while (!closed.get() && !Thread.currentThread().isInterrupted()) {
+            long now = System.nanoTime();
+            try {
+                if (now - nextCommit >= 0) {
+                    nextCommit = now + options.commitIntervalNs();
+                    commitIfChanged();
+                    completeIfHydrated();
+                }
+                if (now - nextStatus >= 0) {
+                    nextStatus = now + options.statusIntervalNs();
+                    writeStatusFile(now);
+                }
+            } catch (IOException | RuntimeException e) {
+                if (closed.get()) return;
+                lastError = "housekeeping: " + describe(e);
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(tick);
+        }
+    }
+
+    private void stopHousekeeping() {
+        Thread t;
+        synchronized (this) {
+            t = housekeeper;
+            housekeeper = null;
+        }
+        if (t == null) return;
+        t.interrupt();
+        try {
+            t.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    // ---------------------------------------------------------------- for the hydrator
+
+    /** Guest requests being served now. */
+    int guestInFlight() {
+        return guestInFlight.get();
+    }
+
+    /** When the last guest request finished (System.nanoTime), or {@code Long.MIN_VALUE}. */
+    long lastGuestIoNs() {
+        return lastGuestIoNs;
+    }
+
+    RegionMap map() {
+        return map;
+    }
+
+    boolean isClosed() {
+        return closed.get();
+    }
+
+    int[] profileOrder() {
+        return profileOrder;
+    }
+
+    void hydratorPhase(Phase p, String error) {
+        if (phase == Phase.HYDRATED) return;
+        phase = p;
+        if (error != null) lastError = error;
+    }
+
+    /**
+     * Background copy of up to {@code maxRegions} consecutive ABSENT regions from {@code first}: claims as
+     * many as are still ABSENT (stopping at the first that is not) and fills them. Returns the bytes
+     * transferred (0 for holes, or when {@code first} was no longer ABSENT).
+     */
+    long hydrateRun(int first, int maxRegions) throws IOException {
+        int r = first;
+        int end = (int) Math.min(regions, (long) first + maxRegions);
+        while (r < end && map.tryClaim(r)) r++;
+        if (r == first) return 0;
+        return fill(first, r - first, false);
+    }
+
+    // ---------------------------------------------------------------- arithmetic
+
+    private void enter() throws IOException {
+        if (closed.get()) throw new NbdException(Nbd.ESHUTDOWN, "mediated disk " + name + " is closed");
+        guestInFlight.incrementAndGet();
+    }
+
+    private void exit() {
+        lastGuestIoNs = System.nanoTime();
+        guestInFlight.decrementAndGet();
+    }
+
+    private int regionOf(long offset) {
+        return (int) (offset >>> regionShift);
+    }
+
+    private long regionStart(int r) {
+        return (long) r << regionShift;
+    }
+
+    /** End of region {@code r}: the image's last region may be short. */
+    private long regionEnd(int r) {
+        return Math.min(size, (long) (r + 1) << regionShift);
+    }
+
+    private boolean covers(int r, long offset, long end) {
+        return offset <= regionStart(r) && end >= regionEnd(r);
+    }
+}
