@@ -29,6 +29,7 @@ public final class Main {
         String[] rest = Arrays.copyOfRange(args, 1, args.length);
         return switch (args[0]) {
             case "version" -> { System.out.println("bmcast 0.1.0"); yield 0; }
+            case "guest" -> io.bmcast.guest.GuestCommand.run(rest);
             default -> throw new UsageException("unknown command '" + args[0] + "' (try 'bmcast help')");
         };
     }
@@ -39,5 +40,7 @@ public final class Main {
             commands:
               help                 this text
               version              print the version
+              guest build busybox|debian [--out DIR] [--app-data SIZE]
+                                   build (or reuse) a sample guest: sparse 32 GiB ext4 disk.img + vmlinuz
             """;
 }
