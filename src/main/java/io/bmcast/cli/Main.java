@@ -43,6 +43,7 @@ public final class Main {
                     throw new UsageException(e.getMessage());
                 }
             }
+            case "guest" -> io.bmcast.guest.GuestCommand.run(rest);
             default -> throw new UsageException("unknown command '" + args[0] + "' (try 'bmcast help')");
         };
     }
@@ -60,5 +61,7 @@ public final class Main {
                                    export one file over NBD, as its stem and as the default export
               bench nbd [--size 1G] [--runtime 10s] [--dir DIR]
                                    fio's nbd engine against bmcast, nbdkit and qemu-nbd on one file
+              guest build busybox|debian [--out DIR] [--app-data SIZE]
+                                   build (or reuse) a sample guest: sparse 32 GiB ext4 disk.img + vmlinuz
             """;
 }

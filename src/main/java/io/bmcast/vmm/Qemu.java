@@ -1,0 +1,250 @@
+package io.bmcast.vmm;
+
+import io.bmcast.guest.HostCommand;
+import io.bmcast.util.Json;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One running QEMU: the thin VMM under a bmcast instance.
+ *
+ * <p>QEMU is started paused ({@code -S}) so that the console and QMP are connected before the guest runs its
+ * first instruction: a console socket without a client drops output, and the ready marker must not be lost.
+ * The disk is given as {@code -blockdev} nodes with fixed names (see {@link GuestDisk}) so de-virtualization and
+ * block jobs can address them over QMP. There is no display, no network and no default devices: the guest
+ * has a serial console and one disk, nothing that could make a boot slower or a comparison unfair.
+ */
+public final class Qemu implements AutoCloseable {
+    public static final String BINARY = "qemu-system-x86_64";
+
+    private final QemuSpec spec;
+    private final Accel accel;
+    private final Process process;
+    private final Qmp qmp;
+    private final GuestConsole console;
+    private final long startedNanos;
+
+    private Qemu(QemuSpec spec, Accel accel, Process process, Qmp qmp, GuestConsole console, long startedNanos) {
+        this.spec = spec;
+        this.accel = accel;
+        this.process = process;
+        this.qmp = qmp;
+        this.console = console;
+        this.startedNanos = startedNanos;
+    }
+
+    /** QMP control socket, in the work dir. */
+    public static Path qmpSocket(Path workDir) { return workDir.resolve("qmp.sock"); }
+
+    /** Serial console socket, in the work dir. */
+    public static Path consoleSocket(Path workDir) { return workDir.resolve("console.sock"); }
+
+    /** Everything the guest printed on its console, also while no one was connected. */
+    public static Path consoleLog(Path workDir) { return workDir.resolve("console.log"); }
+
+    /** QEMU's own stdout and stderr. */
+    public static Path qemuLog(Path workDir) { return workDir.resolve("qemu.log"); }
+
+    /**
+     * Starts QEMU for {@code spec}, connects QMP and the console, then lets the guest run. On any failure the
+     * process is killed and the error carries the tail of QEMU's log.
+     */
+    public static Qemu start(QemuSpec spec) throws IOException {
+        Files.createDirectories(spec.workDir());
+        for (Path p : List.of(qmpSocket(spec.workDir()), consoleSocket(spec.workDir()))) {
+            if (p.toString().length() > 107) throw new IOException("socket path too long for Unix sockets: " + p);
+            Files.deleteIfExists(p);
+        }
+        if (spec.disk() instanceof GuestDisk.CopyOnRead c) {
+            HostCommand.run(Duration.ofMinutes(1), List.of("qemu-img", "create", "-q", "-f", "qcow2",
+                    c.overlay().toString(), Long.toString(c.size())));
+        }
+        Accel accel = spec.accel() != null ? spec.accel() : Accel.detect(spec.kernel());
+        List<String> argv = commandLine(spec, accel);
+        Path log = qemuLog(spec.workDir());
+        long t0 = System.nanoTime();
+        Process p = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        Qmp qmp = null;
+        GuestConsole console = null;
+        try {
+            qmp = connectWhileAlive(p, spec.workDir());
+            console = GuestConsole.connect(consoleSocket(spec.workDir()), null, Duration.ofSeconds(10));
+            qmp.execute("cont", Map.of());
+            return new Qemu(spec, accel, p, qmp, console, t0);
+        } catch (IOException | RuntimeException e) {
+            if (console != null) console.close();
+            if (qmp != null) qmp.close();
+            p.destroyForcibly();
+            try {
+                p.waitFor(5, TimeUnit.SECONDS);
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+            throw new IOException("QEMU failed to start: " + e.getMessage() + "\ncommand: " + String.join(" ", argv)
+                    + "\nqemu log:\n" + readTail(log), e);
+        }
+    }
+
+    private static Qmp connectWhileAlive(Process p, Path workDir) throws IOException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        IOException last = null;
+        while (System.nanoTime() < deadline) {
+            if (!p.isAlive()) throw new IOException("QEMU exited with code " + p.exitValue());
+            if (Files.exists(qmpSocket(workDir))) {
+                try {
+                    return Qmp.connect(qmpSocket(workDir), Duration.ofSeconds(2));
+                } catch (IOException e) {
+                    last = e;
+                }
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted", e);
+            }
+        }
+        throw new IOException("QMP socket not ready within 30 s", last);
+    }
+
+    /** The full QEMU command line for {@code spec}: pure, for tests and for printing. */
+    public static List<String> commandLine(QemuSpec spec, Accel accel) {
+        Path w = spec.workDir();
+        List<String> a = new ArrayList<>(List.of(BINARY, "-name", "bmcast-guest", "-accel", accel.qemuName(),
+                "-m", Integer.toString(spec.memoryMiB()), "-nodefaults", "-no-user-config", "-display", "none",
+                "-no-reboot", "-S",
+                "-qmp", "unix:" + qmpSocket(w) + ",server=on,wait=off",
+                "-chardev", "socket,id=con0,path=" + consoleSocket(w) + ",server=on,wait=off,logfile="
+                        + consoleLog(w) + ",logappend=on",
+                "-serial", "chardev:con0"));
+        if (spec.kernel() != null) {
+            a.addAll(List.of("-kernel", spec.kernel().toString()));
+            if (spec.initrd() != null) a.addAll(List.of("-initrd", spec.initrd().toString()));
+            if (spec.append() != null) a.addAll(List.of("-append", spec.append()));
+        }
+        for (Map<String, Object> node : blockNodes(spec.disk())) a.addAll(List.of("-blockdev", Json.write(node)));
+        String dev = spec.bus().qemuDevice() + ",id=disk0,drive=" + topNode(spec.disk())
+                + (spec.bus() == DiskBus.NVME ? ",serial=bmcast0" : "")
+                + (spec.kernel() == null ? ",bootindex=0" : "");
+        a.addAll(List.of("-device", dev));
+        a.addAll(spec.extraArgs());
+        return a;
+    }
+
+    /** The {@code -blockdev} nodes for a disk, bottom first. */
+    static List<Map<String, Object>> blockNodes(GuestDisk disk) {
+        return switch (disk) {
+            case GuestDisk.Nbd n -> List.of(nbdNode(n.socket(), n.exportName(), n.reconnectDelaySeconds()),
+                    Json.object("driver", "raw", "node-name", GuestDisk.FORMAT_NODE, "file", GuestDisk.NBD_NODE));
+            case GuestDisk.Local l -> List.of(localNode(l.file()),
+                    Json.object("driver", "raw", "node-name", GuestDisk.FORMAT_NODE, "file", GuestDisk.LOCAL_NODE));
+            case GuestDisk.CopyOnRead c -> List.of(nbdNode(c.socket(), "", 20),
+                    Json.object("driver", "file", "node-name", "overlay-file", "filename", c.overlay().toString()),
+                    Json.object("driver", "qcow2", "node-name", GuestDisk.FORMAT_NODE, "file", "overlay-file",
+                            "backing", GuestDisk.NBD_NODE),
+                    Json.object("driver", "copy-on-read", "node-name", "cor", "file", GuestDisk.FORMAT_NODE));
+        };
+    }
+
+    private static String topNode(GuestDisk disk) {
+        return disk instanceof GuestDisk.CopyOnRead ? "cor" : GuestDisk.FORMAT_NODE;
+    }
+
+    static Map<String, Object> nbdNode(Path socket, String export, int reconnectDelay) {
+        Map<String, Object> n = Json.object("driver", "nbd", "node-name", GuestDisk.NBD_NODE,
+                "server", Json.object("type", "unix", "path", socket.toString()));
+        if (export != null && !export.isEmpty()) n.put("export", export);
+        if (reconnectDelay > 0) n.put("reconnect-delay", reconnectDelay);
+        return n;
+    }
+
+    /** A file node named {@link GuestDisk#LOCAL_NODE}: {@code host_device} for a block device, else {@code file}. */
+    public static Map<String, Object> localNode(Path file) {
+        String driver = file.toString().startsWith("/dev/") ? "host_device" : "file";
+        return Json.object("driver", driver, "node-name", GuestDisk.LOCAL_NODE, "filename", file.toString());
+    }
+
+    /**
+     * Starts {@code block-stream} on the copy-on-read disk: QEMU copies every block not yet in the overlay from
+     * the NBD backing; completion is the {@code BLOCK_JOB_COMPLETED} event with this job id.
+     */
+    public void startBlockStream(String jobId) throws IOException {
+        if (!(spec.disk() instanceof GuestDisk.CopyOnRead)) throw new IllegalStateException("not a copy-on-read disk");
+        qmp.execute("block-stream", Json.object("job-id", jobId, "device", GuestDisk.FORMAT_NODE));
+    }
+
+    public Qmp qmp() { return qmp; }
+
+    public GuestConsole console() { return console; }
+
+    public Accel accel() { return accel; }
+
+    public QemuSpec spec() { return spec; }
+
+    public long pid() { return process.pid(); }
+
+    /** Nanoseconds since the process was started (for boot-time measurements). */
+    public long elapsedNanos() { return System.nanoTime() - startedNanos; }
+
+    public boolean isAlive() { return process.isAlive(); }
+
+    /** Waits for QEMU to exit (e.g. the guest powered off); returns its exit code. */
+    public int waitFor(Duration timeout) throws IOException {
+        try {
+            if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new IOException("QEMU still running after " + timeout.toSeconds() + " s");
+            }
+            return process.exitValue();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+    }
+
+    /**
+     * Stops QEMU: QMP {@code quit} (QEMU flushes its disks and exits), then SIGTERM, then SIGKILL, each given a
+     * few seconds. Returns the exit code.
+     */
+    public int stop() {
+        if (process.isAlive() && !qmp.isClosed()) {
+            try {
+                qmp.execute("quit", Map.of(), Duration.ofSeconds(5));
+            } catch (IOException ignored) {
+                // the connection drops as QEMU exits; the exit is what counts
+            }
+        }
+        try {
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                process.destroy();
+                if (!process.waitFor(5, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                    process.waitFor(5, TimeUnit.SECONDS);
+                }
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+        console.close();
+        qmp.close();
+        return process.isAlive() ? -1 : process.exitValue();
+    }
+
+    @Override
+    public void close() { stop(); }
+
+    private static String readTail(Path log) {
+        try {
+            String s = Files.readString(log);
+            return s.length() > 3000 ? s.substring(s.length() - 3000) : s;
+        } catch (IOException e) {
+            return "(no log: " + e.getMessage() + ")";
+        }
+    }
+}
