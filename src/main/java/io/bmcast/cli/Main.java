@@ -44,6 +44,7 @@ public final class Main {
                 }
             }
             case "guest" -> io.bmcast.guest.GuestCommand.run(rest);
+            case "node" -> io.bmcast.node.NodeCommand.run(rest);
             default -> throw new UsageException("unknown command '" + args[0] + "' (try 'bmcast help')");
         };
     }
@@ -61,6 +62,11 @@ public final class Main {
                                    export one file over NBD, as its stem and as the default export
               bench nbd [--size 1G] [--runtime 10s] [--dir DIR]
                                    fio's nbd engine against bmcast, nbdkit and qemu-nbd on one file
+              node --image URI --disk PATH --state DIR --socket PATH [--region-size 64K] [--hydrate-rate RATE]
+                                   the mediator: serve the instance disk on SOCKET, fetching from URI on
+                                   demand and copying the rest in the background
+              node status --state DIR
+                                   the mediator's progress as JSON
               guest build busybox|debian [--out DIR] [--app-data SIZE]
                                    build (or reuse) a sample guest: sparse 32 GiB ext4 disk.img + vmlinuz
             """;

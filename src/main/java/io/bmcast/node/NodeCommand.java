@@ -1,0 +1,106 @@
+package io.bmcast.node;
+
+import io.bmcast.cli.Args;
+import io.bmcast.cli.UsageException;
+import io.bmcast.mediator.Hydrator;
+import io.bmcast.mediator.MediatedDisk;
+import io.bmcast.mediator.MediatorOptions;
+import io.bmcast.storage.RemoteExport;
+import io.bmcast.transport.Listener;
+import io.bmcast.transport.NbdClient;
+import io.bmcast.transport.NbdServer;
+import io.bmcast.transport.NbdUri;
+import io.bmcast.util.Units;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * {@code bmcast node}: the mediator of one instance disk. It serves the disk over NBD on a Unix socket
+ * (to the VMM), fetches regions from the image server on demand, hydrates the rest in the background,
+ * and keeps its region map crash-safe in the state dir. It runs until SIGTERM; the VMM side decides when
+ * the disk is de-virtualized and the mediator can go ({@link NodeState#markDevirtualized}).
+ *
+ * <p>{@code bmcast node status --state DIR} prints the state dir's progress as JSON.
+ */
+public final class NodeCommand {
+    /** The export name the mediated disk is served under (also the default export). */
+    public static final String EXPORT = "disk";
+
+    private NodeCommand() {}
+
+    public static int run(String[] argv) throws Exception {
+        if (argv.length > 0 && argv[0].equals("status")) return status(java.util.Arrays.copyOfRange(argv, 1, argv.length));
+        Args a = new Args(argv);
+        NbdUri image;
+        try {
+            image = NbdUri.parse(a.required("image"));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--image: " + e.getMessage());
+        }
+        Path disk = Path.of(a.required("disk"));
+        Path state = Path.of(a.required("state"));
+        Path socket = Path.of(a.required("socket"));
+        long regionSize = a.size("region-size", 64 << 10);
+        long rate = a.rate("hydrate-rate", 0);
+        long giveUp = a.durationNanos("give-up", Duration.ofSeconds(60).toNanos());
+        String profile = a.string("boot-profile", null);
+        a.done(0);
+        if (regionSize > Integer.MAX_VALUE) throw new UsageException("--region-size too large");
+
+        PrintStream log = System.err;
+        NbdClient.Options clientOptions = NbdClient.Options.defaults().giveUpAfter(Duration.ofNanos(giveUp));
+        RemoteExport source = RemoteExport.open(image, clientOptions);
+        MediatedDisk mediated;
+        try {
+            MediatorOptions options;
+            try {
+                options = MediatorOptions.of(EXPORT, NodeState.imageIdentity(image, source.size()))
+                        .withRegionSize((int) regionSize);
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage());
+            }
+            if (profile != null) options = options.withBootProfile(Path.of(profile));
+            mediated = MediatedDisk.open(source, disk, state, options);
+        } catch (IOException | RuntimeException e) {
+            source.close();
+            throw e;
+        }
+        mediated.startHousekeeping();
+        Hydrator hydrator = new Hydrator(mediated, Hydrator.Options.defaults().withRate(rate));
+        NbdServer server = new NbdServer(Map.of(EXPORT, mediated), NbdServer.Config.defaults().withDefaultExport(EXPORT));
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
+            // SIGTERM/SIGINT: stop taking requests, stop copying, commit the map, close.
+            server.close();
+            hydrator.close();
+            try {
+                mediated.close();
+                source.close();
+            } catch (IOException e) {
+                log.println("node: close: " + e.getMessage());
+            }
+            stopped.countDown();
+        }));
+        server.start(Listener.unix(socket));
+        hydrator.start();
+        log.printf("node: serving %s (%s, %d regions of %s, %d present) on %s from %s%n", disk, Units.formatSize(mediated.size()),
+                mediated.regions(), Units.formatSize(mediated.regionSize()), mediated.regionsPresent(), socket, image);
+        mediated.hydrated().thenRun(() -> log.printf("node: hydrated: every region of %s is local%n", disk));
+        stopped.await();
+        return 0;
+    }
+
+    static int status(String[] argv) throws IOException {
+        Args a = new Args(argv);
+        Path state = Path.of(a.required("state"));
+        a.done(0);
+        if (!Files.isDirectory(state)) throw new UsageException("no state dir " + state);
+        System.out.println(NodeState.statusJson(state));
+        return 0;
+    }
+}

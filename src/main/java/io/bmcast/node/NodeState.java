@@ -1,0 +1,76 @@
+package io.bmcast.node;
+
+import io.bmcast.transport.NbdUri;
+import io.bmcast.util.Json;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The files around a mediator's state dir that the VMM side and {@code node status} share: the
+ * mediator's {@code status.json} (written by the mediator), {@code node.pid} (written by whoever started
+ * it) and {@code devirtualized} (written by the VMM side once the guest's disk no longer goes through the
+ * mediator).
+ */
+public final class NodeState {
+    public static final String STATUS = "status.json";
+    public static final String PID = "node.pid";
+    public static final String DEVIRTUALIZED = "devirtualized";
+
+    private NodeState() {}
+
+    /** What a state dir belongs to: the image's export (not the socket it was reached by) and its size. */
+    static String imageIdentity(NbdUri image, long size) {
+        return "nbd export '" + image.exportName() + "' of " + size + " bytes";
+    }
+
+    /** The mediator's last status, or null when it has written none yet. */
+    public static Map<String, Object> readStatus(Path state) throws IOException {
+        Path f = state.resolve(STATUS);
+        if (!Files.exists(f)) return null;
+        try {
+            return Json.parseObject(Files.readString(f));
+        } catch (IllegalArgumentException e) {
+            throw new IOException(f + ": " + e.getMessage(), e);
+        }
+    }
+
+    public static void markDevirtualized(Path state, double secondsSinceStart) throws IOException {
+        Path tmp = state.resolve(DEVIRTUALIZED + ".tmp");
+        Files.writeString(tmp, "{\"t\":" + secondsSinceStart + "}\n", StandardCharsets.UTF_8);
+        Files.move(tmp, state.resolve(DEVIRTUALIZED), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    public static boolean isDevirtualized(Path state) {
+        return Files.exists(state.resolve(DEVIRTUALIZED));
+    }
+
+    /** The process recorded in {@code node.pid}, when it is alive. */
+    public static ProcessHandle runningNode(Path state) {
+        try {
+            String pid = Files.readString(state.resolve(PID)).trim();
+            return ProcessHandle.of(Long.parseLong(pid)).filter(ProcessHandle::isAlive).orElse(null);
+        } catch (IOException | NumberFormatException e) {
+            return null;
+        }
+    }
+
+    /** {@code node status}: the mediator's status with the phase as the whole instance sees it. */
+    public static String statusJson(Path state) throws IOException {
+        Map<String, Object> status = readStatus(state);
+        Map<String, Object> out = new LinkedHashMap<>();
+        if (status == null) {
+            out.put("phase", "starting");
+        } else {
+            out.putAll(status);
+            if (isDevirtualized(state)) out.put("phase", "devirtualized");
+        }
+        ProcessHandle p = runningNode(state);
+        out.put("mediatorPid", p == null ? null : p.pid());
+        return Json.writePretty(out);
+    }
+}
