@@ -35,7 +35,7 @@ class MediatedDiskTest {
         TestImage image = TestImage.random(1, 1 << 20);
         image.onRead = off -> LockSupport.parkNanos(200_000); // a slow link widens every race
         Fixture f = new Fixture(tmp);
-        try (MediatedDisk disk = f.open(image, options(RS, "b"));
+        try (MediatedDisk disk = f.open(image, options(RS, "b").withDurability(NO_SYNC));
                 ExecutorService pool = Executors.newFixedThreadPool(8)) {
             List<Future<?>> futures = new ArrayList<>();
             for (int t = 0; t < 8; t++) {
