@@ -41,6 +41,8 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class MediatedDisk implements Export {
     /** Largest single read from the source: bounds the buffer of one fetch. */
     static final int MAX_FETCH = 8 << 20;
+    /** Largest range one zeroing step claims. */
+    static final long MAX_ZERO_SLICE = 1L << 30;
 
     private final Export source;
     private final String name;
@@ -51,6 +53,8 @@ public final class MediatedDisk implements Export {
     private final Path stateDir;
     private final MediatorOptions options;
     private final LocalDisk local;
+    /** Holds the state dir's lock for this disk's lifetime. */
+    private final FileChannel lock;
     private final LiveMap live;
     private final CommittedMap committed;
     private final RegionMap map;
@@ -82,6 +86,7 @@ public final class MediatedDisk implements Export {
 
     private final CompletableFuture<Void> hydrated = new CompletableFuture<>();
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Started and stopped under this object's monitor. */
     private volatile Thread housekeeper;
     /** Guards the rate sample. */
     private final Object rateLock = new Object();
@@ -90,8 +95,9 @@ public final class MediatedDisk implements Export {
     private double rate;
 
     private MediatedDisk(Export source, Path stateDir, MediatorOptions options, LocalDisk local, LiveMap live,
-            CommittedMap committed, boolean localKnownZero) throws IOException {
+            CommittedMap committed, boolean localKnownZero, FileChannel lock) throws IOException {
         this.source = source;
+        this.lock = lock;
         this.name = options.name();
         this.size = source.size();
         this.regionSize = options.regionSize();
@@ -126,8 +132,22 @@ public final class MediatedDisk implements Export {
             throw new IOException("image of " + size + " bytes has too many " + regionSize + "-byte regions;"
                     + " use a larger region size");
         }
-        Durability durability = options.durability();
         Files.createDirectories(stateDir);
+        FileChannel lock = StateDir.lock(stateDir);
+        try {
+            return open(source, localDisk, stateDir, options, lock);
+        } catch (IOException | RuntimeException e) {
+            lock.close();
+            throw e;
+        }
+    }
+
+    private static MediatedDisk open(Export source, Path localDisk, Path stateDir, MediatorOptions options,
+            FileChannel lock) throws IOException {
+        long size = source.size();
+        int regionSize = options.regionSize();
+        long regionCount = (size + regionSize - 1) / regionSize;
+        Durability durability = options.durability();
         Path identityFile = stateDir.resolve(StateDir.IDENTITY);
         boolean existing = Files.exists(identityFile);
         StateDir.Identity stored = existing ? StateDir.Identity.readFrom(stateDir) : null;
@@ -173,7 +193,7 @@ public final class MediatedDisk implements Export {
                 mine.writeTo(stateDir, durability);
             }
             boolean knownZero = mine.localCreated() && !local.blockDevice();
-            return new MediatedDisk(source, stateDir, options, local, live, committed, knownZero);
+            return new MediatedDisk(source, stateDir, options, local, live, committed, knownZero, lock);
         } catch (IOException | RuntimeException e) {
             if (live != null) live.close();
             if (committed != null) committed.close();
@@ -270,7 +290,13 @@ public final class MediatedDisk implements Export {
         }
         enter();
         try {
-            writeThrough(offset, length, (from, to) -> local.zero(from, to - from));
+            // In slices on region boundaries, so a 32 GiB discard does not claim 32 GiB of regions at once.
+            long slice = Math.max(regionSize, MAX_ZERO_SLICE);
+            for (long pos = offset, end = offset + length; pos < end; ) {
+                long next = Math.min(end, (pos / slice + 1) * slice);
+                writeThrough(pos, next - pos, (from, to) -> local.zero(from, to - from));
+                pos = next;
+            }
             if (fua) commit();
         } finally {
             exit();
@@ -343,7 +369,11 @@ public final class MediatedDisk implements Export {
                 try {
                     committed.close();
                 } finally {
-                    live.close();
+                    try {
+                        live.close();
+                    } finally {
+                        lock.close();
+                    }
                 }
             }
         }

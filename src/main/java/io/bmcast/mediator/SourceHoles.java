@@ -9,8 +9,8 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 /**
  * Which regions are entirely zero in the image, learnt lazily from the source's {@code base:allocation}
  * block status, one large chunk at a time, and cached for good (the image is read-only). A region reads as
- * zero when extents flagged {@code STATE_HOLE} or {@code STATE_ZERO} cover all of it; such a region needs no
- * transfer. A chunk whose query failed stays unknown (its regions are fetched as data, or the query is
+ * zero when extents flagged {@code STATE_ZERO} cover all of it (servers flag holes {@code HOLE|ZERO}; a bare
+ * {@code STATE_HOLE} does not promise zeros, so it is fetched); such a region needs no transfer. A chunk whose query failed stays unknown (its regions are fetched as data, or the query is
  * retried by the next fetch).
  */
 final class SourceHoles {
@@ -68,7 +68,9 @@ final class SourceHoles {
                     source.blockStatus(pos[0], end - pos[0], (length, flags) -> {
                         long len = Math.min(length, end - pos[0]);
                         if (len <= 0) return false;
-                        boolean z = (flags & (Nbd.STATE_HOLE | Nbd.STATE_ZERO)) != 0;
+                        // STATE_ZERO is the promise that the bytes read as zero; STATE_HOLE alone only says
+                        // "not allocated" (NBD spec: it may read otherwise, e.g. over a backing chain).
+                        boolean z = (flags & Nbd.STATE_ZERO) != 0;
                         if (z && runStart[0] < 0) runStart[0] = pos[0];
                         if (!z && runStart[0] >= 0) {
                             markZero(runStart[0], pos[0]);

@@ -24,6 +24,7 @@ import java.util.Properties;
  *   live.map         live region map + boot id (shared mapping, never forced, see LiveMap)
  *   boot-profile     order of on-demand fetches (see BootProfile)
  *   status.json      last status snapshot (for {@code node status})
+ *   lock             held (fcntl lock) while a mediator uses the dir; the kernel drops it when the process dies
  * </pre>
  */
 final class StateDir {
@@ -32,6 +33,7 @@ final class StateDir {
     static final String LIVE = "live.map";
     static final String PROFILE = "boot-profile";
     static final String STATUS = "status.json";
+    static final String LOCK = "lock";
     static final int FORMAT = 1;
 
     /** What the state dir says about the image and the local disk it belongs to. */
@@ -96,6 +98,19 @@ final class StateDir {
                         + " region map would not match that disk's contents");
             }
         }
+    }
+
+    /** Takes the state dir's lock, or says who has it. The returned channel holds the lock until closed. */
+    static FileChannel lock(Path dir) throws IOException {
+        FileChannel ch = FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        try {
+            if (ch.tryLock() != null) return ch;
+        } catch (java.nio.channels.OverlappingFileLockException e) {
+            // held by this very JVM
+        }
+        ch.close();
+        throw new IOException("state dir " + dir + " is in use by another mediator; two mediators over one disk"
+                + " would corrupt it");
     }
 
     private StateDir() {}

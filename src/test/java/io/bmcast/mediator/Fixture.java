@@ -17,6 +17,15 @@ final class Fixture {
         this.state = dir.resolve("state");
     }
 
+    /** For tests about concurrency, not durability: forces cost a loaded machine dearly. */
+    static final Durability NO_SYNC = new Durability() {
+        @Override
+        public void force(java.nio.channels.FileChannel channel, Path path, boolean metadata) {}
+
+        @Override
+        public void syncDirectory(Path dir) {}
+    };
+
     static MediatorOptions options(int regionSize, String bootId) {
         return MediatorOptions.of("vm1", "test://image")
                 .withRegionSize(regionSize)

@@ -35,7 +35,7 @@ class MediatedDiskTest {
         TestImage image = TestImage.random(1, 1 << 20);
         image.onRead = off -> LockSupport.parkNanos(200_000); // a slow link widens every race
         Fixture f = new Fixture(tmp);
-        try (MediatedDisk disk = f.open(image, options(RS, "b"));
+        try (MediatedDisk disk = f.open(image, options(RS, "b").withDurability(NO_SYNC));
                 ExecutorService pool = Executors.newFixedThreadPool(8)) {
             List<Future<?>> futures = new ArrayList<>();
             for (int t = 0; t < 8; t++) {
@@ -251,6 +251,35 @@ class MediatedDiskTest {
             assertArrayEquals(new long[] {RS, 0}, extents.get(0));
             assertArrayEquals(new long[] {RS, Nbd.STATE_HOLE | Nbd.STATE_ZERO}, extents.get(1));
             assertArrayEquals(new long[] {14L * RS, 0}, extents.get(2));
+        }
+    }
+
+    @Test
+    void aSecondMediatorOnTheSameStateDirIsRefused() throws Exception {
+        TestImage image = TestImage.random(13, 256 << 10);
+        Fixture f = new Fixture(tmp);
+        try (MediatedDisk disk = f.open(image, options(RS, "b"))) {
+            IOException e = assertThrows(IOException.class, () -> f.open(image, options(RS, "b")));
+            assertTrue(e.getMessage().contains("in use by another mediator"), e.getMessage());
+        }
+        f.open(image, options(RS, "b")).close(); // free again once closed
+    }
+
+    @Test
+    void theHousekeeperCommitsWritesStatusAndCompletesHydrationByGuestIo() throws Exception {
+        TestImage image = TestImage.random(14, 128 << 10);
+        Fixture f = new Fixture(tmp);
+        MediatorOptions opts = options(RS, "b").withIntervals(5_000_000L, 5_000_000L);
+        try (MediatedDisk disk = f.open(image, opts)) {
+            disk.startHousekeeping();
+            read(disk, 0, image.data.length); // the guest reads everything: no hydrator needed
+            disk.hydrated().get(10, TimeUnit.SECONDS);
+            assertEquals(Phase.HYDRATED, disk.phase());
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (!Files.readString(f.state.resolve("status.json")).contains("hydrated")) {
+                assertTrue(System.nanoTime() < deadline, "status.json never said hydrated");
+                LockSupport.parkNanos(5_000_000L);
+            }
         }
     }
 }
