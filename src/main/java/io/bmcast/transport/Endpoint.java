@@ -103,22 +103,28 @@ public sealed interface Endpoint {
 
     /** Opens a blocking channel connected to this endpoint (TCP_NODELAY set for TCP). */
     default SocketChannel connect() throws IOException {
-        SocketAddress address = address();
-        SocketChannel ch;
-        if (this instanceof Tcp t) {
-            InetSocketAddress inet = (InetSocketAddress) address;
-            if (inet.isUnresolved()) throw new UnknownHostException(t.host());
-            ch = SocketChannel.open(inet.getAddress() instanceof Inet6Address ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET);
-        } else {
-            ch = SocketChannel.open(StandardProtocolFamily.UNIX);
-        }
+        SocketChannel ch = open();
         try {
-            if (this instanceof Tcp) ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
-            ch.connect(address);
+            ch.connect(address());
             return ch;
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
         }
+    }
+
+    /**
+     * Opens an unconnected blocking channel of the right family (TCP_NODELAY set for TCP), for a caller that
+     * wants to bound {@code connect} by closing the channel from another thread.
+     */
+    default SocketChannel open() throws IOException {
+        if (this instanceof Tcp t) {
+            InetSocketAddress inet = (InetSocketAddress) address();
+            if (inet.isUnresolved()) throw new UnknownHostException(t.host());
+            SocketChannel ch = SocketChannel.open(inet.getAddress() instanceof Inet6Address ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET);
+            ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+            return ch;
+        }
+        return SocketChannel.open(StandardProtocolFamily.UNIX);
     }
 }

@@ -172,13 +172,40 @@ public final class NbdClient implements AutoCloseable {
         return c;
     }
 
-    /** The exports the server lists (OPT_LIST). */
+    /** The exports the server lists (OPT_LIST), within 10 s. */
     public static List<ListedExport> list(Endpoint endpoint) throws IOException {
-        try (SocketChannel ch = endpoint.connect()) {
-            List<ListedExport> out = new ArrayList<>();
-            for (NbdHandshake.Listed l : new NbdHandshake(ch).list()) out.add(new ListedExport(l.name(), l.description()));
-            return out;
+        return list(endpoint, Options.defaults().connectTimeout());
+    }
+
+    public static List<ListedExport> list(Endpoint endpoint, Duration timeout) throws IOException {
+        AtomicBoolean timedOut = new AtomicBoolean();
+        try (SocketChannel ch = endpoint.open()) {
+            Thread watchdog = closeAfter(ch, timeout, timedOut);
+            try {
+                ch.connect(endpoint.address());
+                List<ListedExport> out = new ArrayList<>();
+                for (NbdHandshake.Listed l : new NbdHandshake(ch).list()) out.add(new ListedExport(l.name(), l.description()));
+                return out;
+            } catch (IOException e) {
+                if (timedOut.get()) throw new IOException("listing exports of " + endpoint + " timed out after " + timeout.toMillis() + " ms", e);
+                throw e;
+            } finally {
+                watchdog.interrupt();
+            }
         }
+    }
+
+    /** A virtual thread that closes {@code ch} after {@code timeout} unless interrupted first. */
+    private static Thread closeAfter(SocketChannel ch, Duration timeout, AtomicBoolean timedOut) {
+        return Thread.ofVirtual().start(() -> {
+            try {
+                Thread.sleep(timeout);
+                timedOut.set(true);
+                closeQuietly(ch);
+            } catch (InterruptedException e) {
+                // finished in time
+            }
+        });
     }
 
     public NbdUri uri() {
@@ -465,19 +492,13 @@ public final class NbdClient implements AutoCloseable {
     // -------------------------------------------------------------------------------- connection lifecycle
 
     private static Connection openConnection(NbdUri uri, Options options, long id, NbdClient client) throws IOException {
-        SocketChannel ch = uri.endpoint().connect();
-        // A server that accepts but never answers must not hang the handshake: close the socket on timeout.
+        SocketChannel ch = uri.endpoint().open();
+        // An unreachable host, or a server that accepts but never answers, must not hang the attempt: close
+        // the socket when connect plus handshake take longer than connectTimeout.
         AtomicBoolean timedOut = new AtomicBoolean();
-        Thread watchdog = Thread.ofVirtual().start(() -> {
-            try {
-                Thread.sleep(options.connectTimeout());
-                timedOut.set(true);
-                closeQuietly(ch);
-            } catch (InterruptedException e) {
-                // handshake finished in time
-            }
-        });
+        Thread watchdog = closeAfter(ch, options.connectTimeout(), timedOut);
         try {
+            ch.connect(uri.endpoint().address());
             ExportInfo info = new NbdHandshake(ch).negotiate(uri.exportName());
             Connection c = new Connection(id, ch, info);
             c.client = client;
@@ -856,6 +877,7 @@ public final class NbdClient implements AutoCloseable {
      */
     private static final class ReplyReader implements Runnable {
         private static final int BUFFER = 256 << 10;
+        private static final int MAX_EXTENTS = 1 << 16;
         private final NbdClient client;
         private final Connection conn;
         private final SocketChannel ch;
@@ -976,8 +998,9 @@ public final class NbdClient implements AutoCloseable {
                         long elen = in.getInt() & 0xffffffffL;
                         int eflags = in.getInt();
                         if (elen == 0) throw new ProtocolException("BLOCK_STATUS extent of length 0");
-                        // The last extent may run past the request (the spec allows it): clip it.
-                        if (remaining > 0) {
+                        // The last extent may run past the request (the spec allows it): clip it. Keep at most
+                        // MAX_EXTENTS (describing less than asked is allowed) so no server can make us hoard.
+                        if (remaining > 0 && r.extentCount < MAX_EXTENTS) {
                             long use = Math.min(elen, remaining);
                             r.addExtent(use, eflags);
                             remaining -= use;

@@ -99,6 +99,29 @@ public final class ClientTestProcesses implements AutoCloseable {
         }
     }
 
+    /** Starts a server that listens on a loopback TCP port, and waits until the port accepts. */
+    public Process startTcp(int port, String... cmd) throws IOException {
+        Path log = dir.resolve("server-" + (++counter) + ".log");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        synchronized (processes) {
+            processes.add(p);
+        }
+        long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+        while (true) {
+            if (!p.isAlive()) throw new IOException("server exited with " + p.exitValue() + ": " + List.of(cmd) + "\n" + Files.readString(log));
+            try (SocketChannel probe = SocketChannel.open(new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), port))) {
+                return p;
+            } catch (IOException notYet) {
+                // not listening yet
+            }
+            if (System.nanoTime() > deadline) {
+                p.destroyForcibly();
+                throw new IOException("server did not listen on port " + port + " within " + START_TIMEOUT + ": " + List.of(cmd));
+            }
+            sleep(20);
+        }
+    }
+
     /** SIGKILL, and wait until the process is gone. */
     public void kill9(Server s) throws InterruptedException {
         s.process().destroyForcibly();

@@ -39,6 +39,10 @@ class NbdClientProtocolViolationTest {
     private ServerSocketChannel listener;
     private Thread acceptor;
     private final AtomicInteger connections = new AtomicInteger();
+    /** When non-zero the fake advertises INFO_BLOCK_SIZE: minimum 512, preferred 4096, this maximum. */
+    private static volatile int maxBlock;
+    /** When set, every write to the client goes out one byte at a time. */
+    private static volatile boolean dribble;
 
     @BeforeEach
     void setUp() throws IOException {
@@ -47,6 +51,8 @@ class NbdClientProtocolViolationTest {
 
     @AfterEach
     void tearDown() throws Exception {
+        maxBlock = 0;
+        dribble = false;
         if (listener != null) listener.close();
         if (acceptor != null) acceptor.join(5000);
         Files.deleteIfExists(dir.resolve("s.sock"));
@@ -88,6 +94,10 @@ class NbdClientProtocolViolationTest {
                 } else if (option == Nbd.OPT_GO) {
                     optionReply(ch, option, Nbd.REP_INFO, ByteBuffer.allocate(12).putShort((short) Nbd.INFO_EXPORT).putLong(SIZE)
                             .putShort((short) (Nbd.FLAG_HAS_FLAGS | Nbd.FLAG_READ_ONLY)).flip());
+                    if (maxBlock != 0) {
+                        optionReply(ch, option, Nbd.REP_INFO, ByteBuffer.allocate(14).putShort((short) Nbd.INFO_BLOCK_SIZE)
+                                .putInt(512).putInt(4096).putInt(maxBlock).flip());
+                    }
                     optionReply(ch, option, Nbd.REP_ACK, ByteBuffer.allocate(0));
                     break;
                 } else {
@@ -117,6 +127,13 @@ class NbdClientProtocolViolationTest {
     }
 
     private static void write(SocketChannel ch, ByteBuffer b) throws IOException {
+        if (dribble) {
+            while (b.hasRemaining()) {
+                ch.write(b.slice(b.position(), 1));
+                b.position(b.position() + 1);
+            }
+            return;
+        }
         while (b.hasRemaining()) ch.write(b);
     }
 
@@ -218,6 +235,43 @@ class NbdClientProtocolViolationTest {
             assertEquals(Nbd.ENOSPC, e.error());
             assertTrue(e.getMessage().contains("disk on fire"), e.getMessage());
             assertEquals(0, c.reconnects(), "an error chunk is not a protocol violation");
+        }
+    }
+
+    @Test
+    void repliesArrivingOneByteAtATime() throws Exception {
+        // Data, a hole and more data, every byte in its own write: each header and payload is split.
+        try (NbdClient c = start((conn, cookie, off, len, ch) -> {
+            dribble = true;
+            dataChunk(ch, 0, cookie, off, 100);
+            chunk(ch, 0, Nbd.REPLY_TYPE_OFFSET_HOLE, cookie, ByteBuffer.allocate(12).putLong(off + 100).putInt(200).flip());
+            dataChunk(ch, Nbd.REPLY_FLAG_DONE, cookie, off + 300, len - 300);
+        })) {
+            ByteBuffer b = ByteBuffer.allocate(400);
+            for (int i = 0; i < 400; i++) b.put(i, (byte) 0xee); // the hole must be zeroed, not left as is
+            c.read(1000, b);
+            for (int i = 0; i < 400; i++) {
+                byte want = i >= 100 && i < 300 ? 0 : at(1000 + i);
+                assertEquals(want, b.get(i), "byte " + i);
+            }
+            assertEquals(0, c.reconnects());
+        }
+    }
+
+    @Test
+    void honoursTheServersBlockSizes() throws Exception {
+        maxBlock = 65536;
+        AtomicInteger reads = new AtomicInteger();
+        try (NbdClient c = start((conn, cookie, off, len, ch) -> {
+            assertTrue(len <= 65536, "request of " + len + " bytes over the maximum");
+            reads.incrementAndGet();
+            goodReply(cookie, off, len, ch);
+        })) {
+            assertEquals(512, c.info().minimumBlockSize());
+            assertEquals(65536, c.info().maximumBlockSize());
+            assertGoodRead(c, 4096, 200 * 1024);
+            assertEquals(4, reads.get(), "200 KiB in requests of at most 64 KiB");
+            assertEquals(Nbd.EINVAL, assertThrows(NbdException.class, () -> c.read(100, ByteBuffer.allocate(512))).error());
         }
     }
 }

@@ -449,4 +449,31 @@ class NbdClientTest {
             c.flush(); // other commands still work on the (new) connection
         }
     }
+
+    @Test
+    void overTcp() throws Exception {
+        Path file = randomFile("disk.img", 1 << 20, 14);
+        int port;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = probe.getLocalPort();
+        }
+        procs.startTcp(port, "nbdkit", "-f", "--exit-with-parent", "-i", "127.0.0.1", "-p", Integer.toString(port), "file", file.toString());
+        try (NbdClient c = NbdClient.connect(NbdUri.parse("nbd://127.0.0.1:" + port + "/"))) {
+            assertArrayEquals(Files.readAllBytes(file), read(c, 0, 1 << 20));
+        }
+        assertEquals(1, NbdClient.list(Endpoint.parse("127.0.0.1:" + port)).size());
+    }
+
+    @Test
+    void listTimesOutOnASilentServer() throws Exception {
+        Path sock = procs.path("silent.sock");
+        try (java.nio.channels.ServerSocketChannel silent = java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)
+                .bind(java.net.UnixDomainSocketAddress.of(sock))) {
+            IOException e = assertThrows(IOException.class, () -> NbdClient.list(new Endpoint.Unix(sock), Duration.ofMillis(300)));
+            assertTrue(e.getMessage().contains("timed out"), e.getMessage());
+            NbdClient.Options opts = NbdClient.Options.defaults().connectTimeout(Duration.ofMillis(300));
+            IOException e2 = assertThrows(IOException.class, () -> NbdClient.connect(NbdUri.unix(sock, ""), opts));
+            assertTrue(e2.getMessage().contains("timed out"), e2.getMessage());
+        }
+    }
 }
