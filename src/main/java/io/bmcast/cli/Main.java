@@ -7,6 +7,10 @@ public final class Main {
     private Main() {}
 
     public static void main(String[] args) {
+        // One line per log record: "12:00:01 INFO conn#1 open: ..."
+        if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+            System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tT %4$s %5$s%6$s%n");
+        }
         int rc;
         try {
             rc = run(args);
@@ -45,6 +49,7 @@ public final class Main {
             }
             case "guest" -> io.bmcast.guest.GuestCommand.run(rest);
             case "node" -> io.bmcast.node.NodeCommand.run(rest);
+            case "instance" -> io.bmcast.instance.InstanceCommand.run(rest);
             default -> throw new UsageException("unknown command '" + args[0] + "' (try 'bmcast help')");
         };
     }
@@ -67,6 +72,11 @@ public final class Main {
                                    demand and copying the rest in the background
               node status --state DIR
                                    the mediator's progress as JSON
+              instance run --image URI --disk PATH --state DIR [--kernel FILE [--initrd FILE] [--append STR]]
+                           [--memory 512M] [--device nvme|virtio] [--console FILE] [--events FILE]
+                           [--region-size 64K] [--hydrate-rate RATE] [--ready-marker STR]
+                                   deploy one instance by streaming: mediator + QEMU, de-virtualized live
+                                   once the disk is local; runs until the guest powers off
               guest build busybox|debian [--out DIR] [--app-data SIZE]
                                    build (or reuse) a sample guest: sparse 32 GiB ext4 disk.img + vmlinuz
             """;

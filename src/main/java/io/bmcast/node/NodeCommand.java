@@ -1,6 +1,7 @@
 package io.bmcast.node;
 
 import io.bmcast.cli.Args;
+import io.bmcast.cli.Signals;
 import io.bmcast.cli.UsageException;
 import io.bmcast.mediator.Hydrator;
 import io.bmcast.mediator.MediatedDisk;
@@ -74,24 +75,19 @@ public final class NodeCommand {
         Hydrator hydrator = new Hydrator(mediated, Hydrator.Options.defaults().withRate(rate));
         NbdServer server = new NbdServer(Map.of(EXPORT, mediated), NbdServer.Config.defaults().withDefaultExport(EXPORT));
         CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
-            // SIGTERM/SIGINT: stop taking requests, stop copying, commit the map, close.
-            server.close();
-            hydrator.close();
-            try {
-                mediated.close();
-                source.close();
-            } catch (IOException e) {
-                log.println("node: close: " + e.getMessage());
-            }
-            stopped.countDown();
-        }));
+        Signals.onTerminate(stopped::countDown);
         server.start(Listener.unix(socket));
         hydrator.start();
         log.printf("node: serving %s (%s, %d regions of %s, %d present) on %s from %s%n", disk, Units.formatSize(mediated.size()),
                 mediated.regions(), Units.formatSize(mediated.regionSize()), mediated.regionsPresent(), socket, image);
         mediated.hydrated().thenRun(() -> log.printf("node: hydrated: every region of %s is local%n", disk));
         stopped.await();
+        // Stop taking requests, stop copying, then commit the map (close syncs the data first) and go.
+        server.close();
+        hydrator.close();
+        mediated.close();
+        source.close();
+        log.printf("node: stopped; %d of %d regions local%n", mediated.regionsPresent(), mediated.regions());
         return 0;
     }
 

@@ -1,0 +1,197 @@
+package io.bmcast.instance;
+
+import io.bmcast.node.NodeCommand;
+import io.bmcast.node.NodeState;
+import io.bmcast.transport.NbdUri;
+import io.bmcast.util.Units;
+import io.bmcast.vmm.Devirtualizer;
+import io.bmcast.vmm.DiskBus;
+import io.bmcast.vmm.GuestDisk;
+import io.bmcast.vmm.Qemu;
+import io.bmcast.vmm.QemuSpec;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One instance deployed by streaming: the mediator as a supervised child process, QEMU on top of it, and
+ * the steps between them.
+ *
+ * <pre>
+ *   start mediator ── start QEMU (disk = nbd0 on the mediator's socket, reconnect-delay) ── guest runs
+ *        ^  mediator died: restart it on the same state; QEMU holds guest I/O meanwhile
+ *   hydrated (every region local, map committed) ── de-virtualize over QMP ── stop the mediator
+ *   guest powers off ── if not yet hydrated, finish the copy first, so the disk ends complete
+ * </pre>
+ */
+public final class Instance {
+
+    /** What to run. {@code kernel} null boots the disk's own boot loader. */
+    public record Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
+            DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker) {}
+
+    /** How it went. {@code vmmExitCode} is QEMU's; times are seconds since start, or -1 when it did not happen. */
+    public record Result(int vmmExitCode, double guestReady, double hydrated, double devirtualized, double vmmExited,
+            int mediatorRestarts, Map<String, Object> finalStatus) {}
+
+    private static final Duration MEDIATOR_START = Duration.ofSeconds(60);
+    private static final int MAX_RESTARTS = 20;
+
+    private final Spec spec;
+    private final EventLog events;
+    private final PrintStream out;
+
+    public Instance(Spec spec, EventLog events, PrintStream out) {
+        this.spec = spec;
+        this.events = events;
+        this.out = out;
+    }
+
+    public Result run() throws IOException, InterruptedException {
+        Path state = spec.state().toAbsolutePath();
+        Files.createDirectories(state);
+        Files.deleteIfExists(state.resolve(NodeState.DEVIRTUALIZED));
+        Path runDir = shortDir(state.resolve("run"));
+        Path socket = runDir.resolve("node.sock");
+        NodeProcess node = new NodeProcess(nodeArgs(socket), state, socket);
+        Qemu qemu = null;
+        Thread hook = null;
+        double ready = -1, hydrated = -1, devirtualized = -1, exited = -1;
+        int restarts = 0;
+        try {
+            node.start(MEDIATOR_START);
+            events.emit("mediator-started", "pid", node.pid());
+            QemuSpec qs = new QemuSpec(runDir.resolve("vm"), new GuestDisk.Nbd(socket, NodeCommand.EXPORT, 20),
+                    spec.bus(), spec.kernel(), spec.initrd(), spec.append(), spec.memoryMiB(), null, List.of());
+            if (spec.console() != null) linkConsole(Qemu.consoleLog(qs.workDir()), spec.console());
+            qemu = Qemu.start(qs);
+            Qemu vm = qemu;
+            hook = Thread.ofPlatform().unstarted(() -> {
+                vm.stop();
+                node.stop(Duration.ofSeconds(10));
+            });
+            Runtime.getRuntime().addShutdownHook(hook);
+            events.emit("vmm-started", "accel", qemu.accel().qemuName(), "pid", qemu.pid());
+            ReadyWatch readyWatch = ReadyWatch.start(qemu, spec.readyMarker(), events);
+
+            boolean hydratedSeen = false;
+            while (qemu.isAlive()) {
+                if (!node.isAlive() && devirtualized < 0) {
+                    restarts = restart(node, restarts);
+                }
+                Map<String, Object> status = NodeState.readStatus(state);
+                if (!hydratedSeen && status != null && "hydrated".equals(status.get("phase"))) {
+                    hydratedSeen = true;
+                    hydrated = events.secondsSinceStart();
+                    events.emit("hydrated", "bytesOnDemand", status.get("bytesOnDemand"),
+                            "bytesBackground", status.get("bytesBackground"));
+                }
+                if (hydratedSeen && devirtualized < 0 && qemu.isAlive()) {
+                    // Hydrated means every region is local and the map committed after the data was synced:
+                    // the local disk alone is the guest's disk now. QEMU drains in-flight requests around the
+                    // reopen, so nothing the guest has in flight is lost.
+                    new Devirtualizer(qemu.qmp()).devirtualize(spec.disk().toAbsolutePath());
+                    devirtualized = events.secondsSinceStart();
+                    NodeState.markDevirtualized(state, devirtualized);
+                    events.emit("devirtualized", "disk", spec.disk().toString());
+                    node.stop(Duration.ofSeconds(30));
+                    events.emit("mediator-exited", "code", node.exitCode());
+                }
+                NodeProcess.sleep(100);
+            }
+            int code = qemu.waitFor(Duration.ofSeconds(30));
+            exited = events.secondsSinceStart();
+            ready = readyWatch.readyAt();
+            events.emit("vmm-exited", "code", code);
+            if (devirtualized < 0) {
+                // The guest is gone before the disk was complete: finish the copy so the disk ends whole.
+                hydrated = finishHydration(node, state, restarts);
+                node.stop(Duration.ofSeconds(30));
+                events.emit("mediator-exited", "code", node.exitCode());
+            }
+            return new Result(code, ready, hydrated, devirtualized, exited, restarts, NodeState.readStatus(state));
+        } finally {
+            if (qemu != null) qemu.stop();
+            node.stop(Duration.ofSeconds(10));
+            if (hook != null) {
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                } catch (IllegalStateException shuttingDown) {
+                    // the hook is running or will: it does the same
+                }
+            }
+        }
+    }
+
+    private double finishHydration(NodeProcess node, Path state, int restarts) throws IOException {
+        long lastReport = 0;
+        while (true) {
+            if (!node.isAlive()) restarts = restart(node, restarts);
+            Map<String, Object> status = NodeState.readStatus(state);
+            if (status != null && "hydrated".equals(status.get("phase"))) {
+                double t = events.secondsSinceStart();
+                events.emit("hydrated", "bytesOnDemand", status.get("bytesOnDemand"),
+                        "bytesBackground", status.get("bytesBackground"));
+                return t;
+            }
+            if (status != null && "failed".equals(status.get("phase"))) {
+                throw new IOException("hydration failed: " + status.get("lastError"));
+            }
+            long now = System.nanoTime();
+            if (status != null && now - lastReport > 5_000_000_000L) {
+                lastReport = now;
+                out.printf("instance: finishing the copy: %.1f%% local%n",
+                        100 * ((Number) status.get("fractionPresent")).doubleValue());
+            }
+            NodeProcess.sleep(100);
+        }
+    }
+
+    private int restart(NodeProcess node, int restarts) throws IOException {
+        events.emit("mediator-exited", "code", node.exitCode());
+        if (restarts >= MAX_RESTARTS) {
+            throw new IOException("the mediator died " + restarts + " times; giving up:\n" + NodeProcess.tail(spec.state().resolve("node.log")));
+        }
+        node.start(MEDIATOR_START);
+        events.emit("mediator-restarted", "pid", node.pid());
+        return restarts + 1;
+    }
+
+    private List<String> nodeArgs(Path socket) {
+        List<String> a = new ArrayList<>(List.of("--image", spec.image().toString(), "--disk", spec.disk().toAbsolutePath().toString(),
+                "--state", spec.state().toAbsolutePath().toString(), "--socket", socket.toString(),
+                "--region-size", Long.toString(spec.regionSize())));
+        if (spec.hydrateRate() > 0) a.addAll(List.of("--hydrate-rate", spec.hydrateRate() + "B"));
+        return a;
+    }
+
+    /** Unix socket paths are limited to 107 bytes: use {@code preferred} when short enough, else a temp dir. */
+    private static Path shortDir(Path preferred) throws IOException {
+        if (preferred.toString().length() <= 70) {
+            Files.createDirectories(preferred);
+            return preferred;
+        }
+        return Files.createTempDirectory("bmcast-");
+    }
+
+    private static void linkConsole(Path log, Path console) throws IOException {
+        Files.createDirectories(log.getParent());
+        Path target = console.toAbsolutePath();
+        Files.deleteIfExists(log);
+        if (target.getParent() != null) Files.createDirectories(target.getParent());
+        if (!Files.exists(target)) Files.createFile(target);
+        // QEMU appends the console to its log file; make that file the one the operator asked for.
+        Files.createSymbolicLink(log, target);
+    }
+
+    static String describe(Result r) {
+        return String.format(java.util.Locale.ROOT, "ready %.2f s, hydrated %.2f s, devirtualized %.2f s", r.guestReady(),
+                r.hydrated(), r.devirtualized()) + (r.finalStatus() == null ? "" : ", fetched "
+                + Units.formatSize(((Number) r.finalStatus().get("bytesOnDemand")).longValue()) + " on demand");
+    }
+}

@@ -1,0 +1,108 @@
+package io.bmcast.instance;
+
+import io.bmcast.node.NodeState;
+import java.io.IOException;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The mediator ({@code bmcast node}) as a child process of its own, so that the instance survives it:
+ * its pid goes to {@code STATE/node.pid}, its log to {@code STATE/node.log}, and it can be restarted on the
+ * same state and socket while QEMU holds the guest's I/O (QEMU's nbd {@code reconnect-delay}).
+ */
+final class NodeProcess {
+    private final List<String> nodeArgs;
+    private final Path state;
+    private final Path socket;
+    private Process process;
+
+    NodeProcess(List<String> nodeArgs, Path state, Path socket) {
+        this.nodeArgs = List.copyOf(nodeArgs);
+        this.state = state;
+        this.socket = socket;
+    }
+
+    /** Starts the mediator and waits until it accepts connections on its socket. */
+    synchronized void start(Duration timeout) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx512m",
+                "-cp", System.getProperty("java.class.path"), "io.bmcast.cli.Main", "node"));
+        cmd.addAll(nodeArgs);
+        Files.createDirectories(state);
+        Path log = state.resolve("node.log");
+        process = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        Files.writeString(state.resolve(NodeState.PID), process.pid() + "\n", StandardCharsets.UTF_8);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            if (!process.isAlive()) {
+                throw new IOException("the mediator exited with code " + process.exitValue() + ":\n" + tail(log));
+            }
+            if (Files.exists(socket)) {
+                try (SocketChannel ignored = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+                    return;
+                } catch (IOException notYet) {
+                    // a stale socket file from the previous process, or not listening yet
+                }
+            }
+            if (System.nanoTime() > deadline) {
+                process.destroyForcibly();
+                throw new IOException("the mediator did not listen on " + socket + " within " + timeout.toSeconds() + " s:\n" + tail(log));
+            }
+            sleep(20);
+        }
+    }
+
+    synchronized boolean isAlive() {
+        return process != null && process.isAlive();
+    }
+
+    synchronized long pid() {
+        return process == null ? -1 : process.pid();
+    }
+
+    synchronized int exitCode() {
+        return process == null || process.isAlive() ? -1 : process.exitValue();
+    }
+
+    /** SIGTERM (the mediator commits its map and exits), then SIGKILL after {@code grace}. */
+    synchronized int stop(Duration grace) {
+        if (process == null) return -1;
+        process.destroy();
+        try {
+            if (!process.waitFor(grace.toMillis(), TimeUnit.MILLISECONDS)) {
+                process.destroyForcibly();
+                process.waitFor(5, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+        return process.isAlive() ? -1 : process.exitValue();
+    }
+
+    static String tail(Path log) {
+        try {
+            String s = Files.readString(log);
+            return s.length() > 2000 ? s.substring(s.length() - 2000) : s;
+        } catch (IOException e) {
+            return "(no log)";
+        }
+    }
+
+    static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
