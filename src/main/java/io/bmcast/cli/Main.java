@@ -30,6 +30,7 @@ public final class Main {
         return switch (args[0]) {
             case "version" -> { System.out.println("bmcast 0.1.0"); yield 0; }
             case "guest" -> io.bmcast.guest.GuestCommand.run(rest);
+            case "vm" -> io.bmcast.vmm.VmCommand.run(rest);
             default -> throw new UsageException("unknown command '" + args[0] + "' (try 'bmcast help')");
         };
     }
@@ -42,5 +43,9 @@ public final class Main {
               version              print the version
               guest build busybox|debian [--out DIR] [--app-data SIZE]
                                    build (or reuse) a sample guest: sparse 32 GiB ext4 disk.img + vmlinuz
+              vm accel             print the accelerator QEMU uses here (KVM only if a kernel really boots on it)
+              vm boot GUEST (--nbd SOCKET | --disk FILE) [--bus nvme|virtio] [--accel kvm|tcg] [--memory MIB]
+                   [--reconnect-delay S] [--work DIR] [--devirtualize-to FILE] [--hold] [--timeout DURATION]
+                                   boot a built guest (dir, busybox or debian), report when it is ready
             """;
 }
