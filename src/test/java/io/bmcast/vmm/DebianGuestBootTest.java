@@ -33,6 +33,7 @@ class DebianGuestBootTest {
                      .withMemoryMiB(1024))) {
             vm.console().await(guest.readyMarker(), Duration.ofSeconds(180));
             long bootMs = vm.elapsedNanos() / 1_000_000;
+            assertTrue(nbd.isAlive(), "qemu-nbd served the whole boot");
             vm.console().await("root@", Duration.ofSeconds(60));
             GuestConsole.Result r = vm.console().run("cd /data && sha256sum -c SHA256SUMS && systemctl is-system-running",
                     Duration.ofSeconds(60));
