@@ -50,6 +50,7 @@ public final class Main {
             case "guest" -> io.bmcast.guest.GuestCommand.run(rest);
             case "node" -> io.bmcast.node.NodeCommand.run(rest);
             case "instance" -> io.bmcast.instance.InstanceCommand.run(rest);
+            case "vm" -> io.bmcast.vmm.VmCommand.run(rest);
             default -> throw new UsageException("unknown command '" + args[0] + "' (try 'bmcast help')");
         };
     }
@@ -79,5 +80,9 @@ public final class Main {
                                    once the disk is local; runs until the guest powers off
               guest build busybox|debian [--out DIR] [--app-data SIZE]
                                    build (or reuse) a sample guest: sparse 32 GiB ext4 disk.img + vmlinuz
+              vm accel             print the accelerator QEMU uses here (KVM only if a kernel really boots on it)
+              vm boot GUEST (--nbd SOCKET | --disk FILE) [--bus nvme|virtio] [--accel kvm|tcg] [--memory MIB]
+                   [--reconnect-delay S] [--work DIR] [--devirtualize-to FILE] [--hold] [--timeout DURATION]
+                                   boot a built guest (dir, busybox or debian), report when it is ready
             """;
 }

@@ -56,7 +56,7 @@ public enum Accel {
 
     static boolean kvmOpenable() {
         try (RandomAccessFile f = new RandomAccessFile("/dev/kvm", "rw")) {
-            return true;
+            return f.getFD().valid();
         } catch (IOException e) {
             return false;
         }

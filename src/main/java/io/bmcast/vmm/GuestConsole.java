@@ -83,12 +83,19 @@ public final class GuestConsole implements AutoCloseable {
 
     /** Waits for {@code pattern} in output after the cursor; moves the cursor past the match and returns it. */
     public Matcher awaitPattern(Pattern pattern, Duration timeout) throws IOException {
+        synchronized (lock) {
+            return awaitFrom(pattern, cursor, timeout);
+        }
+    }
+
+    /** Waits for {@code pattern} in output from offset {@code from}; moves the cursor past the match if it is ahead. */
+    private Matcher awaitFrom(Pattern pattern, int from, Duration timeout) throws IOException {
         long deadline = System.nanoTime() + timeout.toNanos();
         synchronized (lock) {
             while (true) {
                 Matcher m = pattern.matcher(text);
-                if (m.find(cursor)) {
-                    cursor = m.end();
+                if (m.find(from)) {
+                    cursor = Math.max(cursor, m.end());
                     return m;
                 }
                 if (closed) throw new IOException("guest console closed while waiting for '" + pattern + "'" + tail());
@@ -123,23 +130,30 @@ public final class GuestConsole implements AutoCloseable {
         return finish(start(command), timeout);
     }
 
-    /** A command started with {@link #start}, to be {@linkplain #finish finished} later. */
-    public record Pending(int seq, String command) {}
+    /**
+     * A command started with {@link #start}, to be {@linkplain #finish finished} later; {@code outputOffset} is
+     * where the console output stood when it was typed, so waiting for other text meanwhile loses nothing.
+     */
+    public record Pending(int seq, String command, int outputOffset) {}
 
     /** Starts a command without waiting, so the caller can act (e.g. kill a server) while it runs. */
     public Pending start(String command) throws IOException {
         if (command.contains("\n")) throw new IllegalArgumentException("one line only: " + command);
         int n = SEQ.incrementAndGet();
+        int offset;
+        synchronized (lock) {
+            offset = text.length();
+        }
         send("echo BMC\"\"BEGIN-" + n + "; " + command + " 2>&1; echo BMC\"\"END-" + n + ":$?");
-        return new Pending(n, command);
+        return new Pending(n, command, offset);
     }
 
     /** Waits for a started command to end; returns its output and exit status. */
     public Result finish(Pending p, Duration timeout) throws IOException {
         Matcher m;
         try {
-            await("BMCBEGIN-" + p.seq() + "\n", timeout);
-            m = awaitPattern(Pattern.compile("(?s)(.*?)BMCEND-" + p.seq() + ":(\\d+)\n"), timeout);
+            Matcher begin = awaitFrom(Pattern.compile("BMCBEGIN-" + p.seq() + "\n"), p.outputOffset(), timeout);
+            m = awaitFrom(Pattern.compile("(?s)(.*?)BMCEND-" + p.seq() + ":(\\d+)\n"), begin.end(), timeout);
         } catch (IOException e) {
             throw new IOException("guest command '" + p.command() + "': " + e.getMessage(), e);
         }

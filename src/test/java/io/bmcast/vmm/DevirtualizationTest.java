@@ -2,10 +2,12 @@ package io.bmcast.vmm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.bmcast.guest.Ext4Image;
 import io.bmcast.guest.GuestImage;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,6 +47,9 @@ class DevirtualizationTest {
 
             Devirtualizer devirt = new Devirtualizer(vm.qmp());
             assertTrue(devirt.currentBacking().contains("nbd"), devirt.currentBacking());
+            IOException bad = assertThrows(IOException.class, () -> devirt.devirtualize(tmp));
+            assertTrue(bad.getMessage().contains("failed to attach the local disk"), bad.getMessage());
+            assertTrue(devirt.currentBacking().contains("nbd"), "a failed attempt leaves the guest on NBD");
             devirt.devirtualize(disk);
             assertEquals(disk.toString(), devirt.currentBacking());
             assertFalse(devirt.nodeNames().contains(GuestDisk.NBD_NODE), devirt.nodeNames().toString());
@@ -59,6 +64,7 @@ class DevirtualizationTest {
 
             con.send("sync; poweroff -f");
             assertEquals(0, vm.waitFor(Duration.ofSeconds(60)), "QEMU exit code after guest power-off");
+            System.out.println("rejected de-virtualization: " + bad.getMessage());
             System.out.printf("busybox boot over NBD: %d ms (%s)%n", bootMs, vm.accel());
         }
         assertEquals("written-after-devirt\n",

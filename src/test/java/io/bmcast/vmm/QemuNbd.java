@@ -46,10 +46,15 @@ final class QemuNbd implements AutoCloseable {
     boolean isAlive() { return process != null && process.isAlive(); }
 
     @Override
-    public void close() throws InterruptedException {
+    public void close() {
         if (process != null && process.isAlive()) {
             process.destroy();
-            if (!process.waitFor(5, TimeUnit.SECONDS)) kill9();
+            try {
+                if (!process.waitFor(5, TimeUnit.SECONDS)) kill9();
+            } catch (InterruptedException e) {
+                process.destroyForcibly();
+                Thread.currentThread().interrupt();
+            }
         }
     }
 }
