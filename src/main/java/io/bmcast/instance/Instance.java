@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * One instance deployed by streaming: the mediator as a supervised child process, QEMU on top of it, and
@@ -45,11 +46,18 @@ public final class Instance {
     private final Spec spec;
     private final EventLog events;
     private final PrintStream out;
+    private final Consumer<Qemu> vmmStarted;
 
     public Instance(Spec spec, EventLog events, PrintStream out) {
+        this(spec, events, out, q -> {});
+    }
+
+    /** @param vmmStarted called once QEMU runs (before the guest is ready), e.g. to drive the guest's console */
+    public Instance(Spec spec, EventLog events, PrintStream out, Consumer<Qemu> vmmStarted) {
         this.spec = spec;
         this.events = events;
         this.out = out;
+        this.vmmStarted = vmmStarted;
     }
 
     public Result run() throws IOException, InterruptedException {
@@ -78,6 +86,7 @@ public final class Instance {
             Runtime.getRuntime().addShutdownHook(hook);
             events.emit("vmm-started", "accel", qemu.accel().qemuName(), "pid", qemu.pid());
             ReadyWatch readyWatch = ReadyWatch.start(qemu, spec.readyMarker(), events);
+            vmmStarted.accept(qemu);
 
             boolean hydratedSeen = false;
             while (qemu.isAlive()) {
