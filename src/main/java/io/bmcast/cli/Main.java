@@ -50,6 +50,7 @@ public final class Main {
             case "guest" -> io.bmcast.guest.GuestCommand.run(rest);
             case "node" -> io.bmcast.node.NodeCommand.run(rest);
             case "instance" -> io.bmcast.instance.InstanceCommand.run(rest);
+            case "demo" -> io.bmcast.demo.DemoCommand.run(rest);
             case "vm" -> io.bmcast.vmm.VmCommand.run(rest);
             default -> throw new UsageException("unknown command '" + args[0] + "' (try 'bmcast help')");
         };
@@ -61,6 +62,9 @@ public final class Main {
             commands:
               help                 this text
               version              print the version
+              demo [--rate 1Gbit] [--latency 200us] [--app-data 1G] [--keep]
+                                   the whole story on this machine: build a sample guest, serve it,
+                                   deploy it by streaming, check it, de-virtualize, compare with a copy
               image-server --dir DIR (--socket PATH | --listen HOST:PORT) [--rate RATE] [--latency DURATION]
                                    export every file of DIR read-only over NBD, named after the file
                                    without its extension (RATE: 200Mbit, 1Gbit...; DURATION: 200us...)
