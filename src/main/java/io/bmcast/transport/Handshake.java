@@ -92,7 +92,9 @@ final class Handshake {
             case Nbd.OPT_EXPORT_NAME -> {
                 String name = utf8(p, p.remaining());
                 Export e = name == null ? null : server.lookup(name);
-                if (e == null) throw new ProtocolException("EXPORT_NAME of unknown export '" + name + "'");
+                if (e == null) {
+                    throw new ProtocolException(name == null ? "EXPORT_NAME is not UTF-8" : "EXPORT_NAME of unknown export '" + name + "'");
+                }
                 ByteBuffer r = ByteBuffer.allocate(noZeroes ? 10 : 134);
                 r.putLong(e.size()).putShort((short) transmissionFlags(e, structured));
                 r.position(r.capacity()).flip();

@@ -113,6 +113,14 @@ final class NbdConnection implements Runnable {
         }
     }
 
+    private volatile boolean handshakeTimedOut;
+
+    /** The client sat in the handshake too long: drop it. */
+    void handshakeTimeout() {
+        handshakeTimedOut = true;
+        kill();
+    }
+
     /** Closes the socket at once (after the shutdown grace period). */
     void kill() {
         try {
@@ -126,7 +134,12 @@ final class NbdConnection implements Runnable {
     public void run() {
         String reason;
         try {
-            session = new Handshake(ch, server).run();
+            var watchdog = server.scheduleHandshakeTimeout(this);
+            try {
+                session = new Handshake(ch, server).run();
+            } finally {
+                watchdog.cancel(false);
+            }
             if (session == null) {
                 reason = "client aborted the handshake";
             } else {
@@ -141,7 +154,8 @@ final class NbdConnection implements Runnable {
         } catch (ProtocolException e) {
             reason = "protocol error: " + e.getMessage();
         } catch (IOException e) {
-            reason = stopping ? "server shutting down" : "I/O error: " + e.getMessage();
+            reason = stopping ? "server shutting down"
+                    : handshakeTimedOut ? "handshake not finished in time" : "I/O error: " + e.getMessage();
         } catch (InterruptedException e) {
             reason = "interrupted";
         } catch (RuntimeException | Error e) {
@@ -179,7 +193,8 @@ final class NbdConnection implements Runnable {
             LOG.log(Level.INFO, String.format(java.util.Locale.ROOT,
                     "conn#%d close: export '%s', %d requests, %d bytes read, %d bytes written, %.3f s, %s%s",
                     id, session.name(), requests, bytesRead.get(), bytesWritten.get(), secs,
-                    brokenReason != null ? brokenReason : reason, idle ? "" : " (requests still in flight)"));
+                    brokenReason != null ? brokenReason : reason,
+                    idle ? "" : " (" + inFlight() + " requests still in flight after the grace period)"));
         } else {
             LOG.log(Level.INFO, String.format(java.util.Locale.ROOT,
                     "conn#%d close: peer %s, during handshake, %.3f s, %s", id, peer, secs, reason));
@@ -257,6 +272,10 @@ final class NbdConnection implements Runnable {
             }
             req.data = acquireBuffer((int) req.length);
             dec.expectPayload(req.data.buffer);
+            if (req.length == 0) { // no payload to wait for: the decoder is already at the next header
+                dispatchWrite(req);
+                return null;
+            }
             return req;
         }
         dec.next();
@@ -269,7 +288,7 @@ final class NbdConnection implements Runnable {
     }
 
     private void dispatchWrite(Request req) {
-        req.data.buffer.flip();
+        req.data.buffer.position(0);
         bytesWritten.addAndGet(req.length);
         dispatch(req);
     }
@@ -323,7 +342,13 @@ final class NbdConnection implements Runnable {
             return;
         }
         Thread.ofVirtual().name("nbd-" + id + "-worker").start(() -> {
+            long t0 = System.nanoTime();
             execute(req);
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            if (ms > 1000) {
+                LOG.log(Level.WARNING, "conn#{0} {1} at {2}+{3} took {4} ms", id, Nbd.commandName(req.type),
+                        req.offset, req.length, ms);
+            }
             sendNow(req);
         });
     }
@@ -569,6 +594,15 @@ final class NbdConnection implements Runnable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
+        } finally {
+            slotLock.unlock();
+        }
+    }
+
+    private int inFlight() {
+        slotLock.lock();
+        try {
+            return slotCount - freeCount;
         } finally {
             slotLock.unlock();
         }

@@ -71,6 +71,25 @@ public final class NbdServer implements AutoCloseable {
     private final CountDownLatch closed = new CountDownLatch(1);
     private volatile boolean closing;
 
+    /** Drops clients that sit in the handshake (one daemon thread shared by every server). */
+    private static final java.util.concurrent.ScheduledThreadPoolExecutor WATCHDOG = watchdog();
+    /** How long a client may take over the handshake. */
+    static final long HANDSHAKE_TIMEOUT_SECONDS = 30;
+
+    private static java.util.concurrent.ScheduledThreadPoolExecutor watchdog() {
+        var e = new java.util.concurrent.ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "nbd-handshake-watchdog");
+            t.setDaemon(true);
+            return t;
+        });
+        e.setRemoveOnCancelPolicy(true);
+        return e;
+    }
+
+    java.util.concurrent.ScheduledFuture<?> scheduleHandshakeTimeout(NbdConnection c) {
+        return WATCHDOG.schedule(c::handshakeTimeout, HANDSHAKE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+    }
+
     public NbdServer(Map<String, ? extends Export> exports) {
         this(exports, Config.defaults());
     }

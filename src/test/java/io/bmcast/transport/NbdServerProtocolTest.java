@@ -149,6 +149,8 @@ class NbdServerProtocolTest {
             var w = c.reply(0);
             assertEquals(5, w.cookie());
             assertEquals(0, w.error());
+            c.request(0, Nbd.CMD_WRITE, 7, 4096, 0, null); // an empty WRITE: replied at once, nothing held
+            assertEquals(7, c.reply(0).cookie());
             c.request(0, Nbd.CMD_READ, 6, 4096, 4, null);
             assertArrayEquals(new byte[] {1, 2, 3, 4}, c.reply(4).payload());
         }
