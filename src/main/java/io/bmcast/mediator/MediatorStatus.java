@@ -1,6 +1,9 @@
 package io.bmcast.mediator;
 
+import io.bmcast.util.Json;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * A snapshot of a mediated disk's progress, for {@code node status} and the status file.
@@ -20,43 +23,20 @@ public record MediatorStatus(String name, long sizeBytes, int regionSize, long r
 
     /** One JSON object on one line. */
     public String toJson() {
-        StringBuilder b = new StringBuilder(320).append('{');
-        field(b, "name").append(quote(name)).append(',');
-        field(b, "sizeBytes").append(sizeBytes).append(',');
-        field(b, "regionSize").append(regionSize).append(',');
-        field(b, "regionsTotal").append(regionsTotal).append(',');
-        field(b, "regionsPresent").append(regionsPresent).append(',');
-        field(b, "fractionPresent").append(String.format(Locale.ROOT, "%.6f", fractionPresent())).append(',');
-        field(b, "bytesOnDemand").append(bytesOnDemand).append(',');
-        field(b, "bytesBackground").append(bytesBackground).append(',');
-        field(b, "regionsFromHoles").append(regionsFromHoles).append(',');
-        field(b, "phase").append(quote(phase.name().toLowerCase(Locale.ROOT))).append(',');
-        field(b, "hydrationRateBytesPerSec").append(Math.round(hydrationRateBytesPerSec)).append(',');
-        field(b, "sourceErrors").append(sourceErrors).append(',');
-        field(b, "lastError").append(lastError == null ? "null" : quote(lastError));
-        return b.append('}').toString();
-    }
-
-    private static StringBuilder field(StringBuilder b, String name) {
-        return b.append('"').append(name).append("\":");
-    }
-
-    static String quote(String s) {
-        StringBuilder b = new StringBuilder(s.length() + 2).append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                case '\r' -> b.append("\\r");
-                case '\t' -> b.append("\\t");
-                default -> {
-                    if (c < 0x20) b.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
-                    else b.append(c);
-                }
-            }
-        }
-        return b.append('"').toString();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", name);
+        m.put("sizeBytes", sizeBytes);
+        m.put("regionSize", regionSize);
+        m.put("regionsTotal", regionsTotal);
+        m.put("regionsPresent", regionsPresent);
+        m.put("fractionPresent", Math.round(fractionPresent() * 1e6) / 1e6);
+        m.put("bytesOnDemand", bytesOnDemand);
+        m.put("bytesBackground", bytesBackground);
+        m.put("regionsFromHoles", regionsFromHoles);
+        m.put("phase", phase.name().toLowerCase(Locale.ROOT));
+        m.put("hydrationRateBytesPerSec", Math.round(hydrationRateBytesPerSec));
+        m.put("sourceErrors", sourceErrors);
+        m.put("lastError", lastError);
+        return Json.write(m);
     }
 }

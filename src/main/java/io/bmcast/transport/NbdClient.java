@@ -184,7 +184,7 @@ public final class NbdClient implements AutoCloseable {
             try {
                 ch.connect(endpoint.address());
                 List<ListedExport> out = new ArrayList<>();
-                for (NbdHandshake.Listed l : new NbdHandshake(ch).list()) out.add(new ListedExport(l.name(), l.description()));
+                for (ClientHandshake.Listed l : new ClientHandshake(ch).list()) out.add(new ListedExport(l.name(), l.description()));
                 return out;
             } catch (IOException e) {
                 if (timedOut.get()) throw new IOException("listing exports of " + endpoint + " timed out after " + timeout.toMillis() + " ms", e);
@@ -499,7 +499,7 @@ public final class NbdClient implements AutoCloseable {
         Thread watchdog = closeAfter(ch, options.connectTimeout(), timedOut);
         try {
             ch.connect(uri.endpoint().address());
-            ExportInfo info = new NbdHandshake(ch).negotiate(uri.exportName());
+            ExportInfo info = new ClientHandshake(ch).negotiate(uri.exportName());
             Connection c = new Connection(id, ch, info);
             c.client = client;
             return c;

@@ -62,7 +62,7 @@ final class NbdConnection implements Runnable {
     private final ArrayList<Request> batch = new ArrayList<>();
     private final ByteBuffer[] gather;
     private long batchBytes;
-    private Handshake.Session session;
+    private ServerHandshake.Session session;
     private Export export;
     private long exportSize;
     private boolean structured;
@@ -136,7 +136,7 @@ final class NbdConnection implements Runnable {
         try {
             var watchdog = server.scheduleHandshakeTimeout(this);
             try {
-                session = new Handshake(ch, server).run();
+                session = new ServerHandshake(ch, server).run();
             } finally {
                 watchdog.cancel(false);
             }

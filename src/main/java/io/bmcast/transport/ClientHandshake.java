@@ -20,7 +20,7 @@ import java.util.List;
  * (NBD_REP_ERR_UNSUP) gets EXPORT_NAME instead; a server that is not even fixed newstyle gets only
  * EXPORT_NAME. Every length the server sends is checked before anything is sized from it.
  */
-final class NbdHandshake {
+final class ClientHandshake {
     private static final long OLDSTYLE_MAGIC = 0x00420281861253L;
 
     /** One export named by OPT_LIST. */
@@ -33,7 +33,7 @@ final class NbdHandshake {
     private boolean noZeroes;
     private ByteBuffer payload = ByteBuffer.allocate(1024);
 
-    NbdHandshake(SocketChannel ch) {
+    ClientHandshake(SocketChannel ch) {
         this.ch = ch;
     }
 

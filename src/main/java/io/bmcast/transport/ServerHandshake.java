@@ -20,7 +20,7 @@ import java.nio.charset.StandardCharsets;
  * <p>Reads exactly the bytes each step needs, never more, so the transmission phase starts on a
  * request boundary.
  */
-final class Handshake {
+final class ServerHandshake {
     /** What the handshake settled: the export and the features negotiated for it. */
     record Session(String name, Export export, boolean structured, int metaContextId, boolean noZeroes) {}
 
@@ -39,7 +39,7 @@ final class Handshake {
     private String metaExport; // export named in the last SET_META_CONTEXT
     private boolean metaAllocation; // base:allocation was selected by it
 
-    Handshake(SocketChannel ch, NbdServer server) {
+    ServerHandshake(SocketChannel ch, NbdServer server) {
         this.ch = ch;
         this.server = server;
     }
