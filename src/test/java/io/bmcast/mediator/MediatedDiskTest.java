@@ -237,7 +237,9 @@ class MediatedDiskTest {
             assertTrue(json.contains("\"phase\":\"streaming\""), json);
             assertTrue(json.contains("\"lastError\":null}"), json);
         }
-        assertEquals("\"a\\\"b\\\\c\\n\\u0001\"", MediatorStatus.quote("a\"b\\c\n\u0001"));
+        String nasty = "a\"b\\c\n\u0001";
+        MediatorStatus withError = new MediatorStatus("vm1", 1, RS, 1, 0, 0, 0, 0, Phase.STALLED, 0, 1, nasty);
+        assertEquals(nasty, io.bmcast.util.Json.parseObject(withError.toJson()).get("lastError"));
     }
 
     @Test
