@@ -82,11 +82,12 @@ public final class Main {
                            [--region-size 64K] [--hydrate-rate RATE] [--ready-marker STR]
                                    deploy one instance by streaming: mediator + QEMU, de-virtualized live
                                    once the disk is local; runs until the guest powers off
-              guest build busybox|debian [--out DIR] [--app-data SIZE]
-                                   build (or reuse) a sample guest: sparse 32 GiB ext4 disk.img + vmlinuz
+              guest build busybox|debian|busybox-disk [--out DIR] [--app-data SIZE]
+                                   build (or reuse) a sample guest: sparse 32 GiB ext4 disk.img + vmlinuz;
+                                   busybox-disk: a whole disk (MBR, syslinux, ext4) that boots itself
               vm accel             print the accelerator QEMU uses here (KVM only if a kernel really boots on it)
               vm boot GUEST (--nbd SOCKET | --disk FILE) [--bus nvme|virtio] [--accel kvm|tcg] [--memory MIB]
                    [--reconnect-delay S] [--work DIR] [--devirtualize-to FILE] [--hold] [--timeout DURATION]
-                                   boot a built guest (dir, busybox or debian), report when it is ready
+                                   boot a built guest (dir, busybox, debian or busybox-disk), report when it is ready
             """;
 }

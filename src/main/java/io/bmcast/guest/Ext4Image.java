@@ -8,17 +8,39 @@ import java.util.List;
 /**
  * Makes a sparse ext4 disk image straight from a directory tree with {@code mke2fs -d}: no loop device, no mount,
  * so it works unprivileged and in containers. The image has no partition table (the kernel mounts the whole
- * device as root), which is what {@code root=/dev/nvme0n1} expects.
+ * device as root), which is what {@code root=/dev/nvme0n1} expects, unless it is made at an offset inside a
+ * partitioned disk ({@link BootableDisk}); every method here takes that offset (0 for a bare filesystem).
  */
 public final class Ext4Image {
     private Ext4Image() {}
 
     /** Creates {@code image} of {@code sizeBytes} (sparse) holding the tree under {@code rootDir}. */
     public static void create(Path rootDir, Path image, long sizeBytes, String label) throws IOException {
+        create(rootDir, image, 0, sizeBytes, label);
+    }
+
+    /**
+     * Creates the filesystem {@code offset} bytes into {@code image} (a partition of a disk image), leaving the
+     * bytes before it and the file's size as they are.
+     */
+    public static void create(Path rootDir, Path image, long offset, long sizeBytes, String label) throws IOException {
         // -E root_owner keeps root the owner of "/" whoever runs this; lazy init keeps the file sparse.
         HostCommand.run(Duration.ofMinutes(10), List.of("mke2fs", "-q", "-F", "-t", "ext4", "-L", label,
-                "-E", "lazy_itable_init=1,lazy_journal_init=1,root_owner=0:0",
+                "-E", "lazy_itable_init=1,lazy_journal_init=1,root_owner=0:0" + (offset > 0 ? ",offset=" + offset : ""),
                 "-d", rootDir.toString(), image.toString(), (sizeBytes / 1024) + "k"));
+    }
+
+    /**
+     * How e2fsprogs tools (debugfs, e2fsck, dumpe2fs) name a filesystem {@code offset} bytes into {@code image}:
+     * their Unix I/O manager takes options after a {@code ?}.
+     */
+    public static String device(Path image, long offset) {
+        return offset == 0 ? image.toString() : image + "?offset=" + offset;
+    }
+
+    /** {@code e2fsck -fn}: a full read-only check; throws with e2fsck's report unless the filesystem is clean. */
+    public static String check(Path image, long offset) throws IOException {
+        return HostCommand.run(Duration.ofMinutes(5), List.of("e2fsck", "-fn", device(image, offset))).output();
     }
 
     /**
@@ -26,11 +48,16 @@ public final class Ext4Image {
      * it powered off. Throws if the file is not there.
      */
     public static byte[] readFile(Path image, String pathInImage) throws IOException {
+        return readFile(image, 0, pathInImage);
+    }
+
+    /** {@link #readFile(Path, String)} for a filesystem {@code offset} bytes into {@code image}. */
+    public static byte[] readFile(Path image, long offset, String pathInImage) throws IOException {
         Path out = java.nio.file.Files.createTempFile("bmcast-debugfs", ".out");
         try {
             java.nio.file.Files.delete(out);
             String log = HostCommand.run(Duration.ofMinutes(1),
-                    List.of("debugfs", "-R", "dump " + pathInImage + " " + out, image.toString())).output();
+                    List.of("debugfs", "-R", "dump " + pathInImage + " " + out, device(image, offset))).output();
             if (!java.nio.file.Files.exists(out)) {
                 throw new java.nio.file.NoSuchFileException(pathInImage, null, "not in " + image + ": " + log.strip());
             }

@@ -58,7 +58,7 @@ public final class GuestBuilder {
         Path root = stage.resolve("root");
         try {
             switch (kind) {
-                case BUSYBOX -> BusyboxRoot.populate(root, GuestImage.READY_MARKER);
+                case BUSYBOX, BUSYBOX_DISK -> BusyboxRoot.populate(root, GuestImage.READY_MARKER);
                 case DEBIAN -> DebianRoot.populate(root, GuestImage.READY_MARKER);
             }
             Map<String, String> sums = TestData.writeFiles(root.resolve(DATA_DIR.substring(1)), DATA_FILES,
@@ -69,13 +69,20 @@ public final class GuestBuilder {
                 Files.createDirectories(app.getParent());
                 appSha = TestData.writeRandom(app, appDataSize, 4242);
             }
-            Ext4Image.create(root, stage.resolve("disk.img"), DISK_SIZE, "bmcast-" + kind.id());
-            removeTree(root);
-            Files.copy(kernel.vmlinuz(), stage.resolve("vmlinuz"), StandardCopyOption.REPLACE_EXISTING);
-            if (kernel.initrd() != null) {
-                Files.copy(kernel.initrd(), stage.resolve("initrd.img"), StandardCopyOption.REPLACE_EXISTING);
+            String append = "console=ttyS0 " + (kind.bootsItself() ? BootableDisk.ROOT : GuestImage.NVME_ROOT)
+                    + " rw panic=-1 quiet";
+            if (kind.bootsItself()) {
+                BootableDisk.create(root, kernel.vmlinuz(), append, stage.resolve("disk.img"), DISK_SIZE,
+                        "bmcast-" + kind.id());
+                removeTree(root);
+            } else {
+                Ext4Image.create(root, stage.resolve("disk.img"), DISK_SIZE, "bmcast-" + kind.id());
+                removeTree(root);
+                Files.copy(kernel.vmlinuz(), stage.resolve("vmlinuz"), StandardCopyOption.REPLACE_EXISTING);
+                if (kernel.initrd() != null) {
+                    Files.copy(kernel.initrd(), stage.resolve("initrd.img"), StandardCopyOption.REPLACE_EXISTING);
+                }
             }
-            String append = "console=ttyS0 " + GuestImage.NVME_ROOT + " rw panic=-1 quiet";
             new GuestImage(stage, kind, DISK_SIZE, append, GuestImage.READY_MARKER, DATA_DIR, sums,
                     appDataSize > 0 ? APP_DATA : null, appDataSize, appSha).save();
             removeTree(out);

@@ -4,11 +4,11 @@ import io.bmcast.cli.UsageException;
 import io.bmcast.util.Units;
 import java.nio.file.Path;
 
-/** {@code bmcast guest build busybox|debian [--out DIR] [--app-data SIZE]}. */
+/** {@code bmcast guest build busybox|debian|busybox-disk [--out DIR] [--app-data SIZE]}. */
 public final class GuestCommand {
     private GuestCommand() {}
 
-    public static final String USAGE = "guest build busybox|debian [--out DIR] [--app-data SIZE]";
+    public static final String USAGE = "guest build busybox|debian|busybox-disk [--out DIR] [--app-data SIZE]";
 
     public static int run(String[] args) throws Exception {
         if (args.length < 2 || !args[0].equals("build")) throw new UsageException("usage: bmcast " + USAGE);
@@ -44,7 +44,8 @@ public final class GuestCommand {
                 + (System.nanoTime() - t0) / 1_000_000 + " ms)");
         System.out.println("dir:     " + g.dir());
         System.out.println("disk:    " + g.disk());
-        System.out.println("kernel:  " + g.kernel());
+        System.out.println("kernel:  " + (g.kernel() != null ? g.kernel()
+                : "(on the disk: MBR -> syslinux -> vmlinuz; boot with no --kernel)"));
         if (g.initrd() != null) System.out.println("initrd:  " + g.initrd() + " (needed for a virtio-blk root)");
         System.out.println("append:  " + g.append());
         System.out.println("ready:   " + g.readyMarker());

@@ -10,9 +10,11 @@ import java.util.Map;
 /**
  * A built guest: a directory with {@code disk.img}, {@code vmlinuz}, optionally {@code initrd.img}, and
  * {@code guest.json} describing how to boot it and what to check. {@code guest.json} is written last, so a
- * directory with it is a finished build.
+ * directory with it is a finished build. A guest whose kind {@linkplain GuestKind#bootsItself boots itself} has
+ * no {@code vmlinuz}: its disk carries boot loader and kernel ({@code "kernel": null, "bootLoader": "syslinux"}).
  *
- * @param append     kernel command line for an NVMe root (see {@link #append(String)} for other buses)
+ * @param append     kernel command line for an NVMe root (see {@link #append(String)} for other buses); for a
+ *                   disk that boots itself, the command line its boot loader passes (informational)
  * @param readyMarker line the guest prints on its console when it is ready for work
  * @param dataDir    directory inside the guest holding the test data and {@code SHA256SUMS}
  * @param checksums  SHA-256 of each test data file, by name inside {@code dataDir}
@@ -28,7 +30,11 @@ public record GuestImage(Path dir, GuestKind kind, long diskSize, String append,
 
     public Path disk() { return dir.resolve("disk.img"); }
 
-    public Path kernel() { return dir.resolve("vmlinuz"); }
+    /** The kernel for QEMU's {@code -kernel}, or null when the disk boots itself through its boot loader. */
+    public Path kernel() { return kind.bootsItself() ? null : dir.resolve("vmlinuz"); }
+
+    /** Byte offset of the root (ext4) filesystem in {@link #disk()}: 0 for a bare filesystem image. */
+    public long rootOffset() { return kind.bootsItself() ? BootableDisk.ROOT_OFFSET : 0; }
 
     /** Debian's initramfs for this kernel; needed only when the root disk is virtio-blk (a module). */
     public Path initrd() {
@@ -36,8 +42,12 @@ public record GuestImage(Path dir, GuestKind kind, long diskSize, String append,
         return Files.exists(p) ? p : null;
     }
 
-    /** The kernel command line for a root disk at {@code rootDevice}, e.g. {@code /dev/vda} for virtio-blk. */
+    /**
+     * The kernel command line for a root disk at {@code rootDevice}, e.g. {@code /dev/vda} for virtio-blk. A disk
+     * that boots itself names its root by PARTUUID, the same on every bus: its command line is returned as is.
+     */
     public String append(String rootDevice) {
+        if (kind.bootsItself()) return append;
         return append.replace(NVME_ROOT, "root=" + rootDevice);
     }
 
@@ -58,9 +68,11 @@ public record GuestImage(Path dir, GuestKind kind, long diskSize, String append,
     }
 
     void save() throws IOException {
+        boolean bootsItself = kind.bootsItself();
         Map<String, Object> m = Json.object("kind", kind.id(), "diskSize", diskSize, "disk", "disk.img",
-                "kernel", "vmlinuz", "initrd", initrd() == null ? null : "initrd.img",
-                "append", append, "appendVirtio", append("/dev/vda"), "readyMarker", readyMarker,
+                "kernel", bootsItself ? null : "vmlinuz", "initrd", initrd() == null ? null : "initrd.img",
+                "bootLoader", bootsItself ? "syslinux" : null, "rootOffset", rootOffset(),
+                "append", append, "appendVirtio", bootsItself ? null : append("/dev/vda"), "readyMarker", readyMarker,
                 "dataDir", dataDir, "checksumFile", dataDir + "/" + TestData.SUMS, "checksums", checksums,
                 "appData", appData, "appDataSize", appDataSize, "appDataSha256", appDataSha256);
         Path tmp = dir.resolve(JSON + ".tmp");

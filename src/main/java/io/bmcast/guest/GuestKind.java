@@ -7,12 +7,20 @@ public enum GuestKind {
     /** busybox-static and a shell script as init: boots in about 3 s under TCG, gives a shell on ttyS0. */
     BUSYBOX,
     /** debootstrap minbase bookworm with systemd: a real distribution boot, about 8-10 s under TCG. */
-    DEBIAN;
+    DEBIAN,
+    /**
+     * The busybox guest as a whole disk that boots itself (MBR, syslinux on a FAT partition, ext4 root partition):
+     * what users' images look like, booted by the firmware with no {@code -kernel}. See {@link BootableDisk}.
+     */
+    BUSYBOX_DISK;
 
-    public String id() { return name().toLowerCase(Locale.ROOT); }
+    public String id() { return name().toLowerCase(Locale.ROOT).replace('_', '-'); }
+
+    /** True when the disk carries its own boot loader and kernel, so QEMU gets no {@code -kernel}. */
+    public boolean bootsItself() { return this == BUSYBOX_DISK; }
 
     public static GuestKind parse(String s) {
         for (GuestKind k : values()) if (k.id().equals(s)) return k;
-        throw new IllegalArgumentException("unknown guest kind '" + s + "' (busybox or debian)");
+        throw new IllegalArgumentException("unknown guest kind '" + s + "' (busybox, debian or busybox-disk)");
     }
 }

@@ -1,5 +1,5 @@
 /**
- * Sample guests built from this machine's Debian packages: {@code bmcast guest build busybox|debian}.
+ * Sample guests built from this machine's Debian packages: {@code bmcast guest build busybox|debian|busybox-disk}.
  *
  * <p>Findings that shaped it:
  * <ul>

@@ -27,7 +27,10 @@ public enum Accel {
 
     private static volatile Accel detected;
 
-    /** The accelerator to use, probing with {@code kernel} (a bootable bzImage) if not known yet. */
+    /**
+     * The accelerator to use, probing with {@code kernel} (a bootable bzImage; null for the host's cloud kernel)
+     * if not known yet.
+     */
     public static Accel detect(Path kernel) {
         String forced = System.getenv("BMCAST_ACCEL");
         if (forced != null && !forced.isBlank()) return valueOf(forced.trim().toUpperCase(Locale.ROOT));
@@ -41,6 +44,9 @@ public enum Accel {
             } catch (IOException | IllegalArgumentException ignored) {
                 // probe again
             }
+            // A guest that boots itself brings no kernel to probe with: probe with the host's, so the answer
+            // remembered for this host boot is not "TCG" merely for lack of a kernel.
+            if (kernel == null) kernel = hostKernel();
             a = kvmOpenable() && kvmBoots(kernel) ? KVM : TCG;
             try {
                 if (memo != null) {
@@ -107,6 +113,14 @@ public enum Accel {
                     Thread.currentThread().interrupt();
                 }
             }
+        }
+    }
+
+    private static Path hostKernel() {
+        try {
+            return io.bmcast.guest.HostKernel.find().vmlinuz();
+        } catch (IOException e) {
+            return null;
         }
     }
 

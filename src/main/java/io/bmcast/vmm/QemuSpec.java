@@ -22,9 +22,14 @@ public record QemuSpec(Path workDir, GuestDisk disk, DiskBus bus, Path kernel, P
         if (memoryMiB < 64) throw new IllegalArgumentException("memory below 64 MiB: " + memoryMiB);
     }
 
-    /** A built sample guest booted by QEMU's direct kernel loading, on an NVMe disk, 512 MiB, accel detected. */
+    /**
+     * A built sample guest booted by QEMU's direct kernel loading (or, for a guest that boots itself, by the
+     * firmware from the disk), on an NVMe disk, 512 MiB, accel detected.
+     */
     public static QemuSpec forGuest(GuestImage guest, GuestDisk disk, Path workDir) {
-        return new QemuSpec(workDir, disk, DiskBus.NVME, guest.kernel(), null, guest.append(), 512, null, List.of());
+        Path kernel = guest.kernel();
+        return new QemuSpec(workDir, disk, DiskBus.NVME, kernel, null, kernel == null ? null : guest.append(), 512,
+                null, List.of());
     }
 
     /**
@@ -33,7 +38,7 @@ public record QemuSpec(Path workDir, GuestDisk disk, DiskBus bus, Path kernel, P
      */
     public QemuSpec withBus(DiskBus b, GuestImage guest) {
         return new QemuSpec(workDir, disk, b, kernel, b == DiskBus.VIRTIO ? guest.initrd() : null,
-                guest.append(b.guestDevice()), memoryMiB, accel, extraArgs);
+                kernel == null ? null : guest.append(b.guestDevice()), memoryMiB, accel, extraArgs);
     }
 
     public QemuSpec withDisk(GuestDisk d) {

@@ -30,7 +30,7 @@ public final class VmCommand {
     }
 
     private static int boot(String[] args) throws Exception {
-        if (args.length < 2) throw new UsageException("vm boot needs a GUEST (a guest dir, busybox or debian)");
+        if (args.length < 2) throw new UsageException("vm boot needs a GUEST (a guest dir, busybox, debian or busybox-disk)");
         GuestImage guest = loadGuest(args[1]);
         Path nbd = null, disk = null, work = null, devirt = null;
         DiskBus bus = DiskBus.NVME;
@@ -97,7 +97,7 @@ public final class VmCommand {
             if (Files.exists(b.defaultDir().resolve(GuestImage.JSON))) return GuestImage.load(b.defaultDir());
             throw new UsageException("guest '" + arg + "' is not built yet: run 'bmcast guest build " + arg + "'");
         } catch (IllegalArgumentException e) {
-            throw new UsageException(arg + " is neither a guest dir (with guest.json) nor busybox/debian");
+            throw new UsageException(arg + " is neither a guest dir (with guest.json) nor busybox/debian/busybox-disk");
         }
     }
 }
