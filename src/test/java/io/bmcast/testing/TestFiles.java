@@ -48,6 +48,20 @@ public final class TestFiles {
         return Files.mismatch(a, b) == -1L;
     }
 
+    /**
+     * Offset of the first byte where two raw images differ, or -1 when they are equal. Uses {@code qemu-img
+     * compare}, which skips holes on both sides, so two 32 GiB sparse disks compare in well under a second
+     * (Files.mismatch would read every zero).
+     */
+    public static long firstDifference(Path a, Path b) {
+        Tools.Result r = Tools.run(java.time.Duration.ofMinutes(5), "qemu-img", "compare", "-f", "raw", "-F", "raw",
+                a.toString(), b.toString());
+        if (r.exitCode() == 0) return -1;
+        var m = java.util.regex.Pattern.compile("mismatch at offset (\\d+)").matcher(r.stdout());
+        if (r.exitCode() != 1 || !m.find()) r.requireSuccess("qemu-img compare " + a + " " + b);
+        return Long.parseLong(m.group(1));
+    }
+
     public static byte[] bytes(int n, int value) {
         byte[] b = new byte[n];
         Arrays.fill(b, (byte) value);

@@ -18,6 +18,12 @@ final class BusyboxGuest {
         return b.build(b.defaultDir());
     }
 
+    /** The same guest as a whole disk that boots itself (MBR, syslinux, ext4 root partition): no kernel to pass. */
+    static GuestImage bootableImage() throws IOException {
+        GuestBuilder b = new GuestBuilder(GuestKind.BUSYBOX_DISK, 0);
+        return b.build(b.defaultDir());
+    }
+
     /** A private sparse copy of the guest's disk, so a test may write to it. */
     static Path copyDisk(GuestImage g, Path dir) throws IOException {
         Path copy = dir.resolve("disk.img");
