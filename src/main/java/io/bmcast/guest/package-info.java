@@ -12,6 +12,16 @@
  *       regions, not far-apart offsets.</li>
  *   <li>With {@code lazy_itable_init,lazy_journal_init} the 32 GiB image has ~23 MiB allocated (busybox) and
  *       ~250 MiB (Debian minbase).</li>
+ *   <li>A whole disk that boots itself ({@code busybox-disk}, {@link io.bmcast.guest.BootableDisk}) is built with no
+ *       mounting either: {@code sfdisk} partitions the plain file; {@code mkfs.vfat --offset}, {@code mcopy -i
+ *       disk.img@@OFFSET} and the mtools-based {@code syslinux --install --offset BYTES} work inside it;
+ *       {@code mke2fs -E offset=BYTES} writes the root partition without touching the rest or the file's size; and
+ *       debugfs/e2fsck read it back as {@code disk.img?offset=BYTES}.</li>
+ *   <li>On a 32 GiB file {@code mkfs.vfat} picks FAT32 and then refuses a 64 MiB filesystem as too small for it:
+ *       ask for FAT16 ({@code -F 16}).</li>
+ *   <li>SeaBIOS boots NVMe, and under TCG the busybox disk is at its ready marker ~3 s after QEMU starts, no
+ *       slower than with {@code -kernel}. The cloud kernel resolves {@code root=PARTUUID=<MBR signature>-02}
+ *       without an initramfs, so one command line serves NVMe here and SATA or NVMe on bare metal.</li>
  * </ul>
  */
 package io.bmcast.guest;
