@@ -55,7 +55,14 @@ public final class NodeCommand {
 
         PrintStream log = System.err;
         NbdClient.Options clientOptions = NbdClient.Options.defaults().giveUpAfter(Duration.ofNanos(giveUp));
-        RemoteExport source = RemoteExport.open(image, clientOptions);
+        RemoteExport source;
+        try {
+            source = RemoteExport.open(image, clientOptions);
+        } catch (IOException e) {
+            // The client's own message is the socket's ("No such file or directory", "Connection refused"):
+            // say which image server could not be reached.
+            throw new IOException("cannot reach the image server at " + image + ": " + e.getMessage(), e);
+        }
         MediatedDisk mediated;
         try {
             MediatorOptions options;
