@@ -71,7 +71,12 @@ class NodeCommandTest {
             NbdUri nowhere = NbdUri.unix(f.procs.path("no-such.sock"), "alpha");
             Tools.Result unreachable = NodeFixture.bmcast(NodeFixture.args(nowhere, tmp.resolve("d3.img"),
                     tmp.resolve("s3"), sock, "--give-up", "3s"));
-            assertRefused(unreachable, "no-such.sock");
+            assertRefused(unreachable, "cannot reach the image server", "no-such.sock");
+
+            // An image server that answers but has no such image: refused at once, not waited for.
+            Tools.Result noImage = NodeFixture.bmcast(NodeFixture.args(f.uri("gamma"), tmp.resolve("d4.img"),
+                    tmp.resolve("s4"), sock));
+            assertRefused(noImage, "refused", "gamma");
 
             Tools.Result noState = NodeFixture.bmcast(java.util.List.of("node", "status", "--state", tmp.resolve("none").toString()));
             assertRefused(noState, "no state dir");
