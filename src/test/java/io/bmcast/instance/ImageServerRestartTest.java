@@ -26,8 +26,7 @@ class ImageServerRestartTest {
     void guestSurvivesImageServerKilledAndRestartedMidRead() throws Exception {
         try (Deployment d = Deployment.of(tmp)) {
             d.startImageServer("200Mbit");
-            // Slower still than the other tests, so that the test data is mostly not local when the server dies.
-            d.start(StreamedBootTest.SLOW_HYDRATION / 2);
+            d.start(StreamedBootTest.SLOW_HYDRATION);
             GuestConsole con = d.awaitReady();
 
             d.run("echo 3 > /proc/sys/vm/drop_caches");
@@ -66,7 +65,7 @@ class ImageServerRestartTest {
     void mediatorRestartedWhileImageServerIsDown() throws Exception {
         try (Deployment d = Deployment.of(tmp)) {
             d.startImageServer("200Mbit");
-            d.start(StreamedBootTest.SLOW_HYDRATION / 2);
+            d.start(StreamedBootTest.SLOW_HYDRATION);
             GuestConsole con = d.awaitReady();
 
             d.run("echo 3 > /proc/sys/vm/drop_caches");
