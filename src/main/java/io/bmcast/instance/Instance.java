@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
 /**
@@ -47,6 +48,8 @@ public final class Instance {
     private final EventLog events;
     private final PrintStream out;
     private final Consumer<Qemu> vmmStarted;
+    private final CompletableFuture<Double> guestReady = new CompletableFuture<>();
+    private volatile boolean aborted;
 
     public Instance(Spec spec, EventLog events, PrintStream out) {
         this(spec, events, out, q -> {});
@@ -58,6 +61,27 @@ public final class Instance {
         this.events = events;
         this.out = out;
         this.vmmStarted = vmmStarted;
+    }
+
+    /**
+     * Completes (seconds since start) when the guest prints its ready marker; completes exceptionally when the
+     * guest exits first or no marker is watched for. The console's {@code await} is cursor-based and the
+     * instance already waits for the marker, so this is how anyone else learns the guest is ready.
+     */
+    public CompletableFuture<Double> guestReady() {
+        return guestReady;
+    }
+
+    /**
+     * Makes {@link #run} (in whatever thread it runs) stop QEMU and the mediator and throw, instead of waiting for
+     * the guest to power off or for the copy to finish: a test that failed, or an operator who gave up.
+     */
+    public void abort() {
+        aborted = true;
+    }
+
+    private void checkAborted() throws IOException {
+        if (aborted) throw new IOException("instance aborted");
     }
 
     public Result run() throws IOException, InterruptedException {
@@ -85,11 +109,12 @@ public final class Instance {
             });
             Runtime.getRuntime().addShutdownHook(hook);
             events.emit("vmm-started", "accel", qemu.accel().qemuName(), "pid", qemu.pid());
-            ReadyWatch readyWatch = ReadyWatch.start(qemu, spec.readyMarker(), events);
+            ReadyWatch readyWatch = ReadyWatch.start(qemu, spec.readyMarker(), events, guestReady);
             vmmStarted.accept(qemu);
 
             boolean hydratedSeen = false;
             while (qemu.isAlive()) {
+                checkAborted();
                 if (!node.isAlive() && devirtualized < 0) {
                     restarts = restart(node, restarts);
                 }
@@ -125,6 +150,7 @@ public final class Instance {
             }
             return new Result(code, ready, hydrated, devirtualized, exited, restarts, NodeState.readStatus(state));
         } finally {
+            guestReady.completeExceptionally(new IllegalStateException("the instance ended before the guest was ready"));
             if (qemu != null) qemu.stop();
             node.stop(Duration.ofSeconds(10));
             if (hook != null) {
@@ -140,6 +166,7 @@ public final class Instance {
     private double finishHydration(NodeProcess node, Path state, int restarts) throws IOException {
         long lastReport = 0;
         while (true) {
+            checkAborted();
             if (!node.isAlive()) restarts = restart(node, restarts);
             Map<String, Object> status = NodeState.readStatus(state);
             if (status != null && "hydrated".equals(status.get("phase"))) {

@@ -9,6 +9,7 @@ import io.bmcast.mediator.MediatorOptions;
 import io.bmcast.storage.RemoteExport;
 import io.bmcast.transport.Listener;
 import io.bmcast.transport.NbdClient;
+import io.bmcast.transport.NbdOptionException;
 import io.bmcast.transport.NbdServer;
 import io.bmcast.transport.NbdUri;
 import io.bmcast.util.Units;
@@ -51,11 +52,11 @@ public final class NodeCommand {
         long giveUp = a.durationNanos("give-up", Duration.ofSeconds(60).toNanos());
         String profile = a.string("boot-profile", null);
         a.done(0);
+        PrintStream log = System.err;
         if (regionSize > Integer.MAX_VALUE) throw new UsageException("--region-size too large");
 
-        PrintStream log = System.err;
         NbdClient.Options clientOptions = NbdClient.Options.defaults().giveUpAfter(Duration.ofNanos(giveUp));
-        RemoteExport source = RemoteExport.open(image, clientOptions);
+        RemoteExport source = connect(image, clientOptions, giveUp, log);
         MediatedDisk mediated;
         try {
             MediatorOptions options;
@@ -89,6 +90,35 @@ public final class NodeCommand {
         source.close();
         log.printf("node: stopped; %d of %d regions local%n", mediated.regionsPresent(), mediated.regions());
         return 0;
+    }
+
+    /**
+     * Connects to the image server, waiting for it up to {@code giveUpNs} as a running mediator waits for a
+     * reconnect: a mediator restarted under a running guest while the image server is down (both crashed, or
+     * the server is being restarted) must come up once the server does, not exit and take the guest with it.
+     * A server that answers and refuses (no such export) is not waited for.
+     */
+    static RemoteExport connect(NbdUri image, NbdClient.Options options, long giveUpNs, PrintStream log)
+            throws IOException, InterruptedException {
+        long start = System.nanoTime();
+        long delayMs = 100;
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return RemoteExport.open(image, options);
+            } catch (NbdOptionException e) {
+                throw new IOException("the image server at " + image + " refused: " + e.getMessage(), e);
+            } catch (IOException e) {
+                // The client's own message is the socket's ("No such file or directory", "Connection refused"):
+                // say which image server could not be reached.
+                if (System.nanoTime() - start + delayMs * 1_000_000 > giveUpNs) {
+                    throw new IOException("cannot reach the image server at " + image + " (" + attempt + " attempts in "
+                            + (System.nanoTime() - start) / 1_000_000 + " ms): " + e.getMessage(), e);
+                }
+                if (attempt == 1) log.printf("node: cannot reach the image server at %s (%s); retrying%n", image, e.getMessage());
+                Thread.sleep(delayMs);
+                delayMs = Math.min(2000, delayMs * 2);
+            }
+        }
     }
 
     static int status(String[] argv) throws IOException {

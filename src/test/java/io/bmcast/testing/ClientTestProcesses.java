@@ -66,6 +66,33 @@ public final class ClientTestProcesses implements AutoCloseable {
         return startServer(cmd, sock);
     }
 
+    /**
+     * {@code bmcast ARGS...} (image-server, node...) in a JVM of its own on this test classpath, listening on
+     * {@code sock}: a real separate process, so a test can kill it with SIGKILL.
+     */
+    public Server bmcastOn(Path sock, String... args) throws IOException {
+        return startServer(bmcastCommand(args), sock);
+    }
+
+    /** The command line that runs the bmcast CLI with {@code args} in a fresh JVM on this test classpath. */
+    public static List<String> bmcastCommand(String... args) {
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx256m",
+                "-cp", System.getProperty("java.class.path"), "io.bmcast.cli.Main"));
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+
+    /** SIGTERM (a clean shutdown), and wait until the process is gone. */
+    public int stop(Server s) throws InterruptedException {
+        s.process().destroy();
+        if (!s.process().waitFor(30, TimeUnit.SECONDS)) {
+            s.process().destroyForcibly();
+            throw new IllegalStateException("process ignored SIGTERM for 30 s: " + s.command());
+        }
+        return s.process().exitValue();
+    }
+
     /** Starts the same command again on the same socket (after {@link #kill9}). */
     public Server restart(Server s) throws IOException {
         return startServer(s.command(), s.socket());

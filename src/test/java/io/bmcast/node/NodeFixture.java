@@ -1,0 +1,120 @@
+package io.bmcast.node;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.bmcast.storage.FileExport;
+import io.bmcast.storage.LinkEmulator;
+import io.bmcast.imageserver.ImageServer;
+import io.bmcast.testing.ClientTestProcesses;
+import io.bmcast.testing.TestServer;
+import io.bmcast.testing.Tools;
+import io.bmcast.transport.NbdUri;
+import io.bmcast.util.Json;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The real {@code bmcast node} command as a subprocess over images served by our NBD server in this JVM (behind
+ * an emulated link when asked), and {@code bmcast node status} run the way an operator runs it.
+ */
+final class NodeFixture implements AutoCloseable {
+    final ClientTestProcesses procs;
+    private final TestServer images;
+
+    private NodeFixture(ClientTestProcesses procs, TestServer images) {
+        this.procs = procs;
+        this.images = images;
+    }
+
+    /** Serves each {@code name -> file} read-only, all behind one link of {@code rate} (null: unlimited). */
+    static NodeFixture serving(Map<String, Path> files, String rate) throws IOException {
+        ClientTestProcesses procs = new ClientTestProcesses();
+        try {
+            LinkEmulator link = LinkEmulator.parse(rate, null);
+            TestServer.Builder b = TestServer.on(procs.dir());
+            for (var e : files.entrySet()) {
+                b.export(e.getKey(), ImageServer.wrap(new FileExport(e.getKey(), e.getKey(), e.getValue(), true), link));
+            }
+            return new NodeFixture(procs, b.start());
+        } catch (IOException | RuntimeException e) {
+            procs.close();
+            throw e;
+        }
+    }
+
+    NbdUri uri(String export) {
+        return NbdUri.unix(images.socket(), export);
+    }
+
+    /** The node's command-line arguments (after {@code node}). */
+    static List<String> args(NbdUri image, Path disk, Path state, Path socket, String... more) {
+        List<String> a = new ArrayList<>(List.of("node", "--image", image.toString(), "--disk", disk.toString(),
+                "--state", state.toString(), "--socket", socket.toString()));
+        a.addAll(List.of(more));
+        return a;
+    }
+
+    /**
+     * Starts {@code bmcast node} and waits until it serves; records its pid in {@code STATE/node.pid} as a
+     * supervisor does.
+     */
+    ClientTestProcesses.Server startNode(NbdUri image, Path disk, Path state, Path socket, String... more)
+            throws IOException {
+        ClientTestProcesses.Server s = procs.bmcastOn(socket, args(image, disk, state, socket, more).toArray(String[]::new));
+        Files.writeString(state.resolve(NodeState.PID), s.process().pid() + "\n", StandardCharsets.UTF_8);
+        return s;
+    }
+
+    /** {@code bmcast ARGS} to completion (bounded); the caller judges the exit code. */
+    static Tools.Result bmcast(List<String> args) {
+        return Tools.run(Duration.ofSeconds(90), ClientTestProcesses.bmcastCommand(args.toArray(String[]::new)));
+    }
+
+    /** {@code bmcast node status --state DIR}, required to succeed, parsed. */
+    static Map<String, Object> nodeStatus(Path state) {
+        Tools.Result r = bmcast(List.of("node", "status", "--state", state.toString())).requireSuccess("node status");
+        return Json.parseObject(r.stdout());
+    }
+
+    /** Waits until the mediator writes a status with {@code phase}; returns it. */
+    static Map<String, Object> awaitPhase(Path state, String phase, Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            Map<String, Object> s = NodeState.readStatus(state);
+            if (s != null && phase.equals(s.get("phase"))) return s;
+            if (System.nanoTime() > deadline) fail("phase " + phase + " not reached within " + timeout.toSeconds() + " s: " + s);
+            Thread.sleep(100);
+        }
+    }
+
+    /** A status written after this call: removes status.json and waits for the mediator to write it again. */
+    static Map<String, Object> freshStatus(Path state) throws Exception {
+        Files.deleteIfExists(state.resolve(NodeState.STATUS));
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (true) {
+            Map<String, Object> s = NodeState.readStatus(state);
+            if (s != null) return s;
+            if (System.nanoTime() > deadline) fail("the mediator wrote no status within 30 s");
+            Thread.sleep(50);
+        }
+    }
+
+    static long number(Map<String, Object> status, String key) {
+        return ((Number) status.get(key)).longValue();
+    }
+
+    @Override
+    public void close() throws IOException {
+        try {
+            images.close();
+        } finally {
+            procs.close();
+        }
+    }
+}
