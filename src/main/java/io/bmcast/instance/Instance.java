@@ -94,7 +94,7 @@ public final class Instance {
         Qemu qemu = null;
         Thread hook = null;
         double ready = -1, hydrated = -1, devirtualized = -1, exited = -1;
-        int restarts = 0;
+        MediatorSupervisor mediator = new MediatorSupervisor(node);
         try {
             node.start(MEDIATOR_START);
             events.emit("mediator-started", "pid", node.pid());
@@ -113,11 +113,10 @@ public final class Instance {
             vmmStarted.accept(qemu);
 
             boolean hydratedSeen = false;
+            boolean devirtualizeFailed = false;
             while (qemu.isAlive()) {
                 checkAborted();
-                if (!node.isAlive() && devirtualized < 0) {
-                    restarts = restart(node, restarts);
-                }
+                if (devirtualized < 0) mediator.keepAlive();
                 Map<String, Object> status = NodeState.readStatus(state);
                 if (!hydratedSeen && status != null && "hydrated".equals(status.get("phase"))) {
                     hydratedSeen = true;
@@ -125,11 +124,19 @@ public final class Instance {
                     events.emit("hydrated", "bytesOnDemand", status.get("bytesOnDemand"),
                             "bytesBackground", status.get("bytesBackground"));
                 }
-                if (hydratedSeen && devirtualized < 0 && qemu.isAlive()) {
+                if (hydratedSeen && devirtualized < 0 && !devirtualizeFailed && qemu.isAlive()) {
                     // Hydrated means every region is local and the map committed after the data was synced:
                     // the local disk alone is the guest's disk now. QEMU drains in-flight requests around the
                     // reopen, so nothing the guest has in flight is lost.
-                    new Devirtualizer(qemu.qmp()).devirtualize(spec.disk().toAbsolutePath());
+                    try {
+                        new Devirtualizer(qemu.qmp()).devirtualize(spec.disk().toAbsolutePath());
+                    } catch (IOException e) {
+                        // The Devirtualizer leaves the guest on NBD when a step fails: keep the mediator
+                        // serving rather than take the running guest down.
+                        devirtualizeFailed = true;
+                        events.emit("devirtualize-failed", "error", e.getMessage());
+                        continue;
+                    }
                     devirtualized = events.secondsSinceStart();
                     NodeState.markDevirtualized(state, devirtualized);
                     events.emit("devirtualized", "disk", spec.disk().toString());
@@ -144,11 +151,11 @@ public final class Instance {
             events.emit("vmm-exited", "code", code);
             if (devirtualized < 0) {
                 // The guest is gone before the disk was complete: finish the copy so the disk ends whole.
-                hydrated = finishHydration(node, state, restarts);
+                hydrated = finishHydration(mediator, state);
                 node.stop(Duration.ofSeconds(30));
                 events.emit("mediator-exited", "code", node.exitCode());
             }
-            return new Result(code, ready, hydrated, devirtualized, exited, restarts, NodeState.readStatus(state));
+            return new Result(code, ready, hydrated, devirtualized, exited, mediator.restarts, NodeState.readStatus(state));
         } finally {
             guestReady.completeExceptionally(new IllegalStateException("the instance ended before the guest was ready"));
             if (qemu != null) qemu.stop();
@@ -163,11 +170,11 @@ public final class Instance {
         }
     }
 
-    private double finishHydration(NodeProcess node, Path state, int restarts) throws IOException {
+    private double finishHydration(MediatorSupervisor mediator, Path state) throws IOException {
         long lastReport = 0;
         while (true) {
             checkAborted();
-            if (!node.isAlive()) restarts = restart(node, restarts);
+            mediator.keepAlive();
             Map<String, Object> status = NodeState.readStatus(state);
             if (status != null && "hydrated".equals(status.get("phase"))) {
                 double t = events.secondsSinceStart();
@@ -188,14 +195,51 @@ public final class Instance {
         }
     }
 
-    private int restart(NodeProcess node, int restarts) throws IOException {
-        events.emit("mediator-exited", "code", node.exitCode());
-        if (restarts >= MAX_RESTARTS) {
-            throw new IOException("the mediator died " + restarts + " times; giving up:\n" + NodeProcess.tail(spec.state().resolve("node.log")));
+    /**
+     * Keeps the mediator running under the guest: a dead one is restarted on the same state (QEMU holds the
+     * guest's I/O meanwhile, up to its reconnect-delay); a start that fails, say while the image server is
+     * away, is retried with backoff instead of taking the running guest down. Gives up only after
+     * {@link #MAX_RESTARTS} attempts.
+     */
+    private final class MediatorSupervisor {
+        private final NodeProcess node;
+        int restarts;
+        private int attempts;
+        private int failedInARow;
+        private long nextAttemptNs;
+        private boolean exitReported;
+
+        MediatorSupervisor(NodeProcess node) {
+            this.node = node;
         }
-        node.start(MEDIATOR_START);
-        events.emit("mediator-restarted", "pid", node.pid());
-        return restarts + 1;
+
+        void keepAlive() throws IOException {
+            if (node.isAlive()) return;
+            if (!exitReported) {
+                exitReported = true;
+                events.emit("mediator-exited", "code", node.exitCode());
+            }
+            if (System.nanoTime() - nextAttemptNs < 0) return;
+            if (attempts >= MAX_RESTARTS) {
+                throw new IOException("the mediator could not be kept running after " + attempts + " restarts; giving up:\n"
+                        + NodeProcess.tail(spec.state().resolve("node.log")));
+            }
+            attempts++;
+            try {
+                node.start(MEDIATOR_START);
+            } catch (IOException e) {
+                failedInARow++;
+                long backoffMs = Math.min(10_000, 250L << Math.min(failedInARow, 6));
+                nextAttemptNs = System.nanoTime() + backoffMs * 1_000_000L;
+                String first = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
+                events.emit("mediator-start-failed", "error", first, "retryInMs", backoffMs);
+                return;
+            }
+            failedInARow = 0;
+            exitReported = false;
+            restarts++;
+            events.emit("mediator-restarted", "pid", node.pid());
+        }
     }
 
     private List<String> nodeArgs(Path socket) {
