@@ -188,8 +188,9 @@ public final class Instance {
             long now = System.nanoTime();
             if (status != null && now - lastReport > 5_000_000_000L) {
                 lastReport = now;
-                out.printf("instance: finishing the copy: %.1f%% local%n",
-                        100 * ((Number) status.get("fractionPresent")).doubleValue());
+                long copied = ((Number) status.get("bytesOnDemand")).longValue() + ((Number) status.get("bytesBackground")).longValue();
+                out.printf("instance: finishing the copy: %s copied so far, %.1f%% of regions local%n",
+                        Units.formatSize(copied), 100 * ((Number) status.get("fractionPresent")).doubleValue());
             }
             NodeProcess.sleep(100);
         }
