@@ -131,7 +131,7 @@ class NbdServerPeersTest {
             String uri = "nbd+unix:///fio?socket=" + s.socket();
             var r = Tools.run(T, "fio", "--name=verify", "--ioengine=nbd", "--uri=" + uri, "--rw=randwrite",
                     "--bs=4k,64k", "--bsrange=4k-256k", "--iodepth=16", "--numjobs=4", "--size=16M", "--offset_increment=16M",
-                    "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--group_reporting");
+                    "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--verify_state_save=0", "--group_reporting");
             r.requireSuccess("fio verify");
             assertFalse(r.stdout().contains("verify:") && r.stdout().contains("bad"), r.stdout());
         }
