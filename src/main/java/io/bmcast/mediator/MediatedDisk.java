@@ -118,6 +118,15 @@ public final class MediatedDisk implements Export {
     }
 
     /**
+     * The size of the image a state dir belongs to, or -1 when {@code stateDir} holds no state yet. Lets a
+     * restarted mediator serve the regions it already has before the image server answers again.
+     */
+    public static long recordedImageSize(Path stateDir) throws IOException {
+        if (!Files.exists(stateDir.resolve(StateDir.IDENTITY))) return -1;
+        return StateDir.Identity.readFrom(stateDir).size();
+    }
+
+    /**
      * Opens (or creates) the mediated disk of {@code source} with the local disk at {@code localDisk} and its
      * state in {@code stateDir}. A state dir of another image or another local disk is refused; a local disk
      * of the wrong size is refused; a missing local disk is created sparse. Resumes where a previous run

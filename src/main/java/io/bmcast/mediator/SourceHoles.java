@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
  * block status, one large chunk at a time, and cached for good (the image is read-only). A region reads as
  * zero when extents flagged {@code STATE_ZERO} cover all of it (servers flag holes {@code HOLE|ZERO}; a bare
  * {@code STATE_HOLE} does not promise zeros, so it is fetched); such a region needs no transfer. A chunk whose query failed stays unknown (its regions are fetched as data, or the query is
- * retried by the next fetch).
+ * retried by a fetch a second later).
  */
 final class SourceHoles {
     private static final int UNKNOWN = 0, KNOWN = 1;
@@ -27,6 +27,13 @@ final class SourceHoles {
     /** Guards the queries (one at a time: there are few, and they may block on the network). */
     private final Object lock = new Object();
     private volatile boolean unsupported;
+    /**
+     * After a failed query (the image server is away), no query before this instant (System.nanoTime):
+     * meanwhile regions of unknown chunks are treated as data, which is always safe. Without this pause
+     * every region of a batch would ask again and wait out the client's timeout each time, under the lock.
+     */
+    private volatile long noQueryBeforeNs = System.nanoTime();
+    private static final long RETRY_AFTER_FAILURE_NS = 1_000_000_000L;
 
     SourceHoles(Export source, long size, int regionShift, long chunkBytes) {
         if (Long.bitCount(chunkBytes) != 1 || chunkBytes < (1L << regionShift)) {
@@ -45,7 +52,7 @@ final class SourceHoles {
     boolean isZero(int r) {
         if (unsupported) return false;
         int chunk = (int) (((long) r << regionShift) >>> chunkShift);
-        if (chunkState.get(chunk) == UNKNOWN) query(chunk);
+        if (chunkState.get(chunk) == UNKNOWN && System.nanoTime() - noQueryBeforeNs >= 0) query(chunk);
         return chunkState.get(chunk) == KNOWN && (zero[r >>> 6] & (1L << r)) != 0;
     }
 
@@ -86,10 +93,13 @@ final class SourceHoles {
             } catch (NbdException e) {
                 if (e.error() == Nbd.ENOTSUP || e.error() == Nbd.EINVAL) {
                     unsupported = true; // the source cannot tell: every region is data
+                } else {
+                    noQueryBeforeNs = System.nanoTime() + RETRY_AFTER_FAILURE_NS;
                 }
                 clearChunk(start, end);
             } catch (IOException | RuntimeException e) {
                 clearChunk(start, end); // transient: stays UNKNOWN, asked again later
+                noQueryBeforeNs = System.nanoTime() + RETRY_AFTER_FAILURE_NS;
             }
         }
     }

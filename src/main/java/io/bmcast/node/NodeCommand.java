@@ -6,7 +6,9 @@ import io.bmcast.cli.UsageException;
 import io.bmcast.mediator.Hydrator;
 import io.bmcast.mediator.MediatedDisk;
 import io.bmcast.mediator.MediatorOptions;
+import io.bmcast.storage.DeferredExport;
 import io.bmcast.storage.RemoteExport;
+import io.bmcast.transport.Export;
 import io.bmcast.transport.Listener;
 import io.bmcast.transport.NbdClient;
 import io.bmcast.transport.NbdOptionException;
@@ -56,7 +58,11 @@ public final class NodeCommand {
         if (regionSize > Integer.MAX_VALUE) throw new UsageException("--region-size too large");
 
         NbdClient.Options clientOptions = NbdClient.Options.defaults().giveUpAfter(Duration.ofNanos(giveUp));
-        RemoteExport source = connect(image, clientOptions, giveUp, log);
+        // Resuming a state dir: the image's size is known, so serve what is local at once and let only reads
+        // of missing regions wait for the image server. A fresh state needs the server for the size.
+        long knownSize = MediatedDisk.recordedImageSize(state);
+        Export source = knownSize < 0 ? connect(image, clientOptions, giveUp, log)
+                : new DeferredExport(image.exportName(), knownSize, giveUp, () -> openOnce(image, clientOptions));
         MediatedDisk mediated;
         try {
             MediatorOptions options;
@@ -90,6 +96,14 @@ public final class NodeCommand {
         source.close();
         log.printf("node: stopped; %d of %d regions local%n", mediated.regionsPresent(), mediated.regions());
         return 0;
+    }
+
+    private static Export openOnce(NbdUri image, NbdClient.Options options) throws IOException {
+        try {
+            return RemoteExport.open(image, options);
+        } catch (NbdOptionException e) {
+            throw new DeferredExport.Permanent("the image server at " + image + " refused: " + e.getMessage(), e);
+        }
     }
 
     /**
