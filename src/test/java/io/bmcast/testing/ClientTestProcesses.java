@@ -155,22 +155,6 @@ public final class ClientTestProcesses implements AutoCloseable {
         if (!s.process().waitFor(10, TimeUnit.SECONDS)) throw new IllegalStateException("process survived SIGKILL");
     }
 
-    /** Runs a short command to completion (bounded), failing on a non-zero exit; returns its output. */
-    public String run(Duration timeout, String... cmd) throws IOException, InterruptedException {
-        Path out = dir.resolve("cmd-" + (++counter) + ".log");
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
-        synchronized (processes) {
-            processes.add(p);
-        }
-        if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-            p.destroyForcibly();
-            throw new IOException("timed out after " + timeout + ": " + List.of(cmd));
-        }
-        String text = Files.readString(out);
-        if (p.exitValue() != 0) throw new IOException("exit " + p.exitValue() + ": " + List.of(cmd) + "\n" + text);
-        return text;
-    }
-
     private static void sleep(long ms) throws IOException {
         try {
             Thread.sleep(ms);

@@ -66,8 +66,8 @@ class NbdClientThroughputBenchmark {
 
     private static double nbdcopy(ClientTestProcesses procs, NbdUri uri, int requests) throws Exception {
         long t0 = System.nanoTime();
-        procs.run(Duration.ofMinutes(5), "nbdcopy", "--connections=1", "--requests=" + requests, "--request-size=" + CHUNK,
-                "--no-extents", uri.toString(), "null:");
+        io.bmcast.testing.Tools.run(Duration.ofMinutes(5), "nbdcopy", "--connections=1", "--requests=" + requests,
+                "--request-size=" + CHUNK, "--no-extents", uri.toString(), "null:").requireSuccess("nbdcopy");
         return SIZE / 1e6 / ((System.nanoTime() - t0) / 1e9);
     }
 }
