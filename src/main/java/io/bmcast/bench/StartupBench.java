@@ -63,7 +63,7 @@ public final class StartupBench {
     static final long DEFAULT_ESTIMATE_WINDOW_NS = TimeUnit.SECONDS.toNanos(20);
 
     record Options(GuestKind guest, long rate, long latencyNs, long appData, List<String> modes, Path out,
-            Boolean estimateFullCopy, long estimateWindowNs, Duration readyTimeout, Duration localTimeout, int regionSize) {}
+            Boolean estimateFullCopy, long estimateWindowNs, Duration readyTimeout, Duration localTimeout, int regionSize, long hydrateRate) {}
 
     private final Options options;
     private final GuestImage image;
@@ -84,7 +84,7 @@ public final class StartupBench {
 
     static final String USAGE = "usage: bmcast bench startup [--guest busybox|debian] [--rate 1Gbit] [--latency 200us]"
             + " [--app-data SIZE] [--modes " + String.join(",", ALL_MODES) + "] [--out DIR]"
-            + " [--estimate-full-copy[=WINDOW] | --exact-full-copy] [--ready-timeout 10m] [--local-timeout 5m] [--region-size 64K]";
+            + " [--estimate-full-copy[=WINDOW] | --exact-full-copy] [--ready-timeout 10m] [--local-timeout 5m] [--region-size 64K] [--hydrate-rate RATE]";
 
     static Options parse(String[] argv) {
         Args a = new Args(argv, "exact-full-copy", "estimate-full-copy");
@@ -127,10 +127,11 @@ public final class StartupBench {
         Duration readyTimeout = Duration.ofNanos(a.durationNanos("ready-timeout", TimeUnit.MINUTES.toNanos(10)));
         Duration localTimeout = Duration.ofNanos(a.durationNanos("local-timeout", TimeUnit.MINUTES.toNanos(5)));
         long region = a.size("region-size", 64 << 10);
+        long hydrateRate = a.rate("hydrate-rate", 0); // diagnosis: cap bmcast's background copy
         a.done(0);
         Path out = outText != null ? Path.of(outText) : Path.of("bench-results",
                 "startup-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-        return new Options(guest, rate, latency, appData, modes, out, estimate, window, readyTimeout, localTimeout, (int) region);
+        return new Options(guest, rate, latency, appData, modes, out, estimate, window, readyTimeout, localTimeout, (int) region, hydrateRate);
     }
 
     public static int run(String[] argv) throws Exception {
@@ -375,7 +376,7 @@ public final class StartupBench {
     private ModeResult bmcast(Path dir, long bytesBefore) throws IOException, InterruptedException {
         Path state = dir.resolve("state");
         Instance.Spec spec = new Instance.Spec(NbdUri.unix(socket, EXPORT), dir.resolve("disk.img"), state,
-                image.kernel(), null, image.append(), 512, DiskBus.NVME, null, null, options.regionSize(), 0,
+                image.kernel(), null, image.append(), 512, DiskBus.NVME, null, null, options.regionSize(), options.hydrateRate(),
                 image.readyMarker());
         long t0 = System.nanoTime();
         AtomicLong atReady = new AtomicLong(-1), readyNs = new AtomicLong();
