@@ -246,8 +246,15 @@ public final class StartupBench {
                         1 / ratio, 1 / ratio <= 1.15 ? "met" : "MISSED"));
                 case "full-copy" -> b.append(String.format(Locale.ROOT, "  bmcast >= 20x faster than full copy:   %.1fx%s  %s%n",
                         ratio, r.estimated() ? " (est.)" : "", ratio >= 20 ? "met" : "MISSED"));
-                case "qemu-stream" -> b.append(String.format(Locale.ROOT, "  bmcast at least as fast as block-stream: %.2fx  %s%n",
-                        ratio, ratio >= 1 ? "met" : "MISSED"));
+                case "qemu-stream" -> {
+                    b.append(String.format(Locale.ROOT, "  bmcast ready at least as soon as block-stream: %.2fx  %s%n",
+                            ratio, ratio >= 1 ? "met" : "MISSED"));
+                    if (r.localSeconds() > 0 && ref.localSeconds() > 0) {
+                        double local = r.localSeconds() / ref.localSeconds();
+                        b.append(String.format(Locale.ROOT, "  bmcast local at least as soon as block-stream: %.2fx%s  %s%n",
+                                local, r.localEstimated() ? " (est.)" : "", local >= 1 ? "met" : "MISSED"));
+                    }
+                }
                 default -> { }
             }
         }

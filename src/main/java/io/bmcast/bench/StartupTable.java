@@ -44,19 +44,23 @@ public final class StartupTable {
         String header = String.format(Locale.ROOT, "%-12s %12s %12s %12s %14s", "mode", "ready (s)", "local (s)",
                 "moved", "ready/" + REFERENCE);
         b.append(header).append('\n').append("-".repeat(header.length())).append('\n');
-        boolean anyEstimated = false;
         for (ModeResult r : rows) {
-            anyEstimated |= r.estimated();
             b.append(String.format(Locale.ROOT, "%-12s %12s %12s %12s %14s%n", r.mode(),
                     (r.readyEstimated() ? "~" : "") + seconds(r.readySeconds()),
                     r.makesLocal() ? (r.localEstimated() ? "~" : "") + seconds(r.localSeconds()) : "n/a",
                     Units.formatSize(r.bytesMoved()).replace(" ", ""), ratio(readyRatio(r))));
         }
-        if (anyEstimated) {
-            b.append("~ estimated. full-copy: copy time extrapolated from the copy rate measured over a prefix of\n")
-                    .append("  the image, plus a measured boot from a local copy; bytes moved = the whole image.\n")
-                    .append("  qemu-stream: block-stream stopped at --local-timeout, completion extrapolated from its\n")
-                    .append("  progress (query-block-jobs); bytes moved = what moved until then.\n");
+        for (ModeResult r : rows) {
+            if (!r.estimated()) continue;
+            if (r.mode().equals("full-copy")) {
+                b.append("~ full-copy estimated: copy time extrapolated from the copy rate measured over a prefix\n")
+                        .append("  of the image, plus a measured boot from a local copy; bytes moved = the whole image.\n");
+            } else if (r.mode().equals("qemu-stream")) {
+                b.append("~ qemu-stream local estimated: block-stream stopped at --local-timeout, completion\n")
+                        .append("  extrapolated from its progress (query-block-jobs); bytes moved = until then.\n");
+            } else {
+                b.append("~ ").append(r.mode()).append(": estimated\n");
+            }
         }
         return b.toString();
     }

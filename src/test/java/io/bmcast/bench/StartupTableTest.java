@@ -49,8 +49,10 @@ class StartupTableTest {
         String stream = line(lines, "qemu-stream");
         assertTrue(stream.contains(" 3.10 ") && stream.contains("~275"), "ready measured, local estimated: " + stream);
         assertTrue(line(lines, "sparse-copy").contains("failed"));
-        assertTrue(text.contains("~ estimated"), "estimates get a footnote");
+        assertTrue(text.contains("~ full-copy estimated") && text.contains("~ qemu-stream local estimated"),
+                "each estimate gets its footnote");
         assertFalse(new StartupTable(List.of(ROWS.get(0), ROWS.get(5))).format().contains("estimated"));
+        assertFalse(new StartupTable(List.of(ROWS.get(1), ROWS.get(5))).format().contains("qemu-stream"));
     }
 
     @Test
@@ -73,6 +75,7 @@ class StartupTableTest {
         assertTrue(t.contains("1.07x") && t.contains("met"), t); // 3.2 / 3.0 <= 1.15
         assertTrue(t.contains("87.5x (est.)"), t);
         assertTrue(t.contains("0.97x  MISSED"), t); // 3.1 / 3.2 < 1: block-stream was sooner
+        assertTrue(t.contains("27.50x (est.)  met"), t); // local: 275 / 10
         assertTrue(t.contains("95.0%  met"), t);
     }
 
