@@ -15,7 +15,8 @@ import java.util.function.LongSupplier;
  * as in Aeron's agents):
  * <ul>
  *   <li>order: a recorded boot profile first, then ascending ({@link HydrationOrder});</li>
- *   <li>batches: consecutive ABSENT regions up to {@code batchBytes}, one source read (holes: none);</li>
+ *   <li>batches: consecutive ABSENT regions, one source read (holes: none), sized to a fixed link time
+ *       ({@link BatchSizer}) so a guest request never waits long behind them, up to {@code batchBytes};</li>
  *   <li>pipeline: {@code workers} batches at a time, so the link is busy while the last batch is being written
  *       to the local disk (stop-and-wait left the link idle for that write: 4 MiB into the page cache took
  *       5-14 ms here against 34 ms on a 1 Gbit/s wire, and idle-time hydration ran at 68% of the link);</li>
@@ -32,8 +33,14 @@ public final class Hydrator implements AutoCloseable {
     /** Why the last duty cycle did what it did. Visible for testing. */
     enum Step { COPIED, YIELDED, RATE_LIMITED, BACKING_OFF, WAITING, FAILED, DONE }
 
+    /**
+     * @param batchBytes  the largest batch
+     * @param batchTimeNs link time the batches in flight may take together ({@link BatchSizer}); 0: every batch is
+     *                    {@code batchBytes}
+     * @param workers     batches in flight at once
+     */
     public record Options(long batchBytes, long rateBytesPerSec, YieldPolicy yieldPolicy, Backoff backoff,
-            long commitIntervalNs, long pollNs, int workers) {
+            long commitIntervalNs, long pollNs, int workers, long batchTimeNs) {
 
         public Options {
             if (workers < 1) throw new IllegalArgumentException("workers < 1: " + workers);
@@ -41,36 +48,41 @@ public final class Hydrator implements AutoCloseable {
 
         public Options(long batchBytes, long rateBytesPerSec, YieldPolicy yieldPolicy, Backoff backoff,
                 long commitIntervalNs, long pollNs) {
-            this(batchBytes, rateBytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, 1);
+            this(batchBytes, rateBytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, 1, 0);
         }
 
         /**
-         * 2 MiB batches, two at a time, no rate cap, only when the guest has been quiet for 2 ms, standard backoff.
-         * Two 2 MiB batches put no more on the wire ahead of a guest request than one 4 MiB batch did.
+         * Batches of up to 2 MiB sized to 20 ms of link time, two at a time, no rate cap, only when the guest has been
+         * quiet for 2 ms, standard backoff.
          */
         public static Options defaults() {
             return new Options(2 << 20, 0, YieldPolicy.whenIdle(2_000_000L), Backoff.standard(), 1_000_000_000L,
-                    1_000_000L, 2);
+                    1_000_000L, 2, 20_000_000L);
         }
 
         public Options withWorkers(int n) {
-            return new Options(batchBytes, rateBytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, n);
+            return new Options(batchBytes, rateBytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, n, batchTimeNs);
+        }
+
+        public Options withBatchTime(long ns) {
+            return new Options(batchBytes, rateBytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, workers, ns);
         }
 
         public Options withRate(long bytesPerSec) {
-            return new Options(batchBytes, bytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, workers);
+            return new Options(batchBytes, bytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, workers, batchTimeNs);
         }
 
         public Options withYieldPolicy(YieldPolicy p) {
-            return new Options(batchBytes, rateBytesPerSec, p, backoff, commitIntervalNs, pollNs, workers);
+            return new Options(batchBytes, rateBytesPerSec, p, backoff, commitIntervalNs, pollNs, workers, batchTimeNs);
         }
 
         public Options withBackoff(Backoff b) {
-            return new Options(batchBytes, rateBytesPerSec, yieldPolicy, b, commitIntervalNs, pollNs, workers);
+            return new Options(batchBytes, rateBytesPerSec, yieldPolicy, b, commitIntervalNs, pollNs, workers, batchTimeNs);
         }
 
+        /** Every batch {@code bytes} (no sizing by time). */
         public Options withBatchBytes(long bytes) {
-            return new Options(bytes, rateBytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, workers);
+            return new Options(bytes, rateBytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, workers, 0);
         }
     }
 
@@ -79,7 +91,7 @@ public final class Hydrator implements AutoCloseable {
     private final LongSupplier clock;
     private final HydrationOrder order;
     private final TokenBucket bucket;
-    private final int batchRegions;
+    private final BatchSizer sizer;
     private final CompletableFuture<Void> finished = new CompletableFuture<>();
     private int failures;
     private long backoffUntilNs;
@@ -101,7 +113,8 @@ public final class Hydrator implements AutoCloseable {
         this.order = new HydrationOrder(disk.profileOrder());
         long burst = Math.max(options.batchBytes(), options.rateBytesPerSec() / 10);
         this.bucket = new TokenBucket(options.rateBytesPerSec(), burst);
-        this.batchRegions = (int) Math.max(1, options.batchBytes() / disk.regionSize());
+        long region = disk.regionSize();
+        this.sizer = new BatchSizer(region, Math.max(region, options.batchBytes()), options.batchTimeNs(), options.workers());
         this.lastCommitNs = clock.getAsLong();
     }
 
@@ -173,19 +186,23 @@ public final class Hydrator implements AutoCloseable {
                 return options.pollNs();
             }
             first = r;
-            n = disk.claimRun(r, batchRegions); // claimed under the lock: the next pick starts past this batch
+            int regions = (int) Math.max(1, sizer.batchBytes() / disk.regionSize());
+            n = disk.claimRun(r, regions); // claimed under the lock: the next pick starts past this batch
             if (n == 0) {
                 lastStep = Step.WAITING; // a guest request claimed it between the pick and the claim
                 return 0;
             }
+            sizer.started(nowNs);
         }
-        long bytes;
+        long bytes = 0;
         try {
             bytes = disk.fillClaimed(first, n);
         } catch (IOException e) {
             synchronized (this) {
                 return failed(clock.getAsLong(), e);
             }
+        } finally {
+            sizer.finished(clock.getAsLong(), bytes);
         }
         long end = clock.getAsLong();
         boolean commitDue;
