@@ -42,8 +42,12 @@ public final class BenchCommand {
     record Result(double value, long peakRssKb) {}
 
     public static int run(String[] argv) throws Exception {
+        if (argv.length > 0 && argv[0].equals("startup")) {
+            return StartupBench.run(java.util.Arrays.copyOfRange(argv, 1, argv.length));
+        }
         if (argv.length == 0 || !argv[0].equals("nbd")) {
-            throw new IllegalArgumentException("usage: bmcast bench nbd [--size 1G] [--runtime 10s] [--dir DIR]");
+            throw new IllegalArgumentException("usage: bmcast bench nbd [--size 1G] [--runtime 10s] [--dir DIR]\n       "
+                    + StartupBench.USAGE.substring("usage: ".length()));
         }
         long size = 1L << 30;
         long runtimeNs = TimeUnit.SECONDS.toNanos(10);

@@ -72,6 +72,10 @@ public final class Main {
                                    export one file over NBD, as its stem and as the default export
               bench nbd [--size 1G] [--runtime 10s] [--dir DIR]
                                    fio's nbd engine against bmcast, nbdkit and qemu-nbd on one file
+              bench startup [--guest busybox|debian] [--rate 1Gbit] [--latency 200us] [--app-data SIZE]
+                            [--modes local,full-copy,sparse-copy,remote,qemu-stream,bmcast] [--out DIR]
+                            [--estimate-full-copy[=WINDOW] | --exact-full-copy]
+                                   instance startup side by side over one emulated link: table, JSON, PNG chart
               node --image URI --disk PATH --state DIR --socket PATH [--region-size 64K] [--hydrate-rate RATE]
                                    the mediator: serve the instance disk on SOCKET, fetching from URI on
                                    demand and copying the rest in the background

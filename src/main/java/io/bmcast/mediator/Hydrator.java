@@ -1,6 +1,8 @@
 package io.bmcast.mediator;
 
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.LongSupplier;
@@ -13,7 +15,11 @@ import java.util.function.LongSupplier;
  * as in Aeron's agents):
  * <ul>
  *   <li>order: a recorded boot profile first, then ascending ({@link HydrationOrder});</li>
- *   <li>batches: consecutive ABSENT regions up to {@code batchBytes}, one source read (holes: none);</li>
+ *   <li>batches: consecutive ABSENT regions, one source read (holes: none), sized to a fixed link time
+ *       ({@link BatchSizer}) so a guest request never waits long behind them, up to {@code batchBytes};</li>
+ *   <li>pipeline: {@code workers} batches at a time, so the link is busy while the last batch is being written
+ *       to the local disk (stop-and-wait left the link idle for that write: 4 MiB into the page cache took
+ *       5-14 ms here against 34 ms on a 1 Gbit/s wire, and idle-time hydration ran at 68% of the link);</li>
  *   <li>guest first: a batch starts only when the {@link YieldPolicy} allows it;</li>
  *   <li>rate: at most {@code rateBytesPerSec} on average ({@link TokenBucket});</li>
  *   <li>errors: exponential {@link Backoff}; the disk's phase says STALLED and why; with a failure limit
@@ -27,29 +33,56 @@ public final class Hydrator implements AutoCloseable {
     /** Why the last duty cycle did what it did. Visible for testing. */
     enum Step { COPIED, YIELDED, RATE_LIMITED, BACKING_OFF, WAITING, FAILED, DONE }
 
+    /**
+     * @param batchBytes  the largest batch
+     * @param batchTimeNs link time the batches in flight may take together ({@link BatchSizer}); 0: every batch is
+     *                    {@code batchBytes}
+     * @param workers     batches in flight at once
+     */
     public record Options(long batchBytes, long rateBytesPerSec, YieldPolicy yieldPolicy, Backoff backoff,
-            long commitIntervalNs, long pollNs) {
+            long commitIntervalNs, long pollNs, int workers, long batchTimeNs) {
 
-        /** 4 MiB batches, no rate cap, only when the guest has been quiet for 2 ms, standard backoff. */
+        public Options {
+            if (workers < 1) throw new IllegalArgumentException("workers < 1: " + workers);
+        }
+
+        public Options(long batchBytes, long rateBytesPerSec, YieldPolicy yieldPolicy, Backoff backoff,
+                long commitIntervalNs, long pollNs) {
+            this(batchBytes, rateBytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, 1, 0);
+        }
+
+        /**
+         * Batches of up to 2 MiB sized to 20 ms of link time, two at a time, no rate cap, only when the guest has been
+         * quiet for 2 ms, standard backoff.
+         */
         public static Options defaults() {
-            return new Options(4 << 20, 0, YieldPolicy.whenIdle(2_000_000L), Backoff.standard(), 1_000_000_000L,
-                    1_000_000L);
+            return new Options(2 << 20, 0, YieldPolicy.whenIdle(2_000_000L), Backoff.standard(), 1_000_000_000L,
+                    1_000_000L, 2, 20_000_000L);
+        }
+
+        public Options withWorkers(int n) {
+            return new Options(batchBytes, rateBytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, n, batchTimeNs);
+        }
+
+        public Options withBatchTime(long ns) {
+            return new Options(batchBytes, rateBytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, workers, ns);
         }
 
         public Options withRate(long bytesPerSec) {
-            return new Options(batchBytes, bytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs);
+            return new Options(batchBytes, bytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, workers, batchTimeNs);
         }
 
         public Options withYieldPolicy(YieldPolicy p) {
-            return new Options(batchBytes, rateBytesPerSec, p, backoff, commitIntervalNs, pollNs);
+            return new Options(batchBytes, rateBytesPerSec, p, backoff, commitIntervalNs, pollNs, workers, batchTimeNs);
         }
 
         public Options withBackoff(Backoff b) {
-            return new Options(batchBytes, rateBytesPerSec, yieldPolicy, b, commitIntervalNs, pollNs);
+            return new Options(batchBytes, rateBytesPerSec, yieldPolicy, b, commitIntervalNs, pollNs, workers, batchTimeNs);
         }
 
+        /** Every batch {@code bytes} (no sizing by time). */
         public Options withBatchBytes(long bytes) {
-            return new Options(bytes, rateBytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs);
+            return new Options(bytes, rateBytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, workers, 0);
         }
     }
 
@@ -58,15 +91,15 @@ public final class Hydrator implements AutoCloseable {
     private final LongSupplier clock;
     private final HydrationOrder order;
     private final TokenBucket bucket;
-    private final int batchRegions;
+    private final BatchSizer sizer;
     private final CompletableFuture<Void> finished = new CompletableFuture<>();
     private int failures;
     private long backoffUntilNs;
     private boolean backingOff;
     private long lastCommitNs;
-    private Step lastStep;
+    private volatile Step lastStep;
     private volatile boolean running;
-    private Thread thread;
+    private final List<Thread> threads = new ArrayList<>();
 
     public Hydrator(MediatedDisk disk, Options options) {
         this(disk, options, System::nanoTime);
@@ -80,7 +113,8 @@ public final class Hydrator implements AutoCloseable {
         this.order = new HydrationOrder(disk.profileOrder());
         long burst = Math.max(options.batchBytes(), options.rateBytesPerSec() / 10);
         this.bucket = new TokenBucket(options.rateBytesPerSec(), burst);
-        this.batchRegions = (int) Math.max(1, options.batchBytes() / disk.regionSize());
+        long region = disk.regionSize();
+        this.sizer = new BatchSizer(region, Math.max(region, options.batchBytes()), options.batchTimeNs(), options.workers());
         this.lastCommitNs = clock.getAsLong();
     }
 
@@ -90,9 +124,11 @@ public final class Hydrator implements AutoCloseable {
     }
 
     public synchronized void start() {
-        if (thread != null) return;
+        if (!threads.isEmpty()) return;
         running = true;
-        thread = Thread.ofPlatform().daemon().name("bmcast-hydrator-" + disk.name()).start(this::run);
+        for (int i = 0; i < options.workers(); i++) {
+            threads.add(Thread.ofPlatform().daemon().name("bmcast-hydrator-" + disk.name() + "-" + i).start(this::run));
+        }
     }
 
     private void run() {
@@ -108,65 +144,89 @@ public final class Hydrator implements AutoCloseable {
      * cycle (0: call again at once). Visible for testing.
      */
     long doWork(long nowNs) {
-        if (finished.isDone() || disk.isClosed()) {
-            lastStep = finished.isCompletedExceptionally() ? Step.FAILED : Step.DONE;
-            return 0;
-        }
-        try {
-            if (disk.completeIfHydrated()) {
-                finished.complete(null);
-                lastStep = Step.DONE;
+        // Deciding and accounting happen under this object's lock (order, bucket, backoff and the policy are
+        // not thread-safe); the batch's I/O does not, so the workers overlap one's fetch with another's write.
+        int first;
+        int n;
+        synchronized (this) {
+            if (finished.isDone() || disk.isClosed()) {
+                lastStep = finished.isCompletedExceptionally() ? Step.FAILED : Step.DONE;
                 return 0;
             }
-        } catch (IOException e) {
-            return failed(nowNs, e);
+            try {
+                if (disk.completeIfHydrated()) {
+                    finished.complete(null);
+                    lastStep = Step.DONE;
+                    return 0;
+                }
+            } catch (IOException e) {
+                return failed(nowNs, e);
+            }
+            if (backingOff && nowNs - backoffUntilNs < 0) {
+                lastStep = Step.BACKING_OFF;
+                return backoffUntilNs - nowNs;
+            }
+            if (!options.yieldPolicy().mayRun(nowNs, disk.guestInFlight(), disk.lastGuestIoNs())) {
+                lastStep = Step.YIELDED;
+                return options.pollNs();
+            }
+            long wait = bucket.delayNs(nowNs);
+            if (wait > 0) {
+                lastStep = Step.RATE_LIMITED;
+                return wait;
+            }
+            RegionMap map = disk.map();
+            int r = order.next(map);
+            if (r < 0) {
+                order.rewind();
+                r = order.next(map);
+            }
+            if (r < 0) {
+                lastStep = Step.WAITING; // the rest is being fetched by guest requests or the other worker
+                return options.pollNs();
+            }
+            first = r;
+            int regions = (int) Math.max(1, sizer.batchBytes() / disk.regionSize());
+            n = disk.claimRun(r, regions); // claimed under the lock: the next pick starts past this batch
+            if (n == 0) {
+                lastStep = Step.WAITING; // a guest request claimed it between the pick and the claim
+                return 0;
+            }
+            sizer.started(nowNs);
         }
-        if (backingOff && nowNs - backoffUntilNs < 0) {
-            lastStep = Step.BACKING_OFF;
-            return backoffUntilNs - nowNs;
-        }
-        if (!options.yieldPolicy().mayRun(nowNs, disk.guestInFlight(), disk.lastGuestIoNs())) {
-            lastStep = Step.YIELDED;
-            return options.pollNs();
-        }
-        long wait = bucket.delayNs(nowNs);
-        if (wait > 0) {
-            lastStep = Step.RATE_LIMITED;
-            return wait;
-        }
-        RegionMap map = disk.map();
-        int r = order.next(map);
-        if (r < 0) {
-            order.rewind();
-            r = order.next(map);
-        }
-        if (r < 0) {
-            lastStep = Step.WAITING; // the rest is being fetched by guest requests
-            return options.pollNs();
-        }
-        long bytes;
+        long bytes = 0;
         try {
-            bytes = disk.hydrateRun(r, batchRegions);
+            bytes = disk.fillClaimed(first, n);
         } catch (IOException e) {
-            return failed(clock.getAsLong(), e);
+            synchronized (this) {
+                return failed(clock.getAsLong(), e);
+            }
+        } finally {
+            sizer.finished(clock.getAsLong(), bytes);
         }
         long end = clock.getAsLong();
-        bucket.consume(end, bytes);
-        options.yieldPolicy().batchDone(nowNs, end);
-        if (backingOff || failures > 0) {
-            backingOff = false;
-            failures = 0;
-            disk.hydratorPhase(Phase.STREAMING, null);
+        boolean commitDue;
+        synchronized (this) {
+            bucket.consume(end, bytes);
+            options.yieldPolicy().batchDone(nowNs, end);
+            if (backingOff || failures > 0) {
+                backingOff = false;
+                failures = 0;
+                disk.hydratorPhase(Phase.STREAMING, null);
+            }
+            commitDue = end - lastCommitNs - options.commitIntervalNs() >= 0;
+            if (commitDue) lastCommitNs = end;
+            lastStep = Step.COPIED;
         }
-        if (end - lastCommitNs - options.commitIntervalNs() >= 0) {
-            lastCommitNs = end;
+        if (commitDue) {
             try {
                 disk.commitIfChanged();
             } catch (IOException e) {
-                return failed(end, e);
+                synchronized (this) {
+                    return failed(end, e);
+                }
             }
         }
-        lastStep = Step.COPIED;
         return 0;
     }
 
@@ -193,19 +253,18 @@ public final class Hydrator implements AutoCloseable {
         return lastStep;
     }
 
-    /** Stops the thread (a batch in flight completes). Does not close the disk. */
+    /** Stops the workers (batches in flight complete). Does not close the disk. */
     @Override
     public void close() {
-        Thread t;
+        List<Thread> ts;
         synchronized (this) {
             running = false;
-            t = thread;
-            thread = null;
+            ts = new ArrayList<>(threads);
+            threads.clear();
         }
-        if (t == null) return;
-        LockSupport.unpark(t);
+        for (Thread t : ts) LockSupport.unpark(t);
         try {
-            t.join(30_000);
+            for (Thread t : ts) t.join(30_000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

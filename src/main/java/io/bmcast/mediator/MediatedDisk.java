@@ -755,11 +755,21 @@ public final class MediatedDisk implements Export {
      * transferred (0 for holes, or when {@code first} was no longer ABSENT).
      */
     long hydrateRun(int first, int maxRegions) throws IOException {
+        int n = claimRun(first, maxRegions);
+        return n == 0 ? 0 : fillClaimed(first, n);
+    }
+
+    /** Claims (ABSENT to FETCHING) up to {@code maxRegions} consecutive regions from {@code first}; no I/O. */
+    int claimRun(int first, int maxRegions) {
         int r = first;
         int end = (int) Math.min(regions, (long) first + maxRegions);
         while (r < end && map.tryClaim(r)) r++;
-        if (r == first) return 0;
-        return fill(first, r - first, false);
+        return r - first;
+    }
+
+    /** Fetches and stores {@code n} regions from {@code first} that the caller {@linkplain #claimRun claimed}. */
+    long fillClaimed(int first, int n) throws IOException {
+        return fill(first, n, false);
     }
 
     // ---------------------------------------------------------------- arithmetic

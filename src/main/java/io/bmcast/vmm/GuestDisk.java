@@ -31,4 +31,11 @@ public sealed interface GuestDisk {
      * copies the rest ({@link Qemu#startBlockStream}). The overlay file is created by {@link Qemu#start}.
      */
     record CopyOnRead(Path socket, Path overlay, long size) implements GuestDisk {}
+
+    /**
+     * Remote boot, the baseline that never copies: the same local qcow2 overlay ({@code fmt}) over {@code nbd0} as
+     * {@link CopyOnRead} but without the copy-on-read filter, so reads always go to the server and only the guest's
+     * own writes are local. The overlay file is created by {@link Qemu#start}.
+     */
+    record Overlay(Path socket, Path overlay, long size) implements GuestDisk {}
 }

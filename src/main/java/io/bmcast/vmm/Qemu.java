@@ -61,9 +61,15 @@ public final class Qemu implements AutoCloseable {
             if (p.toString().length() > 107) throw new IOException("socket path too long for Unix sockets: " + p);
             Files.deleteIfExists(p);
         }
-        if (spec.disk() instanceof GuestDisk.CopyOnRead c) {
+        Path overlay = switch (spec.disk()) {
+            case GuestDisk.CopyOnRead c -> c.overlay();
+            case GuestDisk.Overlay o -> o.overlay();
+            default -> null;
+        };
+        if (overlay != null) {
+            long size = spec.disk() instanceof GuestDisk.CopyOnRead c ? c.size() : ((GuestDisk.Overlay) spec.disk()).size();
             HostCommand.run(Duration.ofMinutes(1), List.of("qemu-img", "create", "-q", "-f", "qcow2",
-                    c.overlay().toString(), Long.toString(c.size())));
+                    overlay.toString(), Long.toString(size)));
         }
         Accel accel = spec.accel() != null ? spec.accel() : Accel.detect(spec.kernel());
         List<String> argv = commandLine(spec, accel);
@@ -144,12 +150,27 @@ public final class Qemu implements AutoCloseable {
                     Json.object("driver", "raw", "node-name", GuestDisk.FORMAT_NODE, "file", GuestDisk.NBD_NODE));
             case GuestDisk.Local l -> List.of(localNode(l.file()),
                     Json.object("driver", "raw", "node-name", GuestDisk.FORMAT_NODE, "file", GuestDisk.LOCAL_NODE));
-            case GuestDisk.CopyOnRead c -> List.of(nbdNode(c.socket(), "", 20),
-                    Json.object("driver", "file", "node-name", "overlay-file", "filename", c.overlay().toString()),
-                    Json.object("driver", "qcow2", "node-name", GuestDisk.FORMAT_NODE, "file", "overlay-file",
-                            "backing", GuestDisk.NBD_NODE),
-                    Json.object("driver", "copy-on-read", "node-name", "cor", "file", GuestDisk.FORMAT_NODE));
+            case GuestDisk.CopyOnRead c -> {
+                List<Map<String, Object>> nodes = new ArrayList<>(overlayNodes(c.socket(), c.overlay()));
+                nodes.add(Json.object("driver", "copy-on-read", "node-name", "cor", "file", GuestDisk.FORMAT_NODE));
+                yield nodes;
+            }
+            case GuestDisk.Overlay o -> overlayNodes(o.socket(), o.overlay());
         };
+    }
+
+    /**
+     * A qcow2 overlay ({@code fmt}) over the server's default export. The backing is opened read-only: nothing ever
+     * writes to it (the overlay takes the guest's writes and block-stream's copies), and an image server's
+     * exports are read-only, which QEMU refuses to open read-write ("Permission denied").
+     */
+    private static List<Map<String, Object>> overlayNodes(Path socket, Path overlay) {
+        Map<String, Object> nbd = nbdNode(socket, "", 20);
+        nbd.put("read-only", true);
+        return List.of(nbd,
+                Json.object("driver", "file", "node-name", "overlay-file", "filename", overlay.toString()),
+                Json.object("driver", "qcow2", "node-name", GuestDisk.FORMAT_NODE, "file", "overlay-file",
+                        "backing", GuestDisk.NBD_NODE));
     }
 
     private static String topNode(GuestDisk disk) {

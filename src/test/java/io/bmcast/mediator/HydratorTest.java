@@ -263,4 +263,48 @@ class HydratorTest {
             }
         }
     }
+
+    @Test
+    void twoWorkersKeepTwoBatchesOnTheWireAndFetchNothingTwice() throws Exception {
+        TestImage image = TestImage.random(77, 2 << 20);
+        Fixture f = new Fixture(tmp);
+        try (MediatedDisk disk = f.open(image, options(RS, "b"))) {
+            CountDownLatch entered = new CountDownLatch(2);
+            CountDownLatch gate = new CountDownLatch(1);
+            image.entered = entered;
+            image.gate = gate;
+            try (Hydrator h = new Hydrator(disk, Hydrator.Options.defaults().withBatchBytes(64 << 10).withWorkers(2))) {
+                h.start();
+                assertTrue(entered.await(10, TimeUnit.SECONDS), "a second batch is fetched while the first is in flight");
+                image.entered = null;
+                image.gate = null;
+                gate.countDown();
+                h.finished().get(30, TimeUnit.SECONDS);
+            }
+            assertArrayEquals(image.data, f.localBytes());
+            assertEquals(0, image.blocksReadMoreThanOnce());
+        }
+    }
+
+    @Test
+    void oneWorkerIsStopAndWait() throws Exception {
+        TestImage image = TestImage.random(78, 1 << 20);
+        Fixture f = new Fixture(tmp);
+        try (MediatedDisk disk = f.open(image, options(RS, "b"))) {
+            CountDownLatch entered = new CountDownLatch(2);
+            CountDownLatch gate = new CountDownLatch(1);
+            image.entered = entered;
+            image.gate = gate;
+            try (Hydrator h = new Hydrator(disk, Hydrator.Options.defaults().withBatchBytes(64 << 10).withWorkers(1))) {
+                h.start();
+                assertFalse(entered.await(300, TimeUnit.MILLISECONDS), "one batch at a time");
+                assertEquals(1, entered.getCount());
+                image.entered = null;
+                image.gate = null;
+                gate.countDown();
+                h.finished().get(30, TimeUnit.SECONDS);
+            }
+            assertArrayEquals(image.data, f.localBytes());
+        }
+    }
 }

@@ -1,0 +1,202 @@
+package io.bmcast.bench;
+
+import java.awt.BasicStroke;
+import java.awt.Color;
+import java.awt.Font;
+import java.awt.FontMetrics;
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import javax.imageio.ImageIO;
+
+/**
+ * A horizontal grouped bar chart on a logarithmic time axis, drawn with Java2D into a PNG (headless; no
+ * third-party libraries). A log axis because the figures span three orders of magnitude: a 3 s local boot and a
+ * 45 min full image copy must both be readable on one chart.
+ *
+ * <p>Each group is one mode; each series one bar in every group (e.g. time to ready, time until local). A value
+ * that is {@link Double#NaN} is drawn as "n/a", a negative one as "failed", an estimated one hatched.
+ */
+public final class BarChart {
+    /** One bar: a value in seconds, and whether it was extrapolated rather than measured. */
+    public record Bar(double value, boolean estimated) {}
+
+    /** One group of bars (one per series), under a label. */
+    public record Group(String label, List<Bar> bars) {}
+
+    public record Chart(String title, String subtitle, List<String> series, List<Group> groups) {
+        public Chart {
+            series = List.copyOf(series);
+            groups = List.copyOf(groups);
+            for (Group g : groups) {
+                if (g.bars().size() != series.size()) {
+                    throw new IllegalArgumentException(g.label() + ": " + g.bars().size() + " bars for "
+                            + series.size() + " series");
+                }
+            }
+        }
+    }
+
+    static final Color[] PALETTE = {new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x2ca02c), new Color(0xd62728)};
+    static final Color BACKGROUND = Color.WHITE;
+    static final int WIDTH = 1000;
+    static final int LEFT = 130;
+    static final int RIGHT = 110;
+    static final int TOP = 80;
+    static final int BAR_HEIGHT = 18;
+    static final int GROUP_GAP = 16;
+    static final int BOTTOM = 70;
+
+    private BarChart() {}
+
+    /** A log10 axis from a power of ten at or below {@code min} to one at or above {@code max}. */
+    record LogAxis(double lowDecade, double highDecade) {
+        static LogAxis covering(double min, double max) {
+            double lo = Math.floor(Math.log10(Math.max(min, 1e-3)));
+            double hi = Math.ceil(Math.log10(Math.max(max, 1e-3)));
+            if (hi <= lo) hi = lo + 1;
+            return new LogAxis(lo, hi);
+        }
+
+        /** Where {@code v} falls, 0..1 (clamped). */
+        double fraction(double v) {
+            if (!(v > 0)) return 0;
+            double f = (Math.log10(v) - lowDecade) / (highDecade - lowDecade);
+            return Math.max(0, Math.min(1, f));
+        }
+    }
+
+    static LogAxis axisFor(Chart c) {
+        double min = Double.POSITIVE_INFINITY, max = 0;
+        for (Group g : c.groups()) {
+            for (Bar b : g.bars()) {
+                if (b.value() > 0) {
+                    min = Math.min(min, b.value());
+                    max = Math.max(max, b.value());
+                }
+            }
+        }
+        if (max == 0) return new LogAxis(0, 1);
+        return LogAxis.covering(min, max);
+    }
+
+    public static BufferedImage render(Chart c) {
+        int groupHeight = c.series().size() * BAR_HEIGHT + GROUP_GAP;
+        int height = TOP + c.groups().size() * groupHeight + BOTTOM;
+        BufferedImage img = new BufferedImage(WIDTH, height, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = img.createGraphics();
+        try {
+            g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
+            g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
+            g.setColor(BACKGROUND);
+            g.fillRect(0, 0, WIDTH, height);
+            Font base = new Font(Font.SANS_SERIF, Font.PLAIN, 13);
+            g.setFont(base.deriveFont(Font.BOLD, 16f));
+            g.setColor(Color.BLACK);
+            g.drawString(c.title(), LEFT, 26);
+            g.setFont(base);
+            g.setColor(Color.DARK_GRAY);
+            if (c.subtitle() != null) g.drawString(c.subtitle(), LEFT, 46);
+
+            LogAxis axis = axisFor(c);
+            int plotW = WIDTH - LEFT - RIGHT;
+            int plotBottom = TOP + c.groups().size() * groupHeight;
+            // grid: decades and the 2x/5x marks between them
+            g.setFont(base.deriveFont(11f));
+            FontMetrics fm = g.getFontMetrics();
+            for (double d = axis.lowDecade(); d <= axis.highDecade(); d++) {
+                for (int m : new int[] {1, 2, 5}) {
+                    double v = m * Math.pow(10, d);
+                    if (Math.log10(v) > axis.highDecade() + 1e-9) continue;
+                    int x = LEFT + (int) Math.round(axis.fraction(v) * plotW);
+                    g.setColor(m == 1 ? new Color(0xbbbbbb) : new Color(0xe6e6e6));
+                    g.drawLine(x, TOP - 6, x, plotBottom);
+                    String label = tick(v);
+                    g.setColor(Color.DARK_GRAY);
+                    g.drawString(label, x - fm.stringWidth(label) / 2, plotBottom + 16);
+                }
+            }
+            g.setFont(base);
+            String axisLabel = "seconds from the start of each mode (log scale)";
+            g.drawString(axisLabel, LEFT + (plotW - g.getFontMetrics().stringWidth(axisLabel)) / 2, plotBottom + 36);
+
+            int y = TOP;
+            for (Group grp : c.groups()) {
+                g.setColor(Color.BLACK);
+                g.setFont(base.deriveFont(Font.BOLD));
+                FontMetrics gm = g.getFontMetrics();
+                int mid = y + c.series().size() * BAR_HEIGHT / 2 + gm.getAscent() / 2 - 2;
+                g.drawString(grp.label(), LEFT - 10 - gm.stringWidth(grp.label()), mid);
+                g.setFont(base.deriveFont(11f));
+                for (int s = 0; s < c.series().size(); s++) {
+                    Bar bar = grp.bars().get(s);
+                    int by = y + s * BAR_HEIGHT;
+                    Color col = PALETTE[s % PALETTE.length];
+                    String text;
+                    int end = LEFT;
+                    if (Double.isNaN(bar.value())) {
+                        text = "n/a";
+                    } else if (bar.value() < 0) {
+                        text = "failed";
+                    } else {
+                        end = LEFT + Math.max(2, (int) Math.round(axis.fraction(bar.value()) * plotW));
+                        g.setColor(bar.estimated() ? lighter(col) : col);
+                        g.fillRect(LEFT, by + 2, end - LEFT, BAR_HEIGHT - 4);
+                        if (bar.estimated()) hatch(g, LEFT, by + 2, end - LEFT, BAR_HEIGHT - 4, col);
+                        text = (bar.estimated() ? "~" : "") + seconds(bar.value()) + (bar.estimated() ? " (est.)" : "");
+                    }
+                    g.setColor(Color.BLACK);
+                    g.drawString(text, end + 5, by + BAR_HEIGHT - 5);
+                }
+                y += groupHeight;
+            }
+            // legend, top right
+            int lx = WIDTH - RIGHT - 10;
+            g.setFont(base);
+            FontMetrics lm = g.getFontMetrics();
+            for (int s = c.series().size() - 1; s >= 0; s--) {
+                String name = c.series().get(s);
+                lx -= lm.stringWidth(name) + 30;
+                g.setColor(PALETTE[s % PALETTE.length]);
+                g.fillRect(lx, 54, 14, 12);
+                g.setColor(Color.BLACK);
+                g.drawString(name, lx + 18, 65);
+            }
+        } finally {
+            g.dispose();
+        }
+        return img;
+    }
+
+    public static void write(Chart c, Path png) throws IOException {
+        if (!ImageIO.write(render(c), "png", png.toFile())) throw new IOException("no PNG writer in this JDK");
+    }
+
+    static String tick(double v) {
+        if (v >= 1) return String.format(Locale.ROOT, "%.0f", v);
+        return String.format(Locale.ROOT, "%s", Double.toString(v).replaceAll("0+$", ""));
+    }
+
+    static String seconds(double v) {
+        return String.format(Locale.ROOT, v >= 100 ? "%.0f s" : v >= 10 ? "%.1f s" : "%.2f s", v);
+    }
+
+    private static Color lighter(Color c) {
+        return new Color((c.getRed() + 2 * 255) / 3, (c.getGreen() + 2 * 255) / 3, (c.getBlue() + 2 * 255) / 3);
+    }
+
+    private static void hatch(Graphics2D g, int x, int y, int w, int h, Color col) {
+        Graphics2D h2 = (Graphics2D) g.create(x, y, w, h);
+        try {
+            h2.setColor(col);
+            h2.setStroke(new BasicStroke(1.5f));
+            for (int i = -h; i < w; i += 7) h2.drawLine(i, h, i + h, 0);
+        } finally {
+            h2.dispose();
+        }
+    }
+}
