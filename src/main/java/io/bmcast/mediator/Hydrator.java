@@ -1,5 +1,6 @@
 package io.bmcast.mediator;
 
+import io.bmcast.storage.TokenBucket;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -90,7 +91,9 @@ public final class Hydrator implements AutoCloseable {
     private final Options options;
     private final LongSupplier clock;
     private final HydrationOrder order;
+    /** The rate cap, or null for none; with {@link #nextBatchNs}, guarded by this. */
     private final TokenBucket bucket;
+    private long nextBatchNs;
     private final BatchSizer sizer;
     private final CompletableFuture<Void> finished = new CompletableFuture<>();
     private int failures;
@@ -111,11 +114,14 @@ public final class Hydrator implements AutoCloseable {
         this.options = options;
         this.clock = clock;
         this.order = new HydrationOrder(disk.profileOrder());
-        long burst = Math.max(options.batchBytes(), options.rateBytesPerSec() / 10);
-        this.bucket = new TokenBucket(options.rateBytesPerSec(), burst);
+        // The cap's burst: one batch, or 100 ms of the rate if that is more.
+        long rate = options.rateBytesPerSec();
+        long burstBytes = Math.max(options.batchBytes(), rate / 10);
+        this.bucket = rate <= 0 ? null : new TokenBucket(rate, (long) (burstBytes * 1e9 / rate));
         long region = disk.regionSize();
         this.sizer = new BatchSizer(region, Math.max(region, options.batchBytes()), options.batchTimeNs(), options.workers());
         this.lastCommitNs = clock.getAsLong();
+        this.nextBatchNs = lastCommitNs;
     }
 
     /** Completes when the disk is hydrated; fails when the hydrator gave up (failure limit reached). */
@@ -170,7 +176,7 @@ public final class Hydrator implements AutoCloseable {
                 lastStep = Step.YIELDED;
                 return options.pollNs();
             }
-            long wait = bucket.delayNs(nowNs);
+            long wait = bucket == null ? 0 : nextBatchNs - nowNs;
             if (wait > 0) {
                 lastStep = Step.RATE_LIMITED;
                 return wait;
@@ -207,7 +213,8 @@ public final class Hydrator implements AutoCloseable {
         long end = clock.getAsLong();
         boolean commitDue;
         synchronized (this) {
-            bucket.consume(end, bytes);
+            // Charged after the batch (holes cost nothing): the next may start once the link has "sent" it.
+            if (bucket != null) nextBatchNs = end + bucket.reserve(bytes, end);
             options.yieldPolicy().batchDone(nowNs, end);
             if (backingOff || failures > 0) {
                 backingOff = false;

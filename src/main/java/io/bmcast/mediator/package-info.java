@@ -12,7 +12,7 @@
  *       image are zero (block status, cached).</li>
  *   <li>{@link io.bmcast.mediator.Hydrator} — the background copy, with its policies as small types driven
  *       by time passed in: {@code HydrationOrder}, {@link io.bmcast.mediator.YieldPolicy},
- *       {@link io.bmcast.mediator.TokenBucket}, {@link io.bmcast.mediator.Backoff};
+ *       {@link io.bmcast.storage.TokenBucket}, {@link io.bmcast.mediator.Backoff};
  *       {@code BootProfile} records what a boot needed so the next deployment prefetches it.</li>
  *   <li>{@link io.bmcast.mediator.MediatorStatus} — progress for {@code node status}, also written as
  *       {@code status.json}.</li>
