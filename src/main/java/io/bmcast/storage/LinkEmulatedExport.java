@@ -10,12 +10,11 @@ import java.util.concurrent.locks.LockSupport;
  * each request is held for its share of the link's rate plus the latency. Never completes quickly, so
  * the server hands its requests to workers and they wait concurrently.
  */
-public final class LinkEmulatedExport implements Export {
-    private final Export inner;
+public final class LinkEmulatedExport extends FilterExport {
     private final LinkEmulator link;
 
     public LinkEmulatedExport(Export inner, LinkEmulator link) {
-        this.inner = inner;
+        super(inner);
         this.link = link;
     }
 
@@ -29,18 +28,6 @@ public final class LinkEmulatedExport implements Export {
         }
     }
 
-    @Override public String name() { return inner.name(); }
-    @Override public String description() { return inner.description(); }
-    @Override public long size() { return inner.size(); }
-    @Override public boolean readOnly() { return inner.readOnly(); }
-    @Override public boolean canTrim() { return inner.canTrim(); }
-    @Override public boolean canWriteZeroes() { return inner.canWriteZeroes(); }
-    @Override public boolean canFastZero() { return inner.canFastZero(); }
-    @Override public boolean canFlush() { return inner.canFlush(); }
-    @Override public boolean canCache() { return inner.canCache(); }
-    @Override public boolean canMultiConn() { return inner.canMultiConn(); }
-    @Override public int minimumBlockSize() { return inner.minimumBlockSize(); }
-    @Override public int preferredBlockSize() { return inner.preferredBlockSize(); }
 
     @Override
     public boolean completesQuickly(long offset, long length) {
@@ -87,10 +74,5 @@ public final class LinkEmulatedExport implements Export {
     public void blockStatus(long offset, long length, ExtentSink sink) throws IOException {
         hold(0);
         inner.blockStatus(offset, length, sink);
-    }
-
-    @Override
-    public void close() throws IOException {
-        inner.close();
     }
 }
