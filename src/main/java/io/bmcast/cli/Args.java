@@ -1,5 +1,6 @@
 package io.bmcast.cli;
 
+import io.bmcast.transport.NbdUri;
 import io.bmcast.util.Units;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -70,6 +71,16 @@ public final class Args {
     public long rate(String name, long fallback) {
         String v = string(name, null);
         return v == null ? fallback : parse(name, v, Units::parseRate);
+    }
+
+    /** A required NBD URI ({@code nbd://host:port/name} or {@code nbd+unix:///name?socket=PATH}). */
+    public NbdUri nbdUri(String name) {
+        String v = required(name);
+        try {
+            return NbdUri.parse(v);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--" + name + ": " + e.getMessage());
+        }
     }
 
     public long durationNanos(String name, long fallback) {

@@ -28,12 +28,7 @@ public final class InstanceCommand {
     }
 
     static Instance.Spec spec(Args a) {
-        NbdUri image;
-        try {
-            image = NbdUri.parse(a.required("image"));
-        } catch (IllegalArgumentException e) {
-            throw new UsageException("--image: " + e.getMessage());
-        }
+        NbdUri image = a.nbdUri("image");
         Path disk = Path.of(a.required("disk"));
         Path state = Path.of(a.required("state"));
         Path kernel = path(a.string("kernel", null));

@@ -40,12 +40,7 @@ public final class NodeCommand {
     public static int run(String[] argv) throws Exception {
         if (argv.length > 0 && argv[0].equals("status")) return status(java.util.Arrays.copyOfRange(argv, 1, argv.length));
         Args a = new Args(argv);
-        NbdUri image;
-        try {
-            image = NbdUri.parse(a.required("image"));
-        } catch (IllegalArgumentException e) {
-            throw new UsageException("--image: " + e.getMessage());
-        }
+        NbdUri image = a.nbdUri("image");
         Path disk = Path.of(a.required("disk"));
         Path state = Path.of(a.required("state"));
         Path socket = Path.of(a.required("socket"));

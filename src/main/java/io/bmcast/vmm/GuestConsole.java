@@ -123,6 +123,25 @@ public final class GuestConsole implements AutoCloseable {
     }
 
     /**
+     * Waits until the guest's shell answers a command: for a guest whose init prints no ready marker, or
+     * when another waiter owns the marker (waiting is cursor-based).
+     */
+    public void awaitShell(Duration timeout) throws IOException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            try {
+                if (run("true", Duration.ofSeconds(5)).ok()) return;
+            } catch (IOException notYet) {
+                if (System.nanoTime() > deadline || isClosed()) {
+                    throw new IOException("the guest shell did not answer: " + notYet.getMessage(), notYet);
+                }
+                continue;
+            }
+            if (System.nanoTime() > deadline) throw new IOException("the guest shell did not answer within " + timeout.toSeconds() + " s");
+        }
+    }
+
+    /**
      * Runs a shell command in the guest and returns its output (stdout and stderr) and exit status. The command
      * must be one line and must not read the console.
      */

@@ -101,7 +101,7 @@ class InstanceBootLoaderTest {
         GuestConsole con = qemu.console();
         String check = "cd " + guest.dataDir() + " && sha256sum -c SHA256SUMS | grep -c ': OK'";
         try {
-            awaitShell(con); // Instance's ReadyWatch owns the ready marker; a shell that answers is enough here
+            con.awaitShell(Duration.ofMinutes(2)); // Instance's ReadyWatch owns the ready marker; a shell that answers is enough here
             seen.add(con.run("cat /proc/cmdline", CMD).output());
             seen.add(con.run(check, CMD).output());
             long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
@@ -122,19 +122,6 @@ class InstanceBootLoaderTest {
                 // QEMU is going away anyway
             }
         }
-    }
-
-    private static void awaitShell(GuestConsole con) throws IOException {
-        IOException last = null;
-        for (int i = 0; i < 40; i++) {
-            try {
-                con.run("true", Duration.ofSeconds(5));
-                return;
-            } catch (IOException e) {
-                last = e;
-            }
-        }
-        throw new IOException("the guest shell did not answer", last);
     }
 
     @Test

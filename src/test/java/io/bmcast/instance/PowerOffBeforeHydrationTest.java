@@ -33,7 +33,7 @@ class PowerOffBeforeHydrationTest {
             d.startImageServer("200Mbit");
             d.start(HYDRATE_RATE, d.guest.append().replace(" rw", " ro") + " init=/bin/sh", null, q -> {});
             GuestConsole con = d.console();
-            awaitShell(con);
+            con.awaitShell(Deployment.BOOT);
             d.run("export PATH=/sbin:/bin:/usr/sbin:/usr/bin; mount -t proc proc /proc");
             Map<String, Object> before = io.bmcast.node.NodeState.readStatus(d.state);
             assertTrue(before == null || "streaming".equals(before.get("phase")), "still streaming at power-off: " + before);
@@ -58,17 +58,5 @@ class PowerOffBeforeHydrationTest {
     private static int indexOf(List<String> lines, String needle) {
         for (int i = 0; i < lines.size(); i++) if (lines.get(i).contains(needle)) return i;
         return -1;
-    }
-
-    /** With a plain shell as init there is no ready marker: ask until the shell answers. */
-    private static void awaitShell(GuestConsole con) throws Exception {
-        long deadline = System.nanoTime() + Deployment.BOOT.toNanos();
-        while (true) {
-            try {
-                if (con.run("true", Duration.ofSeconds(5)).ok()) return;
-            } catch (java.io.IOException notYet) {
-                if (System.nanoTime() > deadline || con.isClosed()) throw notYet;
-            }
-        }
     }
 }

@@ -77,7 +77,7 @@ class StreamedBootTest {
             d.startImageServer("200Mbit");
             d.start(4 * SLOW_HYDRATION, d.guest.append().replace(" rw", " ro") + " init=/bin/sh", null, q -> {});
             GuestConsole con = d.console();
-            awaitShell(con);
+            con.awaitShell(Deployment.BOOT);
             String mounts = d.run("export PATH=/sbin:/bin:/usr/sbin:/usr/bin; mount -t proc proc /proc && grep ' / ' /proc/mounts");
             assertTrue(mounts.contains(" ro,"), "the root must be mounted read-only: " + mounts);
             d.checkImageData();
@@ -91,18 +91,6 @@ class StreamedBootTest {
                     d.guest.disk().toString(), d.disk.toString());
             assertEquals(0, cmp.exitCode(), "qemu-img compare image local-disk:\n" + cmp.stdout() + cmp.stderr());
             assertTrue(cmp.stdout().contains("Images are identical"), cmp.stdout());
-        }
-    }
-
-    /** With a plain shell as init there is no ready marker: ask until the shell answers. */
-    private static void awaitShell(GuestConsole con) throws Exception {
-        long deadline = System.nanoTime() + Deployment.BOOT.toNanos();
-        while (true) {
-            try {
-                if (con.run("true", Duration.ofSeconds(5)).ok()) return;
-            } catch (java.io.IOException notYet) {
-                if (System.nanoTime() > deadline || con.isClosed()) throw notYet;
-            }
         }
     }
 }
