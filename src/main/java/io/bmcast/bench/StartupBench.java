@@ -1,7 +1,7 @@
 package io.bmcast.bench;
 
-import io.bmcast.cli.Args;
-import io.bmcast.cli.UsageException;
+import io.bmcast.util.Args;
+import io.bmcast.util.UsageException;
 import io.bmcast.guest.GuestBuilder;
 import io.bmcast.guest.GuestImage;
 import io.bmcast.guest.GuestKind;

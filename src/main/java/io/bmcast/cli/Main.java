@@ -1,5 +1,6 @@
 package io.bmcast.cli;
 
+import io.bmcast.util.UsageException;
 import java.util.Arrays;
 
 /** Entry point of the {@code bmcast} launcher: dispatches to one sub-command. */

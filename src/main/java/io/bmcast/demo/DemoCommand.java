@@ -1,6 +1,6 @@
 package io.bmcast.demo;
 
-import io.bmcast.cli.Args;
+import io.bmcast.util.Args;
 import io.bmcast.guest.GuestBuilder;
 import io.bmcast.guest.GuestImage;
 import io.bmcast.guest.GuestKind;

@@ -1,6 +1,6 @@
 package io.bmcast.guest;
 
-import io.bmcast.cli.UsageException;
+import io.bmcast.util.UsageException;
 import io.bmcast.util.Units;
 import java.nio.file.Path;
 

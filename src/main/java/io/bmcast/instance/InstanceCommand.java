@@ -1,7 +1,7 @@
 package io.bmcast.instance;
 
-import io.bmcast.cli.Args;
-import io.bmcast.cli.UsageException;
+import io.bmcast.util.Args;
+import io.bmcast.util.UsageException;
 import io.bmcast.transport.NbdUri;
 import io.bmcast.vmm.DiskBus;
 import java.nio.file.Files;
@@ -28,7 +28,7 @@ public final class InstanceCommand {
     }
 
     static Instance.Spec spec(Args a) {
-        NbdUri image = a.nbdUri("image");
+        NbdUri image = a.parsed("image", NbdUri::parse);
         Path disk = Path.of(a.required("disk"));
         Path state = Path.of(a.required("state"));
         Path kernel = path(a.string("kernel", null));

@@ -36,8 +36,17 @@ final class BatchSizer {
     }
 
     /** The size for the next batch. */
-    synchronized long batchBytes() {
+    long batchBytes() {
+        return batchBytes(targetNs);
+    }
+
+    /**
+     * The size for the next batch when the batches in flight may take at most {@code limitNs} of link time
+     * together (capped by the configured target): the hydrator passes less while the guest is busy.
+     */
+    synchronized long batchBytes(long limitNs) {
         if (targetNs <= 0) return maxBytes;
+        long targetNs = Math.min(this.targetNs, Math.max(1, limitNs));
         if (busyNs < 5_000_000L || bytes == 0) return initialBytes; // nothing measured yet: start small
         double rate = bytes * 1e9 / busyNs;
         long b = (long) (rate * targetNs / 1e9 / workers);

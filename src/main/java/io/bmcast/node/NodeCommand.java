@@ -1,8 +1,8 @@
 package io.bmcast.node;
 
-import io.bmcast.cli.Args;
-import io.bmcast.cli.Signals;
-import io.bmcast.cli.UsageException;
+import io.bmcast.util.Args;
+import io.bmcast.util.Signals;
+import io.bmcast.util.UsageException;
 import io.bmcast.mediator.Hydrator;
 import io.bmcast.mediator.MediatedDisk;
 import io.bmcast.mediator.MediatorOptions;
@@ -40,7 +40,7 @@ public final class NodeCommand {
     public static int run(String[] argv) throws Exception {
         if (argv.length > 0 && argv[0].equals("status")) return status(java.util.Arrays.copyOfRange(argv, 1, argv.length));
         Args a = new Args(argv);
-        NbdUri image = a.nbdUri("image");
+        NbdUri image = a.parsed("image", NbdUri::parse);
         Path disk = Path.of(a.required("disk"));
         Path state = Path.of(a.required("state"));
         Path socket = Path.of(a.required("socket"));

@@ -1,6 +1,6 @@
 package io.bmcast.vmm;
 
-import io.bmcast.cli.UsageException;
+import io.bmcast.util.UsageException;
 import io.bmcast.guest.GuestBuilder;
 import io.bmcast.guest.GuestImage;
 import io.bmcast.guest.GuestKind;

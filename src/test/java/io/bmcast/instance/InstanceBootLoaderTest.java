@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.bmcast.cli.Args;
-import io.bmcast.cli.UsageException;
+import io.bmcast.util.Args;
+import io.bmcast.util.UsageException;
 import io.bmcast.guest.Ext4Image;
 import io.bmcast.guest.GuestBuilder;
 import io.bmcast.guest.GuestImage;

@@ -21,6 +21,16 @@ class BatchSizerTest {
     }
 
     @Test
+    void aBusyGuestGetsSmallerBatchesAnIdleOneTheWholeTarget() {
+        BatchSizer s = new BatchSizer(4096, 8 << 20, 20 * MS, 2);
+        s.started(0);
+        s.finished(10 * MS, 1_250_000); // 125 MB/s: 1 Gbit/s
+        assertEquals(1_250_000, s.batchBytes(), "20 ms over two workers");
+        assertEquals(125_000, s.batchBytes(2 * MS), "the guest was quiet 8 ms: 2 ms of link in flight");
+        assertEquals(1_250_000, s.batchBytes(Long.MAX_VALUE), "never more than the target");
+    }
+
+    @Test
     void boundedByTheRegionAndTheLargestBatch() {
         BatchSizer fast = new BatchSizer(64 << 10, 2 << 20, 20 * MS, 2);
         fast.started(0);

@@ -1,4 +1,4 @@
-package io.bmcast.cli;
+package io.bmcast.util;
 
 /** A command line that cannot be run as written; the message says what is wrong. */
 public final class UsageException extends RuntimeException {

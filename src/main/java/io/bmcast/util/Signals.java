@@ -1,4 +1,4 @@
-package io.bmcast.cli;
+package io.bmcast.util;
 
 import sun.misc.Signal;
 

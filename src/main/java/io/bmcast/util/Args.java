@@ -1,6 +1,5 @@
-package io.bmcast.cli;
+package io.bmcast.util;
 
-import io.bmcast.transport.NbdUri;
 import io.bmcast.util.Units;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -73,11 +72,11 @@ public final class Args {
         return v == null ? fallback : parse(name, v, Units::parseRate);
     }
 
-    /** A required NBD URI ({@code nbd://host:port/name} or {@code nbd+unix:///name?socket=PATH}). */
-    public NbdUri nbdUri(String name) {
+    /** A required option parsed by {@code parser}; its IllegalArgumentException becomes a usage error. */
+    public <T> T parsed(String name, java.util.function.Function<String, T> parser) {
         String v = required(name);
         try {
-            return NbdUri.parse(v);
+            return parser.apply(v);
         } catch (IllegalArgumentException e) {
             throw new UsageException("--" + name + ": " + e.getMessage());
         }
