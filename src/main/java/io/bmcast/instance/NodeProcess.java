@@ -1,5 +1,6 @@
 package io.bmcast.instance;
 
+import io.bmcast.guest.GuestCache;
 import io.bmcast.node.NodeState;
 import java.io.IOException;
 import java.net.UnixDomainSocketAddress;
@@ -21,22 +22,28 @@ final class NodeProcess {
     private final List<String> nodeArgs;
     private final Path state;
     private final Path socket;
+    private final ClassDataArchive cds;
+    private final Path cdsDump;
     private Process process;
 
     NodeProcess(List<String> nodeArgs, Path state, Path socket) {
         this.nodeArgs = List.copyOf(nodeArgs);
         this.state = state;
         this.socket = socket;
+        this.cds = new ClassDataArchive(GuestCache.root().resolve("cds"), System.getProperty("java.class.path"));
+        this.cdsDump = state.resolve("node-classes.jsa.tmp");
     }
 
     /** Starts the mediator and waits until it accepts connections on its socket. */
     synchronized void start(Duration timeout) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
-        cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx512m",
-                "-cp", System.getProperty("java.class.path"), "io.bmcast.cli.Main", "node"));
-        cmd.addAll(nodeArgs);
+        cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx512m"));
         Files.createDirectories(state);
+        cds.adopt(cdsDump); // a dump left by the previous mediator, if it exited cleanly
+        cmd.addAll(cds.jvmOptions(cdsDump));
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.bmcast.cli.Main", "node"));
+        cmd.addAll(nodeArgs);
         Path log = state.resolve("node.log");
         process = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
@@ -57,7 +64,7 @@ final class NodeProcess {
                 process.destroyForcibly();
                 throw new IOException("the mediator did not listen on " + socket + " within " + timeout.toSeconds() + " s:\n" + tail(log));
             }
-            sleep(20);
+            sleep(5);
         }
     }
 
@@ -86,7 +93,9 @@ final class NodeProcess {
             process.destroyForcibly();
             Thread.currentThread().interrupt();
         }
-        return process.isAlive() ? -1 : process.exitValue();
+        if (process.isAlive()) return -1;
+        cds.adopt(cdsDump);
+        return process.exitValue();
     }
 
     static String tail(Path log) {
