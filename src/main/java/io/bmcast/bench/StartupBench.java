@@ -9,10 +9,10 @@ import io.bmcast.guest.HostCommand;
 import io.bmcast.instance.EventLog;
 import io.bmcast.instance.Instance;
 import io.bmcast.node.NodeState;
+import io.bmcast.storage.Extents;
 import io.bmcast.storage.FileExport;
 import io.bmcast.storage.LinkEmulator;
 import io.bmcast.imageserver.ImageServer;
-import io.bmcast.transport.Export;
 import io.bmcast.transport.Listener;
 import io.bmcast.transport.NbdServer;
 import io.bmcast.transport.NbdUri;
@@ -148,7 +148,7 @@ public final class StartupBench {
         Path sock = work.resolve("image.sock");
         LinkEmulator link = new LinkEmulator(io.bmcast.storage.TokenBucket.withDefaultBurst(o.rate()), o.latencyNs());
         FileExport file = new FileExport(EXPORT, "guest image", image.disk(), true);
-        long dataBytes = dataBytes(file);
+        long dataBytes = Extents.dataBytes(file);
         CountingExport counter = new CountingExport(ImageServer.wrap(file, link));
         NbdServer server = new NbdServer(Map.of(EXPORT, counter), NbdServer.Config.defaults().withDefaultExport(EXPORT));
         try {
@@ -491,47 +491,15 @@ public final class StartupBench {
         runTool(List.of("cp", "--sparse=always", from.toString(), to.toString()), to.getParent(), Duration.ofMinutes(30));
     }
 
-    /** Bytes of data (not holes) in the image, as the server reports them. */
-    static long dataBytes(Export e) throws IOException {
-        long[] data = {0};
-        long pos = 0;
-        while (pos < e.size()) {
-            long[] covered = {0};
-            e.blockStatus(pos, Math.min(1L << 30, e.size() - pos), (len, flags) -> {
-                if ((flags & io.bmcast.protocol.Nbd.STATE_HOLE) == 0) data[0] += len;
-                covered[0] += len;
-                return true;
-            });
-            if (covered[0] == 0) break;
-            pos += covered[0];
-        }
-        return data[0];
-    }
-
     /** Reads the image's data into the page cache, so the first mode does not pay for a cold disk. */
     private static void warm(FileExport f) throws IOException {
         ByteBuffer buf = ByteBuffer.allocateDirect(4 << 20);
-        long pos = 0;
-        while (pos < f.size()) {
-            List<long[]> extents = new ArrayList<>();
-            long start = pos;
-            f.blockStatus(pos, Math.min(1L << 30, f.size() - pos), (len, flags) -> {
-                extents.add(new long[] {len, flags});
-                return true;
-            });
-            if (extents.isEmpty()) break;
-            long at = start;
-            for (long[] x : extents) {
-                if ((x[1] & io.bmcast.protocol.Nbd.STATE_HOLE) == 0) {
-                    for (long o = at; o < at + x[0]; o += buf.capacity()) {
-                        buf.clear().limit((int) Math.min(buf.capacity(), at + x[0] - o));
-                        f.read(o, buf);
-                    }
-                }
-                at += x[0];
+        Extents.forEachData(f, (at, length) -> {
+            for (long o = at; o < at + length; o += buf.capacity()) {
+                buf.clear().limit((int) Math.min(buf.capacity(), at + length - o));
+                f.read(o, buf);
             }
-            pos = at;
-        }
+        });
     }
 
     private static void removeTree(Path p) {

@@ -8,6 +8,7 @@ import io.bmcast.imageserver.ImageServer;
 import io.bmcast.instance.EventLog;
 import io.bmcast.instance.Instance;
 import io.bmcast.node.NodeState;
+import io.bmcast.storage.Extents;
 import io.bmcast.storage.FileExport;
 import io.bmcast.storage.LinkEmulator;
 import io.bmcast.transport.Export;
@@ -52,7 +53,10 @@ public final class DemoCommand {
         out.printf("demo: building the busybox sample guest (cached after the first run)...%n");
         GuestBuilder builder = new GuestBuilder(GuestKind.BUSYBOX, appData);
         GuestImage guest = builder.build(builder.defaultDir());
-        long allocated = dataBytes(guest.disk());
+        long allocated;
+        try (FileExport f = FileExport.open(guest.disk(), true)) {
+            allocated = Extents.dataBytes(f);
+        }
         out.printf("demo: image %s: %s, %s allocated (%s of application data the boot never reads)%n", guest.disk(),
                 Units.formatSize(guest.diskSize()), Units.formatSize(allocated), Units.formatSize(appData));
 
@@ -128,25 +132,6 @@ public final class DemoCommand {
                 Units.formatSize(guest.diskSize()), Units.formatRate(rate), fullCopy);
         if (r.guestReady() > 0) {
             out.printf(Locale.ROOT, "  bmcast had the guest ready %.0fx sooner%n", (fullCopy + r.guestReady()) / r.guestReady());
-        }
-    }
-
-    /** Bytes of the image that are data rather than holes, as the image server reports them. */
-    private static long dataBytes(Path file) throws IOException {
-        try (FileExport f = FileExport.open(file, true)) {
-            long[] data = {0};
-            long offset = 0;
-            while (offset < f.size()) {
-                long[] described = {0};
-                f.blockStatus(offset, f.size() - offset, (length, flags) -> {
-                    if ((flags & io.bmcast.protocol.Nbd.STATE_HOLE) == 0) data[0] += length;
-                    described[0] += length;
-                    return true;
-                });
-                if (described[0] == 0) break;
-                offset += described[0];
-            }
-            return data[0];
         }
     }
 
