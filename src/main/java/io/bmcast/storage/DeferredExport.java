@@ -22,7 +22,7 @@ import java.util.function.LongSupplier;
  * of missing regions wait for the server, with the same bound as a reconnect ({@code giveUpNs}): past it
  * they fail with EIO, as the NBD client does when a live connection's server stays away.
  */
-public final class DeferredExport implements Export {
+public final class DeferredExport implements ReadOnlyExport {
 
     /** Opens the backing export; a {@link Permanent} failure stops the retries. */
     @FunctionalInterface
@@ -129,31 +129,8 @@ public final class DeferredExport implements Export {
     }
 
     @Override
-    public boolean readOnly() {
-        return true;
-    }
-
-    @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
         delegate().read(offset, dst);
-    }
-
-    @Override
-    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        throw new NbdException(Nbd.EPERM, "read-only");
-    }
-
-    @Override
-    public void flush() {}
-
-    @Override
-    public void trim(long offset, long length, boolean fua) throws IOException {
-        throw new NbdException(Nbd.EPERM, "read-only");
-    }
-
-    @Override
-    public void writeZeroes(long offset, long length, boolean noHole, boolean fast, boolean fua) throws IOException {
-        throw new NbdException(Nbd.EPERM, "read-only");
     }
 
     @Override

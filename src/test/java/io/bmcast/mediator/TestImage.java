@@ -1,8 +1,7 @@
 package io.bmcast.mediator;
 
 import io.bmcast.protocol.Nbd;
-import io.bmcast.protocol.NbdException;
-import io.bmcast.transport.Export;
+import io.bmcast.storage.ReadOnlyExport;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Random;
@@ -16,7 +15,7 @@ import java.util.function.LongConsumer;
  * A read-only image over a byte array, reporting its all-zero 4 KiB blocks as holes, with counters and
  * failure injection: what a test needs to see what the mediator asked of the image server.
  */
-final class TestImage implements Export {
+final class TestImage implements ReadOnlyExport {
     static final int BLOCK = 4096;
 
     final byte[] data;
@@ -58,11 +57,6 @@ final class TestImage implements Export {
     }
 
     @Override
-    public boolean readOnly() {
-        return true;
-    }
-
-    @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
         LongConsumer hook = onRead;
         if (hook != null) hook.accept(offset);
@@ -83,24 +77,6 @@ final class TestImage implements Export {
         bytesRead.addAndGet(len);
         for (long b = offset / BLOCK; b <= (offset + len - 1) / BLOCK; b++) blockReads.incrementAndGet((int) b);
         dst.put(data, (int) offset, len);
-    }
-
-    @Override
-    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        throw new NbdException(Nbd.EPERM, "read-only");
-    }
-
-    @Override
-    public void flush() {}
-
-    @Override
-    public void trim(long offset, long length, boolean fua) throws IOException {
-        throw new NbdException(Nbd.EPERM, "read-only");
-    }
-
-    @Override
-    public void writeZeroes(long offset, long length, boolean noHole, boolean fast, boolean fua) throws IOException {
-        throw new NbdException(Nbd.EPERM, "read-only");
     }
 
     /** Extents at 4 KiB granularity, at most 8 per call (so callers must loop). */
