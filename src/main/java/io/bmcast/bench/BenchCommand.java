@@ -247,7 +247,8 @@ public final class BenchCommand {
         return out;
     }
 
-    private static Path which(String tool) {
+    /** The executable {@code tool} on PATH, or null. */
+    static Path which(String tool) {
         for (String d : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
             Path p = Path.of(d, tool);
             if (Files.isExecutable(p)) return p;

@@ -138,7 +138,7 @@ public final class StartupBench {
         Options o = parse(argv);
         System.setProperty("java.awt.headless", "true");
         for (String tool : List.of("nbdcopy", "qemu-img", Qemu.BINARY, "cp")) {
-            if (which(tool) == null) throw new IllegalStateException("bench startup needs '" + tool + "' on PATH");
+            if (BenchCommand.which(tool) == null) throw new IllegalStateException("bench startup needs '" + tool + "' on PATH");
         }
         GuestBuilder builder = new GuestBuilder(o.guest(), o.appData());
         System.err.println("startup: guest " + o.guest().id() + " in " + builder.defaultDir() + " (building if needed)");
@@ -508,13 +508,5 @@ public final class StartupBench {
         } catch (IOException e) {
             System.err.println("startup: cannot remove " + p + ": " + e.getMessage());
         }
-    }
-
-    private static Path which(String tool) {
-        for (String d : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
-            Path p = Path.of(d, tool);
-            if (Files.isExecutable(p)) return p;
-        }
-        return null;
     }
 }
