@@ -1,0 +1,73 @@
+package io.bmcast.fleet;
+
+/**
+ * What an agent and the controller say to each other (JSON over HTTP, the join token as bearer).
+ *
+ * <p>Level-triggered, as Kubernetes controllers are: every heartbeat carries the agent's whole observed state
+ * ({@link Report}) and every answer the controller's whole desired state for that node ({@link Directive}).
+ * A lost message, a duplicate or a restart of either side only means the next heartbeat converges.
+ *
+ * <pre>
+ *  POST /api/v1/agent/register   Hello     -> Welcome
+ *  POST /api/v1/agent/heartbeat  Report    -> Directive
+ *  GET  /api/v1/images/{name}/kernel | /initrd   (the image's boot files, for agents that boot with --kernel)
+ * </pre>
+ */
+public final class AgentProtocol {
+    private AgentProtocol() {}
+
+    /** A machine joining (again: registering an existing name updates it and keeps its state). */
+    public record Hello(String name, long diskBytes, long memoryBytes, int cpus, String accel, boolean simulated) {}
+
+    /** @param heartbeatIntervalMs how often the agent should report when nothing changes */
+    public record Welcome(String name, long heartbeatIntervalMs) {}
+
+    /**
+     * Everything the agent observes.
+     *
+     * @param instance the instance on this machine, or null when there is none (nothing runs, nothing to scrub)
+     * @param diskClean true when the disk has been scrubbed and verified since its last tenant (or never held one)
+     */
+    public record Report(String name, InstanceReport instance, boolean diskClean) {}
+
+    /**
+     * One instance as the agent sees it.
+     *
+     * @param phase one of {@code starting, streaming, devirtualized, stopped, scrubbing, deleted, failed}
+     *              ({@link InstanceState#wire()} names)
+     * @param reason why it failed (or null)
+     * @param fractionLocal 0..1, the share of the image's regions on the local disk
+     * @param consoleOffset the byte offset in the serial console log where {@code console} starts
+     * @param console new serial console output since the offset the controller last acknowledged (may be empty)
+     */
+    public record InstanceReport(String id, String phase, String reason, long bytesOnDemand, long bytesBackground,
+            double fractionLocal, long consoleOffset, String console) {}
+
+    /**
+     * What the controller wants of this node.
+     *
+     * @param assignment the instance that should be on this node, or null: then nothing should run, and the
+     *                   disk should be (or stay) scrubbed
+     * @param consoleOffset how many console bytes of the assigned instance the controller holds: the agent
+     *                      sends from there on
+     */
+    public record Directive(Assignment assignment, long consoleOffset) {}
+
+    /**
+     * @param desired {@code running} (start it if not yet, keep it) or {@code deleted} (power off, stop the
+     *                mediator, scrub and verify the disk, then report {@code deleted})
+     */
+    public record Assignment(String instanceId, String desired, ImageSpec image) {}
+
+    /**
+     * An image as an agent needs it to boot an instance.
+     *
+     * @param kernelPath API path of the kernel to boot with (null: the disk's own boot loader boots)
+     * @param initrdPath API path of the initrd (or null)
+     */
+    public record ImageSpec(String name, String uri, long sizeBytes, long allocatedBytes, String kernelPath,
+            String initrdPath, String append) {}
+
+    public static final String DESIRED_RUNNING = "running";
+    public static final String DESIRED_DELETED = "deleted";
+}

@@ -1,0 +1,63 @@
+package io.bmcast.fleet;
+
+import java.util.List;
+
+/**
+ * The REST API's resources (JSON under {@code /api/v1}, a bearer token on every call): what the CLI, the
+ * dashboard and scripts read and send. The controller serves an OpenAPI document of them at
+ * {@code /api/v1/openapi.json}.
+ *
+ * <pre>
+ *  GET    /api/v1/nodes                     [Node]            operator only
+ *  GET    /api/v1/images                    [Image]
+ *  POST   /api/v1/images                    NewImage -> Image operator only (multipart with kernel/initrd files, or JSON)
+ *  DELETE /api/v1/images/{name}                               operator only
+ *  GET    /api/v1/instances                 [Instance]        a project token sees its project's only
+ *  POST   /api/v1/instances                 Launch -> [Instance] (201)
+ *  GET    /api/v1/instances/{id}            Instance          another project's instance is 404
+ *  DELETE /api/v1/instances/{id}            Instance (202)    destroy: power off, scrub, delete
+ *  GET    /api/v1/instances/{id}/console    text/plain        the serial console so far
+ *  GET    /api/v1/events?after=ID&limit=N   [Event]
+ *  GET    /api/v1/events/stream             text/event-stream (SSE; Last-Event-ID resumes)
+ *  GET    /api/v1/summary                   Summary           counts and rates for the dashboard
+ *  POST   /api/v1/tokens                    NewToken -> Token operator only
+ *  GET    /metrics                          Prometheus text   operator only
+ *  GET    /login?token=T                    sets a session cookie, redirects to /
+ * </pre>
+ */
+public final class Api {
+    private Api() {}
+
+    public record Node(String name, String state, long diskBytes, long memoryBytes, int cpus, String accel,
+            boolean simulated, String instanceId, String lastHeartbeat, String registeredAt) {}
+
+    public record Image(String name, String uri, long sizeBytes, long allocatedBytes, boolean hasKernel,
+            boolean hasInitrd, String append, String createdAt) {}
+
+    public record NewImage(String name, String uri, String append) {}
+
+    /**
+     * @param state {@link InstanceState#wire()}; {@code unknown} when its node is offline
+     * @param lastKnownState the stored state (differs from {@code state} only when that is {@code unknown})
+     */
+    public record Instance(String id, String project, String image, String node, String state,
+            String lastKnownState, String reason, long bytesOnDemand, long bytesBackground, double fractionLocal,
+            String createdAt, String updatedAt) {}
+
+    public record Launch(String image, int count) {}
+
+    public record Event(long id, String at, String type, String project, String instanceId, String node,
+            String message) {}
+
+    public record Summary(java.util.Map<String, Integer> nodes, java.util.Map<String, Integer> instances,
+            double launchesPerMinute, double destroysPerMinute, double bytesPerSecond) {}
+
+    public record NewToken(String project) {}
+
+    public record Token(String token, String project, String role) {}
+
+    /** Every error body: one sentence a person understands. */
+    public record Error(String error) {}
+
+    public record Page<T>(List<T> items) {}
+}
