@@ -1,6 +1,9 @@
 package io.bmcast.bench;
 
+import io.bmcast.util.UnitConverters.DurationConverter;
+import io.bmcast.util.UnitConverters.SizeConverter;
 import io.bmcast.util.Units;
+import io.bmcast.util.UsageException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.UnixDomainSocketAddress;
@@ -15,9 +18,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code bmcast bench nbd}: fio's {@code nbd} engine against our server, {@code nbdkit file} and
@@ -25,8 +31,9 @@ import java.util.regex.Pattern;
  * per workload with each server's figure and our ratio to each peer, and the peak RSS of every server.
  * A benchmark, not a test: figures on a shared machine are noisy, ratios from one run are what count.
  */
-public final class BenchCommand {
-    private BenchCommand() {}
+@Command(name = "bench", description = "Benchmarks against named peers: nbd servers, instance startup.",
+        subcommands = {BenchCommand.Nbd.class, StartupCommand.class})
+public final class BenchCommand implements Callable<Integer> {
 
     /** One fio workload. */
     record Workload(String label, String rw, String bs, int iodepth, boolean write, boolean iops) {}
@@ -41,27 +48,33 @@ public final class BenchCommand {
 
     record Result(double value, long peakRssKb) {}
 
-    public static int run(String[] argv) throws Exception {
-        if (argv.length > 0 && argv[0].equals("startup")) {
-            return StartupBench.run(java.util.Arrays.copyOfRange(argv, 1, argv.length));
+    @Command(name = "nbd", sortOptions = false,
+            description = "fio's nbd engine against bmcast, nbdkit and qemu-nbd on one page-cached file.")
+    static final class Nbd implements Callable<Integer> {
+        @Option(names = "--size", paramLabel = "SIZE", converter = SizeConverter.class, defaultValue = "1G",
+                description = "Size of the test file (default ${DEFAULT-VALUE}).")
+        long size;
+
+        @Option(names = "--runtime", paramLabel = "DURATION", converter = DurationConverter.class, defaultValue = "10s",
+                description = "Run time of each workload (default ${DEFAULT-VALUE}).")
+        java.time.Duration runtime;
+
+        @Option(names = "--dir", paramLabel = "DIR", description = "Where to write the test file (default: a temporary directory).")
+        Path dir;
+
+        @Override
+        public Integer call() throws Exception {
+            return nbd(size, runtime.toNanos(), dir);
         }
-        if (argv.length == 0 || !argv[0].equals("nbd")) {
-            throw new IllegalArgumentException("usage: bmcast bench nbd [--size 1G] [--runtime 10s] [--dir DIR]\n       "
-                    + StartupBench.USAGE.substring("usage: ".length()));
-        }
-        long size = 1L << 30;
-        long runtimeNs = TimeUnit.SECONDS.toNanos(10);
-        Path dir = null;
-        for (int i = 1; i < argv.length; i++) {
-            String v = i + 1 < argv.length ? argv[i + 1] : null;
-            switch (argv[i]) {
-                case "--size" -> size = Units.parseSize(require(v, argv[i++]));
-                case "--runtime" -> runtimeNs = Units.parseDurationNanos(require(v, argv[i++]));
-                case "--dir" -> dir = Path.of(require(v, argv[i++]));
-                default -> throw new IllegalArgumentException("bench nbd: unknown argument '" + argv[i] + "'");
-            }
-        }
-        if (size < (16 << 20)) throw new IllegalArgumentException("bench nbd: --size must be at least 16M");
+    }
+
+    @Override
+    public Integer call() {
+        throw new UsageException("bench needs a benchmark: nbd or startup");
+    }
+
+    static int nbd(long size, long runtimeNs, Path dir) throws Exception {
+        if (size < (16 << 20)) throw new UsageException("--size must be at least 16M");
         long runtimeS = Math.max(1, TimeUnit.NANOSECONDS.toSeconds(runtimeNs));
         for (String tool : List.of("fio", "nbdkit", "qemu-nbd")) {
             if (which(tool) == null) throw new IllegalStateException("bench nbd needs '" + tool + "' on PATH");
@@ -127,11 +140,6 @@ public final class BenchCommand {
                 Files.deleteIfExists(work);
             }
         }
-    }
-
-    private static String require(String v, String option) {
-        if (v == null) throw new IllegalArgumentException("bench nbd: " + option + " needs a value");
-        return v;
     }
 
     /** This very launcher's JVM and jar, serving the file read-write as a separate process. */

@@ -1,7 +1,5 @@
 package io.bmcast.bench;
 
-import io.bmcast.util.Args;
-import io.bmcast.util.UsageException;
 import io.bmcast.guest.GuestBuilder;
 import io.bmcast.guest.GuestImage;
 import io.bmcast.guest.GuestKind;
@@ -16,7 +14,7 @@ import io.bmcast.imageserver.ImageServer;
 import io.bmcast.transport.Listener;
 import io.bmcast.transport.NbdServer;
 import io.bmcast.transport.NbdUri;
-import io.bmcast.util.Json;
+import io.bmcast.util.Jackson;
 import io.bmcast.util.Units;
 import io.bmcast.vmm.DiskBus;
 import io.bmcast.vmm.GuestDisk;
@@ -28,8 +26,6 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -82,60 +78,7 @@ public final class StartupBench {
         this.imageDataBytes = imageDataBytes;
     }
 
-    static final String USAGE = "usage: bmcast bench startup [--guest busybox|debian] [--rate 1Gbit] [--latency 200us]"
-            + " [--app-data SIZE] [--modes " + String.join(",", ALL_MODES) + "] [--out DIR]"
-            + " [--estimate-full-copy[=WINDOW] | --exact-full-copy] [--ready-timeout 10m] [--local-timeout 5m] [--region-size 64K] [--hydrate-rate RATE]";
-
-    static Options parse(String[] argv) {
-        Args a = new Args(argv, "exact-full-copy", "estimate-full-copy");
-        GuestKind guest;
-        try {
-            guest = GuestKind.parse(a.string("guest", "busybox"));
-        } catch (IllegalArgumentException e) {
-            throw new UsageException("--guest: " + e.getMessage());
-        }
-        long rate = a.rate("rate", Units.parseRate("1Gbit"));
-        long latency = a.durationNanos("latency", Units.parseDurationNanos("200us"));
-        long appData = a.size("app-data", 0);
-        List<String> modes = new ArrayList<>();
-        for (String m : a.string("modes", String.join(",", ALL_MODES)).split(",")) {
-            m = m.strip();
-            if (m.isEmpty()) continue;
-            if (!ALL_MODES.contains(m)) throw new UsageException("--modes: unknown mode '" + m + "' (" + String.join(",", ALL_MODES) + ")");
-            if (!modes.contains(m)) modes.add(m);
-        }
-        if (modes.isEmpty()) throw new UsageException("--modes: no mode given");
-        String outText = a.string("out", null);
-        String est = a.string("estimate-full-copy", null);
-        boolean exact = a.flag("exact-full-copy");
-        long window = DEFAULT_ESTIMATE_WINDOW_NS;
-        Boolean estimate = null; // auto
-        if (est != null) {
-            if (exact) throw new UsageException("give --estimate-full-copy or --exact-full-copy, not both");
-            estimate = true;
-            if (!est.equals("true")) {
-                try {
-                    window = Units.parseDurationNanos(est);
-                } catch (IllegalArgumentException e) {
-                    throw new UsageException("--estimate-full-copy: " + e.getMessage());
-                }
-            }
-            if (window < TimeUnit.SECONDS.toNanos(2)) throw new UsageException("--estimate-full-copy: window below 2 s");
-        } else if (exact) {
-            estimate = false;
-        }
-        Duration readyTimeout = Duration.ofNanos(a.durationNanos("ready-timeout", TimeUnit.MINUTES.toNanos(10)));
-        Duration localTimeout = Duration.ofNanos(a.durationNanos("local-timeout", TimeUnit.MINUTES.toNanos(5)));
-        long region = a.size("region-size", 64 << 10);
-        long hydrateRate = a.rate("hydrate-rate", 0); // diagnosis: cap bmcast's background copy
-        a.done(0);
-        Path out = outText != null ? Path.of(outText) : Path.of("bench-results",
-                "startup-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-        return new Options(guest, rate, latency, appData, modes, out, estimate, window, readyTimeout, localTimeout, (int) region, hydrateRate);
-    }
-
-    public static int run(String[] argv) throws Exception {
-        Options o = parse(argv);
+    static int run(Options o) throws Exception {
         System.setProperty("java.awt.headless", "true");
         for (String tool : List.of("nbdcopy", "qemu-img", Qemu.BINARY, "cp")) {
             if (BenchCommand.which(tool) == null) throw new IllegalStateException("bench startup needs '" + tool + "' on PATH");
@@ -215,7 +158,7 @@ public final class StartupBench {
         doc.put("accel", accel());
         doc.put("modes", table.toJson());
         if (!failures.isEmpty()) doc.put("failures", failures);
-        Files.writeString(json, Json.writePretty(doc) + "\n");
+        Files.writeString(json, Jackson.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(doc) + "\n");
         Files.writeString(options.out().resolve("table.txt"), text.toString());
         Path png = options.out().resolve("startup.png");
         BarChart.write(chart(table, header), png);

@@ -1,6 +1,5 @@
 package io.bmcast.demo;
 
-import io.bmcast.util.Args;
 import io.bmcast.guest.GuestBuilder;
 import io.bmcast.guest.GuestImage;
 import io.bmcast.guest.GuestKind;
@@ -11,10 +10,14 @@ import io.bmcast.node.NodeState;
 import io.bmcast.storage.Extents;
 import io.bmcast.storage.FileExport;
 import io.bmcast.storage.LinkEmulator;
+import io.bmcast.storage.TokenBucket;
 import io.bmcast.transport.Export;
 import io.bmcast.transport.Listener;
 import io.bmcast.transport.NbdServer;
 import io.bmcast.transport.NbdUri;
+import io.bmcast.util.UnitConverters.DurationConverter;
+import io.bmcast.util.UnitConverters.RateConverter;
+import io.bmcast.util.UnitConverters.SizeConverter;
 import io.bmcast.util.Units;
 import io.bmcast.vmm.DiskBus;
 import io.bmcast.vmm.GuestConsole;
@@ -27,7 +30,10 @@ import java.time.Duration;
 import java.util.Comparator;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code bmcast demo}: the whole story on one machine with embedded defaults. Builds the busybox sample
@@ -36,23 +42,31 @@ import java.util.stream.Stream;
  * still arriving, waits for de-virtualization, powers the guest off, and prints the timeline next to
  * what a full image copy over the same link would have cost.
  */
-public final class DemoCommand {
-    private DemoCommand() {}
+@Command(name = "demo", sortOptions = false,
+        description = "The whole story on this machine: build a sample guest, serve it, deploy it by streaming, check it, de-virtualize, compare with a full copy.")
+public final class DemoCommand implements Callable<Integer> {
+    @Option(names = "--rate", paramLabel = "RATE", converter = RateConverter.class, defaultValue = "1Gbit",
+            description = "Rate of the emulated link to the image server (default ${DEFAULT-VALUE}).")
+    long rate;
 
-    public static int run(String[] argv) throws Exception {
-        Args a = new Args(argv, "keep");
-        String rateText = a.string("rate", "1Gbit");
-        long rate = a.rate("rate", 0);
-        if (rate == 0) rate = Units.parseRate(rateText);
-        String latency = a.string("latency", "200us");
-        long appData = a.size("app-data", 1L << 30);
-        boolean keep = a.flag("keep");
-        a.done(0);
+    @Option(names = "--latency", paramLabel = "DURATION", converter = DurationConverter.class, defaultValue = "200us",
+            description = "One-way latency of that link (default ${DEFAULT-VALUE}).")
+    Duration latency;
+
+    @Option(names = "--app-data", paramLabel = "SIZE", converter = SizeConverter.class, defaultValue = "1G",
+            description = "Application data in the image that the boot never reads (default ${DEFAULT-VALUE}).")
+    long appData;
+
+    @Option(names = "--keep", description = "Keep the work dir (console log, events, local disk) afterwards.")
+    boolean keep;
+
+    @Override
+    public Integer call() throws Exception {
         PrintStream out = System.out;
 
         out.printf("demo: building the busybox sample guest (cached after the first run)...%n");
         GuestBuilder builder = new GuestBuilder(GuestKind.BUSYBOX, appData);
-        GuestImage guest = builder.build(builder.defaultDir());
+        GuestImage guest = builder.build(builder.defaultDir(), step -> out.println("demo: guest: " + step));
         long allocated;
         try (FileExport f = FileExport.open(guest.disk(), true)) {
             allocated = Extents.dataBytes(f);
@@ -61,7 +75,7 @@ public final class DemoCommand {
                 Units.formatSize(guest.diskSize()), Units.formatSize(allocated), Units.formatSize(appData));
 
         Path work = Files.createTempDirectory("bmcast-demo-");
-        LinkEmulator link = LinkEmulator.parse(rateText, latency);
+        LinkEmulator link = new LinkEmulator(TokenBucket.withDefaultBurst(rate), latency.toNanos());
         try (FileExport image = new FileExport("busybox", "busybox sample guest", guest.disk(), true);
              NbdServer server = new NbdServer(Map.<String, Export>of("busybox", ImageServer.wrap(image, link)))) {
             Listener listener = Listener.unix(work.resolve("image.sock"));

@@ -2,12 +2,16 @@ package io.bmcast.guest;
 
 import io.bmcast.util.Units;
 import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * Builds a sample guest into a directory, reusing a finished build. Everything is staged in a sibling
@@ -23,6 +27,8 @@ public final class GuestBuilder {
     static final long DATA_FILE_SIZE = 2L << 20;
     static final String DATA_DIR = "/data";
     static final String APP_DATA = "/app/blob.bin";
+    /** Application data progress is reported every this many bytes written. */
+    static final long PROGRESS_STEP = 256L << 20;
 
     private final GuestKind kind;
     private final long appDataSize;
@@ -42,6 +48,11 @@ public final class GuestBuilder {
 
     /** Builds into {@code out} unless a finished build of the same kind and app data is already there. */
     public GuestImage build(Path out) throws IOException {
+        return build(out, step -> {});
+    }
+
+    /** As {@link #build(Path)}, telling {@code progress} each step and how much of the application data is written. */
+    public GuestImage build(Path out, Consumer<String> progress) throws IOException {
         out = out.toAbsolutePath();
         if (Files.exists(out.resolve(GuestImage.JSON))) {
             GuestImage existing = GuestImage.load(out);
@@ -54,23 +65,37 @@ public final class GuestBuilder {
         HostKernel kernel = HostKernel.find();
         Path stage = out.resolveSibling(out.getFileName() + ".tmp");
         removeTree(stage);
-        Files.createDirectories(stage);
+        try {
+            Files.createDirectories(stage);
+        } catch (IOException e) {
+            throw new IOException("cannot create the build directory " + stage + ": " + reason(e), e);
+        }
         Path root = stage.resolve("root");
         try {
+            progress.accept("populating the " + kind.id() + " root file system");
             switch (kind) {
                 case BUSYBOX, BUSYBOX_DISK -> BusyboxRoot.populate(root, GuestImage.READY_MARKER);
                 case DEBIAN -> DebianRoot.populate(root, GuestImage.READY_MARKER);
             }
+            progress.accept("writing " + DATA_FILES + " test data files of " + Units.formatSize(DATA_FILE_SIZE));
             Map<String, String> sums = TestData.writeFiles(root.resolve(DATA_DIR.substring(1)), DATA_FILES,
                     DATA_FILE_SIZE, 42);
             String appSha = null;
             if (appDataSize > 0) {
                 Path app = root.resolve(APP_DATA.substring(1));
                 Files.createDirectories(app.getParent());
-                appSha = TestData.writeRandom(app, appDataSize, 4242);
+                String total = Units.formatSize(appDataSize);
+                progress.accept("writing " + total + " of application data");
+                appSha = TestData.writeRandom(app, appDataSize, 4242, done -> {
+                    if (done % PROGRESS_STEP == 0 && done < appDataSize) {
+                        progress.accept("application data: " + Units.formatSize(done) + " of " + total + " written");
+                    }
+                });
             }
             String append = "console=ttyS0 " + (kind.bootsItself() ? BootableDisk.ROOT : GuestImage.NVME_ROOT)
                     + " rw panic=-1 quiet";
+            progress.accept("making the " + Units.formatSize(DISK_SIZE) + " sparse disk image"
+                    + (kind.bootsItself() ? " (MBR, syslinux, ext4)" : " (ext4)"));
             if (kind.bootsItself()) {
                 BootableDisk.create(root, kernel.vmlinuz(), append, stage.resolve("disk.img"), DISK_SIZE,
                         "bmcast-" + kind.id());
@@ -93,6 +118,14 @@ public final class GuestBuilder {
             throw e;
         }
         return GuestImage.load(out);
+    }
+
+    /** Why a file operation failed, as the words that follow "cannot ...: ". */
+    private static String reason(IOException e) {
+        if (e instanceof AccessDeniedException) return "permission denied";
+        if (e instanceof NoSuchFileException) return "no such file or directory";
+        if (e instanceof FileSystemException f && f.getReason() != null) return f.getReason();
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
 
     /** {@code rm -rf}: the Debian tree holds device nodes and odd permissions that a Java walk trips over. */

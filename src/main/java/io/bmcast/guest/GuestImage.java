@@ -1,6 +1,8 @@
 package io.bmcast.guest;
 
-import io.bmcast.util.Json;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import io.bmcast.util.Jackson;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,9 +57,9 @@ public record GuestImage(Path dir, GuestKind kind, long diskSize, String append,
         Path f = dir.resolve(JSON);
         Map<String, Object> m;
         try {
-            m = Json.parseObject(Files.readString(f));
-        } catch (IllegalArgumentException e) {
-            throw new IOException(f + ": " + e.getMessage(), e);
+            m = Jackson.MAPPER.readValue(f.toFile(), new TypeReference<Map<String, Object>>() {});
+        } catch (JsonProcessingException e) {
+            throw new IOException(f + " is not a guest description: " + e.getOriginalMessage(), e);
         }
         Map<String, String> sums = new LinkedHashMap<>();
         if (m.get("checksums") instanceof Map<?, ?> c) c.forEach((k, v) -> sums.put((String) k, (String) v));
@@ -69,14 +71,25 @@ public record GuestImage(Path dir, GuestKind kind, long diskSize, String append,
 
     void save() throws IOException {
         boolean bootsItself = kind.bootsItself();
-        Map<String, Object> m = Json.object("kind", kind.id(), "diskSize", diskSize, "disk", "disk.img",
-                "kernel", bootsItself ? null : "vmlinuz", "initrd", initrd() == null ? null : "initrd.img",
-                "bootLoader", bootsItself ? "syslinux" : null, "rootOffset", rootOffset(),
-                "append", append, "appendVirtio", bootsItself ? null : append("/dev/vda"), "readyMarker", readyMarker,
-                "dataDir", dataDir, "checksumFile", dataDir + "/" + TestData.SUMS, "checksums", checksums,
-                "appData", appData, "appDataSize", appDataSize, "appDataSha256", appDataSha256);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("kind", kind.id());
+        m.put("diskSize", diskSize);
+        m.put("disk", "disk.img");
+        m.put("kernel", bootsItself ? null : "vmlinuz");
+        m.put("initrd", initrd() == null ? null : "initrd.img");
+        m.put("bootLoader", bootsItself ? "syslinux" : null);
+        m.put("rootOffset", rootOffset());
+        m.put("append", append);
+        m.put("appendVirtio", bootsItself ? null : append("/dev/vda"));
+        m.put("readyMarker", readyMarker);
+        m.put("dataDir", dataDir);
+        m.put("checksumFile", dataDir + "/" + TestData.SUMS);
+        m.put("checksums", checksums);
+        m.put("appData", appData);
+        m.put("appDataSize", appDataSize);
+        m.put("appDataSha256", appDataSha256);
         Path tmp = dir.resolve(JSON + ".tmp");
-        Files.writeString(tmp, Json.writePretty(m));
+        Files.writeString(tmp, Jackson.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(m) + "\n");
         Files.move(tmp, dir.resolve(JSON), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 }

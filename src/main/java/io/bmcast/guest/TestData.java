@@ -10,6 +10,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.LongConsumer;
 
 /**
  * Incompressible, reproducible files written into a guest's root so a test can prove, from inside the guest,
@@ -43,6 +44,11 @@ public final class TestData {
 
     /** Writes {@code size} pseudo-random bytes from {@code seed}; returns their SHA-256 in hex. */
     public static String writeRandom(Path file, long size, long seed) throws IOException {
+        return writeRandom(file, size, seed, done -> {});
+    }
+
+    /** As {@link #writeRandom(Path, long, long)}, telling {@code written} the bytes written so far after each chunk. */
+    public static String writeRandom(Path file, long size, long seed, LongConsumer written) throws IOException {
         MessageDigest sha = sha256();
         SplittableRandom rnd = new SplittableRandom(seed);
         byte[] buf = new byte[CHUNK];
@@ -56,6 +62,7 @@ public final class TestData {
                 out.write(buf, 0, n);
                 sha.update(buf, 0, n);
                 done += n;
+                written.accept(done);
             }
         }
         return HexFormat.of().formatHex(sha.digest());

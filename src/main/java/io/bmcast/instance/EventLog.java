@@ -1,6 +1,6 @@
 package io.bmcast.instance;
 
-import io.bmcast.util.Json;
+import io.bmcast.util.Jackson;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -44,7 +44,7 @@ public final class EventLog implements AutoCloseable {
         }
         if (file != null) {
             try {
-                file.write((Json.write(line) + "\n").getBytes(StandardCharsets.UTF_8));
+                file.write((Jackson.MAPPER.writeValueAsString(line) + "\n").getBytes(StandardCharsets.UTF_8));
                 file.flush();
             } catch (IOException e) {
                 if (terminal != null) terminal.println("instance: cannot write event: " + e.getMessage());

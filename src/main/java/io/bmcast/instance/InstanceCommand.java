@@ -1,59 +1,93 @@
 package io.bmcast.instance;
 
-import io.bmcast.util.Args;
-import io.bmcast.util.UsageException;
+import io.bmcast.node.NbdUriConverter;
 import io.bmcast.transport.NbdUri;
+import io.bmcast.util.UnitConverters.RateConverter;
+import io.bmcast.util.UnitConverters.SizeConverter;
+import io.bmcast.util.UsageException;
 import io.bmcast.vmm.DiskBus;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-/**
- * {@code bmcast instance run}: deploy one instance by streaming and run it until the guest powers off.
- * Prints the timeline as it happens; exits with QEMU's exit code.
- */
-public final class InstanceCommand {
-    private InstanceCommand() {}
+/** {@code bmcast instance run}: deploy one instance by streaming and run it until the guest powers off. */
+@Command(name = "instance", description = "Deploy instances by streaming.", subcommands = InstanceCommand.Run.class)
+public final class InstanceCommand implements Callable<Integer> {
+    @Override
+    public Integer call() {
+        throw new UsageException("instance needs a sub-command: run");
+    }
 
-    public static int run(String[] argv) throws Exception {
-        if (argv.length == 0 || !argv[0].equals("run")) throw new UsageException("usage: bmcast instance run --image URI --disk PATH --state DIR [--kernel FILE] ...");
-        Args a = new Args(java.util.Arrays.copyOfRange(argv, 1, argv.length));
-        Instance.Spec spec = spec(a);
-        a.done(0);
-        try (EventLog events = new EventLog(System.nanoTime(), spec.events(), System.out)) {
-            Instance.Result r = new Instance(spec, events, System.out).run();
-            System.out.println("instance: " + Instance.describe(r));
-            return r.vmmExitCode();
+    /** Prints the timeline as it happens; exits with QEMU's exit code. */
+    @Command(name = "run", sortOptions = false,
+            description = "Deploy one instance by streaming: mediator + QEMU, de-virtualized live once the disk is local; runs until the guest powers off.")
+    static final class Run implements Callable<Integer> {
+        @Option(names = "--image", paramLabel = "URI", required = true, converter = NbdUriConverter.class,
+                description = "The image: nbd://HOST:PORT/NAME or nbd+unix:///NAME?socket=PATH.")
+        NbdUri image;
+
+        @Option(names = "--disk", paramLabel = "PATH", required = true, description = "The local disk the image is copied to.")
+        Path disk;
+
+        @Option(names = "--state", paramLabel = "DIR", required = true, description = "The instance's state dir.")
+        Path state;
+
+        @Option(names = "--kernel", paramLabel = "FILE", description = "Boot this kernel (default: the disk's own boot loader).")
+        Path kernel;
+
+        @Option(names = "--initrd", paramLabel = "FILE", description = "Initial ramdisk for --kernel.")
+        Path initrd;
+
+        @Option(names = "--append", paramLabel = "STR", description = "Kernel command line (default with --kernel: console=ttyS0 root=DEVICE rw).")
+        String append;
+
+        @Option(names = "--memory", paramLabel = "SIZE", converter = SizeConverter.class, defaultValue = "512M",
+                description = "Guest memory (default ${DEFAULT-VALUE}).")
+        long memory;
+
+        @Option(names = "--device", paramLabel = "nvme|virtio", defaultValue = "nvme",
+                description = "The guest's disk device (default nvme).")
+        DiskBus device;
+
+        @Option(names = "--console", paramLabel = "FILE", description = "Write the guest's serial console here.")
+        Path console;
+
+        @Option(names = "--events", paramLabel = "FILE", description = "Write the timeline here as JSON lines.")
+        Path events;
+
+        @Option(names = "--region-size", paramLabel = "SIZE", converter = SizeConverter.class, defaultValue = "64K",
+                description = "The mediator's region size (default ${DEFAULT-VALUE}).")
+        long regionSize;
+
+        @Option(names = "--hydrate-rate", paramLabel = "RATE", converter = RateConverter.class,
+                description = "Cap the background copy, e.g. 200Mbit (default: no cap).")
+        Long hydrateRate;
+
+        @Option(names = "--ready-marker", paramLabel = "STR", defaultValue = "BMCAST-READY",
+                description = "The console line that says the guest is ready (default ${DEFAULT-VALUE}).")
+        String readyMarker;
+
+        @Override
+        public Integer call() throws Exception {
+            Instance.Spec spec = spec();
+            try (EventLog log = new EventLog(System.nanoTime(), spec.events(), System.out)) {
+                Instance.Result r = new Instance(spec, log, System.out).run();
+                System.out.println("instance: " + Instance.describe(r));
+                return r.vmmExitCode();
+            }
         }
-    }
 
-    static Instance.Spec spec(Args a) {
-        NbdUri image = a.parsed("image", NbdUri::parse);
-        Path disk = Path.of(a.required("disk"));
-        Path state = Path.of(a.required("state"));
-        Path kernel = path(a.string("kernel", null));
-        Path initrd = path(a.string("initrd", null));
-        DiskBus bus = switch (a.string("device", "nvme").toLowerCase(Locale.ROOT)) {
-            case "nvme" -> DiskBus.NVME;
-            case "virtio" -> DiskBus.VIRTIO;
-            default -> throw new UsageException("--device must be nvme or virtio");
-        };
-        String append = a.string("append", kernel == null ? null : "console=ttyS0 root=" + bus.guestDevice() + " rw");
-        long memory = a.size("memory", 512L << 20);
-        if (memory < 64L << 20 || memory > 1L << 40) throw new UsageException("--memory must be between 64M and 1T");
-        Path console = path(a.string("console", null));
-        Path events = path(a.string("events", null));
-        long regionSize = a.size("region-size", 64 << 10);
-        long rate = a.rate("hydrate-rate", 0);
-        String marker = a.string("ready-marker", "BMCAST-READY");
-        if (kernel != null && !Files.isRegularFile(kernel)) throw new UsageException("no kernel at " + kernel);
-        if (initrd != null && !Files.isRegularFile(initrd)) throw new UsageException("no initrd at " + initrd);
-        if (append != null && kernel == null) throw new UsageException("--append needs --kernel");
-        return new Instance.Spec(image, disk, state, kernel, initrd, append, (int) (memory >> 20), bus, console, events,
-                regionSize, rate, marker);
-    }
-
-    private static Path path(String s) {
-        return s == null ? null : Path.of(s);
+        Instance.Spec spec() {
+            if (memory < 64L << 20 || memory > 1L << 40) throw new UsageException("--memory must be between 64M and 1T");
+            if (kernel != null && !Files.isRegularFile(kernel)) throw new UsageException("no kernel at " + kernel);
+            if (initrd != null && !Files.isRegularFile(initrd)) throw new UsageException("no initrd at " + initrd);
+            if (append != null && kernel == null) throw new UsageException("--append needs --kernel");
+            if (initrd != null && kernel == null) throw new UsageException("--initrd needs --kernel");
+            String cmdline = append != null || kernel == null ? append : "console=ttyS0 root=" + device.guestDevice() + " rw";
+            return new Instance.Spec(image, disk, state, kernel, initrd, cmdline, (int) (memory >> 20), device, console, events,
+                    regionSize, hydrateRate == null ? 0 : hydrateRate, readyMarker);
+        }
     }
 }

@@ -1,9 +1,11 @@
 package io.bmcast.mediator;
 
-import io.bmcast.util.Json;
-import java.util.LinkedHashMap;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
 import java.util.Locale;
-import java.util.Map;
 
 /**
  * A snapshot of a mediated disk's progress, for {@code node status} and the status file.
@@ -21,22 +23,34 @@ public record MediatorStatus(String name, long sizeBytes, int regionSize, long r
         return regionsTotal == 0 ? 1.0 : (double) regionsPresent / regionsTotal;
     }
 
-    /** One JSON object on one line. */
+    /**
+     * One JSON object on one line. Written with jackson-core's streaming generator rather than the project's
+     * ObjectMapper: the mediator writes this every second and starts once per deployment, and databind's classes
+     * would add to that start what this one flat object does not need.
+     */
     public String toJson() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("name", name);
-        m.put("sizeBytes", sizeBytes);
-        m.put("regionSize", regionSize);
-        m.put("regionsTotal", regionsTotal);
-        m.put("regionsPresent", regionsPresent);
-        m.put("fractionPresent", Math.round(fractionPresent() * 1e6) / 1e6);
-        m.put("bytesOnDemand", bytesOnDemand);
-        m.put("bytesBackground", bytesBackground);
-        m.put("regionsFromHoles", regionsFromHoles);
-        m.put("phase", phase.name().toLowerCase(Locale.ROOT));
-        m.put("hydrationRateBytesPerSec", Math.round(hydrationRateBytesPerSec));
-        m.put("sourceErrors", sourceErrors);
-        m.put("lastError", lastError);
-        return Json.write(m);
+        StringWriter out = new StringWriter(384);
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.writeStartObject();
+            g.writeStringField("name", name);
+            g.writeNumberField("sizeBytes", sizeBytes);
+            g.writeNumberField("regionSize", regionSize);
+            g.writeNumberField("regionsTotal", regionsTotal);
+            g.writeNumberField("regionsPresent", regionsPresent);
+            g.writeNumberField("fractionPresent", Math.round(fractionPresent() * 1e6) / 1e6);
+            g.writeNumberField("bytesOnDemand", bytesOnDemand);
+            g.writeNumberField("bytesBackground", bytesBackground);
+            g.writeNumberField("regionsFromHoles", regionsFromHoles);
+            g.writeStringField("phase", phase.name().toLowerCase(Locale.ROOT));
+            g.writeNumberField("hydrationRateBytesPerSec", Math.round(hydrationRateBytesPerSec));
+            g.writeNumberField("sourceErrors", sourceErrors);
+            g.writeStringField("lastError", lastError);
+            g.writeEndObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException("writing to a StringWriter", e);
+        }
+        return out.toString();
     }
+
+    private static final JsonFactory JSON = new JsonFactory();
 }

@@ -1,6 +1,5 @@
 package io.bmcast.node;
 
-import io.bmcast.util.Args;
 import io.bmcast.util.Signals;
 import io.bmcast.util.UsageException;
 import io.bmcast.mediator.Hydrator;
@@ -14,14 +13,22 @@ import io.bmcast.transport.NbdClient;
 import io.bmcast.transport.NbdOptionException;
 import io.bmcast.transport.NbdServer;
 import io.bmcast.transport.NbdUri;
+import io.bmcast.util.UnitConverters.DurationConverter;
+import io.bmcast.util.UnitConverters.RateConverter;
+import io.bmcast.util.UnitConverters.SizeConverter;
 import io.bmcast.util.Units;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code bmcast node}: the mediator of one instance disk. It serves the disk over NBD on a Unix socket
@@ -31,24 +38,66 @@ import java.util.concurrent.CountDownLatch;
  *
  * <p>{@code bmcast node status --state DIR} prints the state dir's progress as JSON.
  */
-public final class NodeCommand {
+@Command(name = "node", sortOptions = false, subcommands = NodeCommand.Status.class,
+        description = "The mediator: serve the instance disk on SOCKET, fetching from the image on demand and copying the rest in the background. Runs until SIGTERM.")
+public final class NodeCommand implements Callable<Integer> {
     /** The export name the mediated disk is served under (also the default export). */
     public static final String EXPORT = "disk";
 
-    private NodeCommand() {}
+    @Option(names = "--image", paramLabel = "URI", converter = NbdUriConverter.class,
+            description = "The image on the image server: nbd://HOST:PORT/NAME or nbd+unix:///NAME?socket=PATH.")
+    NbdUri image;
 
-    public static int run(String[] argv) throws Exception {
-        if (argv.length > 0 && argv[0].equals("status")) return status(java.util.Arrays.copyOfRange(argv, 1, argv.length));
-        Args a = new Args(argv);
-        NbdUri image = a.parsed("image", NbdUri::parse);
-        Path disk = Path.of(a.required("disk"));
-        Path state = Path.of(a.required("state"));
-        Path socket = Path.of(a.required("socket"));
-        long regionSize = a.size("region-size", 64 << 10);
-        long rate = a.rate("hydrate-rate", 0);
-        long giveUp = a.durationNanos("give-up", Duration.ofSeconds(60).toNanos());
-        String profile = a.string("boot-profile", null);
-        a.done(0);
+    @Option(names = "--disk", paramLabel = "PATH", description = "The local disk (file or block device) the image is copied to.")
+    Path disk;
+
+    @Option(names = "--state", paramLabel = "DIR", description = "The mediator's state: region map, status.json.")
+    Path state;
+
+    @Option(names = "--socket", paramLabel = "PATH", description = "The Unix socket the VMM connects to.")
+    Path socket;
+
+    @Option(names = "--region-size", paramLabel = "SIZE", converter = SizeConverter.class, defaultValue = "64K",
+            description = "Unit of copying and of the region map (default ${DEFAULT-VALUE}).")
+    long regionSize;
+
+    @Option(names = "--hydrate-rate", paramLabel = "RATE", converter = RateConverter.class,
+            description = "Cap the background copy, e.g. 200Mbit (default: no cap).")
+    Long hydrateRate;
+
+    @Option(names = "--give-up", paramLabel = "DURATION", converter = DurationConverter.class, defaultValue = "60s",
+            description = "How long to keep trying an unreachable image server (default ${DEFAULT-VALUE}).")
+    Duration giveUp;
+
+    @Option(names = "--boot-profile", paramLabel = "FILE", description = "Fetch the regions a recorded boot read first.")
+    Path bootProfile;
+
+    /** {@code bmcast node status --state DIR}. */
+    @Command(name = "status", description = "Print the mediator's progress in a state dir as JSON.")
+    static final class Status implements Callable<Integer> {
+        @Option(names = "--state", paramLabel = "DIR", required = true, description = "The mediator's state dir.")
+        Path state;
+
+        @Override
+        public Integer call() throws IOException {
+            if (!Files.isDirectory(state)) throw new UsageException("no state dir " + state);
+            System.out.print(NodeState.statusJson(state));
+            return 0;
+        }
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        List<String> missing = new ArrayList<>();
+        if (image == null) missing.add("--image URI");
+        if (disk == null) missing.add("--disk PATH");
+        if (state == null) missing.add("--state DIR");
+        if (socket == null) missing.add("--socket PATH");
+        if (!missing.isEmpty()) throw new UsageException("node needs " + String.join(", ", missing) + " (or a sub-command: status)");
+        if (regionSize > Integer.MAX_VALUE) throw new UsageException("--region-size is too large");
+        long rate = hydrateRate == null ? 0 : hydrateRate;
+        long giveUp = this.giveUp.toNanos();
+        Path profile = bootProfile;
         PrintStream log = System.err;
         if (regionSize > Integer.MAX_VALUE) throw new UsageException("--region-size too large");
 
@@ -67,7 +116,7 @@ public final class NodeCommand {
             } catch (IllegalArgumentException e) {
                 throw new UsageException(e.getMessage());
             }
-            if (profile != null) options = options.withBootProfile(Path.of(profile));
+            if (profile != null) options = options.withBootProfile(profile);
             mediated = MediatedDisk.open(source, disk, state, options);
         } catch (IOException | RuntimeException e) {
             source.close();
@@ -110,6 +159,7 @@ public final class NodeCommand {
     static RemoteExport connect(NbdUri image, NbdClient.Options options, long giveUpNs, PrintStream log)
             throws IOException, InterruptedException {
         long start = System.nanoTime();
+        long nextReportNs = 0;
         long delayMs = 100;
         for (int attempt = 1; ; attempt++) {
             try {
@@ -118,24 +168,33 @@ public final class NodeCommand {
                 throw new IOException("the image server at " + image + " refused: " + e.getMessage(), e);
             } catch (IOException e) {
                 // The client's own message is the socket's ("No such file or directory", "Connection refused"):
-                // say which image server could not be reached.
-                if (System.nanoTime() - start + delayMs * 1_000_000 > giveUpNs) {
-                    throw new IOException("cannot reach the image server at " + image + " (" + attempt + " attempts in "
-                            + (System.nanoTime() - start) / 1_000_000 + " ms): " + e.getMessage(), e);
+                // say which image server could not be reached, and keep saying so while retrying.
+                long elapsed = System.nanoTime() - start;
+                if (elapsed + delayMs * 1_000_000 > giveUpNs) {
+                    throw new IOException("cannot reach the image server at " + image + ": " + reason(e) + "; gave up after "
+                            + seconds(elapsed) + " (" + attempt + " attempts; --give-up sets how long to try)", e);
                 }
-                if (attempt == 1) log.printf("node: cannot reach the image server at %s (%s); retrying%n", image, e.getMessage());
+                if (elapsed >= nextReportNs) {
+                    log.printf("node: cannot reach the image server at %s: %s; retrying (%s of %s)%n", image, reason(e),
+                            seconds(elapsed), seconds(giveUpNs));
+                    nextReportNs += REPORT_EVERY_NS;
+                }
                 Thread.sleep(delayMs);
                 delayMs = Math.min(2000, delayMs * 2);
             }
         }
     }
 
-    static int status(String[] argv) throws IOException {
-        Args a = new Args(argv);
-        Path state = Path.of(a.required("state"));
-        a.done(0);
-        if (!Files.isDirectory(state)) throw new UsageException("no state dir " + state);
-        System.out.println(NodeState.statusJson(state));
-        return 0;
+    private static final long REPORT_EVERY_NS = 5_000_000_000L;
+
+    private static String seconds(long ns) {
+        return Math.round(ns / 1e9) + " s";
+    }
+
+    /** "Connection refused" as "connection refused", to sit inside a sentence. */
+    private static String reason(IOException e) {
+        String m = e.getMessage();
+        if (m == null || m.isBlank()) return e.getClass().getSimpleName();
+        return Character.toLowerCase(m.charAt(0)) + m.substring(1);
     }
 }

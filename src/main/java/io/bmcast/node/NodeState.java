@@ -1,7 +1,9 @@
 package io.bmcast.node;
 
 import io.bmcast.transport.NbdUri;
-import io.bmcast.util.Json;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import io.bmcast.util.Jackson;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -21,6 +23,8 @@ public final class NodeState {
     public static final String PID = "node.pid";
     public static final String DEVIRTUALIZED = "devirtualized";
 
+    private static final TypeReference<Map<String, Object>> STATUS_TYPE = new TypeReference<>() {};
+
     private NodeState() {}
 
     /** What a state dir belongs to: the image's export (not the socket it was reached by) and its size. */
@@ -33,9 +37,9 @@ public final class NodeState {
         Path f = state.resolve(STATUS);
         if (!Files.exists(f)) return null;
         try {
-            return Json.parseObject(Files.readString(f));
-        } catch (IllegalArgumentException e) {
-            throw new IOException(f + ": " + e.getMessage(), e);
+            return Jackson.MAPPER.readValue(f.toFile(), STATUS_TYPE);
+        } catch (JsonProcessingException e) {
+            throw new IOException(f + " is not a mediator status: " + e.getOriginalMessage(), e);
         }
     }
 
@@ -71,6 +75,6 @@ public final class NodeState {
         }
         ProcessHandle p = runningNode(state);
         out.put("mediatorPid", p == null ? null : p.pid());
-        return Json.writePretty(out);
+        return Jackson.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(out) + "\n";
     }
 }

@@ -53,10 +53,13 @@ public final class Listener implements AutoCloseable {
 
     /** Listens on TCP {@code host:port}; port 0 picks a free port (see {@link #port()}). */
     public static Listener tcp(String host, int port) throws IOException {
+        InetSocketAddress address = new InetSocketAddress(host, port);
+        // An unresolved address makes bind throw UnresolvedAddressException, which carries no message.
+        if (address.isUnresolved()) throw new IllegalArgumentException("cannot resolve the host name '" + host + "' to listen on");
         ServerSocketChannel ch = ServerSocketChannel.open();
         try {
             ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-            ch.bind(new InetSocketAddress(host, port), 128);
+            ch.bind(address, 128);
         } catch (IOException e) {
             ch.close();
             throw new IOException("cannot listen on " + host + ":" + port + ": " + e.getMessage(), e);

@@ -1,6 +1,6 @@
 package io.bmcast.vmm;
 
-import io.bmcast.util.Json;
+import io.bmcast.util.Jackson;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,17 +26,17 @@ public final class Devirtualizer {
         if (!Files.exists(localDisk)) throw new IOException("local disk " + localDisk + " does not exist");
         step("attach the local disk", "blockdev-add", Qemu.localNode(localDisk));
         try {
-            step("re-point the guest disk at it", "blockdev-reopen", Json.object("options", List.of(
-                    Json.object("node-name", GuestDisk.FORMAT_NODE, "driver", "raw", "file", GuestDisk.LOCAL_NODE))));
+            step("re-point the guest disk at it", "blockdev-reopen", Map.of("options", List.of(
+                    Map.of("node-name", GuestDisk.FORMAT_NODE, "driver", "raw", "file", GuestDisk.LOCAL_NODE))));
         } catch (IOException e) {
             try {
-                qmp.execute("blockdev-del", Json.object("node-name", GuestDisk.LOCAL_NODE));
+                qmp.execute("blockdev-del", Map.of("node-name", GuestDisk.LOCAL_NODE));
             } catch (IOException suppressed) {
                 e.addSuppressed(suppressed);
             }
             throw e;
         }
-        step("detach the NBD node", "blockdev-del", Json.object("node-name", GuestDisk.NBD_NODE));
+        step("detach the NBD node", "blockdev-del", Map.of("node-name", GuestDisk.NBD_NODE));
     }
 
     /** The file name QEMU reports for the node under the guest device ({@code fmt}'s image), e.g. to check. */
@@ -57,11 +57,11 @@ public final class Devirtualizer {
         return ((List<Object>) r).stream().map(o -> String.valueOf(((Map<String, Object>) o).get("node-name"))).toList();
     }
 
-    private void step(String what, String command, Map<String, Object> args) throws IOException {
+    private void step(String what, String command, Map<String, ?> args) throws IOException {
         try {
             qmp.execute(command, args);
         } catch (QmpException e) {
-            throw new IOException("de-virtualization failed to " + what + " (" + command + " " + Json.write(args)
+            throw new IOException("de-virtualization failed to " + what + " (" + command + " " + Jackson.MAPPER.writeValueAsString(args)
                     + "): " + e.errorClass() + ": " + e.description(), e);
         }
     }

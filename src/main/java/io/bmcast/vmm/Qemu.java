@@ -1,12 +1,13 @@
 package io.bmcast.vmm;
 
 import io.bmcast.guest.HostCommand;
-import io.bmcast.util.Json;
+import io.bmcast.util.Jackson;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -134,7 +135,7 @@ public final class Qemu implements AutoCloseable {
             if (spec.initrd() != null) a.addAll(List.of("-initrd", spec.initrd().toString()));
             if (spec.append() != null) a.addAll(List.of("-append", spec.append()));
         }
-        for (Map<String, Object> node : blockNodes(spec.disk())) a.addAll(List.of("-blockdev", Json.write(node)));
+        for (Map<String, Object> node : blockNodes(spec.disk())) a.addAll(List.of("-blockdev", json(node)));
         String dev = spec.bus().qemuDevice() + ",id=disk0,drive=" + topNode(spec.disk())
                 + (spec.bus() == DiskBus.NVME ? ",serial=bmcast0" : "")
                 + (spec.kernel() == null ? ",bootindex=0" : "");
@@ -143,16 +144,31 @@ public final class Qemu implements AutoCloseable {
         return a;
     }
 
+    /** A block node's properties in the order given, so the command line reads as QEMU's documentation does. */
+    private static Map<String, Object> node(String... keysAndValues) {
+        Map<String, Object> n = new LinkedHashMap<>();
+        for (int i = 0; i < keysAndValues.length; i += 2) n.put(keysAndValues[i], keysAndValues[i + 1]);
+        return n;
+    }
+
+    private static String json(Map<String, Object> node) {
+        try {
+            return Jackson.MAPPER.writeValueAsString(node);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException("a block node of strings and numbers is always JSON", e);
+        }
+    }
+
     /** The {@code -blockdev} nodes for a disk, bottom first. */
     static List<Map<String, Object>> blockNodes(GuestDisk disk) {
         return switch (disk) {
             case GuestDisk.Nbd n -> List.of(nbdNode(n.socket(), n.exportName(), n.reconnectDelaySeconds()),
-                    Json.object("driver", "raw", "node-name", GuestDisk.FORMAT_NODE, "file", GuestDisk.NBD_NODE));
+                    node("driver", "raw", "node-name", GuestDisk.FORMAT_NODE, "file", GuestDisk.NBD_NODE));
             case GuestDisk.Local l -> List.of(localNode(l.file()),
-                    Json.object("driver", "raw", "node-name", GuestDisk.FORMAT_NODE, "file", GuestDisk.LOCAL_NODE));
+                    node("driver", "raw", "node-name", GuestDisk.FORMAT_NODE, "file", GuestDisk.LOCAL_NODE));
             case GuestDisk.CopyOnRead c -> {
                 List<Map<String, Object>> nodes = new ArrayList<>(overlayNodes(c.socket(), c.overlay()));
-                nodes.add(Json.object("driver", "copy-on-read", "node-name", "cor", "file", GuestDisk.FORMAT_NODE));
+                nodes.add(node("driver", "copy-on-read", "node-name", "cor", "file", GuestDisk.FORMAT_NODE));
                 yield nodes;
             }
             case GuestDisk.Overlay o -> overlayNodes(o.socket(), o.overlay());
@@ -168,8 +184,8 @@ public final class Qemu implements AutoCloseable {
         Map<String, Object> nbd = nbdNode(socket, "", 20);
         nbd.put("read-only", true);
         return List.of(nbd,
-                Json.object("driver", "file", "node-name", "overlay-file", "filename", overlay.toString()),
-                Json.object("driver", "qcow2", "node-name", GuestDisk.FORMAT_NODE, "file", "overlay-file",
+                node("driver", "file", "node-name", "overlay-file", "filename", overlay.toString()),
+                node("driver", "qcow2", "node-name", GuestDisk.FORMAT_NODE, "file", "overlay-file",
                         "backing", GuestDisk.NBD_NODE));
     }
 
@@ -178,8 +194,10 @@ public final class Qemu implements AutoCloseable {
     }
 
     static Map<String, Object> nbdNode(Path socket, String export, int reconnectDelay) {
-        Map<String, Object> n = Json.object("driver", "nbd", "node-name", GuestDisk.NBD_NODE,
-                "server", Json.object("type", "unix", "path", socket.toString()));
+        Map<String, Object> n = new LinkedHashMap<>();
+        n.put("driver", "nbd");
+        n.put("node-name", GuestDisk.NBD_NODE);
+        n.put("server", Map.of("type", "unix", "path", socket.toString()));
         if (export != null && !export.isEmpty()) n.put("export", export);
         if (reconnectDelay > 0) n.put("reconnect-delay", reconnectDelay);
         return n;
@@ -188,7 +206,7 @@ public final class Qemu implements AutoCloseable {
     /** A file node named {@link GuestDisk#LOCAL_NODE}: {@code host_device} for a block device, else {@code file}. */
     public static Map<String, Object> localNode(Path file) {
         String driver = file.toString().startsWith("/dev/") ? "host_device" : "file";
-        return Json.object("driver", driver, "node-name", GuestDisk.LOCAL_NODE, "filename", file.toString());
+        return node("driver", driver, "node-name", GuestDisk.LOCAL_NODE, "filename", file.toString());
     }
 
     /**
@@ -197,7 +215,7 @@ public final class Qemu implements AutoCloseable {
      */
     public void startBlockStream(String jobId) throws IOException {
         if (!(spec.disk() instanceof GuestDisk.CopyOnRead)) throw new IllegalStateException("not a copy-on-read disk");
-        qmp.execute("block-stream", Json.object("job-id", jobId, "device", GuestDisk.FORMAT_NODE));
+        qmp.execute("block-stream", Map.of("job-id", jobId, "device", GuestDisk.FORMAT_NODE));
     }
 
     public Qmp qmp() { return qmp; }

@@ -1,6 +1,6 @@
 package io.bmcast.vmm;
 
-import io.bmcast.util.Json;
+import io.bmcast.util.Jackson;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -53,7 +54,7 @@ public final class Qmp implements AutoCloseable {
         this.channel = channel;
         String first = in.readLine();
         if (first == null) throw new IOException("QMP socket closed before the greeting");
-        Map<String, Object> g = Json.parseObject(first);
+        Map<String, Object> g = parseObject(first);
         if (!g.containsKey("QMP")) throw new IOException("not a QMP greeting: " + first);
         this.greeting = g;
         this.reader = Thread.ofVirtual().name("qmp-reader").start(() -> readLoop(in));
@@ -99,11 +100,13 @@ public final class Qmp implements AutoCloseable {
         long id = ids.incrementAndGet();
         CompletableFuture<Object> reply = new CompletableFuture<>();
         pending.put(id, reply);
-        Map<String, Object> msg = Json.object("execute", command, "id", id);
+        Map<String, Object> msg = new LinkedHashMap<>();
+        msg.put("execute", command);
+        msg.put("id", id);
         if (arguments != null && !arguments.isEmpty()) msg.put("arguments", arguments);
         try {
             if (closedBy != null) throw new IOException("QMP connection closed", closedBy);
-            byte[] line = (Json.write(msg) + "\n").getBytes(StandardCharsets.UTF_8);
+            byte[] line = (Jackson.MAPPER.writeValueAsString(msg) + "\n").getBytes(StandardCharsets.UTF_8);
             synchronized (channel) {
                 ByteBuffer b = ByteBuffer.wrap(line);
                 while (b.hasRemaining()) channel.write(b);
@@ -182,7 +185,7 @@ public final class Qmp implements AutoCloseable {
         try {
             for (String line; (line = in.readLine()) != null; ) {
                 if (line.isBlank()) continue;
-                Map<String, Object> m = Json.parseObject(line);
+                Map<String, Object> m = parseObject(line);
                 if (m.get("event") instanceof String name) {
                     Map<String, Object> data = m.get("data") instanceof Map<?, ?> d ? (Map<String, Object>) d : Map.of();
                     long ts = 0;
@@ -215,6 +218,12 @@ public final class Qmp implements AutoCloseable {
                 eventLock.notifyAll();
             }
         }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> parseObject(String line) throws IOException {
+        if (Jackson.MAPPER.readValue(line, Object.class) instanceof Map<?, ?> m) return (Map<String, Object>) m;
+        throw new IOException("QMP sent something other than a JSON object: " + line);
     }
 
     private static void sleep(long ms) throws IOException {

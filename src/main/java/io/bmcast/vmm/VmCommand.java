@@ -1,71 +1,98 @@
 package io.bmcast.vmm;
 
-import io.bmcast.util.UsageException;
 import io.bmcast.guest.GuestBuilder;
 import io.bmcast.guest.GuestImage;
 import io.bmcast.guest.GuestKind;
 import io.bmcast.guest.HostKernel;
+import io.bmcast.util.UnitConverters.DurationConverter;
+import io.bmcast.util.UnitConverters.SizeConverter;
+import io.bmcast.util.UsageException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 /**
  * {@code bmcast vm accel} and {@code bmcast vm boot}: run a built guest under the thin VMM by hand, e.g. against a
  * mediator's socket, and see how long it takes to be ready.
  */
-public final class VmCommand {
-    private VmCommand() {}
-
-    public static int run(String[] args) throws Exception {
-        if (args.length == 0) throw new UsageException("usage: bmcast vm accel | vm boot ...");
-        return switch (args[0]) {
-            case "accel" -> {
-                System.out.println(Accel.detect(HostKernel.find().vmlinuz()).qemuName());
-                yield 0;
-            }
-            case "boot" -> boot(args);
-            default -> throw new UsageException("unknown 'vm' command '" + args[0] + "' (accel or boot)");
-        };
+@Command(name = "vm", description = "Run a built guest under the thin VMM by hand.",
+        subcommands = {VmCommand.AccelCommand.class, VmCommand.Boot.class})
+public final class VmCommand implements Callable<Integer> {
+    @Override
+    public Integer call() {
+        throw new UsageException("vm needs a sub-command: accel or boot");
     }
 
-    private static int boot(String[] args) throws Exception {
-        if (args.length < 2) throw new UsageException("vm boot needs a GUEST (a guest dir, busybox, debian or busybox-disk)");
-        GuestImage guest = loadGuest(args[1]);
-        Path nbd = null, disk = null, work = null, devirt = null;
-        DiskBus bus = DiskBus.NVME;
-        Accel accel = null;
-        int memory = 512, reconnect = 20;
-        boolean hold = false;
-        Duration timeout = Duration.ofMinutes(5);
-        for (int i = 2; i < args.length; i++) {
-            String a = args[i];
-            if (a.equals("--hold")) { hold = true; continue; }
-            if (i + 1 >= args.length) throw new UsageException(a + " needs a value");
-            String v = args[++i];
-            try {
-                switch (a) {
-                    case "--nbd" -> nbd = Path.of(v);
-                    case "--disk" -> disk = Path.of(v);
-                    case "--bus" -> bus = DiskBus.valueOf(v.toUpperCase(Locale.ROOT));
-                    case "--accel" -> accel = Accel.valueOf(v.toUpperCase(Locale.ROOT));
-                    case "--memory" -> memory = Integer.parseInt(v);
-                    case "--reconnect-delay" -> reconnect = Integer.parseInt(v);
-                    case "--work" -> work = Path.of(v);
-                    case "--devirtualize-to" -> devirt = Path.of(v);
-                    case "--timeout" -> timeout = Duration.ofNanos(io.bmcast.util.Units.parseDurationNanos(v));
-                    default -> throw new UsageException("unknown option '" + a + "'");
-                }
-            } catch (IllegalArgumentException e) {
-                throw new UsageException(a + ": " + e.getMessage());
-            }
+    @Command(name = "accel", description = "Print the accelerator QEMU uses here (KVM only if a kernel really boots on it).")
+    static final class AccelCommand implements Callable<Integer> {
+        @Override
+        public Integer call() throws Exception {
+            System.out.println(Accel.detect(HostKernel.find().vmlinuz()).qemuName());
+            return 0;
         }
+    }
+
+    @Command(name = "boot", sortOptions = false,
+            description = "Boot a built guest (a guest dir, busybox, debian or busybox-disk) and report when it is ready. Give exactly one of --nbd and --disk.")
+    static final class Boot implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "GUEST", description = "A guest dir (with guest.json), busybox, debian or busybox-disk.")
+        String guest;
+
+        @Option(names = "--nbd", paramLabel = "SOCKET", description = "The guest's disk is the NBD export on this Unix socket.")
+        Path nbd;
+
+        @Option(names = "--disk", paramLabel = "FILE", description = "The guest's disk is this local file.")
+        Path disk;
+
+        @Option(names = "--device", paramLabel = "nvme|virtio", defaultValue = "nvme", description = "The guest's disk device (default nvme).")
+        DiskBus device;
+
+        @Option(names = "--accel", paramLabel = "kvm|tcg", description = "Accelerator (default: KVM where a kernel boots on it, else TCG).")
+        Accel accel;
+
+        @Option(names = "--memory", paramLabel = "SIZE", converter = SizeConverter.class, defaultValue = "512M",
+                description = "Guest memory (default ${DEFAULT-VALUE}).")
+        long memory;
+
+        @Option(names = "--reconnect-delay", paramLabel = "DURATION", converter = DurationConverter.class, defaultValue = "20s",
+                description = "How long QEMU holds the guest's I/O while the NBD server is gone, whole seconds (default ${DEFAULT-VALUE}).")
+        Duration reconnectDelay;
+
+        @Option(names = "--work", paramLabel = "DIR", description = "QEMU's work dir: QMP socket, console log (default: a temporary directory).")
+        Path work;
+
+        @Option(names = "--devirtualize-to", paramLabel = "FILE", description = "Once ready, move the disk onto this local file (needs --nbd).")
+        Path devirtualizeTo;
+
+        @Option(names = "--hold", description = "Keep the guest running until it powers off or this process is interrupted.")
+        boolean hold;
+
+        @Option(names = "--timeout", paramLabel = "DURATION", converter = DurationConverter.class, defaultValue = "5m",
+                description = "How long the guest may take to be ready (default ${DEFAULT-VALUE}).")
+        Duration timeout;
+
+        @Override
+        public Integer call() throws Exception {
+            GuestImage guest = loadGuest(this.guest);
+            return boot(guest, nbd, disk, device, accel, memory, reconnectDelay, work, devirtualizeTo, hold, timeout);
+        }
+    }
+
+    private static int boot(GuestImage guest, Path nbd, Path disk, DiskBus bus, Accel accel, long memory, Duration reconnectDelay,
+            Path work, Path devirt, boolean hold, Duration timeout) throws Exception {
+        if (memory < 64L << 20 || memory > 1L << 40) throw new UsageException("--memory must be between 64M and 1T");
+        if (reconnectDelay.toNanos() % 1_000_000_000L != 0) throw new UsageException("--reconnect-delay must be whole seconds, e.g. 20s");
+        int reconnect = (int) reconnectDelay.toSeconds();
         if ((nbd == null) == (disk == null)) throw new UsageException("give exactly one of --nbd SOCKET or --disk FILE");
         if (devirt != null && nbd == null) throw new UsageException("--devirtualize-to needs --nbd");
         GuestDisk gd = nbd != null ? new GuestDisk.Nbd(nbd.toAbsolutePath(), "", reconnect)
                 : new GuestDisk.Local(disk.toAbsolutePath());
         if (work == null) work = Files.createTempDirectory("bmcast-vm");
-        QemuSpec spec = QemuSpec.forGuest(guest, gd, work.toAbsolutePath()).withMemoryMiB(memory).withAccel(accel);
+        QemuSpec spec = QemuSpec.forGuest(guest, gd, work.toAbsolutePath()).withMemoryMiB((int) (memory >> 20)).withAccel(accel);
         if (bus != DiskBus.NVME) spec = spec.withBus(bus, guest);
         try (Qemu vm = Qemu.start(spec)) {
             Thread hook = new Thread(vm::stop);

@@ -5,7 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.bmcast.util.Json;
+import com.fasterxml.jackson.core.type.TypeReference;
+import io.bmcast.util.Jackson;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -40,7 +41,8 @@ class BootableDiskTest {
         assertTrue(allocated < 100L << 20, "disk should be sparse, has " + allocated + " bytes allocated");
         assertNull(g.kernel(), "no separate kernel: the disk boots itself");
         assertEquals(List.of("disk.img", "guest.json"), Files.list(g.dir()).map(p -> p.getFileName().toString()).sorted().toList());
-        Map<String, Object> json = Json.parseObject(Files.readString(g.dir().resolve(GuestImage.JSON)));
+        Map<String, Object> json = Jackson.MAPPER.readValue(g.dir().resolve(GuestImage.JSON).toFile(),
+                new TypeReference<Map<String, Object>>() {});
         assertTrue(json.containsKey("kernel") && json.get("kernel") == null, json.toString());
         assertEquals("syslinux", json.get("bootLoader"));
         assertEquals(BootableDisk.ROOT_OFFSET, ((Number) json.get("rootOffset")).longValue());

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.bmcast.util.Args;
 import io.bmcast.util.UsageException;
 import io.bmcast.guest.Ext4Image;
 import io.bmcast.guest.GuestBuilder;
@@ -29,6 +28,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 /**
  * An instance deployed by streaming a full-disk image that boots itself: no kernel is passed, so the firmware boots
@@ -126,14 +126,19 @@ class InstanceBootLoaderTest {
 
     @Test
     void cliTakesNoKernelToMeanBootTheDisk() {
-        Instance.Spec s = InstanceCommand.spec(new Args(new String[] {"--image", "nbd+unix:///img?socket=/tmp/x.sock",
-                "--disk", "/tmp/d.img", "--state", "/tmp/st"}));
+        Instance.Spec s = runCommand("--image", "nbd+unix:///img?socket=/tmp/x.sock", "--disk", "/tmp/d.img", "--state", "/tmp/st")
+                .spec();
         assertNull(s.kernel());
         assertNull(s.initrd());
         assertNull(s.append(), "no command line: the image's boot loader has its own");
-        UsageException e = assertThrows(UsageException.class, () -> InstanceCommand.spec(new Args(new String[] {
-                "--image", "nbd+unix:///img?socket=/tmp/x.sock", "--disk", "/tmp/d.img", "--state", "/tmp/st",
-                "--append", "quiet"})));
+        UsageException e = assertThrows(UsageException.class, () -> runCommand("--image", "nbd+unix:///img?socket=/tmp/x.sock",
+                "--disk", "/tmp/d.img", "--state", "/tmp/st", "--append", "quiet").spec());
         assertTrue(e.getMessage().contains("--append needs --kernel"), e.getMessage());
+    }
+
+    private static InstanceCommand.Run runCommand(String... args) {
+        InstanceCommand.Run run = new InstanceCommand.Run();
+        new CommandLine(run).setCaseInsensitiveEnumValuesAllowed(true).parseArgs(args);
+        return run;
     }
 }

@@ -239,7 +239,7 @@ class MediatedDiskTest {
         }
         String nasty = "a\"b\\c\n\u0001";
         MediatorStatus withError = new MediatorStatus("vm1", 1, RS, 1, 0, 0, 0, 0, Phase.STALLED, 0, 1, nasty);
-        assertEquals(nasty, io.bmcast.util.Json.parseObject(withError.toJson()).get("lastError"));
+        assertEquals(nasty, io.bmcast.util.Jackson.MAPPER.readTree(withError.toJson()).get("lastError").asText());
     }
 
     @Test

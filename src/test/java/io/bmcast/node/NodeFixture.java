@@ -2,6 +2,7 @@ package io.bmcast.node;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
+import com.fasterxml.jackson.core.type.TypeReference;
 import io.bmcast.storage.FileExport;
 import io.bmcast.storage.LinkEmulator;
 import io.bmcast.imageserver.ImageServer;
@@ -9,7 +10,7 @@ import io.bmcast.testing.ClientTestProcesses;
 import io.bmcast.testing.TestServer;
 import io.bmcast.testing.Tools;
 import io.bmcast.transport.NbdUri;
-import io.bmcast.util.Json;
+import io.bmcast.util.Jackson;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -79,7 +80,11 @@ final class NodeFixture implements AutoCloseable {
     /** {@code bmcast node status --state DIR}, required to succeed, parsed. */
     static Map<String, Object> nodeStatus(Path state) {
         Tools.Result r = bmcast(List.of("node", "status", "--state", state.toString())).requireSuccess("node status");
-        return Json.parseObject(r.stdout());
+        try {
+            return Jackson.MAPPER.readValue(r.stdout(), new TypeReference<Map<String, Object>>() {});
+        } catch (IOException e) {
+            throw new AssertionError("node status printed no JSON object: " + r.stdout(), e);
+        }
     }
 
     /** Waits until the mediator writes a status with {@code phase}; returns it. */

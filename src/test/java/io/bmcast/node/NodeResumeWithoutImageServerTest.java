@@ -44,7 +44,7 @@ class NodeResumeWithoutImageServerTest {
                     "--socket", imageSock.toString());
             // A slow background copy: the regions read below stay absent unless read.
             String[] nodeArgs = NodeFixture.args(NbdUri.unix(imageSock, "image"), disk, state, nodeSock,
-                    "--hydrate-rate", "64K", "--give-up", "3s").toArray(String[]::new);
+                    "--hydrate-rate", "64KiB/s", "--give-up", "3s").toArray(String[]::new);
             String nodeUri = NbdUri.unix(nodeSock, "").toString();
 
             ClientTestProcesses.Server node = procs.bmcastOn(nodeSock, nodeArgs);

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.bmcast.guest.GuestImage;
-import io.bmcast.util.Json;
+import io.bmcast.util.Jackson;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -20,15 +20,15 @@ class QemuVariantsTest {
     Path tmp;
 
     @Test
-    void commandLineNamesTheNodesDevirtualizationNeeds() {
+    void commandLineNamesTheNodesDevirtualizationNeeds() throws Exception {
         QemuSpec spec = new QemuSpec(Path.of("/run/x"), new GuestDisk.Nbd(Path.of("/run/x/nbd.sock")), DiskBus.NVME,
                 Path.of("/k"), null, "console=ttyS0", 512, Accel.TCG, List.of());
         List<String> argv = Qemu.commandLine(spec, Accel.TCG);
         String line = String.join(" ", argv);
         assertTrue(line.contains("-accel tcg"), line);
-        assertEquals(Json.object("driver", "nbd", "node-name", "nbd0", "server",
-                        Json.object("type", "unix", "path", "/run/x/nbd.sock"), "reconnect-delay", 20L),
-                Json.parse(argv.get(argv.indexOf("-blockdev") + 1)));
+        assertEquals(Jackson.MAPPER.readTree("{\"driver\":\"nbd\",\"node-name\":\"nbd0\","
+                        + "\"server\":{\"type\":\"unix\",\"path\":\"/run/x/nbd.sock\"},\"reconnect-delay\":20}"),
+                Jackson.MAPPER.readTree(argv.get(argv.indexOf("-blockdev") + 1)));
         assertTrue(line.contains("-blockdev {\"driver\":\"raw\",\"node-name\":\"fmt\",\"file\":\"nbd0\"}"), line);
         assertTrue(line.contains("-device nvme,id=disk0,drive=fmt,serial=bmcast0"), line);
     }
