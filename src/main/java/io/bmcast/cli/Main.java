@@ -12,6 +12,8 @@ import io.bmcast.vmm.VmCommand;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -21,16 +23,25 @@ import picocli.CommandLine.ScopeType;
 import picocli.CommandLine.Spec;
 
 /**
- * The {@code bmcast} command: every sub-command is a picocli {@code @Command} listed in {@code subcommands}
- * below, so a new one is one more entry there. Usage errors exit with 2, failures with 1, each as one line
- * {@code bmcast: ...} on stderr.
+ * The {@code bmcast} command: the picocli root. Every top-level command is a picocli {@code @Command} listed in
+ * {@link #COMMANDS}, so a new one is one more entry there. Usage errors exit with 2, failures with 1, each as one
+ * line {@code bmcast: ...} on stderr.
  */
 @Command(name = "bmcast", mixinStandardHelpOptions = true, scope = ScopeType.INHERIT, version = "bmcast 0.1.0",
         sortOptions = false, usageHelpAutoWidth = true,
         description = "Deploy bare-metal instances by streaming their OS disk (BMcast).",
-        subcommands = {
+        footer = {"", "Sizes: 4096, 64K, 512M, 32G. Rates: 200Mbit, 1Gbit, 10Gbit, or bytes with their unit: 125MB/s, 64KiB/s."
+            + " Durations: 200us, 10ms, 2s, 5m."})
+public final class Main implements Callable<Integer> {
+    /**
+     * The top-level commands, in the order help lists them. Not picocli's declarative {@code subcommands}: picocli
+     * builds the model of every listed command by reflection before parsing, which made the mediator's start
+     * ({@code bmcast node}, once per deployment) ~150 ms slower again. {@link #commandLine} adds only the command
+     * named on the command line, or all of them for help and for an unknown name.
+     */
+    static final List<Class<?>> COMMANDS = List.of(
             CommandLine.HelpCommand.class,
-            Main.Version.class,
+            Version.class,
             DemoCommand.class,
             ImageServerCommand.class,
             ServeFileCommand.class,
@@ -38,11 +49,8 @@ import picocli.CommandLine.Spec;
             NodeCommand.class,
             InstanceCommand.class,
             GuestCommand.class,
-            VmCommand.class,
-        },
-        footer = {"", "Sizes: 4096, 64K, 512M, 32G. Rates: 200Mbit, 1Gbit, 10Gbit, or bytes with their unit: 125MB/s, 64KiB/s."
-            + " Durations: 200us, 10ms, 2s, 5m."})
-public final class Main implements Callable<Integer> {
+            VmCommand.class);
+
     @Spec
     CommandSpec spec;
 
@@ -56,11 +64,14 @@ public final class Main implements Callable<Integer> {
 
     /** Runs one command line to its exit code, writing help and errors to {@code out} and {@code err}. */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        return commandLine(out, err).execute(args);
+        return commandLine(out, err, args).execute(args);
     }
 
-    static CommandLine commandLine(PrintStream out, PrintStream err) {
+    static CommandLine commandLine(PrintStream out, PrintStream err, String... args) {
         CommandLine cl = new CommandLine(new Main());
+        String named = Arrays.stream(args).filter(a -> !a.startsWith("-")).findFirst().orElse(null);
+        List<Class<?>> wanted = COMMANDS.stream().filter(c -> c.getAnnotation(Command.class).name().equals(named)).toList();
+        for (Class<?> c : wanted.isEmpty() || wanted.get(0) == CommandLine.HelpCommand.class ? COMMANDS : wanted) cl.addSubcommand(c);
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setOut(new PrintWriter(out, true, StandardCharsets.UTF_8));
         cl.setErr(new PrintWriter(err, true, StandardCharsets.UTF_8));
@@ -75,8 +86,13 @@ public final class Main implements Callable<Integer> {
     }
 
     private static int usageError(CommandLine command, String message) {
-        command.getErr().println("bmcast: " + FailureMessage.oneLine(message) + " (see '" + command.getCommandSpec().qualifiedName()
-                + " --help')");
+        String line = FailureMessage.oneLine(message);
+        if (line.startsWith("Unmatched argument at index") && !command.getSubcommands().isEmpty()) {
+            line = "unknown command " + line.substring(line.indexOf('\''));
+        } else if (!line.isEmpty() && Character.isUpperCase(line.charAt(0)) && !line.startsWith("QEMU")) {
+            line = Character.toLowerCase(line.charAt(0)) + line.substring(1);
+        }
+        command.getErr().println("bmcast: " + line + " (see '" + command.getCommandSpec().qualifiedName() + " --help')");
         return 2;
     }
 

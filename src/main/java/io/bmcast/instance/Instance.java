@@ -41,7 +41,8 @@ public final class Instance {
     public record Result(int vmmExitCode, double guestReady, double hydrated, double devirtualized, double vmmExited,
             int mediatorRestarts, Map<String, Object> finalStatus) {}
 
-    private static final Duration MEDIATOR_START = Duration.ofSeconds(60);
+    /** Longer than the mediator's own wait for the image server (60 s), so that its error is the one reported. */
+    private static final Duration MEDIATOR_START = Duration.ofSeconds(90);
     private static final int MAX_RESTARTS = 20;
 
     private final Spec spec;
@@ -96,7 +97,7 @@ public final class Instance {
         double ready = -1, hydrated = -1, devirtualized = -1, exited = -1;
         MediatorSupervisor mediator = new MediatorSupervisor(node);
         try {
-            node.start(MEDIATOR_START);
+            node.start(MEDIATOR_START, out::println);
             events.emit("mediator-started", "pid", node.pid());
             QemuSpec qs = new QemuSpec(runDir.resolve("vm"), new GuestDisk.Nbd(socket, NodeCommand.EXPORT, 20),
                     spec.bus(), spec.kernel(), spec.initrd(), spec.append(), spec.memoryMiB(), null, List.of());
@@ -227,7 +228,7 @@ public final class Instance {
             }
             attempts++;
             try {
-                node.start(MEDIATOR_START);
+                node.start(MEDIATOR_START, out::println);
             } catch (IOException e) {
                 failedInARow++;
                 long backoffMs = Math.min(10_000, 250L << Math.min(failedInARow, 6));

@@ -4,6 +4,7 @@ import io.bmcast.guest.GuestCache;
 import io.bmcast.node.NodeState;
 import java.io.IOException;
 import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -12,6 +13,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * The mediator ({@code bmcast node}) as a child process of its own, so that the instance survives it:
@@ -34,8 +36,11 @@ final class NodeProcess {
         this.cdsDump = state.resolve("node-classes.jsa.tmp");
     }
 
-    /** Starts the mediator and waits until it accepts connections on its socket. */
-    synchronized void start(Duration timeout) throws IOException {
+    /**
+     * Starts the mediator and waits until it accepts connections on its socket, passing each line it logs meanwhile
+     * to {@code progress}: while the image server cannot be reached, those lines are all an operator sees.
+     */
+    synchronized void start(Duration timeout, Consumer<String> progress) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx512m"));
@@ -45,14 +50,17 @@ final class NodeProcess {
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.bmcast.cli.Main", "node"));
         cmd.addAll(nodeArgs);
         Path log = state.resolve("node.log");
+        LogFollower follower = new LogFollower(log, progress);
         process = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
         Files.writeString(state.resolve(NodeState.PID), process.pid() + "\n", StandardCharsets.UTF_8);
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             if (!process.isAlive()) {
-                throw new IOException("the mediator exited with code " + process.exitValue() + ":\n" + tail(log));
+                follower.poll();
+                throw new IOException("the mediator exited with code " + process.exitValue() + ": " + lastLine(log));
             }
+            follower.poll();
             if (Files.exists(socket)) {
                 try (SocketChannel ignored = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
                     return;
@@ -96,6 +104,48 @@ final class NodeProcess {
         if (process.isAlive()) return -1;
         cds.adopt(cdsDump);
         return process.exitValue();
+    }
+
+    /** The mediator's last words: its one-line error, without the launcher's prefix. */
+    static String lastLine(Path log) {
+        String[] lines = tail(log).strip().split("\\R");
+        String last = lines[lines.length - 1];
+        return last.startsWith("bmcast: ") ? last.substring("bmcast: ".length()) : last;
+    }
+
+    /** Passes the lines appended to a log file since it was created to a consumer, one poll at a time. */
+    private static final class LogFollower {
+        private final Path log;
+        private final Consumer<String> lines;
+        private long offset;
+        private final StringBuilder partial = new StringBuilder();
+
+        LogFollower(Path log, Consumer<String> lines) {
+            this.log = log;
+            this.lines = lines;
+            try {
+                this.offset = Files.exists(log) ? Files.size(log) : 0;
+            } catch (IOException e) {
+                this.offset = 0;
+            }
+        }
+
+        void poll() {
+            try (var ch = java.nio.channels.FileChannel.open(log)) {
+                ByteBuffer b = ByteBuffer.allocate(8192);
+                int n;
+                while ((n = ch.read(b.clear(), offset)) > 0) {
+                    offset += n;
+                    partial.append(new String(b.array(), 0, n, StandardCharsets.UTF_8));
+                }
+            } catch (IOException e) {
+                return;
+            }
+            for (int nl; (nl = partial.indexOf("\n")) >= 0; ) {
+                lines.accept(partial.substring(0, nl));
+                partial.delete(0, nl + 1);
+            }
+        }
     }
 
     static String tail(Path log) {
