@@ -77,6 +77,8 @@ public final class VmCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
+            if (memory < 64L << 20 || memory > 1L << 40) throw new UsageException("--memory must be between 64M and 1T");
+            if ((nbd == null) == (disk == null)) throw new UsageException("give exactly one of --nbd SOCKET or --disk FILE");
             GuestImage guest = loadGuest(this.guest);
             return boot(guest, nbd, disk, device, accel, memory, reconnectDelay, work, devirtualizeTo, hold, timeout);
         }
@@ -84,10 +86,8 @@ public final class VmCommand implements Callable<Integer> {
 
     private static int boot(GuestImage guest, Path nbd, Path disk, DiskBus bus, Accel accel, long memory, Duration reconnectDelay,
             Path work, Path devirt, boolean hold, Duration timeout) throws Exception {
-        if (memory < 64L << 20 || memory > 1L << 40) throw new UsageException("--memory must be between 64M and 1T");
         if (reconnectDelay.toNanos() % 1_000_000_000L != 0) throw new UsageException("--reconnect-delay must be whole seconds, e.g. 20s");
         int reconnect = (int) reconnectDelay.toSeconds();
-        if ((nbd == null) == (disk == null)) throw new UsageException("give exactly one of --nbd SOCKET or --disk FILE");
         if (devirt != null && nbd == null) throw new UsageException("--devirtualize-to needs --nbd");
         GuestDisk gd = nbd != null ? new GuestDisk.Nbd(nbd.toAbsolutePath(), "", reconnect)
                 : new GuestDisk.Local(disk.toAbsolutePath());

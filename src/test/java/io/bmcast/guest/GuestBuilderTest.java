@@ -22,7 +22,10 @@ class GuestBuilderTest {
     @Timeout(120)
     void busyboxGuestIsASparse32GiBExt4DiskWithVerifiableDataAndIsReused() throws Exception {
         Path out = tmp.resolve("bb");
-        GuestImage g = new GuestBuilder(GuestKind.BUSYBOX, 3 << 20).build(out);
+        java.util.List<String> steps = new java.util.ArrayList<>();
+        GuestImage g = new GuestBuilder(GuestKind.BUSYBOX, 3 << 20).build(out, steps::add);
+        assertTrue(steps.contains("writing 3.0 MiB of application data")
+                && steps.contains("making the 32.0 GiB sparse disk image (ext4)"), "a long build says what it does: " + steps);
         assertEquals(32L << 30, Files.size(g.disk()));
         long allocated = 512 * Long.parseLong(HostCommand.run(java.time.Duration.ofSeconds(10),
                 java.util.List.of("stat", "--format=%b", g.disk().toString())).output().strip());

@@ -70,8 +70,10 @@ class NodeCommandTest {
             // An image server that is not there.
             NbdUri nowhere = NbdUri.unix(f.procs.path("no-such.sock"), "alpha");
             Tools.Result unreachable = NodeFixture.bmcast(NodeFixture.args(nowhere, tmp.resolve("d3.img"),
-                    tmp.resolve("s3"), sock, "--give-up", "3s"));
-            assertRefused(unreachable, "cannot reach the image server", "no-such.sock");
+                    tmp.resolve("s3"), sock, "--give-up", "9s"));
+            assertRefused(unreachable, "cannot reach the image server", "no-such.sock", "gave up after");
+            assertTrue(unreachable.stderr().contains("; retrying (0 s of 9 s)")
+                    && unreachable.stderr().contains("; retrying (5 s of 9 s)"), "progress while retrying: " + unreachable.stderr());
 
             // An image server that answers but has no such image: refused at once, not waited for.
             Tools.Result noImage = NodeFixture.bmcast(NodeFixture.args(f.uri("gamma"), tmp.resolve("d4.img"),
