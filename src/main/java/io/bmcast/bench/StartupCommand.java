@@ -87,8 +87,12 @@ final class StartupCommand implements Callable<Integer> {
             if (!chosen.contains(m)) chosen.add(m);
         }
         if (chosen.isEmpty()) throw new UsageException("--modes: no mode given");
-        if (estimateWindow != null && exactFullCopy) throw new UsageException("give --estimate-full-copy or --exact-full-copy, not both");
-        if (estimateWindow != null && estimateWindow.toSeconds() < 2) throw new UsageException("--estimate-full-copy: the window must be 2s or more");
+        if (estimateWindow != null && exactFullCopy) {
+            throw new UsageException("give --estimate-full-copy or --exact-full-copy, not both");
+        }
+        if (estimateWindow != null && estimateWindow.toSeconds() < 2) {
+            throw new UsageException("--estimate-full-copy: the window must be 2s or more");
+        }
         Boolean estimate = estimateWindow != null ? Boolean.TRUE : exactFullCopy ? Boolean.FALSE : null; // null: decide by size
         long window = estimateWindow != null ? estimateWindow.toNanos() : StartupBench.DEFAULT_ESTIMATE_WINDOW_NS;
         if (regionSize > Integer.MAX_VALUE) throw new UsageException("--region-size is too large");

@@ -43,7 +43,8 @@ import picocli.CommandLine.Option;
  * what a full image copy over the same link would have cost.
  */
 @Command(name = "demo", sortOptions = false,
-        description = "The whole story on this machine: build a sample guest, serve it, deploy it by streaming, check it, de-virtualize, compare with a full copy.")
+        description = "The whole story on this machine: build a sample guest, serve it, deploy it by streaming, "
+                + "check it, de-virtualize, compare with a full copy.")
 public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--rate", paramLabel = "RATE", converter = RateConverter.class, defaultValue = "1Gbit",
             description = "Rate of the emulated link to the image server (default ${DEFAULT-VALUE}).")

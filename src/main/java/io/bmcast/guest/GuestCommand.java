@@ -18,7 +18,8 @@ public final class GuestCommand implements Callable<Integer> {
     }
 
     @Command(name = "build", sortOptions = false,
-            description = "Build (or reuse) a sample guest: a sparse 32 GiB ext4 disk.img and vmlinuz; busybox-disk: a whole disk (MBR, syslinux, ext4) that boots itself.")
+            description = "Build (or reuse) a sample guest: a sparse 32 GiB ext4 disk.img and vmlinuz; busybox-disk: "
+                    + "a whole disk (MBR, syslinux, ext4) that boots itself.")
     static final class Build implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "KIND", description = "busybox, debian or busybox-disk.")
         String kind;

@@ -13,7 +13,8 @@ import picocli.CommandLine.Option;
 
 /** {@code bmcast image-server}: every image file of a directory, read-only over NBD. */
 @Command(name = "image-server", sortOptions = false,
-        description = "Export every file of DIR read-only over NBD, named after the file without its extension. Give exactly one of --socket and --listen.")
+        description = "Export every file of DIR read-only over NBD, named after the file without its extension. "
+                + "Give exactly one of --socket and --listen.")
 public final class ImageServerCommand implements Callable<Integer> {
     @Option(names = "--dir", paramLabel = "DIR", required = true, description = "The directory of image files.")
     Path dir;

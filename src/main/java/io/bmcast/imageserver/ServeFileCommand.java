@@ -15,7 +15,8 @@ import picocli.CommandLine.Parameters;
 
 /** {@code bmcast serve-file}: one file over NBD, under its stem and as the default export. */
 @Command(name = "serve-file", sortOptions = false,
-        description = "Export one file over NBD, as its name without extension and as the default export. Give exactly one of --socket and --listen.")
+        description = "Export one file over NBD, as its name without extension and as the default export. Give "
+                + "exactly one of --socket and --listen.")
 public final class ServeFileCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "FILE", description = "The file to serve.")
     Path file;

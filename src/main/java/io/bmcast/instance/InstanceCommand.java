@@ -22,7 +22,8 @@ public final class InstanceCommand implements Callable<Integer> {
 
     /** Prints the timeline as it happens; exits with QEMU's exit code. */
     @Command(name = "run", sortOptions = false,
-            description = "Deploy one instance by streaming: mediator + QEMU, de-virtualized live once the disk is local; runs until the guest powers off.")
+            description = "Deploy one instance by streaming: mediator + QEMU, de-virtualized live once the disk is "
+                    + "local; runs until the guest powers off.")
     static final class Run implements Callable<Integer> {
         @Option(names = "--image", paramLabel = "URI", required = true, converter = NbdUriConverter.class,
                 description = "The image: nbd://HOST:PORT/NAME or nbd+unix:///NAME?socket=PATH.")

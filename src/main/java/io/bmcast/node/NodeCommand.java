@@ -39,7 +39,8 @@ import picocli.CommandLine.Option;
  * <p>{@code bmcast node status --state DIR} prints the state dir's progress as JSON.
  */
 @Command(name = "node", sortOptions = false, subcommands = NodeCommand.Status.class,
-        description = "The mediator: serve the instance disk on SOCKET, fetching from the image on demand and copying the rest in the background. Runs until SIGTERM.")
+        description = "The mediator: serve the instance disk on SOCKET, fetching from the image on demand and "
+                + "copying the rest in the background. Runs until SIGTERM.")
 public final class NodeCommand implements Callable<Integer> {
     /** The export name the mediated disk is served under (also the default export). */
     public static final String EXPORT = "disk";

@@ -37,7 +37,8 @@ public final class VmCommand implements Callable<Integer> {
     }
 
     @Command(name = "boot", sortOptions = false,
-            description = "Boot a built guest (a guest dir, busybox, debian or busybox-disk) and report when it is ready. Give exactly one of --nbd and --disk.")
+            description = "Boot a built guest (a guest dir, busybox, debian or busybox-disk) and report when it is "
+                    + "ready. Give exactly one of --nbd and --disk.")
     static final class Boot implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "GUEST", description = "A guest dir (with guest.json), busybox, debian or busybox-disk.")
         String guest;
@@ -59,7 +60,8 @@ public final class VmCommand implements Callable<Integer> {
         long memory;
 
         @Option(names = "--reconnect-delay", paramLabel = "DURATION", converter = DurationConverter.class, defaultValue = "20s",
-                description = "How long QEMU holds the guest's I/O while the NBD server is gone, whole seconds (default ${DEFAULT-VALUE}).")
+                description = "How long QEMU holds the guest's I/O while the NBD server is gone, whole seconds (default "
+                        + "${DEFAULT-VALUE}).")
         Duration reconnectDelay;
 
         @Option(names = "--work", paramLabel = "DIR", description = "QEMU's work dir: QMP socket, console log (default: a temporary directory).")
