@@ -1,0 +1,43 @@
+package io.bmcast.cli;
+
+import io.bmcast.util.UsageException;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** Where the controller is and which token to show it: options shared by every fleet command. */
+public final class ControllerOptions {
+    @Option(names = "--controller", paramLabel = "URL",
+            description = "the controller's URL (default: $BMCAST_CONTROLLER, else http://127.0.0.1:8080)")
+    String controller;
+
+    @Option(names = "--token-file", paramLabel = "FILE",
+            description = "a file holding the API token (default: the token in $BMCAST_TOKEN)")
+    Path tokenFile;
+
+    public ControllerClient client() throws IOException {
+        String url = controller != null ? controller : System.getenv().getOrDefault("BMCAST_CONTROLLER", "http://127.0.0.1:8080");
+        URI base;
+        try {
+            base = URI.create(url.endsWith("/") ? url : url + "/");
+            if (base.getScheme() == null || !base.getScheme().startsWith("http") || base.getHost() == null) throw new IllegalArgumentException();
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--controller must be an http(s) URL such as http://127.0.0.1:8080, not '" + url + "'");
+        }
+        String token;
+        if (tokenFile != null) {
+            if (!Files.isReadable(tokenFile)) throw new UsageException("cannot read the token file " + tokenFile);
+            token = Files.readString(tokenFile).strip();
+        } else {
+            token = System.getenv("BMCAST_TOKEN");
+            if (token == null || token.isBlank()) {
+                throw new UsageException("no API token: set BMCAST_TOKEN or pass --token-file FILE"
+                        + " (the operator's token is the controller's DATA/admin.token)");
+            }
+            token = token.strip();
+        }
+        return new ControllerClient(base, token);
+    }
+}

@@ -1,0 +1,45 @@
+package io.bmcast.cli;
+
+import io.bmcast.fleet.Api;
+import io.bmcast.fleet.InstanceState;
+import io.bmcast.util.UsageException;
+import io.bmcast.util.Units;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code bmcast destroy ID... | --all [--wait]}: power off, scrub the node's disk, delete. */
+@Command(name = "destroy", mixinStandardHelpOptions = true,
+        description = "Destroy instances: the guest is powered off and its node's disk scrubbed and verified before the node is offered again.")
+public final class DestroyCommand implements Callable<Integer> {
+    @Mixin ControllerOptions controller;
+    @Parameters(paramLabel = "ID", arity = "0..*", description = "instances to destroy") List<String> ids = new ArrayList<>();
+    @Option(names = "--all", description = "every instance this token sees") boolean all;
+    @Option(names = "--wait", description = "return once every one is deleted (its node scrubbed)") boolean wait;
+    @Option(names = "--timeout", defaultValue = "10m", paramLabel = "DURATION", description = "how long --wait waits (default ${DEFAULT-VALUE})") String timeout;
+
+    @Override
+    public Integer call() throws Exception {
+        if (all == !ids.isEmpty()) throw new UsageException("name the instances to destroy, or --all (not both)");
+        long timeoutNs = Units.parseDurationNanos(timeout);
+        ControllerClient client = controller.client();
+        List<String> targets = ids;
+        if (all) {
+            targets = client.get("api/v1/instances", ControllerClient.INSTANCES).stream()
+                    .filter(i -> !"deleted".equals(i.state())).map(Api.Instance::id).toList();
+            if (targets.isEmpty()) System.err.println("no instances to destroy");
+        }
+        for (String id : targets) {
+            Api.Instance i = client.delete("api/v1/instances/" + Paths.segment(id), ControllerClient.INSTANCE);
+            System.out.println(id + " " + (i == null ? "destroying" : i.state()));
+        }
+        if (wait && !targets.isEmpty()) {
+            new InstanceWaiter(client, System.err).await(targets, "deleted", s -> s == InstanceState.DELETED, timeoutNs);
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,56 @@
+package io.bmcast.cli;
+
+import io.bmcast.fleet.Api;
+import io.bmcast.util.Jackson;
+import java.io.IOException;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code bmcast events [--follow]}: the fleet's append-only event log. */
+@Command(name = "events", mixinStandardHelpOptions = true, description = "Print the event log; --follow streams new events.")
+public final class EventsCommand implements Callable<Integer> {
+    @Mixin ControllerOptions controller;
+    @Option(names = {"-f", "--follow"}, description = "keep printing new events as they happen") boolean follow;
+    @Option(names = "--limit", defaultValue = "100", paramLabel = "N", description = "how many past events (default ${DEFAULT-VALUE})") int limit;
+    @Option(names = "--json", description = "one JSON object per line") boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        ControllerClient client = controller.client();
+        List<Api.Event> past = client.get("api/v1/events?limit=" + Math.max(1, limit), ControllerClient.EVENTS);
+        long last = 0;
+        for (Api.Event e : past) {
+            print(e);
+            last = Math.max(last, e.id());
+        }
+        if (follow) {
+            long after = last;
+            client.stream("api/v1/events/stream?after=" + after, node -> {
+                try {
+                    Api.Event e = Jackson.MAPPER.treeToValue(node, Api.Event.class);
+                    if (e.id() > after) print(e);
+                } catch (IOException ex) {
+                    System.err.println("bmcast: an event could not be read: " + ex.getMessage());
+                }
+            });
+        }
+        return 0;
+    }
+
+    private void print(Api.Event e) throws IOException {
+        if (json) {
+            System.out.println(Jackson.MAPPER.writeValueAsString(e));
+        } else {
+            StringBuilder b = new StringBuilder().append(e.at()).append("  ").append(e.type());
+            if (e.instanceId() != null) b.append("  ").append(e.instanceId());
+            if (e.node() != null) b.append(" on ").append(e.node());
+            if (e.message() != null && !e.message().isBlank()) b.append(": ").append(e.message());
+            System.out.println(b);
+        }
+        System.out.flush();
+    }
+
+}

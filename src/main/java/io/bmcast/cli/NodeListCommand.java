@@ -1,0 +1,31 @@
+package io.bmcast.cli;
+
+import io.bmcast.fleet.Api;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code bmcast node ls}: the fleet's machines (operator only). */
+@Command(name = "ls", mixinStandardHelpOptions = true, description = "List the fleet's nodes (operator token).")
+public final class NodeListCommand implements Callable<Integer> {
+    @Mixin ControllerOptions controller;
+    @Option(names = "--json", description = "print JSON objects (name, state, ...)") boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        List<Api.Node> nodes = controller.client().get("api/v1/nodes", ControllerClient.NODES);
+        if (json) {
+            Fleet.printJson(System.out, nodes);
+            return 0;
+        }
+        Table t = new Table("NAME", "STATE", "INSTANCE", "DISK", "MEMORY", "CPUS", "ACCEL", "LAST HEARTBEAT");
+        for (Api.Node n : nodes) {
+            t.row(n.name(), n.state(), n.instanceId(), Fleet.size(n.diskBytes()), Fleet.size(n.memoryBytes()), n.cpus(),
+                    n.simulated() ? "hollow" : n.accel(), Fleet.age(n.lastHeartbeat()));
+        }
+        t.print(System.out);
+        return 0;
+    }
+}
