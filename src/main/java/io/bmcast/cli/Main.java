@@ -49,7 +49,15 @@ public final class Main implements Callable<Integer> {
             NodeCommand.class,
             InstanceCommand.class,
             GuestCommand.class,
-            VmCommand.class);
+            VmCommand.class,
+            ImageCommand.class,
+            TokenCommand.class,
+            LaunchCommand.class,
+            PsCommand.class,
+            ConsoleCommand.class,
+            DestroyCommand.class,
+            EventsCommand.class,
+            WatchCommand.class);
 
     @Spec
     CommandSpec spec;
@@ -72,6 +80,9 @@ public final class Main implements Callable<Integer> {
         String named = Arrays.stream(args).filter(a -> !a.startsWith("-")).findFirst().orElse(null);
         List<Class<?>> wanted = COMMANDS.stream().filter(c -> c.getAnnotation(Command.class).name().equals(named)).toList();
         for (Class<?> c : wanted.isEmpty() || wanted.get(0) == CommandLine.HelpCommand.class ? COMMANDS : wanted) cl.addSubcommand(c);
+        // `node ls` lists the fleet's nodes; the mediator's package must not depend on the CLI, so it is added here.
+        CommandLine node = cl.getSubcommands().get("node");
+        if (node != null) node.addSubcommand("ls", new NodeListCommand());
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setOut(new PrintWriter(out, true, StandardCharsets.UTF_8));
         cl.setErr(new PrintWriter(err, true, StandardCharsets.UTF_8));
