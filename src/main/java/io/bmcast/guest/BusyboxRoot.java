@@ -27,13 +27,16 @@ final class BusyboxRoot {
     static String initScript(String marker) {
         return """
                 #!/bin/busybox sh
-                # bmcast busybox guest init: mount the API filesystems, announce readiness, serve a shell on ttyS0.
+                # bmcast busybox guest init: mount the API filesystems, listen to the power button, announce
+                # readiness, serve a shell on ttyS0. /run is a tmpfs: acpid's files there keep no file on the root
+                # open for writing, which would make a remount read-only fail.
                 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
                 mount -t proc proc /proc
                 mount -t sysfs sys /sys
                 mount -t devtmpfs dev /dev 2>/dev/null
                 mkdir -p /dev/pts /run /tmp
                 mount -t devpts devpts /dev/pts
+                mount -t tmpfs run /run
                 mount -o remount,rw / 2>/dev/null
                 hostname bmcast-guest
                 for m in /lib/modules/*/%s /lib/modules/*/%s; do [ -f "$m" ] && insmod "$m" 2>/dev/null; done
