@@ -11,6 +11,11 @@ import java.util.List;
  * Root tree of the busybox guest: the static busybox from Debian's busybox-static, one symlink per applet, and
  * {@code /sbin/init} as a shell script. The script respawns the console shell so an {@code exit} typed by a test
  * never kills PID 1 (which would panic the kernel).
+ *
+ * <p>The ACPI power button (QMP {@code system_powerdown}: how an instance is destroyed gracefully) powers the guest
+ * off: init loads the {@link PowerButton} modules and starts busybox {@code acpid}, which turns {@code KEY_POWER} into the action {@code PWRF/00000080} and runs the file of
+ * that name under {@code /etc/acpi}. That handler syncs, remounts the root read-only and powers off ({@code -f}: a
+ * shell script as PID 1 does not act on busybox {@code poweroff}'s signal).
  */
 final class BusyboxRoot {
     private BusyboxRoot() {}
@@ -20,22 +25,38 @@ final class BusyboxRoot {
     static String initScript(String marker) {
         return """
                 #!/bin/busybox sh
-                # bmcast busybox guest init: mount the API filesystems, announce readiness, serve a shell on ttyS0.
+                # bmcast busybox guest init: mount the API filesystems, listen to the power button, announce
+                # readiness, serve a shell on ttyS0. /run is a tmpfs: acpid's files there keep no file on the root
+                # open for writing, which would make a remount read-only fail.
                 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
                 mount -t proc proc /proc
                 mount -t sysfs sys /sys
                 mount -t devtmpfs dev /dev 2>/dev/null
                 mkdir -p /dev/pts /run /tmp
                 mount -t devpts devpts /dev/pts
+                mount -t tmpfs run /run
                 mount -o remount,rw / 2>/dev/null
                 hostname bmcast-guest
+                for m in /lib/modules/*/%s /lib/modules/*/%s; do [ -f "$m" ] && insmod "$m" 2>/dev/null; done
+                [ -e /dev/input/event0 ] && acpid -l /run/acpid.log -p /run/acpid.pid
                 echo
                 echo %s
                 while true; do setsid cttyhack sh -l; done
-                """.formatted(marker);
+                """.formatted(PowerButton.EVDEV, PowerButton.BUTTON, marker);
     }
 
-    static void populate(Path root, String marker) throws IOException {
+    /** The power button's handler: busybox acpid runs {@code /etc/acpi/PWRF/00000080} on {@code KEY_POWER}. */
+    static final String POWER_BUTTON_HANDLER = """
+            #!/bin/sh
+            # The ACPI power button (an instance being destroyed): flush, stop writing, power off.
+            echo "bmcast-guest: power button pressed, powering off" > /dev/console
+            sync
+            mount -o remount,ro / 2>/dev/null
+            poweroff -f
+            """;
+
+
+    static void populate(Path root, String marker, HostKernel kernel) throws IOException {
         Path busybox = BUSYBOX_CANDIDATES.stream().filter(Files::isExecutable).findFirst()
                 .orElseThrow(() -> new IOException("no static busybox: apt-get install busybox-static"));
         for (String d : List.of("bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "run", "tmp", "etc",
@@ -58,6 +79,11 @@ final class BusyboxRoot {
         Files.deleteIfExists(init);
         Files.writeString(init, initScript(marker));
         Files.setPosixFilePermissions(init, PosixFilePermissions.fromString("rwxr-xr-x"));
+        PowerButton.copyModules(root, kernel, false); // init loads them by path
+        Path handler = root.resolve("etc/acpi/PWRF/00000080");
+        Files.createDirectories(handler.getParent());
+        Files.writeString(handler, POWER_BUTTON_HANDLER);
+        Files.setPosixFilePermissions(handler, PosixFilePermissions.fromString("rwxr-xr-x"));
         Files.writeString(root.resolve("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
         Files.writeString(root.resolve("etc/group"), "root:x:0:\n");
         Files.writeString(root.resolve("etc/profile"), "export PS1='# '\nexport PATH=/sbin:/bin:/usr/sbin:/usr/bin\n");

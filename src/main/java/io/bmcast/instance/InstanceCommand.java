@@ -1,6 +1,9 @@
 package io.bmcast.instance;
 
 import io.bmcast.node.NbdUriConverter;
+import io.bmcast.util.Signals;
+import io.bmcast.util.UnitConverters.DurationConverter;
+import java.time.Duration;
 import io.bmcast.transport.NbdUri;
 import io.bmcast.util.UnitConverters.RateConverter;
 import io.bmcast.util.UnitConverters.SizeConverter;
@@ -70,13 +73,24 @@ public final class InstanceCommand implements Callable<Integer> {
                 description = "The console line that says the guest is ready (default ${DEFAULT-VALUE}).")
         String readyMarker;
 
+        @Option(names = "--stop-grace", paramLabel = "DURATION", converter = DurationConverter.class, defaultValue = "10s",
+                description = "On SIGTERM (an operator's destroy): how long the guest has to power off after the ACPI power "
+                        + "button before QEMU is killed; the mediator then stops without finishing the copy (default ${DEFAULT-VALUE}, 0: kill at once).")
+        Duration stopGrace;
+
+        @Option(names = "--source-extents", paramLabel = "FILE",
+                description = "The image's data extents as the control plane caches them, given to the mediator.")
+        Path sourceExtents;
+
         @Override
         public Integer call() throws Exception {
             Instance.Spec spec = spec();
             try (EventLog log = new EventLog(System.nanoTime(), spec.events(), System.out)) {
-                Instance.Result r = new Instance(spec, log, System.out).run();
+                Instance instance = new Instance(spec, log, System.out);
+                Signals.onTerminate(instance::requestStop);
+                Instance.Result r = instance.run();
                 System.out.println("instance: " + Instance.describe(r));
-                return r.vmmExitCode();
+                return r.stoppedOnRequest() ? 0 : r.vmmExitCode();
             }
         }
 
@@ -88,7 +102,7 @@ public final class InstanceCommand implements Callable<Integer> {
             if (initrd != null && kernel == null) throw new UsageException("--initrd needs --kernel");
             String cmdline = append != null || kernel == null ? append : "console=ttyS0 root=" + device.guestDevice() + " rw";
             return new Instance.Spec(image, disk, state, kernel, initrd, cmdline, (int) (memory >> 20), device, console, events,
-                    regionSize, hydrateRate == null ? 0 : hydrateRate, readyMarker);
+                    regionSize, hydrateRate == null ? 0 : hydrateRate, readyMarker, stopGrace, sourceExtents);
         }
     }
 }

@@ -10,12 +10,14 @@ import java.util.Locale;
 /**
  * A snapshot of a mediated disk's progress, for {@code node status} and the status file.
  *
+ * @param sizeBytes the disk as the guest sees it (the local disk's size)
+ * @param imageSizeBytes the image's part of it, the only part that streams; regions cover it alone
  * @param bytesOnDemand bytes fetched because the guest needed them
  * @param bytesBackground bytes copied by the hydrator
  * @param regionsFromHoles regions made present without any transfer (holes/zeros in the image)
  * @param hydrationRateBytesPerSec bytes fetched per second (both kinds) over the last sampling interval
  */
-public record MediatorStatus(String name, long sizeBytes, int regionSize, long regionsTotal, long regionsPresent,
+public record MediatorStatus(String name, long sizeBytes, long imageSizeBytes, int regionSize, long regionsTotal, long regionsPresent,
         long bytesOnDemand, long bytesBackground, long regionsFromHoles, Phase phase,
         double hydrationRateBytesPerSec, long sourceErrors, String lastError) {
 
@@ -34,6 +36,7 @@ public record MediatorStatus(String name, long sizeBytes, int regionSize, long r
             g.writeStartObject();
             g.writeStringField("name", name);
             g.writeNumberField("sizeBytes", sizeBytes);
+            g.writeNumberField("imageSizeBytes", imageSizeBytes);
             g.writeNumberField("regionSize", regionSize);
             g.writeNumberField("regionsTotal", regionsTotal);
             g.writeNumberField("regionsPresent", regionsPresent);

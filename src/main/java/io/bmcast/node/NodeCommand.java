@@ -3,6 +3,7 @@ package io.bmcast.node;
 import io.bmcast.util.Signals;
 import io.bmcast.util.UsageException;
 import io.bmcast.mediator.Hydrator;
+import io.bmcast.mediator.ImageExtents;
 import io.bmcast.mediator.MediatedDisk;
 import io.bmcast.mediator.MediatorOptions;
 import io.bmcast.storage.DeferredExport;
@@ -73,6 +74,10 @@ public final class NodeCommand implements Callable<Integer> {
     @Option(names = "--boot-profile", paramLabel = "FILE", description = "Fetch the regions a recorded boot read first.")
     Path bootProfile;
 
+    @Option(names = "--source-extents", paramLabel = "FILE",
+            description = "The image's data extents as the control plane caches them ({\"size\": N, \"extents\": [[offset, length], ...]}), trusted instead of asking the image server for block status.")
+    Path extentsFile;
+
     /** {@code bmcast node status --state DIR}. */
     @Command(name = "status", description = "Print the mediator's progress in a state dir as JSON.")
     static final class Status implements Callable<Integer> {
@@ -101,6 +106,7 @@ public final class NodeCommand implements Callable<Integer> {
         Path profile = bootProfile;
         PrintStream log = System.err;
         if (regionSize > Integer.MAX_VALUE) throw new UsageException("--region-size too large");
+        ImageExtents extents = extentsFile == null ? null : ImageExtents.read(extentsFile);
 
         NbdClient.Options clientOptions = NbdClient.Options.defaults().giveUpAfter(Duration.ofNanos(giveUp));
         // Resuming a state dir: the image's size is known, so serve what is local at once and let only reads
@@ -118,6 +124,11 @@ public final class NodeCommand implements Callable<Integer> {
                 throw new UsageException(e.getMessage());
             }
             if (profile != null) options = options.withBootProfile(profile);
+            if (extents != null && extents.size() != source.size()) {
+                throw new IOException("--source-extents " + extentsFile + " describes an image of " + extents.size()
+                        + " bytes, but " + image + " is " + source.size() + " bytes");
+            }
+            if (extents != null) options = options.withSourceExtents(extents);
             mediated = MediatedDisk.open(source, disk, state, options);
         } catch (IOException | RuntimeException e) {
             source.close();
@@ -130,8 +141,9 @@ public final class NodeCommand implements Callable<Integer> {
         Signals.onTerminate(stopped::countDown);
         server.start(Listener.unix(socket));
         hydrator.start();
-        log.printf("node: serving %s (%s, %d regions of %s, %d present) on %s from %s%n", disk, Units.formatSize(mediated.size()),
-                mediated.regions(), Units.formatSize(mediated.regionSize()), mediated.regionsPresent(), socket, image);
+        log.printf("node: serving %s (%s, image %s in %d regions of %s, %d present) on %s from %s%n", disk,
+                Units.formatSize(mediated.size()), Units.formatSize(mediated.imageSize()), mediated.regions(),
+                Units.formatSize(mediated.regionSize()), mediated.regionsPresent(), socket, image);
         mediated.hydrated().thenRun(() -> log.printf("node: hydrated: every region of %s is local%n", disk));
         stopped.await();
         // Stop taking requests, stop copying, then commit the map (close syncs the data first) and go.
