@@ -45,7 +45,13 @@ public final class ControllerCommand implements Callable<Integer> {
                 .withJdbcUrl(db)
                 .withHeartbeatTimeout(duration(heartbeatTimeout, "--heartbeat-timeout"))
                 .withSerialized(serialized);
-        Controller controller = Controller.start(config);
+        Controller controller;
+        try {
+            controller = Controller.start(config);
+        } catch (java.io.IOException | io.bmcast.controller.store.StoreException | IllegalArgumentException e) {
+            System.err.println("bmcast controller: " + e.getMessage());
+            return 1;
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             controller.close();
