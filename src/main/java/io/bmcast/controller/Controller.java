@@ -59,7 +59,6 @@ public final class Controller implements AutoCloseable {
 
             FleetMetrics metrics = new FleetMetrics();
             Liveness liveness = new Liveness();
-            liveness.grace(db.read(tx -> nodes.list(tx).stream().map(n -> n.name()).toList()), monotonicMs.getAsLong());
             ProgressBoard progress = new ProgressBoard(metrics.bytesFetched());
             ConsoleLogs consoles = new ConsoleLogs(config.dataDir().resolve("console"));
             Transitions transitions = new Transitions(db, instances, nodes, events, clockMs);
@@ -75,14 +74,16 @@ public final class Controller implements AutoCloseable {
             FleetSummary summary = new FleetSummary(db, nodes, instances, liveness, metrics, clockMs);
             EventFeed feed = new EventFeed(db, events, streams);
 
-            reconciler.reconcile(); // gauges and leftovers right from the start
-            reconciler.start();
-            HttpApi http;
+            HttpApi http = HttpApi.start(config.host(), config.port(),
+                    new HttpApi.Services(tokens, agents, lifecycle, images, summary, feed, metrics));
             try {
-                http = HttpApi.start(config.host(), config.port(),
-                        new HttpApi.Services(tokens, agents, lifecycle, images, summary, feed, metrics));
-            } catch (IOException | RuntimeException e) {
-                reconciler.close();
+                // Every known node gets a whole timeout from now, when its agent can first reach us: a slow
+                // start (cold JVM, busy machine) must not count against nodes that were fine all along.
+                liveness.grace(db.read(tx -> nodes.list(tx).stream().map(n -> n.name()).toList()), monotonicMs.getAsLong());
+                reconciler.reconcile(); // gauges, and instances left pending, right from the start
+                reconciler.start();
+            } catch (RuntimeException e) {
+                http.close();
                 throw e;
             }
             return new Controller(config, db, reconciler, http, tokens);

@@ -59,10 +59,12 @@ public record ControllerConfig(String host, int port, Path dataDir, String jdbcU
     /**
      * The embedded database: H2 in file mode under {@code dataDir}. {@code WRITE_DELAY=0} writes each commit
      * to the file before the commit returns (H2's default batches them for up to half a second, which a
-     * {@code kill -9} would lose); {@code LOCK_TIMEOUT} lets a burst of claims wait for a row rather than fail.
+     * {@code kill -9} would lose); {@code LOCK_TIMEOUT} lets a burst of claims wait for a row rather than fail;
+     * {@code DB_CLOSE_ON_EXIT=FALSE} leaves closing to {@link Controller#close()} (H2's own shutdown hook would
+     * close the database under requests still being answered).
      */
     public String effectiveJdbcUrl() {
         if (jdbcUrl != null) return jdbcUrl;
-        return "jdbc:h2:file:" + dataDir.toAbsolutePath().resolve("fleet") + ";WRITE_DELAY=0;LOCK_TIMEOUT=10000";
+        return "jdbc:h2:file:" + dataDir.toAbsolutePath().resolve("fleet") + ";WRITE_DELAY=0;LOCK_TIMEOUT=10000;DB_CLOSE_ON_EXIT=FALSE";
     }
 }

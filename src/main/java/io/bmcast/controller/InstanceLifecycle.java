@@ -7,7 +7,6 @@ import io.bmcast.controller.store.InstanceRepository;
 import io.bmcast.controller.store.InstanceRow;
 import io.bmcast.controller.store.NewEvent;
 import io.bmcast.controller.store.NodeRepository;
-import io.bmcast.controller.store.StoreException;
 import io.bmcast.fleet.Api;
 import io.bmcast.fleet.InstanceState;
 import io.bmcast.util.Units;
@@ -68,7 +67,7 @@ public final class InstanceLifecycle {
         int count = request.count() == 0 ? 1 : request.count();
         if (count < 1 || count > MAX_COUNT) throw ControllerException.invalid("count must be 1.." + MAX_COUNT + ", not " + request.count());
         String project = who.isOperator() ? Principal.OPERATOR_PROJECT : who.project();
-        try (AutoCloseable ignored = serialized.enter()) {
+        try (SerializedLaunches.Turn ignored = serialized.enter()) {
             ImageRow image = images.forLaunch(request.image(), serialized.enabled());
             OptionalLong largest = db.read(nodes::largestDisk);
             if (largest.isPresent() && image.sizeBytes() > largest.getAsLong()) {
@@ -85,10 +84,6 @@ public final class InstanceLifecycle {
                 for (String id : ids) instances.find(tx, id).ifPresent(r -> out.add(Views.instance(r, progress)));
                 return out;
             });
-        } catch (InterruptedException | RuntimeException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
         }
     }
 
@@ -189,9 +184,5 @@ public final class InstanceLifecycle {
         byte[] b = new byte[8];
         RANDOM.nextBytes(b);
         return "i-" + HexFormat.of().formatHex(b);
-    }
-
-    static boolean isTransient(RuntimeException e) {
-        return e instanceof StoreException s && s.isTransient();
     }
 }

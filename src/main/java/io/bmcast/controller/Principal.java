@@ -29,8 +29,4 @@ public record Principal(Role role, String project) {
     public boolean sees(String instanceProject) {
         return role == Role.OPERATOR || (role == Role.PROJECT && project.equals(instanceProject));
     }
-
-    public String wireRole() {
-        return role.name().toLowerCase(java.util.Locale.ROOT);
-    }
 }

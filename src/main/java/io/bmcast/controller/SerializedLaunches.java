@@ -28,8 +28,14 @@ final class SerializedLaunches {
         return enabled;
     }
 
-    /** Takes the global lock when serialized; the returned handle releases it. */
-    AutoCloseable enter() {
+    /** A launch's turn: closing it lets the next launch in. */
+    interface Turn extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /** Takes the global lock when serialized; closing the turn releases it. */
+    Turn enter() {
         if (!enabled) return () -> {};
         launchLock.lock();
         return launchLock::unlock;

@@ -30,6 +30,11 @@ public final class HttpApi implements AutoCloseable {
     /** The uPlot WebJar's files, served to the dashboard as {@code /assets/uplot/...}. */
     static final String UPLOT_DIR = "/META-INF/resources/webjars/uplot/1.6.30/dist";
     private static final String START_NANOS = "bmcast.start";
+    /**
+     * Connections the kernel may hold for us before we accept them. Java's default of 50 is less than a fleet
+     * whose agents all reconnect at once (a controller restart): the excess then waits on TCP retransmits.
+     */
+    static final int ACCEPT_QUEUE = 1024;
 
     /** The domain objects the endpoints call. */
     public record Services(AccessTokens tokens, AgentGateway agents, InstanceLifecycle instances, ImageCatalog images,
@@ -53,6 +58,14 @@ public final class HttpApi implements AutoCloseable {
             config.startup.showOldJavalinVersionWarning = false;
             config.concurrency.useVirtualThreads = true;
             config.jsonMapper(new JavalinJackson(Jackson.MAPPER, false));
+            config.jetty.modifyServer(server -> server.addEventListener(new org.eclipse.jetty.util.component.LifeCycle.Listener() {
+                @Override
+                public void lifeCycleStarting(org.eclipse.jetty.util.component.LifeCycle event) {
+                    for (var c : server.getConnectors()) {
+                        if (c instanceof org.eclipse.jetty.server.ServerConnector sc) sc.setAcceptQueueSize(ACCEPT_QUEUE);
+                    }
+                }
+            }));
             config.http.maxRequestSize = 1L << 30; // a kernel and an initrd in one upload
             config.jetty.multipartConfig.maxFileSize(1, SizeUnit.GB);
             config.jetty.multipartConfig.maxTotalRequestSize(1, SizeUnit.GB);

@@ -115,12 +115,14 @@ public final class NodeRepository {
      * Claims a free node with at least {@code minDiskBytes} for {@code instanceId}: the node goes
      * {@code available -> busy} inside {@code tx}, so a rollback gives it back. Empty when none is free.
      *
-     * <p>No lock on the table and no scheduler thread: on PostgreSQL {@code FOR UPDATE SKIP LOCKED} hands each
-     * concurrent claimer a different row. H2 2.3 parses SKIP LOCKED but applies the row limit before skipping
-     * (a second claimer gets no row at all), so there the claim reads a few candidates without locks and takes
-     * the first one its conditional update wins, starting at a random one so that concurrent claimers spread
-     * out. Both end in the same {@code UPDATE ... WHERE state = 'available'}, which is what makes a node go to
-     * exactly one instance.
+     * <p>No lock on the table and no scheduler thread. On PostgreSQL {@code FOR UPDATE SKIP LOCKED} hands each
+     * concurrent claimer a different row. It may also hand one nothing while free rows exist (every row its
+     * snapshot saw free was locked by other claimers at that instant), so an empty answer falls back to the
+     * read-then-update loop below before it counts as "no node". H2 2.3 parses SKIP LOCKED but applies the row
+     * limit before skipping (a second claimer gets no row at all), so there the loop is all there is: read a
+     * few candidates without locks and take the first one whose conditional update wins, starting at a random
+     * one so that concurrent claimers spread out. Both end in the same {@code UPDATE ... WHERE state =
+     * 'available'}, which is what makes a node go to exactly one instance.
      */
     public Optional<String> claim(Tx tx, String instanceId, long minDiskBytes, long nowMs) throws SQLException {
         if (dialect == Database.Dialect.POSTGRESQL) {
@@ -134,7 +136,6 @@ public final class NodeRepository {
                     }
                 }
             }
-            return Optional.empty();
         }
         while (true) {
             List<String> candidates = new ArrayList<>();
