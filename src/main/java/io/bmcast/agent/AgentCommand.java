@@ -100,7 +100,7 @@ public final class AgentCommand implements Callable<Integer> {
                 throw usage("--disk wants a block device (for a disk file, give --work and --disk-size)");
             }
             Duration grace = Duration.ofNanos(duration("--stop-grace", stopGrace));
-            try (Agent agent = new Agent(new Agent.Config(name, work, device, disk, mem, grace), client).start()) {
+            try (Agent agent = new Agent(name, new Machine.Config(work, device, disk, mem, grace, java.util.List.of()), client).start()) {
                 stop.await();
             }
             return 0;

@@ -16,10 +16,7 @@ import java.util.HexFormat;
  * other boot files is fetched anew. These are the image's boot files, shared by every tenant of the image, not a
  * tenant's data: they are kept across scrubs.
  */
-final class BootFiles {
-    /** Paths to pass to {@code instance run}; null when the image boots without one. */
-    record Local(Path kernel, Path initrd) {}
-
+final class BootFiles implements BootSource {
     private final Path cache;
     private final ControllerClient client;
 
@@ -28,13 +25,14 @@ final class BootFiles {
         this.client = client;
     }
 
-    Local fetch(ImageSpec image) throws IOException, InterruptedException {
-        if (image.kernelPath() == null) return new Local(null, null);
+    @Override
+    public BootSource.Local fetch(ImageSpec image) throws IOException, InterruptedException {
+        if (image.kernelPath() == null) return new BootSource.Local(null, null);
         Path dir = cache.resolve(key(image));
         Files.createDirectories(dir);
         Path kernel = get(image.kernelPath(), dir.resolve("kernel"));
         Path initrd = image.initrdPath() == null ? null : get(image.initrdPath(), dir.resolve("initrd"));
-        return new Local(kernel, initrd);
+        return new BootSource.Local(kernel, initrd);
     }
 
     private Path get(String apiPath, Path target) throws IOException, InterruptedException {

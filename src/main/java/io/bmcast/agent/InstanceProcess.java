@@ -22,6 +22,7 @@ import java.util.Optional;
  */
 final class InstanceProcess {
     private static final Duration KILL_WAIT = Duration.ofSeconds(10);
+    private static final Duration PID_WAIT = Duration.ofSeconds(10);
 
     private final ProcessHandle handle;
     private final Instant startedAt;
@@ -53,17 +54,38 @@ final class InstanceProcess {
     /** Set when this agent started the process (then Java reaps it and knows its exit code). */
     private Process child;
 
-    static InstanceProcess spawn(List<String> instanceArgs, InstanceFiles files) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of("setsid", ProcessHandle.current().info().command().orElse("java"),
+    static InstanceProcess spawn(List<String> instanceArgs, InstanceFiles files) throws IOException, InterruptedException {
+        Files.createDirectories(files.dir());
+        Path pidFile = files.dir().resolve("instance.pid");
+        Files.deleteIfExists(pidFile);
+        // setsid forks when its caller leads a process group (it does under some launchers), so the pid Java sees
+        // may not be the instance's: the shell inside the new session writes its own pid, then becomes the JVM.
+        List<String> cmd = new ArrayList<>(List.of("setsid", "sh", "-c", "echo $$ > \"$0\" && exec \"$@\"", pidFile.toString(),
+                ProcessHandle.current().info().command().orElse("java"),
                 "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx256m",
                 "-cp", System.getProperty("java.class.path"), "io.bmcast.cli.Main", "instance", "run"));
         cmd.addAll(instanceArgs);
-        Files.createDirectories(files.dir());
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(files.log().toFile())).start();
-        InstanceProcess ip = new InstanceProcess(p.toHandle(), p.toHandle().info().startInstant().orElse(null));
-        ip.child = p;
+        long deadline = System.nanoTime() + PID_WAIT.toNanos();
+        long pid = -1;
+        while (pid < 0) {
+            try {
+                String text = Files.readString(pidFile).strip();
+                if (!text.isEmpty()) pid = Long.parseLong(text);
+            } catch (java.nio.file.NoSuchFileException | NumberFormatException notYet) {
+                // the shell has not written it yet
+            }
+            if (pid < 0 && System.nanoTime() > deadline) {
+                p.destroyForcibly();
+                throw new IOException("the instance process did not start within " + PID_WAIT.toSeconds() + " s: " + files.tail(5));
+            }
+            if (pid < 0) Thread.sleep(10);
+        }
+        ProcessHandle h = ProcessHandle.of(pid).orElseThrow(() -> new IOException("the instance process exited at once: " + files.tail(5)));
+        InstanceProcess ip = new InstanceProcess(h, h.info().startInstant().orElse(null));
+        if (p.pid() == pid) ip.child = p;
         return ip;
     }
 
@@ -78,7 +100,7 @@ final class InstanceProcess {
             long started = info.startInstant().map(Instant::toEpochMilli).orElse(-1L);
             // /proc gives start times in clock ticks: allow their rounding.
             if (startedAtMillis != 0 && Math.abs(started - startedAtMillis) > 50) return false;
-            String cmdline = info.commandLine().orElse("");
+            String cmdline = Proc.commandLine(h.pid());
             return cmdline.contains("io.bmcast.cli.Main") && cmdline.contains(files.state().toString());
         }).map(h -> new InstanceProcess(h, h.info().startInstant().orElse(null)));
     }

@@ -37,6 +37,19 @@ final class Proc {
         return new Stat(f[0].charAt(0), Long.parseLong(f[2]));
     }
 
+    /**
+     * The process's arguments joined by spaces, read from {@code /proc} ({@link ProcessHandle.Info#commandLine} is
+     * not reliable for long command lines such as a JVM's class path), or "" when there is no such process.
+     */
+    static String commandLine(long pid) {
+        try {
+            byte[] b = Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline"));
+            return new String(b, java.nio.charset.StandardCharsets.UTF_8).replace('\0', ' ').strip();
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
     static boolean running(long pid) {
         Stat st = stat(pid);
         return st != null && st.running();
