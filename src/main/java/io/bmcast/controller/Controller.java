@@ -81,7 +81,7 @@ public final class Controller implements AutoCloseable {
             try {
                 http = HttpApi.start(config.host(), config.port(),
                         new HttpApi.Services(tokens, agents, lifecycle, images, summary, feed, metrics));
-            } catch (RuntimeException e) {
+            } catch (IOException | RuntimeException e) {
                 reconciler.close();
                 throw e;
             }
@@ -114,6 +114,11 @@ public final class Controller implements AutoCloseable {
 
     public String joinToken() {
         return tokens.joinToken();
+    }
+
+    /** Every HTTP endpoint as {@code METHOD /path}. Visible for testing (the OpenAPI document lists them all). */
+    java.util.List<String> routes() {
+        return http.routes();
     }
 
     public ControllerConfig config() {

@@ -17,9 +17,9 @@ import picocli.CommandLine.Option;
                 "At first start it writes DATA/admin.token (the operator's) and DATA/join.token (for agents)."})
 public final class ControllerCommand implements Callable<Integer> {
 
-    @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:8080",
+    @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:8080", converter = ListenConverter.class,
             description = "address to listen on (port 0: any free port; default: ${DEFAULT-VALUE})")
-    String listen;
+    Listen listen;
 
     @Option(names = "--data", paramLabel = "DIR", required = true,
             description = "directory for tokens, console logs and the embedded database")
@@ -29,9 +29,9 @@ public final class ControllerCommand implements Callable<Integer> {
             description = "database (default: embedded H2 under DIR), e.g. jdbc:postgresql://HOST:5432/DB?user=U&password=P")
     String db;
 
-    @Option(names = "--heartbeat-timeout", paramLabel = "DURATION", defaultValue = "5s",
+    @Option(names = "--heartbeat-timeout", paramLabel = "DURATION", defaultValue = "5s", converter = DurationConverter.class,
             description = "a node not heard from for this long is offline (default: ${DEFAULT-VALUE})")
-    String heartbeatTimeout;
+    Duration heartbeatTimeout;
 
     @Option(names = "--serialized",
             description = "the pre-Swift-Birth toolstack, for comparison: one launch at a time behind a global lock, image metadata read again per launch")
@@ -41,11 +41,17 @@ public final class ControllerCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         quietLibraries();
         ControllerConfig config = ControllerConfig.defaults(data)
-                .withListen(host(listen), port(listen))
+                .withListen(listen.host(), listen.port())
                 .withJdbcUrl(db)
-                .withHeartbeatTimeout(duration(heartbeatTimeout, "--heartbeat-timeout"))
+                .withHeartbeatTimeout(heartbeatTimeout)
                 .withSerialized(serialized);
-        Controller controller = Controller.start(config);
+        Controller controller;
+        try {
+            controller = Controller.start(config);
+        } catch (java.io.IOException | io.bmcast.controller.store.StoreException | IllegalArgumentException e) {
+            System.err.println("bmcast controller: " + e.getMessage());
+            return 1;
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             controller.close();
@@ -58,32 +64,37 @@ public final class ControllerCommand implements Callable<Integer> {
         return 0;
     }
 
-    static String host(String hostPort) {
-        int colon = hostPort.lastIndexOf(':');
-        if (colon <= 0) throw new CommandLine.ParameterException(new CommandLine(new ControllerCommand()),
-                "--listen must be HOST:PORT, not '" + hostPort + "'");
-        String host = hostPort.substring(0, colon);
-        return host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
-    }
+    /** A listen address. */
+    record Listen(String host, int port) {}
 
-    static int port(String hostPort) {
-        String p = hostPort.substring(hostPort.lastIndexOf(':') + 1);
-        try {
-            int port = Integer.parseInt(p);
-            if (port < 0 || port > 65535) throw new NumberFormatException();
-            return port;
-        } catch (NumberFormatException e) {
-            throw new CommandLine.ParameterException(new CommandLine(new ControllerCommand()),
-                    "--listen needs a port 0..65535 after the colon, not '" + p + "'");
+    static final class ListenConverter implements CommandLine.ITypeConverter<Listen> {
+        @Override
+        public Listen convert(String hostPort) {
+            int colon = hostPort.lastIndexOf(':');
+            if (colon <= 0) throw new CommandLine.TypeConversionException("must be HOST:PORT, not '" + hostPort + "'");
+            String host = hostPort.substring(0, colon);
+            if (host.startsWith("[") && host.endsWith("]")) host = host.substring(1, host.length() - 1);
+            String p = hostPort.substring(colon + 1);
+            try {
+                int port = Integer.parseInt(p);
+                if (port < 0 || port > 65535) throw new NumberFormatException();
+                return new Listen(host, port);
+            } catch (NumberFormatException e) {
+                throw new CommandLine.TypeConversionException("needs a port 0..65535 after the colon, not '" + p + "'");
+            }
         }
     }
 
-    static Duration duration(String text, String option) {
-        try {
-            return Duration.ofNanos(Units.parseDurationNanos(text));
-        } catch (IllegalArgumentException e) {
-            throw new CommandLine.ParameterException(new CommandLine(new ControllerCommand()),
-                    option + " must be a duration such as 5s or 500ms, not '" + text + "'");
+    static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
+        @Override
+        public Duration convert(String text) {
+            try {
+                long nanos = Units.parseDurationNanos(text);
+                if (nanos <= 0) throw new IllegalArgumentException();
+                return Duration.ofNanos(nanos);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException("must be a duration such as 5s or 500ms, not '" + text + "'");
+            }
         }
     }
 

@@ -68,6 +68,10 @@ class ControllerTest {
             n1.phase("devirtualized");
             n1.progress(3 * MiB, 61 * MiB, 1.0);
             n1.beat();
+            Api.Summary summary = fleet.operator.get("/api/v1/summary").as(Api.Summary.class);
+            assertEquals(1, summary.instances().get("devirtualized"));
+            assertEquals(1.0, summary.launchesPerMinute());
+            assertTrue(summary.bytesPerSecond() > 0, "the fleet's fetch rate comes from progress deltas: " + summary);
             assertEquals("devirtualized", fleet.instance(launched.id()).state());
             n1.beat(); // a repeated report changes nothing and doubles no console output
             assertEquals("Booting busybox\nlogin: ", fleet.operator.get("/api/v1/instances/" + launched.id() + "/console").body());

@@ -14,7 +14,7 @@ import io.bmcast.fleet.AgentProtocol.InstanceReport;
 final class ProtocolAgent {
     final String name;
     final long diskBytes;
-    private final ApiClient api;
+    private ApiClient api;
     private String instanceId;
     private String phase;
     private String reason;
@@ -30,6 +30,11 @@ final class ProtocolAgent {
         this.api = new ApiClient(baseUrl, joinToken);
         this.name = name;
         this.diskBytes = diskBytes;
+    }
+
+    /** The same machine, talking to a controller at another address (a restarted one). */
+    void reconnect(String baseUrl, String joinToken) {
+        api = new ApiClient(baseUrl, joinToken);
     }
 
     AgentProtocol.Welcome register() {

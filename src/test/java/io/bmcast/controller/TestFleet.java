@@ -47,9 +47,12 @@ final class TestFleet implements AutoCloseable {
     }
 
     static TestFleet start(Db db, Path dir, Duration heartbeatTimeout) throws Exception {
+        return start(db, dir, c -> c.withHeartbeatTimeout(heartbeatTimeout));
+    }
+
+    static TestFleet start(Db db, Path dir, java.util.function.UnaryOperator<ControllerConfig> adjust) throws Exception {
         TestServer images = imageServer(dir);
-        ControllerConfig config = ControllerConfig.defaults(dir.resolve("data")).withJdbcUrl(jdbcUrl(db))
-                .withHeartbeatTimeout(heartbeatTimeout);
+        ControllerConfig config = adjust.apply(ControllerConfig.defaults(dir.resolve("data")).withJdbcUrl(jdbcUrl(db)));
         return new TestFleet(dir, images, Controller.start(config));
     }
 

@@ -22,6 +22,14 @@ final class Bodies {
         }
     }
 
+    static long longHeader(String value, String name) {
+        try {
+            return Long.parseLong(value.strip());
+        } catch (NumberFormatException e) {
+            throw ControllerException.invalid("header " + name + " must be a whole number, not '" + value + "'");
+        }
+    }
+
     static long longParam(Context ctx, String name, long absent) {
         String v = ctx.queryParam(name);
         if (v == null || v.isBlank()) return absent;

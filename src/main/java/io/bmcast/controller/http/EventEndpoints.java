@@ -2,11 +2,20 @@ package io.bmcast.controller.http;
 
 import io.bmcast.controller.EventFeed;
 import io.bmcast.controller.Principal;
+import io.bmcast.fleet.Api;
 import io.bmcast.util.Jackson;
 import io.javalin.config.RoutesConfig;
-import io.javalin.http.sse.SseClient;
+import io.javalin.http.Context;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 
-/** Events: a page at a time, or live over SSE (resuming after {@code Last-Event-ID}). */
+/**
+ * Events: a page at a time, or live as server-sent events resuming after {@code Last-Event-ID}. The stream
+ * is written here rather than with Javalin's SSE helper, which answers an empty 200 to any client that does
+ * not send {@code Accept: text/event-stream} (curl, scripts); each stream holds one virtual thread.
+ */
 final class EventEndpoints {
     /** A comment this often keeps proxies from closing a quiet stream and tells us when a client left. */
     private static final long KEEPALIVE_MS = 15_000;
@@ -18,47 +27,46 @@ final class EventEndpoints {
             Principal who = Access.user(ctx);
             ctx.json(feed.page(who, Bodies.longParam(ctx, "after", -1), (int) Bodies.longParam(ctx, "limit", 100)));
         });
-        // the role is checked before the stream starts: once it has, a refusal could no longer be a status
-        routes.before("/api/v1/events/stream", Access::user);
-        routes.sse("/api/v1/events/stream", client -> {
-            Principal who = Access.who(client.ctx());
-            String last = client.ctx().header("Last-Event-ID");
-            long lastId = last == null || last.isBlank() ? -1 : parseId(last);
-            try {
-                feed.follow(who, lastId, new EventFeed.Follower() {
-                    @Override
-                    public boolean send(io.bmcast.fleet.Api.Event e) {
-                        return sendJson(client, e);
-                    }
+        routes.get("/api/v1/events/stream", ctx -> stream(ctx, feed, Access.user(ctx)));
+    }
 
-                    @Override
-                    public boolean idle() {
-                        if (client.terminated()) return false;
-                        client.sendComment("keepalive");
-                        return !client.terminated();
-                    }
-                }, KEEPALIVE_MS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+    private static void stream(Context ctx, EventFeed feed, Principal who) throws IOException, InterruptedException {
+        String last = ctx.header("Last-Event-ID");
+        long lastId = last == null || last.isBlank() ? -1 : Bodies.longHeader(last, "Last-Event-ID");
+        HttpServletResponse res = ctx.res();
+        res.setStatus(200);
+        res.setContentType("text/event-stream");
+        res.setCharacterEncoding("UTF-8");
+        res.setHeader("Cache-Control", "no-cache");
+        res.setHeader("X-Accel-Buffering", "no");
+        OutputStream out = res.getOutputStream();
+        out.write(": stream of bmcast events\n\n".getBytes(StandardCharsets.UTF_8));
+        out.flush();
+        feed.follow(who, lastId, new EventFeed.Follower() {
+            @Override
+            public boolean send(Api.Event e) {
+                try {
+                    return write(out, "id: " + e.id() + "\nevent: event\ndata: " + Jackson.MAPPER.writeValueAsString(e) + "\n\n");
+                } catch (com.fasterxml.jackson.core.JsonProcessingException x) {
+                    throw new IllegalStateException(x);
+                }
             }
-        });
+
+            @Override
+            public boolean idle() {
+                return write(out, ": keepalive\n\n");
+            }
+        }, KEEPALIVE_MS);
     }
 
-    private static boolean sendJson(SseClient client, io.bmcast.fleet.Api.Event e) {
-        if (client.terminated()) return false;
+    /** False when the client has gone. */
+    private static boolean write(OutputStream out, String frame) {
         try {
-            client.sendEvent("event", Jackson.MAPPER.writeValueAsString(e), Long.toString(e.id()));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException x) {
-            throw new IllegalStateException(x);
-        }
-        return !client.terminated();
-    }
-
-    private static long parseId(String s) {
-        try {
-            return Long.parseLong(s.strip());
-        } catch (NumberFormatException e) {
-            return -1;
+            out.write(frame.getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            return true;
+        } catch (IOException gone) {
+            return false;
         }
     }
 }

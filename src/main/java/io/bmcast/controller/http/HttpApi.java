@@ -43,7 +43,8 @@ public final class HttpApi implements AutoCloseable {
         this.routes = routes;
     }
 
-    public static HttpApi start(String host, int port, Services s) {
+    /** Listens on {@code host:port}; a port in use or an unresolvable host is an IOException that says so. */
+    public static HttpApi start(String host, int port, Services s) throws IOException {
         byte[] openApi = resource("/io/bmcast/controller/openapi.json");
         Access access = new Access(s.tokens());
         List<String> routes = Collections.synchronizedList(new ArrayList<>());
@@ -82,7 +83,13 @@ public final class HttpApi implements AutoCloseable {
             FleetEndpoints.register(r, s.summary(), s.tokens(), s.metrics());
             EventEndpoints.register(r, s.events());
         });
-        app.start(host, port);
+        try {
+            app.start(host, port);
+        } catch (RuntimeException e) {
+            Throwable root = e;
+            while (root.getCause() != null && root.getCause() != root) root = root.getCause();
+            throw new IOException("cannot listen on " + host + ":" + port + ": " + root.getMessage(), e);
+        }
         return new HttpApi(app, routes);
     }
 
