@@ -13,9 +13,7 @@ import java.util.List;
  * never kills PID 1 (which would panic the kernel).
  *
  * <p>The ACPI power button (QMP {@code system_powerdown}: how an instance is destroyed gracefully) powers the guest
- * off. The cloud kernel has the button driver and the event device interface as modules ({@code button.ko},
- * {@code evdev.ko}, no dependencies): init loads them from the host's {@code /lib/modules}, copied in, and starts
- * busybox {@code acpid}, which turns {@code KEY_POWER} into the action {@code PWRF/00000080} and runs the file of
+ * off: init loads the {@link PowerButton} modules and starts busybox {@code acpid}, which turns {@code KEY_POWER} into the action {@code PWRF/00000080} and runs the file of
  * that name under {@code /etc/acpi}. That handler syncs, remounts the root read-only and powers off ({@code -f}: a
  * shell script as PID 1 does not act on busybox {@code poweroff}'s signal).
  */
@@ -27,13 +25,16 @@ final class BusyboxRoot {
     static String initScript(String marker) {
         return """
                 #!/bin/busybox sh
-                # bmcast busybox guest init: mount the API filesystems, announce readiness, serve a shell on ttyS0.
+                # bmcast busybox guest init: mount the API filesystems, listen to the power button, announce
+                # readiness, serve a shell on ttyS0. /run is a tmpfs: acpid's files there keep no file on the root
+                # open for writing, which would make a remount read-only fail.
                 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
                 mount -t proc proc /proc
                 mount -t sysfs sys /sys
                 mount -t devtmpfs dev /dev 2>/dev/null
                 mkdir -p /dev/pts /run /tmp
                 mount -t devpts devpts /dev/pts
+                mount -t tmpfs run /run
                 mount -o remount,rw / 2>/dev/null
                 hostname bmcast-guest
                 for m in /lib/modules/*/%s /lib/modules/*/%s; do [ -f "$m" ] && insmod "$m" 2>/dev/null; done
@@ -41,7 +42,7 @@ final class BusyboxRoot {
                 echo
                 echo %s
                 while true; do setsid cttyhack sh -l; done
-                """.formatted(EVDEV, BUTTON, marker);
+                """.formatted(PowerButton.EVDEV, PowerButton.BUTTON, marker);
     }
 
     /** The power button's handler: busybox acpid runs {@code /etc/acpi/PWRF/00000080} on {@code KEY_POWER}. */
@@ -54,9 +55,6 @@ final class BusyboxRoot {
             poweroff -f
             """;
 
-    /** The two modules the power button needs, relative to {@code /lib/modules/VERSION}. */
-    static final String EVDEV = "kernel/drivers/input/evdev.ko";
-    static final String BUTTON = "kernel/drivers/acpi/button.ko";
 
     static void populate(Path root, String marker, HostKernel kernel) throws IOException {
         Path busybox = BUSYBOX_CANDIDATES.stream().filter(Files::isExecutable).findFirst()
@@ -81,7 +79,7 @@ final class BusyboxRoot {
         Files.deleteIfExists(init);
         Files.writeString(init, initScript(marker));
         Files.setPosixFilePermissions(init, PosixFilePermissions.fromString("rwxr-xr-x"));
-        copyPowerButtonModules(root, kernel);
+        PowerButton.copyModules(root, kernel, false); // init loads them by path
         Path handler = root.resolve("etc/acpi/PWRF/00000080");
         Files.createDirectories(handler.getParent());
         Files.writeString(handler, POWER_BUTTON_HANDLER);
@@ -89,21 +87,5 @@ final class BusyboxRoot {
         Files.writeString(root.resolve("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
         Files.writeString(root.resolve("etc/group"), "root:x:0:\n");
         Files.writeString(root.resolve("etc/profile"), "export PS1='# '\nexport PATH=/sbin:/bin:/usr/sbin:/usr/bin\n");
-    }
-
-    /**
-     * Copies {@code evdev.ko} and {@code button.ko} of the guest's kernel (the host's, booted with {@code -kernel})
-     * into the same place under {@code root}. A kernel without them as modules (built in, or another kernel given by
-     * {@code BMCAST_KERNEL}) gets none: init loads only what is there.
-     */
-    private static void copyPowerButtonModules(Path root, HostKernel kernel) throws IOException {
-        Path modules = Path.of("/lib/modules", kernel.version());
-        for (String m : List.of(EVDEV, BUTTON)) {
-            Path from = modules.resolve(m);
-            if (!Files.isReadable(from)) continue;
-            Path to = root.resolve("lib/modules").resolve(kernel.version()).resolve(m);
-            Files.createDirectories(to.getParent());
-            Files.copy(from, to);
-        }
     }
 }

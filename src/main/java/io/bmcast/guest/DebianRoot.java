@@ -15,18 +15,26 @@ import java.util.stream.Stream;
  * host's apt already uses (so the build needs no other network access). Root logs in automatically on ttyS0 and a
  * oneshot unit ordered after {@code multi-user.target} prints the ready marker to the console: that is the moment
  * a user would call the instance "up".
+ *
+ * <p>The ACPI power button powers it off as on any Debian system: systemd-logind handles {@code KEY_POWER}. That
+ * takes the {@link PowerButton} modules (loaded at boot through {@code modules-load.d}) and a system bus, which
+ * minbase leaves out ({@code dbus} is only recommended by systemd): without them the button went unheard.
  */
 final class DebianRoot {
     private DebianRoot() {}
 
     static final String SUITE = "bookworm";
 
-    static void populate(Path root, String marker) throws IOException {
+    static void populate(Path root, String marker, HostKernel kernel) throws IOException {
         String mirror = aptMirror();
         Files.createDirectories(root);
         // debootstrap refuses a non-empty target and needs root; both are the caller's to satisfy.
         HostCommand.run(Duration.ofMinutes(30), List.of("debootstrap", "--variant=minbase",
-                "--include=systemd-sysv,udev", SUITE, root.toString(), mirror));
+                "--include=systemd-sysv,udev,dbus", SUITE, root.toString(), mirror));
+        if (PowerButton.copyModules(root, kernel, true)) {
+            Files.createDirectories(root.resolve("etc/modules-load.d"));
+            Files.writeString(root.resolve("etc/modules-load.d/bmcast-power-button.conf"), "evdev\nbutton\n");
+        }
         Path units = root.resolve("etc/systemd/system");
         Files.createDirectories(units.resolve("multi-user.target.wants"));
         Files.writeString(units.resolve("bmcast-ready.service"), """

@@ -66,7 +66,7 @@ public final class GuestBuilder {
         try {
             switch (kind) {
                 case BUSYBOX, BUSYBOX_DISK -> BusyboxRoot.populate(root, GuestImage.READY_MARKER, kernel);
-                case DEBIAN -> DebianRoot.populate(root, GuestImage.READY_MARKER);
+                case DEBIAN -> DebianRoot.populate(root, GuestImage.READY_MARKER, kernel);
             }
             Map<String, String> sums = TestData.writeFiles(root.resolve(DATA_DIR.substring(1)), DATA_FILES,
                     DATA_FILE_SIZE, 42);

@@ -20,10 +20,10 @@ public enum GuestKind {
     public boolean bootsItself() { return this == BUSYBOX_DISK; }
 
     /**
-     * The build recipe's revision: a cached build of an older one is rebuilt. Busybox guests are at 2 since they
-     * power off on the ACPI power button (busybox acpid).
+     * The build recipe's revision: a cached build of an older one is rebuilt. 2: the guest powers off on the ACPI
+     * power button (busybox acpid; Debian's logind, with dbus and the button modules).
      */
-    public int revision() { return this == DEBIAN ? 1 : 2; }
+    public int revision() { return 2; }
 
     public static GuestKind parse(String s) {
         for (GuestKind k : values()) if (k.id().equals(s)) return k;

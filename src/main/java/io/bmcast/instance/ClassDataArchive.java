@@ -21,14 +21,22 @@ final class ClassDataArchive {
     private static final String PREFIX = "node-";
     private final Path dir;
     private final Path archive;
+    /**
+     * The JDK archives classes from jars only: with a class directory on the path (tests, an IDE) the dump fails
+     * at exit and turns the mediator's clean exit code 0 into 1. Then the mediator runs without an archive.
+     */
+    private final boolean archivable;
 
     ClassDataArchive(Path dir, String classPath) {
         this.dir = dir;
         this.archive = dir.resolve(PREFIX + Long.toHexString(key(classPath)) + ".jsa");
+        this.archivable = java.util.Arrays.stream(classPath.split(java.io.File.pathSeparator))
+                .noneMatch(e -> Files.isDirectory(Path.of(e)));
     }
 
     /** JVM options for a mediator started now; {@code dumpTo} receives a new archive when none exists yet. */
     List<String> jvmOptions(Path dumpTo) {
+        if (!archivable) return List.of();
         if (Files.isRegularFile(archive)) return List.of("-XX:SharedArchiveFile=" + archive);
         return List.of("-XX:ArchiveClassesAtExit=" + dumpTo);
     }

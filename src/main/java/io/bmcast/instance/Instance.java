@@ -40,17 +40,18 @@ public final class Instance {
     /**
      * What to run. {@code kernel} null boots the disk's own boot loader. {@code stopGrace}: how long a guest asked to
      * power off (a {@linkplain #requestStop stop request}) has before QEMU is killed; zero kills at once.
+     * {@code sourceExtents}: the image's cached extent map for the mediator ({@code node --source-extents}), or null.
      */
     public record Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
             DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker,
-            Duration stopGrace) {
+            Duration stopGrace, Path sourceExtents) {
 
         public static final Duration DEFAULT_STOP_GRACE = Duration.ofSeconds(10);
 
         public Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
                 DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker) {
             this(image, disk, state, kernel, initrd, append, memoryMiB, bus, console, events, regionSize, hydrateRate,
-                    readyMarker, DEFAULT_STOP_GRACE);
+                    readyMarker, DEFAULT_STOP_GRACE, null);
         }
     }
 
@@ -351,6 +352,7 @@ public final class Instance {
                 "--state", spec.state().toAbsolutePath().toString(), "--socket", socket.toString(),
                 "--region-size", Long.toString(spec.regionSize())));
         if (spec.hydrateRate() > 0) a.addAll(List.of("--hydrate-rate", spec.hydrateRate() + "B"));
+        if (spec.sourceExtents() != null) a.addAll(List.of("--source-extents", spec.sourceExtents().toAbsolutePath().toString()));
         return a;
     }
 

@@ -52,11 +52,12 @@ public final class InstanceCommand {
         long rate = a.rate("hydrate-rate", 0);
         String marker = a.string("ready-marker", "BMCAST-READY");
         Duration stopGrace = Duration.ofNanos(a.durationNanos("stop-grace", Instance.Spec.DEFAULT_STOP_GRACE.toNanos()));
+        Path extents = path(a.string("source-extents", null));
         if (kernel != null && !Files.isRegularFile(kernel)) throw new UsageException("no kernel at " + kernel);
         if (initrd != null && !Files.isRegularFile(initrd)) throw new UsageException("no initrd at " + initrd);
         if (append != null && kernel == null) throw new UsageException("--append needs --kernel");
         return new Instance.Spec(image, disk, state, kernel, initrd, append, (int) (memory >> 20), bus, console, events,
-                regionSize, rate, marker, stopGrace);
+                regionSize, rate, marker, stopGrace, extents);
     }
 
     private static Path path(String s) {

@@ -121,6 +121,7 @@ public final class MediatedDisk implements Export {
         this.localKnownZero = localKnownZero;
         this.map = new RegionMap(regions, live);
         this.holes = new SourceHoles(source, imageSize, regionShift, Math.max(options.blockStatusChunk(), regionSize));
+        if (options.sourceExtents() != null) holes.trust(options.sourceExtents()); // cached metadata: no block status
         Path own = stateDir.resolve(StateDir.PROFILE);
         this.profileOrder = BootProfile.load(options.bootProfile() != null ? options.bootProfile() : own,
                 regionShift, regions);
@@ -147,6 +148,12 @@ public final class MediatedDisk implements Export {
         long size = source.size();
         int regionSize = options.regionSize();
         long regionCount = (size + regionSize - 1) / regionSize;
+        ImageExtents extents = options.sourceExtents();
+        if (extents != null && extents.size() != size) {
+            // Trusting another image's map would skip fetching its data: the guest would read zeros.
+            throw new IOException("the extents map describes an image of " + extents.size() + " bytes, but the image is "
+                    + size + " bytes; it belongs to another image");
+        }
         if (regionCount > Integer.MAX_VALUE - 16) {
             throw new IOException("image of " + size + " bytes has too many " + regionSize + "-byte regions;"
                     + " use a larger region size");

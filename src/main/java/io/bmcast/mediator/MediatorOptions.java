@@ -17,9 +17,18 @@ import java.nio.file.Path;
  * @param durability where forces go (tests model power loss there)
  * @param bootProfile a profile recorded by an earlier deployment of this image, to prefetch first; null
  *     for none (the state dir's own profile is used when it has one)
+ * @param sourceExtents the image's data extents as the control plane caches them, trusted instead of the
+ *     image server's block status; null to ask the image server
  */
 public record MediatorOptions(String name, String imageIdentity, int regionSize, long blockStatusChunk,
-        long commitIntervalNs, long statusIntervalNs, BootIdSource bootId, Durability durability, Path bootProfile) {
+        long commitIntervalNs, long statusIntervalNs, BootIdSource bootId, Durability durability, Path bootProfile,
+        ImageExtents sourceExtents) {
+
+    public MediatorOptions(String name, String imageIdentity, int regionSize, long blockStatusChunk,
+            long commitIntervalNs, long statusIntervalNs, BootIdSource bootId, Durability durability, Path bootProfile) {
+        this(name, imageIdentity, regionSize, blockStatusChunk, commitIntervalNs, statusIntervalNs, bootId, durability,
+                bootProfile, null);
+    }
 
     public static final int MIN_REGION = 4 << 10;
     public static final int MAX_REGION = 4 << 20;
@@ -38,31 +47,36 @@ public record MediatorOptions(String name, String imageIdentity, int regionSize,
 
     public MediatorOptions withRegionSize(int size) {
         return new MediatorOptions(name, imageIdentity, size, Math.max(blockStatusChunk, size), commitIntervalNs,
-                statusIntervalNs, bootId, durability, bootProfile);
+                statusIntervalNs, bootId, durability, bootProfile, sourceExtents);
     }
 
     public MediatorOptions withBlockStatusChunk(long chunk) {
         return new MediatorOptions(name, imageIdentity, regionSize, chunk, commitIntervalNs, statusIntervalNs,
-                bootId, durability, bootProfile);
+                bootId, durability, bootProfile, sourceExtents);
     }
 
     public MediatorOptions withIntervals(long commitNs, long statusNs) {
         return new MediatorOptions(name, imageIdentity, regionSize, blockStatusChunk, commitNs, statusNs, bootId,
-                durability, bootProfile);
+                durability, bootProfile, sourceExtents);
     }
 
     public MediatorOptions withBootId(BootIdSource source) {
         return new MediatorOptions(name, imageIdentity, regionSize, blockStatusChunk, commitIntervalNs,
-                statusIntervalNs, source, durability, bootProfile);
+                statusIntervalNs, source, durability, bootProfile, sourceExtents);
     }
 
     public MediatorOptions withDurability(Durability d) {
         return new MediatorOptions(name, imageIdentity, regionSize, blockStatusChunk, commitIntervalNs,
-                statusIntervalNs, bootId, d, bootProfile);
+                statusIntervalNs, bootId, d, bootProfile, sourceExtents);
     }
 
     public MediatorOptions withBootProfile(Path profile) {
         return new MediatorOptions(name, imageIdentity, regionSize, blockStatusChunk, commitIntervalNs,
-                statusIntervalNs, bootId, durability, profile);
+                statusIntervalNs, bootId, durability, profile, sourceExtents);
+    }
+
+    public MediatorOptions withSourceExtents(ImageExtents extents) {
+        return new MediatorOptions(name, imageIdentity, regionSize, blockStatusChunk, commitIntervalNs,
+                statusIntervalNs, bootId, durability, bootProfile, extents);
     }
 }

@@ -48,6 +48,25 @@ final class SourceHoles {
         this.chunkState = new AtomicIntegerArray((int) ((size + chunkBytes - 1) >>> chunkShift));
     }
 
+    /**
+     * Takes the image's data extents from a map the caller holds already (the control plane's cached metadata)
+     * instead of asking the source: every chunk becomes KNOWN, so no query is ever made. A region is zero unless
+     * an extent touches it. Call before the first {@link #isZero}.
+     */
+    void trust(ImageExtents map) {
+        if (map.size() != size) throw new IllegalArgumentException("extents of " + map.size() + " bytes for an image of " + size);
+        synchronized (lock) {
+            markZero(0, size);
+            for (long[] e : map.extents()) {
+                if (e[1] == 0) continue;
+                for (long r = e[0] >>> regionShift; r <= (e[0] + e[1] - 1) >>> regionShift; r++) {
+                    zero[(int) (r >>> 6)] &= ~(1L << r);
+                }
+            }
+            for (int c = 0; c < chunkState.length(); c++) chunkState.set(c, KNOWN); // publishes the bits above
+        }
+    }
+
     /** True when the image is all zeros over region {@code r}; may query the source (slow path only). */
     boolean isZero(int r) {
         if (unsupported) return false;

@@ -4,6 +4,7 @@ import io.bmcast.util.Args;
 import io.bmcast.util.Signals;
 import io.bmcast.util.UsageException;
 import io.bmcast.mediator.Hydrator;
+import io.bmcast.mediator.ImageExtents;
 import io.bmcast.mediator.MediatedDisk;
 import io.bmcast.mediator.MediatorOptions;
 import io.bmcast.storage.DeferredExport;
@@ -48,9 +49,11 @@ public final class NodeCommand {
         long rate = a.rate("hydrate-rate", 0);
         long giveUp = a.durationNanos("give-up", Duration.ofSeconds(60).toNanos());
         String profile = a.string("boot-profile", null);
+        String extentsFile = a.string("source-extents", null);
         a.done(0);
         PrintStream log = System.err;
         if (regionSize > Integer.MAX_VALUE) throw new UsageException("--region-size too large");
+        ImageExtents extents = extentsFile == null ? null : ImageExtents.read(Path.of(extentsFile));
 
         NbdClient.Options clientOptions = NbdClient.Options.defaults().giveUpAfter(Duration.ofNanos(giveUp));
         // Resuming a state dir: the image's size is known, so serve what is local at once and let only reads
@@ -68,6 +71,11 @@ public final class NodeCommand {
                 throw new UsageException(e.getMessage());
             }
             if (profile != null) options = options.withBootProfile(Path.of(profile));
+            if (extents != null && extents.size() != source.size()) {
+                throw new IOException("--source-extents " + extentsFile + " describes an image of " + extents.size()
+                        + " bytes, but " + image + " is " + source.size() + " bytes");
+            }
+            if (extents != null) options = options.withSourceExtents(extents);
             mediated = MediatedDisk.open(source, disk, state, options);
         } catch (IOException | RuntimeException e) {
             source.close();

@@ -41,4 +41,12 @@ class ClassDataArchiveTest {
             assertEquals(1, files.count(), "the older build's archive is dropped");
         }
     }
+
+    @Test
+    void aClassDirectoryOnThePathMeansNoArchive() throws Exception {
+        Path jar = Files.writeString(tmp.resolve("bmcast.jar"), "v1");
+        Path classes = Files.createDirectories(tmp.resolve("classes"));
+        ClassDataArchive cds = new ClassDataArchive(tmp.resolve("cds"), classes + java.io.File.pathSeparator + jar);
+        assertEquals(List.of(), cds.jvmOptions(tmp.resolve("dump.jsa")), "the JDK cannot dump classes from a directory");
+    }
 }

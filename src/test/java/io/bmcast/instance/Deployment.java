@@ -82,6 +82,26 @@ final class Deployment implements AutoCloseable {
         return new Deployment(busybox(), dir);
     }
 
+    /**
+     * Makes the local disk a (sparse, zero) file of {@code size} bytes before the instance starts: a machine whose
+     * disk is larger than the image.
+     */
+    void localDiskOf(long size) throws IOException {
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(disk.toFile(), "rw")) {
+            f.setLength(size);
+        }
+    }
+
+    /** {@code bmcast instance run} arguments for this deployment, as an operator (or the fleet agent) gives them. */
+    java.util.List<String> instanceRunArgs(String... more) {
+        java.util.List<String> a = new java.util.ArrayList<>(java.util.List.of("instance", "run", "--image",
+                imageUri().toString(), "--disk", disk.toString(), "--state", state.toString(), "--kernel",
+                guest.kernel().toString(), "--append", guest.append(), "--console", console.toString(), "--events",
+                events.toString()));
+        a.addAll(java.util.List.of(more));
+        return a;
+    }
+
     NbdUri imageUri() {
         return NbdUri.unix(imageSocket, "disk");
     }

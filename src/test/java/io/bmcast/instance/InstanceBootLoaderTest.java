@@ -73,6 +73,7 @@ class InstanceBootLoaderTest {
         assertEquals(List.of(), errors, "guest driver errors; console:\n" + log);
         assertEquals(0, r.vmmExitCode(), "QEMU exit code; console:\n" + log);
         assertTrue(log.contains("SYSLINUX"), "syslinux ran from the streamed disk:\n" + log);
+        assertTrue(log.contains("power button pressed, powering off"), "powered off by the ACPI button:\n" + log);
         assertTrue(r.guestReady() > 0 && r.hydrated() > 0 && r.devirtualized() > 0, Instance.describe(r));
         assertEquals(4, seen.size(), seen.toString());
         assertTrue(seen.get(0).startsWith("BOOT_IMAGE=/vmlinuz "), "started by the boot loader: " + seen.get(0));
@@ -96,7 +97,7 @@ class InstanceBootLoaderTest {
                 Instance.describe(r), status.get("bytesOnDemand"), status.get("bytesBackground"));
     }
 
-    /** In the guest: wait for a shell, check, wait for de-virtualization, check again, write, power off. */
+    /** In the guest: wait for a shell, check, wait for de-virtualization, check again, write, press the power button. */
     private static void drive(Qemu qemu, GuestImage guest, Path state, List<String> seen, List<Throwable> errors) {
         GuestConsole con = qemu.console();
         String check = "cd " + guest.dataDir() + " && sha256sum -c SHA256SUMS | grep -c ': OK'";
@@ -113,7 +114,7 @@ class InstanceBootLoaderTest {
             seen.add(con.run("echo 3 > /proc/sys/vm/drop_caches; " + check, CMD).output());
             GuestConsole.Result w = con.run("echo written-after-devirt > /root/after.txt && sync && mount -o remount,ro /", CMD);
             if (!w.ok()) throw new IOException("write and remount read-only: " + w.output());
-            con.send("poweroff -f");
+            qemu.powerDown(); // the ACPI power button: the guest's acpid powers it off
         } catch (Throwable t) {
             errors.add(t);
             try {

@@ -30,11 +30,19 @@ final class NodeFixture implements AutoCloseable {
     final ClientTestProcesses procs;
     private final TestServer images;
     private final java.util.concurrent.atomic.AtomicLong bytesServed;
+    private final java.util.concurrent.atomic.AtomicLong blockStatusCalls;
 
-    private NodeFixture(ClientTestProcesses procs, TestServer images, java.util.concurrent.atomic.AtomicLong bytesServed) {
+    private NodeFixture(ClientTestProcesses procs, TestServer images, java.util.concurrent.atomic.AtomicLong bytesServed,
+            java.util.concurrent.atomic.AtomicLong blockStatusCalls) {
         this.procs = procs;
         this.images = images;
         this.bytesServed = bytesServed;
+        this.blockStatusCalls = blockStatusCalls;
+    }
+
+    /** Block status queries the image server has answered so far. */
+    long blockStatusCalls() {
+        return blockStatusCalls.get();
     }
 
     /** Payload bytes the image server has sent so far, all exports together: what crossed the link. */
@@ -49,6 +57,7 @@ final class NodeFixture implements AutoCloseable {
             LinkEmulator link = LinkEmulator.parse(rate, null);
             TestServer.Builder b = TestServer.on(procs.dir());
             java.util.concurrent.atomic.AtomicLong served = new java.util.concurrent.atomic.AtomicLong();
+            java.util.concurrent.atomic.AtomicLong statusCalls = new java.util.concurrent.atomic.AtomicLong();
             for (var e : files.entrySet()) {
                 Export file = ImageServer.wrap(new FileExport(e.getKey(), e.getKey(), e.getValue(), true), link);
                 b.export(e.getKey(), new FilterExport(file) {
@@ -58,9 +67,15 @@ final class NodeFixture implements AutoCloseable {
                         inner.read(offset, dst);
                         served.addAndGet(n);
                     }
+
+                    @Override
+                    public void blockStatus(long offset, long length, ExtentSink sink) throws IOException {
+                        statusCalls.incrementAndGet();
+                        inner.blockStatus(offset, length, sink);
+                    }
                 });
             }
-            return new NodeFixture(procs, b.start(), served);
+            return new NodeFixture(procs, b.start(), served, statusCalls);
         } catch (IOException | RuntimeException e) {
             procs.close();
             throw e;

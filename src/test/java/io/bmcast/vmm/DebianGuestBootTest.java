@@ -1,10 +1,12 @@
 package io.bmcast.vmm;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.bmcast.guest.GuestBuilder;
 import io.bmcast.guest.GuestImage;
 import io.bmcast.guest.GuestKind;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
@@ -40,6 +42,12 @@ class DebianGuestBootTest {
             assertTrue(r.ok() || r.output().contains("degraded"), r.output());
             assertTrue(r.output().contains("data-08.bin: OK"), r.output());
             System.out.printf("debian boot to multi-user over NBD: %d ms (%s)%n", bootMs, vm.accel());
+
+            // The ACPI power button (an instance being destroyed): logind shuts the system down and powers off.
+            vm.powerDown();
+            assertEquals(0, vm.waitFor(Duration.ofSeconds(120)), "QEMU exits once the guest powered off");
+            String console = Files.readString(Qemu.consoleLog(tmp.resolve("vm")));
+            assertTrue(console.contains("reboot: Power down"), "the kernel powered off:\n" + console);
         }
     }
 }
