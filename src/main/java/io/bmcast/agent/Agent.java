@@ -50,6 +50,8 @@ public final class Agent implements AutoCloseable {
     private AgentProtocol.Report lastSent;
     private long lastSentNs;
     private boolean deletedReported;
+    /** The instance whose {@code scrubbing} the controller has acknowledged (see {@link #scrubbingFirst}). */
+    private String scrubbingHeard;
     private long consoleAck;
     private int failures;
     private long retryAtNs;
@@ -122,12 +124,28 @@ public final class Agent implements AutoCloseable {
     }
 
     private void step(long now) throws InterruptedException {
-        AgentProtocol.Report r = new AgentProtocol.Report(name, machine.observe(consoleAck), machine.diskClean());
+        AgentProtocol.Report r = scrubbingFirst(new AgentProtocol.Report(name, machine.observe(consoleAck), machine.diskClean()));
         lastReport = r;
         if (now - retryAtNs < 0) return;
         if (!registered && !register(now)) return;
         if (due(r, now)) heartbeat(r, now);
         if (directive != null) reconcile(directive, now);
+    }
+
+    /**
+     * A destroy's verdict (deleted, or failed: the scrub was not verified) is reported only after the controller has
+     * heard {@code scrubbing} for that instance, even when the scrub took less than one tick. So {@code failed}
+     * after {@code scrubbing} always means a failed scrub, while a {@code failed} the controller receives before it
+     * means the instance failed earlier (a heartbeat that crossed the destroy request).
+     */
+    private AgentProtocol.Report scrubbingFirst(AgentProtocol.Report r) {
+        var inst = r.instance();
+        if (inst == null || inst.id().equals(scrubbingHeard)) return r;
+        boolean verdict = InstanceState.DELETED.wire().equals(inst.phase()) || InstanceState.FAILED.wire().equals(inst.phase());
+        Reconcile.Held h = machine.held(deletedReported);
+        if (!verdict || h == null || !h.goingAway() || !h.id().equals(inst.id())) return r;
+        return new AgentProtocol.Report(r.name(), new AgentProtocol.InstanceReport(inst.id(), InstanceState.SCRUBBING.wire(), null,
+                inst.bytesOnDemand(), inst.bytesBackground(), inst.fractionLocal(), inst.consoleOffset(), ""), false);
     }
 
     private boolean register(long now) throws InterruptedException {
@@ -178,6 +196,7 @@ public final class Agent implements AutoCloseable {
         var inst = r.instance();
         if (inst != null && inst.id().equals(machine.instanceId())) {
             if (InstanceState.DELETED.wire().equals(inst.phase())) deletedReported = true;
+            if (InstanceState.SCRUBBING.wire().equals(inst.phase())) scrubbingHeard = inst.id();
         }
         if (d.assignment() != null && d.assignment().instanceId().equals(machine.instanceId())) consoleAck = d.consoleOffset();
     }

@@ -255,6 +255,7 @@ public final class Machine implements AutoCloseable {
                 "--state", files.state().toString(), "--events", files.events().toString(),
                 "--console", files.console().toString(), "--memory", (config.memoryBytes() >> 20) + "M",
                 "--stop-grace", config.stopGrace().toMillis() + "ms"));
+        if (boot.extents() != null) a.addAll(List.of("--source-extents", boot.extents().toString()));
         if (boot.kernel() != null) {
             a.addAll(List.of("--kernel", boot.kernel().toString()));
             if (boot.initrd() != null) a.addAll(List.of("--initrd", boot.initrd().toString()));
