@@ -1,0 +1,244 @@
+package io.bmcast.agent;
+
+import io.bmcast.fleet.AgentProtocol;
+import io.bmcast.fleet.AgentProtocol.Assignment;
+import io.bmcast.fleet.AgentProtocol.Directive;
+import io.bmcast.fleet.InstanceState;
+import io.bmcast.util.Units;
+import io.bmcast.vmm.Accel;
+import java.io.IOException;
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * One machine's agent: registers the {@link Machine} with the controller, reports what it observes at every
+ * heartbeat (at once when the phase changes), and takes the next step the controller's directive asks for, as
+ * {@link Reconcile} decides. An unreachable controller is retried with backoff and a clear log line; the agent
+ * never dies of it, and the instance runs on meanwhile.
+ *
+ * <p>One loop thread does all of it; the machine's long steps run on their own thread. Level-triggered: the last
+ * directive is looked at again at every tick, so a lost or repeated message only means the same answer again.
+ */
+public final class Agent implements AutoCloseable {
+    private static final Logger LOG = System.getLogger("io.bmcast.agent");
+    static final long TICK_MS = 200;
+    /** Progress and console changes are reported at most this often; phase changes at once. */
+    static final long PROGRESS_NS = 1_000_000_000L;
+    static final long DEFAULT_INTERVAL_NS = 5_000_000_000L;
+    /** A scrub that could not be verified is tried again this often. */
+    static final long DESTROY_RETRY_NS = 30_000_000_000L;
+
+    private final String name;
+    private final Machine machine;
+    private final ControllerClient client;
+    private final Reachability reachability;
+    private Thread loop;
+    private volatile boolean closing;
+    private volatile AgentProtocol.Report lastReport;
+
+    // loop thread only
+    private String accel;
+    private boolean registered;
+    private long intervalNs = DEFAULT_INTERVAL_NS;
+    private Directive directive;
+    private AgentProtocol.Report lastSent;
+    private long lastSentNs;
+    private boolean deletedReported;
+    /** The instance whose {@code scrubbing} the controller has acknowledged (see {@link #scrubbingFirst}). */
+    private String scrubbingHeard;
+    private long consoleAck;
+    private int failures;
+    private long retryAtNs;
+    private long destroyAllowedAtNs;
+
+    public Agent(String name, Machine.Config config, ControllerClient client) {
+        this.name = Objects.requireNonNull(name, "name");
+        this.client = client;
+        this.machine = new Machine(config, "agent " + name, new BootFiles(config.work().toAbsolutePath().resolve("cache"), client));
+        this.reachability = new Reachability("agent " + name);
+    }
+
+    /** Opens the machine (recovering what a previous agent left) and starts the loop. */
+    public Agent start() throws IOException {
+        machine.open();
+        loop = Thread.ofVirtual().name("agent-" + name).start(this::run);
+        return this;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public Machine machine() {
+        return machine;
+    }
+
+    /** The last report sent or about to be (for tests and the demo), or null before the first. */
+    public AgentProtocol.Report lastReport() {
+        return lastReport;
+    }
+
+    /** Stops the agent, not the instance: see {@link Machine#close}. */
+    @Override
+    public void close() throws IOException {
+        closing = true;
+        if (loop != null) {
+            loop.interrupt();
+            try {
+                loop.join(Duration.ofSeconds(30));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        machine.close();
+    }
+
+    private void run() {
+        // Once per agent, not per launch: the probe may boot a kernel for seconds (and is remembered per host boot).
+        try {
+            accel = Accel.detect(null).qemuName();
+        } catch (RuntimeException e) {
+            accel = "tcg";
+        }
+        while (!closing) {
+            try {
+                step(System.nanoTime());
+                Thread.sleep(TICK_MS);
+            } catch (InterruptedException e) {
+                if (closing) return;
+            } catch (RuntimeException e) {
+                LOG.log(Level.ERROR, "agent " + name + ": " + e, e);
+                try {
+                    Thread.sleep(1000);
+                } catch (InterruptedException ie) {
+                    if (closing) return;
+                }
+            }
+        }
+    }
+
+    private void step(long now) throws InterruptedException {
+        AgentProtocol.Report r = scrubbingFirst(new AgentProtocol.Report(name, machine.observe(consoleAck), machine.diskClean()));
+        lastReport = r;
+        if (now - retryAtNs < 0) return;
+        if (!registered && !register(now)) return;
+        if (due(r, now)) heartbeat(r, now);
+        if (directive != null) reconcile(directive, now);
+    }
+
+    /**
+     * A destroy's verdict (deleted, or failed: the scrub was not verified) is reported only after the controller has
+     * heard {@code scrubbing} for that instance, even when the scrub took less than one tick. So {@code failed}
+     * after {@code scrubbing} always means a failed scrub, while a {@code failed} the controller receives before it
+     * means the instance failed earlier (a heartbeat that crossed the destroy request).
+     */
+    private AgentProtocol.Report scrubbingFirst(AgentProtocol.Report r) {
+        var inst = r.instance();
+        if (inst == null || inst.id().equals(scrubbingHeard)) return r;
+        boolean verdict = InstanceState.DELETED.wire().equals(inst.phase()) || InstanceState.FAILED.wire().equals(inst.phase());
+        Reconcile.Held h = machine.held(deletedReported);
+        if (!verdict || h == null || !h.goingAway() || !h.id().equals(inst.id())) return r;
+        return new AgentProtocol.Report(r.name(), new AgentProtocol.InstanceReport(inst.id(), InstanceState.SCRUBBING.wire(), null,
+                inst.bytesOnDemand(), inst.bytesBackground(), inst.fractionLocal(), inst.consoleOffset(), ""), false);
+    }
+
+    private boolean register(long now) throws InterruptedException {
+        var hello = new AgentProtocol.Hello(name, machine.disk().size(), machine.config().memoryBytes(), Runtime.getRuntime().availableProcessors(),
+                accel, false);
+        try {
+            AgentProtocol.Welcome w = client.register(hello).get(ControllerClient.REQUEST_TIMEOUT.toSeconds() + 5, TimeUnit.SECONDS);
+            if (w.heartbeatIntervalMs() > 0) intervalNs = w.heartbeatIntervalMs() * 1_000_000L;
+            registered = true;
+            lastSent = null;
+            failures = 0;
+            reachability.ok();
+            LOG.log(Level.INFO, "agent " + name + ": registered with " + client.base() + " (" + Units.formatSize(machine.disk().size())
+                    + " disk, " + accel + ", heartbeat every " + intervalNs / 1_000_000 + " ms)");
+            return true;
+        } catch (ExecutionException | TimeoutException e) {
+            failedCall(e, now);
+            return false;
+        }
+    }
+
+    private boolean due(AgentProtocol.Report r, long now) {
+        if (lastSent == null || now - lastSentNs >= intervalNs) return true;
+        var a = r.instance();
+        var b = lastSent.instance();
+        if (r.diskClean() != lastSent.diskClean() || (a == null) != (b == null)) return true;
+        if (a == null) return false;
+        if (!a.id().equals(b.id()) || !a.phase().equals(b.phase()) || !Objects.equals(a.reason(), b.reason())) return true;
+        boolean moved = !a.console().isEmpty() || a.bytesOnDemand() != b.bytesOnDemand() || a.bytesBackground() != b.bytesBackground();
+        return moved && now - lastSentNs >= PROGRESS_NS;
+    }
+
+    private void heartbeat(AgentProtocol.Report r, long now) throws InterruptedException {
+        Directive d;
+        try {
+            d = client.heartbeat(r).get(ControllerClient.REQUEST_TIMEOUT.toSeconds() + 5, TimeUnit.SECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            // A controller that does not know this node (its database was replaced) wants it to register again.
+            if (ControllerClient.cause(e) instanceof ControllerClient.RefusedException re && re.status == 404) registered = false;
+            failedCall(e, now);
+            return;
+        }
+        failures = 0;
+        reachability.ok();
+        lastSent = r;
+        lastSentNs = now;
+        directive = d;
+        var inst = r.instance();
+        if (inst != null && inst.id().equals(machine.instanceId())) {
+            if (InstanceState.DELETED.wire().equals(inst.phase())) deletedReported = true;
+            if (InstanceState.SCRUBBING.wire().equals(inst.phase())) scrubbingHeard = inst.id();
+        }
+        if (d.assignment() != null && d.assignment().instanceId().equals(machine.instanceId())) consoleAck = d.consoleOffset();
+    }
+
+    private void failedCall(Exception e, long now) {
+        failures++;
+        long cap = Math.min(15_000L, 500L << Math.min(failures, 5));
+        long delayMs = cap / 2 + ThreadLocalRandom.current().nextLong(cap / 2 + 1);
+        retryAtNs = now + delayMs * 1_000_000L;
+        reachability.failed(ControllerClient.cause(e).getMessage(), delayMs, now);
+    }
+
+    private void reconcile(Directive d, long now) {
+        if (machine.busy()) return; // one step at a time; the directive is looked at again after it
+        Assignment a = d.assignment();
+        Reconcile.Step step;
+        while ((step = Reconcile.next(machine.held(deletedReported), a, a != null && machine.hadBefore(a.instanceId())))
+                == Reconcile.Step.FORGET) {
+            machine.forget();
+            deletedReported = false;
+        }
+        switch (step) {
+            case KEEP, FORGET -> {}
+            case START -> {
+                deletedReported = false;
+                consoleAck = d.consoleOffset();
+                machine.start(a.instanceId(), a.image());
+            }
+            case DESTROY -> {
+                if (now - destroyAllowedAtNs < 0) return;
+                destroyAllowedAtNs = now + DESTROY_RETRY_NS;
+                deletedReported = false;
+                machine.destroy();
+            }
+            case ADOPT_DELETED -> {
+                deletedReported = false;
+                machine.adoptDeleted(a.instanceId(), a.image());
+            }
+            case LOST -> {
+                deletedReported = false;
+                machine.lost(a.instanceId(), a.image());
+            }
+        }
+    }
+}
