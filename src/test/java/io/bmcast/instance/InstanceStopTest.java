@@ -26,7 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class InstanceStopTest {
     /** 4 Mbit/s: the background copy would take ~40 s, so the guest is ready long before its disk is local. */
-    private static final String SLOW_HYDRATION = "500K";
+    private static final String SLOW_HYDRATION = "500KiB/s";
 
     @TempDir
     Path tmp;

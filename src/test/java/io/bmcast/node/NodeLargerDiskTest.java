@@ -46,7 +46,7 @@ class NodeLargerDiskTest {
             Path sock = f.procs.path("node.sock");
             String nbd = NbdUri.unix(sock, "").toString();
             String qemu = "nbd+unix:///?socket=" + sock;
-            ClientTestProcesses.Server node = f.startNode(f.uri("img"), disk, state, sock, "--hydrate-rate", "1M");
+            ClientTestProcesses.Server node = f.startNode(f.uri("img"), disk, state, sock, "--hydrate-rate", "1MiB/s");
 
             // The guest's view: the whole disk; across the boundary, the image's bytes and then the disk's zeros.
             Tools.Result view = Tools.nbdsh(T, nbd, """
