@@ -2,6 +2,10 @@ package io.bmcast.mediator;
 
 import io.bmcast.protocol.Nbd;
 import io.bmcast.transport.Export;
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import io.bmcast.util.Jackson;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -40,23 +44,55 @@ public record ImageExtents(long size, long[][] extents) {
         }
     }
 
-    /** Reads and checks a map written by {@link #write} (or by the control plane); says what is wrong, in one line. */
+    /**
+     * Reads and checks a map written by {@link #write} (or by the control plane); says what is wrong, in one line.
+     * With Jackson's streaming parser, not its object mapper: the mediator reads this before it serves, and in a
+     * cold JVM here the mapper loaded ~400 Jackson classes and took ~0.65 s to read a map, the parser ~70 and ~0.2 s.
+     */
     public static ImageExtents read(Path file) throws IOException {
-        ImageExtents x;
-        try {
-            x = Jackson.MAPPER.readValue(file.toFile(), ImageExtents.class);
-        } catch (com.fasterxml.jackson.databind.exc.ValueInstantiationException e) {
-            // Well-formed JSON, but not a map of an image (the constructor's checks).
-            String why = e.getCause() != null ? e.getCause().getMessage() : firstLine(e.getOriginalMessage());
-            throw new IOException("extents file " + file + ": " + why, e);
-        } catch (com.fasterxml.jackson.core.JacksonException e) {
+        try (JsonParser p = JSON.createParser(file.toFile())) {
+            expect(p, p.nextToken(), JsonToken.START_OBJECT, "an object");
+            long size = -1;
+            List<long[]> extents = new ArrayList<>();
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                JsonToken value = p.nextToken();
+                if (field.equals("size")) {
+                    expect(p, value, JsonToken.VALUE_NUMBER_INT, "\"size\": a number of bytes");
+                    size = p.getLongValue();
+                } else if (field.equals("extents")) {
+                    expect(p, value, JsonToken.START_ARRAY, "\"extents\": [[offset, length], ...]");
+                    while (p.nextToken() == JsonToken.START_ARRAY) {
+                        long[] e = new long[2];
+                        for (int i = 0; i < 2; i++) {
+                            expect(p, p.nextToken(), JsonToken.VALUE_NUMBER_INT, "an extent [offset, length]");
+                            e[i] = p.getLongValue();
+                        }
+                        expect(p, p.nextToken(), JsonToken.END_ARRAY, "an extent [offset, length]");
+                        extents.add(e);
+                    }
+                    expect(p, p.currentToken(), JsonToken.END_ARRAY, "\"extents\": [[offset, length], ...]");
+                } else {
+                    p.skipChildren(); // a field of a later version
+                }
+            }
+            if (size < 0) throw new IOException("no \"size\"");
+            return new ImageExtents(size, extents.toArray(long[][]::new));
+        } catch (JacksonException e) {
             throw new IOException("extents file " + file + " is not {\"size\": N, \"extents\": [[offset, length], ...]}: "
                     + firstLine(e.getOriginalMessage()), e);
-        } catch (IOException e) {
-            throw new IOException("cannot read extents file " + file + ": " + e.getMessage(), e);
+        } catch (IllegalArgumentException | IOException e) {
+            throw new IOException("extents file " + file + ": " + e.getMessage(), e);
         }
-        if (x == null) throw new IOException("extents file " + file + " is empty");
-        return x;
+    }
+
+    private static final JsonFactory JSON = new JsonFactory();
+
+    private static void expect(JsonParser p, JsonToken actual, JsonToken expected, String what) throws IOException {
+        if (actual != expected) {
+            throw new IOException("expected " + what + " at line " + p.currentLocation().getLineNr() + ", found "
+                    + (actual == null ? "the end" : actual.asString() != null ? actual.asString() : p.getText()));
+        }
     }
 
     /** Writes the map (temp file and rename: a reader never sees half of it). */
