@@ -106,14 +106,22 @@ final class NodeProcess {
         return process.exitValue();
     }
 
-    /** The mediator's last words: its one-line error, without the launcher's prefix. */
+    /**
+     * The mediator's last words: its one-line error without the launcher's prefix, else its last line of its own
+     * (the JVM's lines, such as a class-data archive's warnings at exit, start with "[").
+     */
     static String lastLine(Path log) {
-        String[] lines = tail(log).strip().split("\\R");
-        String last = lines[lines.length - 1];
-        return last.startsWith("bmcast: ") ? last.substring("bmcast: ".length()) : last;
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(log, StandardCharsets.UTF_8).stream().filter(l -> !l.startsWith("[") && !l.isBlank()).toList();
+        } catch (IOException e) {
+            return "(no log)";
+        }
+        for (String l : lines.reversed()) if (l.startsWith("bmcast: ")) return l.substring("bmcast: ".length());
+        return lines.isEmpty() ? "(nothing in its log)" : lines.getLast();
     }
 
-    /** Passes the lines appended to a log file since it was created to a consumer, one poll at a time. */
+    /** Passes the mediator's own lines appended to its log since the start to a consumer, one poll at a time. */
     private static final class LogFollower {
         private final Path log;
         private final Consumer<String> lines;
@@ -142,7 +150,8 @@ final class NodeProcess {
                 return;
             }
             for (int nl; (nl = partial.indexOf("\n")) >= 0; ) {
-                lines.accept(partial.substring(0, nl));
+                String line = partial.substring(0, nl);
+                if (line.startsWith("node: ")) lines.accept(line);
                 partial.delete(0, nl + 1);
             }
         }

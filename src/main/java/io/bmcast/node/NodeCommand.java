@@ -185,7 +185,7 @@ public final class NodeCommand implements Callable<Integer> {
                 long elapsed = System.nanoTime() - start;
                 if (elapsed + delayMs * 1_000_000 > giveUpNs) {
                     throw new IOException("cannot reach the image server at " + image + ": " + reason(e) + "; gave up after "
-                            + seconds(elapsed) + " (" + attempt + " attempts; --give-up sets how long to try)", e);
+                            + seconds(elapsed) + " (" + attempt + " attempts)", e);
                 }
                 if (elapsed >= nextReportNs) {
                     log.printf("node: cannot reach the image server at %s: %s; retrying (%s of %s)%n", image, reason(e),
