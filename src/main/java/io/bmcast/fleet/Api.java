@@ -12,6 +12,7 @@ import java.util.List;
  *  GET    /api/v1/images                    [Image]
  *  POST   /api/v1/images                    NewImage -> Image operator only (multipart with kernel/initrd files, or JSON)
  *  DELETE /api/v1/images/{name}                               operator only
+ *  GET    /api/v1/images/{name}/extents     ImageExtents      the cached extent map (operator, agents)
  *  GET    /api/v1/instances                 [Instance]        a project token sees its project's only
  *  POST   /api/v1/instances                 Launch -> [Instance] (201)
  *  GET    /api/v1/instances/{id}            Instance          another project's instance is 404
@@ -35,6 +36,12 @@ public final class Api {
             boolean hasInitrd, String append, String createdAt) {}
 
     public record NewImage(String name, String uri, String append) {}
+
+    /**
+     * An image's cached extent map: the data ranges (not holes), ascending, as {@code [offset, length]} pairs,
+     * so that agents need not scan the image server for it again.
+     */
+    public record ImageExtents(String name, long sizeBytes, long allocatedBytes, List<long[]> data) {}
 
     /**
      * @param state {@link InstanceState#wire()}; {@code unknown} when its node is offline

@@ -1,0 +1,232 @@
+package io.bmcast.controller;
+
+import io.bmcast.controller.store.Database;
+import io.bmcast.controller.store.EventRepository;
+import io.bmcast.controller.store.InstanceRepository;
+import io.bmcast.controller.store.InstanceRow;
+import io.bmcast.controller.store.NewEvent;
+import io.bmcast.controller.store.NodeRepository;
+import io.bmcast.controller.store.NodeRow;
+import io.bmcast.fleet.AgentProtocol;
+import io.bmcast.fleet.AgentProtocol.Directive;
+import io.bmcast.fleet.AgentProtocol.InstanceReport;
+import io.bmcast.fleet.AgentProtocol.Report;
+import io.bmcast.fleet.InstanceState;
+import io.bmcast.fleet.NodeState;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongSupplier;
+import java.util.logging.Logger;
+import java.util.regex.Pattern;
+
+/**
+ * The controller's side of {@link AgentProtocol}: registration, and the heartbeat that is one
+ * level-triggered reconcile of a node, comparing what its agent observes with what the database wants and
+ * answering the desired state. Every change it makes is a conditional update; a heartbeat that loses a race
+ * changes nothing and the next one converges.
+ */
+public final class AgentGateway {
+    private static final Logger LOG = Logger.getLogger(AgentGateway.class.getName());
+    private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+
+    private final Database db;
+    private final NodeRepository nodes;
+    private final InstanceRepository instances;
+    private final EventRepository events;
+    private final Transitions transitions;
+    private final ImageCatalog images;
+    private final ProgressBoard progress;
+    private final ConsoleLogs consoles;
+    private final Liveness liveness;
+    private final SerializedLaunches serialized;
+    private final FleetMetrics metrics;
+    private final Runnable nodeFreed;
+    private final long heartbeatIntervalMs;
+    private final LongSupplier clockMs;
+    private final LongSupplier monotonicMs;
+    /** The last illegal phase each instance's agent reported, so a stuck agent yields one event, not one a second. */
+    private final ConcurrentHashMap<String, String> illegalReported = new ConcurrentHashMap<>();
+
+    AgentGateway(Database db, NodeRepository nodes, InstanceRepository instances, EventRepository events,
+            Transitions transitions, ImageCatalog images, ProgressBoard progress, ConsoleLogs consoles, Liveness liveness,
+            SerializedLaunches serialized, FleetMetrics metrics, Runnable nodeFreed, long heartbeatIntervalMs,
+            LongSupplier clockMs, LongSupplier monotonicMs) {
+        this.db = db;
+        this.nodes = nodes;
+        this.instances = instances;
+        this.events = events;
+        this.transitions = transitions;
+        this.images = images;
+        this.progress = progress;
+        this.consoles = consoles;
+        this.liveness = liveness;
+        this.serialized = serialized;
+        this.metrics = metrics;
+        this.nodeFreed = nodeFreed;
+        this.heartbeatIntervalMs = heartbeatIntervalMs;
+        this.clockMs = clockMs;
+        this.monotonicMs = monotonicMs;
+    }
+
+    /**
+     * A machine joins, or joins again: a known name keeps its state (and its instance) and has its hardware
+     * updated. A new node starts {@code scrubbing}: it is offered to tenants once its agent reports a clean disk.
+     */
+    public AgentProtocol.Welcome register(AgentProtocol.Hello hello) {
+        if (hello == null || hello.name() == null || !NODE_NAME.matcher(hello.name()).matches()) {
+            throw ControllerException.invalid("a node name is 1-128 characters of letters, digits, '.', '_' or '-'");
+        }
+        if (hello.diskBytes() <= 0) throw ControllerException.invalid("node " + hello.name() + " reports no disk (diskBytes must be > 0)");
+        String accel = hello.accel() == null ? "tcg" : hello.accel();
+        long now = clockMs.getAsLong();
+        NodeRow fresh = new NodeRow(hello.name(), NodeState.SCRUBBING, hello.diskBytes(), hello.memoryBytes(), hello.cpus(), accel,
+                hello.simulated(), null, now, now);
+        boolean isNew = db.read(tx -> nodes.insert(tx, fresh));
+        db.transaction(tx -> {
+            if (!isNew) nodes.updateHardware(tx, hello.name(), hello.diskBytes(), hello.memoryBytes(), hello.cpus(), accel, hello.simulated(), now);
+            events.append(tx, NewEvent.node(isNew ? "node.registered" : "node.reregistered", hello.name(), "node " + hello.name()
+                    + (isNew ? " registered" : " registered again") + ": disk " + io.bmcast.util.Units.formatSize(hello.diskBytes())
+                    + ", " + hello.cpus() + " CPUs, " + accel + (hello.simulated() ? " (simulated)" : "")));
+            return null;
+        });
+        liveness.heard(hello.name(), monotonicMs.getAsLong(), now);
+        return new AgentProtocol.Welcome(hello.name(), heartbeatIntervalMs);
+    }
+
+    /** One heartbeat: apply what the agent observes, answer what this node should do. */
+    public Directive heartbeat(Report report) {
+        if (report == null || report.name() == null) throw ControllerException.invalid("a heartbeat needs the node's name");
+        String name = report.name();
+        NodeRow before = findNode(name);
+        liveness.heard(name, monotonicMs.getAsLong(), clockMs.getAsLong());
+        metrics.heartbeat();
+        NodeRow node = before.state() == NodeState.OFFLINE ? comeBack(before, report) : before;
+        InstanceReport seen = report.instance();
+        InstanceRow held = node.instanceId() == null ? null : db.read(tx -> instances.find(tx, node.instanceId())).orElse(null);
+        if (seen != null && held != null && seen.id().equals(held.id())) {
+            applyInstanceReport(held, seen, report.diskClean());
+        } else if (held != null && (seen == null || seen.phase() == null)) {
+            applyNothingRuns(node, held, report.diskClean());
+        } else if (held == null || held.state() == InstanceState.DELETED) {
+            applyFreeNode(findNode(name), report.diskClean());
+        }
+        return directive(findNode(name));
+    }
+
+    private NodeRow findNode(String name) {
+        return db.read(tx -> nodes.find(tx, name))
+                .orElseThrow(() -> ControllerException.notFound("node " + name + " is not registered; register it first"));
+    }
+
+    /** The node's agent is heard again after an outage: the node takes the state its report implies. */
+    private NodeRow comeBack(NodeRow node, Report report) {
+        InstanceRow held = node.instanceId() == null ? null : db.read(tx -> instances.find(tx, node.instanceId())).orElse(null);
+        NodeState to;
+        if (held != null && held.state() != InstanceState.DELETED) to = held.state().isGoingAway() ? NodeState.SCRUBBING : NodeState.BUSY;
+        else to = report.diskClean() ? NodeState.AVAILABLE : NodeState.SCRUBBING;
+        String holder = to == NodeState.AVAILABLE ? null : node.instanceId();
+        if (transitions.moveNode(node, to, holder, "node.online", "node " + node.name() + " heard from again: " + to.wire())
+                && to == NodeState.AVAILABLE) {
+            nodeFreed.run();
+        }
+        return findNode(node.name());
+    }
+
+    private void applyInstanceReport(InstanceRow held, InstanceReport seen, boolean diskClean) {
+        long now = clockMs.getAsLong();
+        ProgressBoard.Progress p = new ProgressBoard.Progress(seen.bytesOnDemand(), seen.bytesBackground(), seen.fractionLocal());
+        if (progress.report(held.id(), p, now)) {
+            db.read(tx -> {
+                instances.progress(tx, held.id(), p.bytesOnDemand(), p.bytesBackground(), p.fractionLocal());
+                return null;
+            });
+        }
+        consoles.append(held.id(), seen.consoleOffset(), seen.console());
+        InstanceState phase;
+        try {
+            phase = InstanceState.fromWire(seen.phase());
+        } catch (IllegalArgumentException e) {
+            throw ControllerException.invalid("instance " + held.id() + ": " + e.getMessage());
+        }
+        InstanceState stored = held.state();
+        if (phase == stored) return;
+        if (stored.canMoveTo(phase)) {
+            String reason = phase == InstanceState.FAILED ? (seen.reason() == null ? "the agent reported a failure" : seen.reason()) : null;
+            boolean deleted = phase == InstanceState.DELETED;
+            if (transitions.move(held, phase, reason, diskClean, "instance " + held.id() + " " + phase.wire() + " on node "
+                    + held.node() + (reason != null ? ": " + reason : "") + (deleted && !diskClean ? " (disk not yet clean)" : ""))) {
+                illegalReported.remove(held.id());
+                if (stored == InstanceState.SCHEDULED) serialized.taken(held.id());
+                if (deleted) {
+                    progress.forget(held.id());
+                    if (diskClean) nodeFreed.run();
+                }
+            }
+            return;
+        }
+        if (isCatchingUp(stored, phase)) return;
+        // A phase the table forbids (a regression, or a state the controller never asked for): an error to
+        // show, once, and nothing applied; the directive still says what the node should do.
+        if (!phase.wire().equals(illegalReported.put(held.id(), phase.wire()))) {
+            String msg = "node " + held.node() + " reported instance " + held.id() + " " + phase.wire() + ", but it is "
+                    + stored.wire() + " and cannot go from " + stored.wire() + " to " + phase.wire() + "; ignored";
+            LOG.warning(msg);
+            db.read(tx -> events.append(tx, new NewEvent("instance.illegal-transition", held.project(), held.id(), held.node(), msg)));
+        }
+    }
+
+    /**
+     * The controller asked for the instance's end (or it failed) and the agent still reports a phase from
+     * before it acted on that: normal for a heartbeat or two, not an error.
+     */
+    private static boolean isCatchingUp(InstanceState stored, InstanceState phase) {
+        boolean stale = phase == InstanceState.STARTING || phase == InstanceState.STREAMING || phase == InstanceState.DEVIRTUALIZED
+                || phase == InstanceState.STOPPED || phase == InstanceState.SCHEDULED;
+        return (stored.isGoingAway() || stored == InstanceState.FAILED) && stale
+                || stored == InstanceState.SCRUBBING && phase == InstanceState.DESTROYING;
+    }
+
+    /** The node holds an instance but its agent runs nothing. */
+    private void applyNothingRuns(NodeRow node, InstanceRow held, boolean diskClean) {
+        switch (held.state()) {
+            case DESTROYING, SCRUBBING -> {
+                // nothing left to power off: the instance is gone once the disk is clean
+                if (diskClean && transitions.move(held, InstanceState.DELETED, null, true,
+                        "instance " + held.id() + " deleted: node " + node.name() + " holds nothing and its disk is clean")) {
+                    progress.forget(held.id());
+                    nodeFreed.run();
+                }
+            }
+            case STARTING, STREAMING, DEVIRTUALIZED, STOPPED -> transitions.move(held, InstanceState.FAILED,
+                    "the agent on node " + node.name() + " no longer reports this instance", false,
+                    "instance " + held.id() + " failed: the agent on node " + node.name() + " no longer reports it");
+            default -> {
+                // scheduled: the agent has not taken it yet; failed: kept for inspection until destroyed
+            }
+        }
+    }
+
+    /** No instance assigned (or only a deleted one): a clean disk makes the node available, a dirty one not. */
+    private void applyFreeNode(NodeRow node, boolean diskClean) {
+        if (diskClean && (node.state() == NodeState.SCRUBBING || node.state() == NodeState.FAILED)) {
+            if (transitions.moveNode(node, NodeState.AVAILABLE, null, "node.available",
+                    "node " + node.name() + " available: disk scrubbed and verified")) {
+                nodeFreed.run();
+            }
+        } else if (node.state() == NodeState.BUSY) {
+            // busy with an instance that is deleted: the node is free once a heartbeat confirms a clean disk
+            transitions.moveNode(node, NodeState.SCRUBBING, null, "node.scrubbing",
+                    "node " + node.name() + " freed: its instance " + node.instanceId() + " is deleted");
+        } else if (!diskClean && node.state() == NodeState.AVAILABLE) {
+            transitions.moveNode(node, NodeState.SCRUBBING, null, "node.scrubbing",
+                    "node " + node.name() + " reports its disk not clean: scrubbing before it is offered again");
+        }
+    }
+
+    private Directive directive(NodeRow node) {
+        if (node.instanceId() == null) return new Directive(null, 0);
+        InstanceRow inst = db.read(tx -> instances.find(tx, node.instanceId())).orElse(null);
+        if (inst == null || inst.state() == InstanceState.DELETED || inst.state() == InstanceState.PENDING) return new Directive(null, 0);
+        String desired = inst.state().isGoingAway() ? AgentProtocol.DESIRED_DELETED : AgentProtocol.DESIRED_RUNNING;
+        return new Directive(new AgentProtocol.Assignment(inst.id(), desired, images.spec(inst.image())), consoles.held(inst.id()));
+    }
+}

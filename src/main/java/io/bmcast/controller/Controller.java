@@ -1,0 +1,129 @@
+package io.bmcast.controller;
+
+import io.bmcast.controller.http.HttpApi;
+import io.bmcast.controller.store.Database;
+import io.bmcast.controller.store.EventRepository;
+import io.bmcast.controller.store.ImageRepository;
+import io.bmcast.controller.store.InstanceRepository;
+import io.bmcast.controller.store.NodeRepository;
+import io.bmcast.controller.store.TokenRepository;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.function.LongSupplier;
+
+/**
+ * The fleet controller, in-process: {@link #start} opens the database (migrating it), writes the token
+ * files at first start, starts the reconciler and listens; {@link #close} stops all of it.
+ *
+ * <pre>
+ *   try (Controller c = Controller.start(ControllerConfig.defaults(dir))) {
+ *       String api = c.url() + "/api/v1";   // bearer c.adminToken() (operator) or c.joinToken() (agents)
+ *   }
+ * </pre>
+ */
+public final class Controller implements AutoCloseable {
+    /** How long adding an image may wait for its image server before it is refused. */
+    static final Duration PROBE_TIMEOUT = Duration.ofSeconds(3);
+    /** How long a serialized launch holds the global lock waiting for an agent to take its instance. */
+    static final Duration SERIALIZED_TAKE_TIMEOUT = Duration.ofSeconds(30);
+
+    private final ControllerConfig config;
+    private final Database db;
+    private final Reconciler reconciler;
+    private final HttpApi http;
+    private final AccessTokens tokens;
+
+    private Controller(ControllerConfig config, Database db, Reconciler reconciler, HttpApi http, AccessTokens tokens) {
+        this.config = config;
+        this.db = db;
+        this.reconciler = reconciler;
+        this.http = http;
+        this.tokens = tokens;
+    }
+
+    public static Controller start(ControllerConfig config) throws IOException {
+        Files.createDirectories(config.dataDir());
+        LongSupplier clockMs = System::currentTimeMillis;
+        LongSupplier monotonicMs = () -> System.nanoTime() / 1_000_000;
+        Database db = Database.open(config.effectiveJdbcUrl());
+        try {
+            EventStreams streams = new EventStreams();
+            db.onCommittedEvent(streams::publish);
+            NodeRepository nodes = new NodeRepository(db.dialect());
+            InstanceRepository instances = new InstanceRepository();
+            ImageRepository imageRows = new ImageRepository();
+            EventRepository events = new EventRepository(clockMs);
+            AccessTokens tokens = new AccessTokens(db, new TokenRepository(), clockMs);
+            tokens.initialize(config.dataDir());
+
+            FleetMetrics metrics = new FleetMetrics();
+            Liveness liveness = new Liveness();
+            liveness.grace(db.read(tx -> nodes.list(tx).stream().map(n -> n.name()).toList()), monotonicMs.getAsLong());
+            ProgressBoard progress = new ProgressBoard(metrics.bytesFetched());
+            ConsoleLogs consoles = new ConsoleLogs(config.dataDir().resolve("console"));
+            Transitions transitions = new Transitions(db, instances, nodes, events, clockMs);
+            Scheduler scheduler = new Scheduler(db, nodes, instances, events, clockMs);
+            SerializedLaunches serialized = new SerializedLaunches(config.serialized(), SERIALIZED_TAKE_TIMEOUT);
+            ImageCatalog images = new ImageCatalog(db, imageRows, instances, events, PROBE_TIMEOUT, clockMs);
+            Reconciler reconciler = new Reconciler(db, nodes, instances, transitions, scheduler, liveness, metrics,
+                    config.heartbeatTimeout().toMillis(), monotonicMs);
+            InstanceLifecycle lifecycle = new InstanceLifecycle(db, instances, nodes, events, images, scheduler, transitions,
+                    progress, consoles, serialized, metrics, clockMs);
+            AgentGateway agents = new AgentGateway(db, nodes, instances, events, transitions, images, progress, consoles,
+                    liveness, serialized, metrics, reconciler::wake, config.heartbeatInterval().toMillis(), clockMs, monotonicMs);
+            FleetSummary summary = new FleetSummary(db, nodes, instances, liveness, metrics, clockMs);
+            EventFeed feed = new EventFeed(db, events, streams);
+
+            reconciler.reconcile(); // gauges and leftovers right from the start
+            reconciler.start();
+            HttpApi http;
+            try {
+                http = HttpApi.start(config.host(), config.port(),
+                        new HttpApi.Services(tokens, agents, lifecycle, images, summary, feed, metrics));
+            } catch (RuntimeException e) {
+                reconciler.close();
+                throw e;
+            }
+            return new Controller(config, db, reconciler, http, tokens);
+        } catch (IOException | RuntimeException e) {
+            db.close();
+            throw e;
+        }
+    }
+
+    public int port() {
+        return http.port();
+    }
+
+    /** {@code http://HOST:PORT}, no trailing slash. */
+    public String url() {
+        String host = config.host().contains(":") ? "[" + config.host() + "]" : config.host();
+        if (host.equals("0.0.0.0") || host.equals("[::]")) host = "127.0.0.1";
+        return "http://" + host + ":" + port();
+    }
+
+    /** The link that opens the dashboard as the operator. */
+    public String loginUrl() {
+        return url() + "/login?token=" + tokens.adminToken();
+    }
+
+    public String adminToken() {
+        return tokens.adminToken();
+    }
+
+    public String joinToken() {
+        return tokens.joinToken();
+    }
+
+    public ControllerConfig config() {
+        return config;
+    }
+
+    @Override
+    public void close() {
+        http.close();
+        reconciler.close();
+        db.close();
+    }
+}

@@ -1,0 +1,105 @@
+package io.bmcast.controller;
+
+import io.bmcast.util.Units;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code bmcast controller}: runs the fleet controller until interrupted. */
+@Command(name = "controller", mixinStandardHelpOptions = true,
+        description = {"Run the fleet controller: REST API under /api/v1, dashboard at /, Prometheus metrics at /metrics.",
+                "At first start it writes DATA/admin.token (the operator's) and DATA/join.token (for agents)."})
+public final class ControllerCommand implements Callable<Integer> {
+
+    @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:8080",
+            description = "address to listen on (port 0: any free port; default: ${DEFAULT-VALUE})")
+    String listen;
+
+    @Option(names = "--data", paramLabel = "DIR", required = true,
+            description = "directory for tokens, console logs and the embedded database")
+    Path data;
+
+    @Option(names = "--db", paramLabel = "JDBC_URL",
+            description = "database (default: embedded H2 under DIR), e.g. jdbc:postgresql://HOST:5432/DB?user=U&password=P")
+    String db;
+
+    @Option(names = "--heartbeat-timeout", paramLabel = "DURATION", defaultValue = "5s",
+            description = "a node not heard from for this long is offline (default: ${DEFAULT-VALUE})")
+    String heartbeatTimeout;
+
+    @Option(names = "--serialized",
+            description = "the pre-Swift-Birth toolstack, for comparison: one launch at a time behind a global lock, image metadata read again per launch")
+    boolean serialized;
+
+    @Override
+    public Integer call() throws Exception {
+        quietLibraries();
+        ControllerConfig config = ControllerConfig.defaults(data)
+                .withListen(host(listen), port(listen))
+                .withJdbcUrl(db)
+                .withHeartbeatTimeout(duration(heartbeatTimeout, "--heartbeat-timeout"))
+                .withSerialized(serialized);
+        Controller controller = Controller.start(config);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            controller.close();
+            stopped.countDown();
+        }, "controller-shutdown"));
+        System.out.println("bmcast controller listening on " + controller.url() + " (API " + controller.url() + "/api/v1"
+                + (serialized ? ", serialized" : "") + "); dashboard: " + controller.loginUrl());
+        System.out.flush();
+        stopped.await();
+        return 0;
+    }
+
+    static String host(String hostPort) {
+        int colon = hostPort.lastIndexOf(':');
+        if (colon <= 0) throw new CommandLine.ParameterException(new CommandLine(new ControllerCommand()),
+                "--listen must be HOST:PORT, not '" + hostPort + "'");
+        String host = hostPort.substring(0, colon);
+        return host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+    }
+
+    static int port(String hostPort) {
+        String p = hostPort.substring(hostPort.lastIndexOf(':') + 1);
+        try {
+            int port = Integer.parseInt(p);
+            if (port < 0 || port > 65535) throw new NumberFormatException();
+            return port;
+        } catch (NumberFormatException e) {
+            throw new CommandLine.ParameterException(new CommandLine(new ControllerCommand()),
+                    "--listen needs a port 0..65535 after the colon, not '" + p + "'");
+        }
+    }
+
+    static Duration duration(String text, String option) {
+        try {
+            return Duration.ofNanos(Units.parseDurationNanos(text));
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(new CommandLine(new ControllerCommand()),
+                    option + " must be a duration such as 5s or 500ms, not '" + text + "'");
+        }
+    }
+
+    /**
+     * Jetty, Flyway and Hikari log their start at INFO; the one line above is what a person needs. Held here
+     * because java.util.logging keeps loggers weakly: a level set on one nobody holds is forgotten.
+     */
+    private static final Logger[] QUIETED = {Logger.getLogger("org.eclipse.jetty"), Logger.getLogger("io.javalin"),
+            Logger.getLogger("org.flywaydb"), Logger.getLogger("com.zaxxer.hikari")};
+
+    private static void quietLibraries() {
+        for (Logger l : QUIETED) l.setLevel(Level.WARNING);
+    }
+
+    /** For running the controller alone ({@code java -cp ... io.bmcast.controller.ControllerCommand --data DIR}). */
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new ControllerCommand()).execute(args));
+    }
+}

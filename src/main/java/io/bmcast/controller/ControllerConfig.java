@@ -1,0 +1,68 @@
+package io.bmcast.controller;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * How to run a controller.
+ *
+ * @param host address to listen on
+ * @param port TCP port (0: any free one; {@link Controller#port()} tells which)
+ * @param dataDir tokens, console logs and (by default) the H2 database live here
+ * @param jdbcUrl the database (null: an embedded H2 file under {@code dataDir})
+ * @param heartbeatTimeout a node not heard from for this long is offline
+ * @param heartbeatInterval how often agents are told to report when nothing changes
+ * @param serialized the pre-Swift-Birth toolstack (one launch at a time, metadata re-read per launch)
+ */
+public record ControllerConfig(String host, int port, Path dataDir, String jdbcUrl, Duration heartbeatTimeout,
+        Duration heartbeatInterval, boolean serialized) {
+
+    public ControllerConfig {
+        Objects.requireNonNull(host, "host");
+        Objects.requireNonNull(dataDir, "dataDir");
+        Objects.requireNonNull(heartbeatTimeout, "heartbeatTimeout");
+        Objects.requireNonNull(heartbeatInterval, "heartbeatInterval");
+        if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be 0..65535, not " + port);
+        if (heartbeatTimeout.isNegative() || heartbeatTimeout.isZero()) throw new IllegalArgumentException("the heartbeat timeout must be positive");
+        if (heartbeatInterval.isNegative() || heartbeatInterval.isZero()) throw new IllegalArgumentException("the heartbeat interval must be positive");
+    }
+
+    public static final Duration DEFAULT_HEARTBEAT_TIMEOUT = Duration.ofSeconds(5);
+    public static final Duration DEFAULT_HEARTBEAT_INTERVAL = Duration.ofSeconds(1);
+
+    /** 127.0.0.1 on any free port, H2 under {@code dataDir}, 5 s timeout, 1 s heartbeats, not serialized. */
+    public static ControllerConfig defaults(Path dataDir) {
+        return new ControllerConfig("127.0.0.1", 0, dataDir, null, DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, false);
+    }
+
+    public ControllerConfig withListen(String host, int port) {
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, serialized);
+    }
+
+    public ControllerConfig withJdbcUrl(String url) {
+        return new ControllerConfig(host, port, dataDir, url, heartbeatTimeout, heartbeatInterval, serialized);
+    }
+
+    public ControllerConfig withHeartbeatTimeout(Duration d) {
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, d, heartbeatInterval, serialized);
+    }
+
+    public ControllerConfig withHeartbeatInterval(Duration d) {
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, d, serialized);
+    }
+
+    public ControllerConfig withSerialized(boolean on) {
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, on);
+    }
+
+    /**
+     * The embedded database: H2 in file mode under {@code dataDir}. {@code WRITE_DELAY=0} writes each commit
+     * to the file before the commit returns (H2's default batches them for up to half a second, which a
+     * {@code kill -9} would lose); {@code LOCK_TIMEOUT} lets a burst of claims wait for a row rather than fail.
+     */
+    public String effectiveJdbcUrl() {
+        if (jdbcUrl != null) return jdbcUrl;
+        return "jdbc:h2:file:" + dataDir.toAbsolutePath().resolve("fleet") + ";WRITE_DELAY=0;LOCK_TIMEOUT=10000";
+    }
+}

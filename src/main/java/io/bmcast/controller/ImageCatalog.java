@@ -1,0 +1,143 @@
+package io.bmcast.controller;
+
+import io.bmcast.controller.store.Database;
+import io.bmcast.controller.store.EventRepository;
+import io.bmcast.controller.store.ImageRepository;
+import io.bmcast.controller.store.ImageRow;
+import io.bmcast.controller.store.InstanceRepository;
+import io.bmcast.controller.store.NewEvent;
+import io.bmcast.controller.store.StoreException;
+import io.bmcast.fleet.AgentProtocol;
+import io.bmcast.fleet.Api;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongSupplier;
+import java.util.regex.Pattern;
+
+/**
+ * The images and their cached metadata (Swift Birth's second fix): an image server is asked once, when the
+ * image is added; launches read the cache. In serialized mode (the pre-Swift-Birth toolstack, for the
+ * benchmark) every launch asks the image server again.
+ */
+public final class ImageCatalog {
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+
+    private final Database db;
+    private final ImageRepository images;
+    private final InstanceRepository instances;
+    private final EventRepository events;
+    private final Duration probeTimeout;
+    private final LongSupplier clockMs;
+    /** Image rows by name: filled on first use, dropped on delete. Rows never change once added. */
+    private final ConcurrentHashMap<String, ImageRow> cache = new ConcurrentHashMap<>();
+
+    public ImageCatalog(Database db, ImageRepository images, InstanceRepository instances, EventRepository events,
+            Duration probeTimeout, LongSupplier clockMs) {
+        this.db = db;
+        this.images = images;
+        this.instances = instances;
+        this.events = events;
+        this.probeTimeout = probeTimeout;
+        this.clockMs = clockMs;
+    }
+
+    /** Adds an image after reading its metadata from {@code uri}; {@code kernel}, {@code initrd} may be null. */
+    public Api.Image add(Api.NewImage request, byte[] kernel, byte[] initrd) {
+        if (request == null || request.name() == null || !NAME.matcher(request.name()).matches()) {
+            throw ControllerException.invalid("an image name is 1-128 characters of letters, digits, '.', '_' or '-'");
+        }
+        if (request.uri() == null || request.uri().isBlank()) throw ControllerException.invalid("an image needs an NBD URI (uri)");
+        if (initrd != null && kernel == null) throw ControllerException.invalid("an initrd needs a kernel to boot with");
+        String name = request.name();
+        if (find(name) != null) throw ControllerException.conflict("image '" + name + "' exists already");
+        ImageProbe.Metadata meta = ImageProbe.probe(request.uri(), probeTimeout);
+        String append = request.append() == null || request.append().isBlank() ? null : request.append();
+        ImageRow row = new ImageRow(name, request.uri(), meta.sizeBytes(), meta.allocatedBytes(), meta.extentCount(), append,
+                kernel != null, initrd != null, clockMs.getAsLong());
+        boolean added;
+        try {
+            added = db.transaction(tx -> {
+                if (!images.insert(tx, row, meta.extents(), kernel, initrd)) return false;
+                events.append(tx, new NewEvent("image.added", null, null, null, "image " + name + " added from " + request.uri()
+                        + ": " + meta.sizeBytes() + " bytes, " + meta.allocatedBytes() + " allocated in " + meta.extentCount() + " extents"));
+                return true;
+            });
+        } catch (StoreException e) {
+            if (!e.isDuplicateKey()) throw e;
+            added = false;
+        }
+        if (!added) throw ControllerException.conflict("image '" + name + "' exists already");
+        cache.put(name, row);
+        return view(row);
+    }
+
+    public List<Api.Image> list() {
+        return db.read(images::list).stream().map(ImageCatalog::view).toList();
+    }
+
+    /** The image as a launch uses it: from the cache, or (serialized mode) as the image server says now. */
+    public ImageRow forLaunch(String name, boolean rereadFromServer) {
+        ImageRow row = find(name);
+        if (row == null) throw ControllerException.notFound("no image named '" + name + "'");
+        if (!rereadFromServer) return row;
+        ImageProbe.Metadata meta = ImageProbe.probe(row.uri(), probeTimeout);
+        return new ImageRow(row.name(), row.uri(), meta.sizeBytes(), meta.allocatedBytes(), meta.extentCount(), row.append(),
+                row.hasKernel(), row.hasInitrd(), row.createdAt());
+    }
+
+    /** What an agent needs to boot {@code name}. */
+    public AgentProtocol.ImageSpec spec(String name) {
+        ImageRow row = find(name);
+        if (row == null) return null;
+        String base = "/api/v1/images/" + row.name();
+        return new AgentProtocol.ImageSpec(row.name(), row.uri(), row.sizeBytes(), row.allocatedBytes(),
+                row.hasKernel() ? base + "/kernel" : null, row.hasInitrd() ? base + "/initrd" : null, row.append());
+    }
+
+    public byte[] bootFile(String name, ImageRepository.BootFile kind) {
+        if (find(name) == null) throw ControllerException.notFound("no image named '" + name + "'");
+        return db.read(tx -> images.bootFile(tx, name, kind)).orElseThrow(() -> ControllerException.notFound(
+                "image '" + name + "' has no " + kind.name().toLowerCase(java.util.Locale.ROOT) + " (its disk boots itself)"));
+    }
+
+    /** The cached extent map. */
+    public Api.ImageExtents extents(String name) {
+        ImageRow row = find(name);
+        if (row == null) throw ControllerException.notFound("no image named '" + name + "'");
+        long[] pairs = db.read(tx -> images.extents(tx, name)).orElseThrow(() -> ControllerException.notFound("no image named '" + name + "'"));
+        List<long[]> data = new java.util.ArrayList<>(pairs.length / 2);
+        for (int i = 0; i + 1 < pairs.length; i += 2) data.add(new long[] {pairs[i], pairs[i + 1]});
+        return new Api.ImageExtents(name, row.sizeBytes(), row.allocatedBytes(), data);
+    }
+
+    /** Removes an image no live instance uses. */
+    public void delete(String name) {
+        boolean deleted = db.transaction(tx -> {
+            if (images.find(tx, name).isEmpty()) throw ControllerException.notFound("no image named '" + name + "'");
+            int live = instances.liveUsing(tx, name);
+            if (live > 0 || !images.deleteUnused(tx, name)) return false;
+            events.append(tx, new NewEvent("image.deleted", null, null, null, "image " + name + " removed"));
+            return true;
+        });
+        if (!deleted) {
+            int live = db.read(tx -> instances.liveUsing(tx, name));
+            throw ControllerException.conflict("image '" + name + "' is used by " + live + " instance" + (live == 1 ? "" : "s")
+                    + " that " + (live == 1 ? "is" : "are") + " not deleted; destroy them first");
+        }
+        cache.remove(name);
+    }
+
+    private ImageRow find(String name) {
+        ImageRow row = cache.get(name);
+        if (row != null) return row;
+        row = db.read(tx -> images.find(tx, name)).orElse(null);
+        if (row != null) cache.put(name, row);
+        return row;
+    }
+
+    static Api.Image view(ImageRow r) {
+        return new Api.Image(r.name(), r.uri(), r.sizeBytes(), r.allocatedBytes(), r.hasKernel(), r.hasInitrd(), r.append(),
+                Views.time(r.createdAt()));
+    }
+}

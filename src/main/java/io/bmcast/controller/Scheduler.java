@@ -1,0 +1,65 @@
+package io.bmcast.controller;
+
+import io.bmcast.controller.store.Database;
+import io.bmcast.controller.store.EventRepository;
+import io.bmcast.controller.store.InstanceRepository;
+import io.bmcast.controller.store.NewEvent;
+import io.bmcast.controller.store.NodeRepository;
+import io.bmcast.controller.store.StoreException;
+import java.util.Optional;
+import java.util.function.LongSupplier;
+
+/**
+ * Puts a pending instance on a free node. Called by each launch on its own thread and by the reconciler for
+ * instances that found none: there is no scheduling thread and no lock beyond the rows one claim touches.
+ */
+final class Scheduler {
+    /** Lock waits that time out under a burst of claims are retried this many times before giving up. */
+    private static final int ATTEMPTS = 5;
+
+    private final Database db;
+    private final NodeRepository nodes;
+    private final InstanceRepository instances;
+    private final EventRepository events;
+    private final LongSupplier clockMs;
+
+    Scheduler(Database db, NodeRepository nodes, InstanceRepository instances, EventRepository events, LongSupplier clockMs) {
+        this.db = db;
+        this.nodes = nodes;
+        this.instances = instances;
+        this.events = events;
+        this.clockMs = clockMs;
+    }
+
+    /**
+     * Claims a free node with at least {@code diskBytes} and schedules {@code id} on it, in one transaction.
+     * Empty when no node is free (the instance stays pending), or when the instance is no longer pending (a
+     * destroy or another placement won): then the claimed node is given back by the rollback.
+     */
+    Optional<String> place(String id, String project, long diskBytes, boolean afterWaiting) {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return db.transaction(tx -> {
+                    long now = clockMs.getAsLong();
+                    Optional<String> node = nodes.claim(tx, id, diskBytes, now);
+                    if (node.isEmpty()) return node;
+                    if (!instances.schedule(tx, id, node.get(), now)) throw new NoLongerPending();
+                    events.append(tx, new NewEvent("instance.scheduled", project, id, node.get(), "instance " + id
+                            + " scheduled on node " + node.get() + (afterWaiting ? " (a node freed up)" : "")));
+                    return node;
+                });
+            } catch (NoLongerPending e) {
+                return Optional.empty();
+            } catch (StoreException e) {
+                if (!e.isTransient() || attempt == ATTEMPTS) throw e;
+            }
+        }
+    }
+
+    /** Rolls a claim back when its instance stopped being pending between the read and the update. */
+    private static final class NoLongerPending extends RuntimeException {
+        NoLongerPending() {
+            super(null, null, false, false);
+        }
+    }
+}

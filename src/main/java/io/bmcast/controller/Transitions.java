@@ -1,0 +1,119 @@
+package io.bmcast.controller;
+
+import io.bmcast.controller.store.Database;
+import io.bmcast.controller.store.EventRepository;
+import io.bmcast.controller.store.InstanceRepository;
+import io.bmcast.controller.store.InstanceRow;
+import io.bmcast.controller.store.NewEvent;
+import io.bmcast.controller.store.NodeRepository;
+import io.bmcast.controller.store.NodeRow;
+import io.bmcast.controller.store.Tx;
+import io.bmcast.fleet.InstanceState;
+import io.bmcast.fleet.NodeState;
+import java.sql.SQLException;
+import java.util.function.LongSupplier;
+
+/**
+ * Instance and node state changes, each one transaction: the conditional row update, what it means for the
+ * node, and its event. An illegal transition (by the {@link InstanceState} / {@link NodeState} tables) is a
+ * {@link ControllerException}; losing a race to another actor is {@code false}, and the caller reads again.
+ */
+final class Transitions {
+    private final Database db;
+    private final InstanceRepository instances;
+    private final NodeRepository nodes;
+    private final EventRepository events;
+    private final LongSupplier clockMs;
+
+    Transitions(Database db, InstanceRepository instances, NodeRepository nodes, EventRepository events, LongSupplier clockMs) {
+        this.db = db;
+        this.instances = instances;
+        this.nodes = nodes;
+        this.events = events;
+        this.clockMs = clockMs;
+    }
+
+    static void check(InstanceRow inst, InstanceState to) {
+        if (!inst.state().canMoveTo(to)) {
+            throw ControllerException.conflict("instance " + inst.id() + " cannot go from " + inst.state().wire() + " to " + to.wire());
+        }
+    }
+
+    static void check(NodeRow node, NodeState to) {
+        if (!node.state().canMoveTo(to)) {
+            throw ControllerException.conflict("node " + node.name() + " cannot go from " + node.state().wire() + " to " + to.wire());
+        }
+    }
+
+    /**
+     * Moves {@code inst} (as read) to {@code to}, and its node with it:
+     * <ul>
+     * <li>destroying, scrubbing: a busy node starts scrubbing;
+     * <li>deleted: the node is freed, {@code available} only when its agent reports the disk clean (else it
+     *     stays {@code scrubbing} until it does);
+     * <li>failed while going away (the scrub could not be verified): the node is {@code failed} and freed, so
+     *     no tenant gets it before a later verified scrub.
+     * </ul>
+     *
+     * @return false when the instance was no longer in the state read (nothing changed)
+     */
+    boolean move(InstanceRow inst, InstanceState to, String reason, boolean diskClean, String message) {
+        check(inst, to);
+        long now = clockMs.getAsLong();
+        return db.transaction(tx -> {
+            if (!instances.move(tx, inst.id(), inst.state(), to, reason, now)) return false;
+            if (inst.node() != null) moveNode(tx, inst, to, diskClean, now);
+            events.append(tx, new NewEvent("instance." + to.wire(), inst.project(), inst.id(), inst.node(), message));
+            return true;
+        });
+    }
+
+    private void moveNode(Tx tx, InstanceRow inst, InstanceState to, boolean diskClean, long now) throws SQLException {
+        NodeRow node = nodes.find(tx, inst.node()).orElse(null);
+        if (node == null || !inst.id().equals(node.instanceId())) return; // the node no longer holds it
+        NodeState target;
+        String holder = inst.id();
+        switch (to) {
+            case DESTROYING, SCRUBBING -> target = node.state() == NodeState.BUSY ? NodeState.SCRUBBING : null;
+            case DELETED -> {
+                target = diskClean ? NodeState.AVAILABLE : NodeState.SCRUBBING;
+                holder = null;
+            }
+            case FAILED -> {
+                boolean scrubFailed = inst.state() == InstanceState.DESTROYING || inst.state() == InstanceState.SCRUBBING;
+                target = scrubFailed ? NodeState.FAILED : null;
+                if (scrubFailed) holder = null;
+            }
+            default -> target = null;
+        }
+        // An offline node keeps its instance until its agent is back and says what became of it.
+        if (target == null || node.state() == NodeState.OFFLINE) return;
+        if (target == node.state() && holder != null) return;
+        // a deleted instance's node that was never moved to scrubbing passes through it: busy -> available is no edge
+        if (to == InstanceState.DELETED && !node.state().canMoveTo(target) && target != node.state()) target = NodeState.SCRUBBING;
+        if (target != node.state()) check(node, target);
+        if (nodes.moveHolding(tx, node.name(), inst.id(), node.state(), target, holder, now) && target != node.state()) {
+            events.append(tx, NewEvent.node("node." + target.wire(), node.name(), "node " + node.name() + " " + target.wire()
+                    + switch (target) {
+                        case AVAILABLE -> ": disk scrubbed and verified";
+                        case SCRUBBING -> ": scrubbing after instance " + inst.id();
+                        case FAILED -> ": the scrub after instance " + inst.id() + " could not be verified";
+                        default -> "";
+                    }));
+        }
+    }
+
+    /**
+     * Moves a node that holds no instance (or only a deleted one) from {@code node.state()} to {@code to};
+     * false when it changed meanwhile.
+     */
+    boolean moveNode(NodeRow node, NodeState to, String instanceId, String type, String message) {
+        check(node, to);
+        long now = clockMs.getAsLong();
+        return db.transaction(tx -> {
+            if (!nodes.move(tx, node.name(), node.state(), to, instanceId, now)) return false;
+            events.append(tx, NewEvent.node(type, node.name(), message));
+            return true;
+        });
+    }
+}

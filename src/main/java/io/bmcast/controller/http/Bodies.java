@@ -1,0 +1,34 @@
+package io.bmcast.controller.http;
+
+import io.bmcast.controller.ControllerException;
+import io.bmcast.util.Jackson;
+import io.javalin.http.Context;
+import java.io.IOException;
+
+/** Request bodies, with one clear sentence when one is not what the endpoint expects. */
+final class Bodies {
+    private Bodies() {}
+
+    static <T> T json(Context ctx, Class<T> type) {
+        String body = ctx.body();
+        if (body.isBlank()) throw ControllerException.invalid("this endpoint needs a JSON body (" + type.getSimpleName() + ")");
+        try {
+            T value = Jackson.MAPPER.readValue(body, type);
+            if (value == null) throw ControllerException.invalid("this endpoint needs a JSON object (" + type.getSimpleName() + "), not null");
+            return value;
+        } catch (IOException e) {
+            String why = e.getMessage() == null ? "" : e.getMessage().lines().findFirst().orElse("");
+            throw ControllerException.invalid("the body is not a valid " + type.getSimpleName() + " in JSON: " + why);
+        }
+    }
+
+    static long longParam(Context ctx, String name, long absent) {
+        String v = ctx.queryParam(name);
+        if (v == null || v.isBlank()) return absent;
+        try {
+            return Long.parseLong(v.strip());
+        } catch (NumberFormatException e) {
+            throw ControllerException.invalid("query parameter '" + name + "' must be a whole number, not '" + v + "'");
+        }
+    }
+}

@@ -1,0 +1,28 @@
+package io.bmcast.controller.http;
+
+import io.bmcast.controller.AccessTokens;
+import io.bmcast.controller.FleetMetrics;
+import io.bmcast.controller.FleetSummary;
+import io.bmcast.fleet.Api;
+import io.javalin.config.RoutesConfig;
+
+/** Nodes, the dashboard's summary, project tokens and the Prometheus metrics. */
+final class FleetEndpoints {
+    private FleetEndpoints() {}
+
+    static void register(RoutesConfig routes, FleetSummary summary, AccessTokens tokens, FleetMetrics metrics) {
+        routes.get("/api/v1/nodes", ctx -> {
+            Access.operator(ctx);
+            ctx.json(summary.nodes());
+        });
+        routes.get("/api/v1/summary", ctx -> ctx.json(summary.summary(Access.user(ctx))));
+        routes.post("/api/v1/tokens", ctx -> {
+            Access.operator(ctx);
+            ctx.status(201).json(tokens.createProjectToken(Bodies.json(ctx, Api.NewToken.class).project()));
+        });
+        routes.get("/metrics", ctx -> {
+            Access.operator(ctx);
+            ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape());
+        });
+    }
+}

@@ -1,0 +1,182 @@
+package io.bmcast.controller.store;
+
+import io.bmcast.fleet.NodeState;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.ThreadLocalRandom;
+
+/** The nodes table: registration, conditional state changes, and claims. */
+public final class NodeRepository {
+    private static final String COLUMNS =
+            "name, state, disk_bytes, memory_bytes, cpus, accel, simulated, instance_id, registered_at, updated_at";
+    /** How many free nodes one claim attempt considers before it reads the list again. */
+    private static final int CLAIM_CANDIDATES = 32;
+
+    private final Database.Dialect dialect;
+
+    public NodeRepository(Database.Dialect dialect) {
+        this.dialect = dialect;
+    }
+
+    /** Inserts a new node in {@code state}; false when the name is taken (then nothing changed). Auto-commit only. */
+    public boolean insert(Tx tx, NodeRow n) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement("INSERT INTO nodes (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+            ps.setString(1, n.name());
+            ps.setString(2, n.state().wire());
+            ps.setLong(3, n.diskBytes());
+            ps.setLong(4, n.memoryBytes());
+            ps.setInt(5, n.cpus());
+            ps.setString(6, n.accel());
+            ps.setBoolean(7, n.simulated());
+            ps.setString(8, n.instanceId());
+            ps.setLong(9, n.registeredAt());
+            ps.setLong(10, n.updatedAt());
+            ps.executeUpdate();
+            return true;
+        } catch (SQLException e) {
+            if (StoreException.isDuplicateKey(e)) return false;
+            throw e;
+        }
+    }
+
+    /** A re-registering machine may have changed (a bigger disk, more memory); its state stays. */
+    public void updateHardware(Tx tx, String name, long diskBytes, long memoryBytes, int cpus, String accel,
+            boolean simulated, long nowMs) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement(
+                "UPDATE nodes SET disk_bytes = ?, memory_bytes = ?, cpus = ?, accel = ?, simulated = ?, updated_at = ? WHERE name = ?")) {
+            ps.setLong(1, diskBytes);
+            ps.setLong(2, memoryBytes);
+            ps.setInt(3, cpus);
+            ps.setString(4, accel);
+            ps.setBoolean(5, simulated);
+            ps.setLong(6, nowMs);
+            ps.setString(7, name);
+            ps.executeUpdate();
+        }
+    }
+
+    public Optional<NodeRow> find(Tx tx, String name) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement("SELECT " + COLUMNS + " FROM nodes WHERE name = ?")) {
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.of(row(rs)) : Optional.empty();
+            }
+        }
+    }
+
+    public List<NodeRow> list(Tx tx) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement("SELECT " + COLUMNS + " FROM nodes ORDER BY name");
+             ResultSet rs = ps.executeQuery()) {
+            List<NodeRow> out = new ArrayList<>();
+            while (rs.next()) out.add(row(rs));
+            return out;
+        }
+    }
+
+    /**
+     * Moves {@code name} from {@code from} to {@code to} and sets its instance; false when the row was not in
+     * {@code from} (someone else moved it first). The caller has checked the transition against {@link NodeState}.
+     */
+    public boolean move(Tx tx, String name, NodeState from, NodeState to, String instanceId, long nowMs) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement(
+                "UPDATE nodes SET state = ?, instance_id = ?, updated_at = ? WHERE name = ? AND state = ?")) {
+            ps.setString(1, to.wire());
+            ps.setString(2, instanceId);
+            ps.setLong(3, nowMs);
+            ps.setString(4, name);
+            ps.setString(5, from.wire());
+            return ps.executeUpdate() == 1;
+        }
+    }
+
+    /** As {@link #move}, and only while the node still holds {@code holder}. */
+    public boolean moveHolding(Tx tx, String name, String holder, NodeState from, NodeState to, String instanceId,
+            long nowMs) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement(
+                "UPDATE nodes SET state = ?, instance_id = ?, updated_at = ? WHERE name = ? AND state = ? AND instance_id = ?")) {
+            ps.setString(1, to.wire());
+            ps.setString(2, instanceId);
+            ps.setLong(3, nowMs);
+            ps.setString(4, name);
+            ps.setString(5, from.wire());
+            ps.setString(6, holder);
+            return ps.executeUpdate() == 1;
+        }
+    }
+
+    /**
+     * Claims a free node with at least {@code minDiskBytes} for {@code instanceId}: the node goes
+     * {@code available -> busy} inside {@code tx}, so a rollback gives it back. Empty when none is free.
+     *
+     * <p>No lock on the table and no scheduler thread: on PostgreSQL {@code FOR UPDATE SKIP LOCKED} hands each
+     * concurrent claimer a different row. H2 2.3 parses SKIP LOCKED but applies the row limit before skipping
+     * (a second claimer gets no row at all), so there the claim reads a few candidates without locks and takes
+     * the first one its conditional update wins, starting at a random one so that concurrent claimers spread
+     * out. Both end in the same {@code UPDATE ... WHERE state = 'available'}, which is what makes a node go to
+     * exactly one instance.
+     */
+    public Optional<String> claim(Tx tx, String instanceId, long minDiskBytes, long nowMs) throws SQLException {
+        if (dialect == Database.Dialect.POSTGRESQL) {
+            try (PreparedStatement ps = tx.connection().prepareStatement(
+                    "SELECT name FROM nodes WHERE state = 'available' AND disk_bytes >= ? ORDER BY name LIMIT 1 FOR UPDATE SKIP LOCKED")) {
+                ps.setLong(1, minDiskBytes);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        String name = rs.getString(1);
+                        if (move(tx, name, NodeState.AVAILABLE, NodeState.BUSY, instanceId, nowMs)) return Optional.of(name);
+                    }
+                }
+            }
+            return Optional.empty();
+        }
+        while (true) {
+            List<String> candidates = new ArrayList<>();
+            try (PreparedStatement ps = tx.connection().prepareStatement(
+                    "SELECT name FROM nodes WHERE state = 'available' AND disk_bytes >= ? ORDER BY name FETCH FIRST "
+                            + CLAIM_CANDIDATES + " ROWS ONLY")) {
+                ps.setLong(1, minDiskBytes);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) candidates.add(rs.getString(1));
+                }
+            }
+            if (candidates.isEmpty()) return Optional.empty();
+            int start = ThreadLocalRandom.current().nextInt(candidates.size());
+            for (int i = 0; i < candidates.size(); i++) {
+                String name = candidates.get((start + i) % candidates.size());
+                if (move(tx, name, NodeState.AVAILABLE, NodeState.BUSY, instanceId, nowMs)) return Optional.of(name);
+            }
+            // every candidate went to someone else between the read and the update: read again
+        }
+    }
+
+    /** The largest disk of any registered node; empty when none is registered. */
+    public OptionalLong largestDisk(Tx tx) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement("SELECT MAX(disk_bytes), COUNT(*) FROM nodes");
+             ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            return rs.getLong(2) == 0 ? OptionalLong.empty() : OptionalLong.of(rs.getLong(1));
+        }
+    }
+
+    public Map<NodeState, Integer> countByState(Tx tx) throws SQLException {
+        Map<NodeState, Integer> counts = new EnumMap<>(NodeState.class);
+        for (NodeState s : NodeState.values()) counts.put(s, 0);
+        try (PreparedStatement ps = tx.connection().prepareStatement("SELECT state, COUNT(*) FROM nodes GROUP BY state");
+             ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) counts.put(NodeState.fromWire(rs.getString(1)), rs.getInt(2));
+        }
+        return counts;
+    }
+
+    private static NodeRow row(ResultSet rs) throws SQLException {
+        return new NodeRow(rs.getString(1), NodeState.fromWire(rs.getString(2)), rs.getLong(3), rs.getLong(4), rs.getInt(5),
+                rs.getString(6), rs.getBoolean(7), rs.getString(8), rs.getLong(9), rs.getLong(10));
+    }
+}

@@ -1,0 +1,110 @@
+package io.bmcast.controller;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.bmcast.fleet.AgentProtocol;
+import io.bmcast.fleet.AgentProtocol.Directive;
+import io.bmcast.fleet.AgentProtocol.InstanceReport;
+
+/**
+ * A node that speaks the agent protocol over HTTP and does what the test says: the real protocol, without a
+ * guest. It holds what a real agent would observe (the instance it runs, its phase, progress, console
+ * output, whether its disk is clean) and reports it with each {@link #beat()}.
+ */
+final class ProtocolAgent {
+    final String name;
+    final long diskBytes;
+    private final ApiClient api;
+    private String instanceId;
+    private String phase;
+    private String reason;
+    private long bytesOnDemand;
+    private long bytesBackground;
+    private double fractionLocal;
+    private final StringBuilder console = new StringBuilder();
+    private long consoleAcked;
+    private boolean diskClean = true;
+    Directive last;
+
+    ProtocolAgent(String baseUrl, String joinToken, String name, long diskBytes) {
+        this.api = new ApiClient(baseUrl, joinToken);
+        this.name = name;
+        this.diskBytes = diskBytes;
+    }
+
+    AgentProtocol.Welcome register() {
+        ApiClient.Response r = api.post("/api/v1/agent/register",
+                new AgentProtocol.Hello(name, diskBytes, 1L << 30, 2, "kvm", true));
+        assertEquals(200, r.status(), r.body());
+        return r.as(AgentProtocol.Welcome.class);
+    }
+
+    /** Reports what this node observes; remembers and answers the directive. */
+    Directive beat() {
+        ApiClient.Response r = beatRaw();
+        assertEquals(200, r.status(), r.body());
+        last = r.as(Directive.class);
+        if (instanceId != null && last.assignment() != null && last.assignment().instanceId().equals(instanceId)) {
+            consoleAcked = last.consoleOffset();
+        }
+        return last;
+    }
+
+    ApiClient.Response beatRaw() {
+        InstanceReport inst = null;
+        if (instanceId != null) {
+            byte[] all = console.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            int from = (int) Math.min(consoleAcked, all.length);
+            String unsent = new String(all, from, all.length - from, java.nio.charset.StandardCharsets.UTF_8);
+            inst = new InstanceReport(instanceId, phase, reason, bytesOnDemand, bytesBackground, fractionLocal, from, unsent);
+        }
+        return api.post("/api/v1/agent/heartbeat", new AgentProtocol.Report(name, inst, diskClean));
+    }
+
+    /** Takes the assigned instance, as an agent does on a {@code running} directive: starting, disk in use. */
+    String take() {
+        assertEquals(AgentProtocol.DESIRED_RUNNING, last.assignment().desired(), "directive " + last);
+        instanceId = last.assignment().instanceId();
+        phase = "starting";
+        diskClean = false;
+        return instanceId;
+    }
+
+    void phase(String p) {
+        phase = p;
+    }
+
+    void failed(String why) {
+        phase = "failed";
+        reason = why;
+    }
+
+    void progress(long onDemand, long background, double local) {
+        bytesOnDemand = onDemand;
+        bytesBackground = background;
+        fractionLocal = local;
+    }
+
+    void print(String text) {
+        console.append(text);
+    }
+
+    /** The scrub verified: the instance is deleted and the disk clean. */
+    void scrubbed() {
+        phase = "deleted";
+        diskClean = true;
+    }
+
+    /** Nothing runs any more (the agent dropped the deleted instance). */
+    void forget() {
+        instanceId = null;
+        phase = null;
+        reason = null;
+        console.setLength(0);
+        consoleAcked = 0;
+    }
+
+    String instanceId() {
+        return instanceId;
+    }
+}
