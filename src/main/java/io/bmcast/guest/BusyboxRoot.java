@@ -11,6 +11,13 @@ import java.util.List;
  * Root tree of the busybox guest: the static busybox from Debian's busybox-static, one symlink per applet, and
  * {@code /sbin/init} as a shell script. The script respawns the console shell so an {@code exit} typed by a test
  * never kills PID 1 (which would panic the kernel).
+ *
+ * <p>The ACPI power button (QMP {@code system_powerdown}: how an instance is destroyed gracefully) powers the guest
+ * off. The cloud kernel has the button driver and the event device interface as modules ({@code button.ko},
+ * {@code evdev.ko}, no dependencies): init loads them from the host's {@code /lib/modules}, copied in, and starts
+ * busybox {@code acpid}, which turns {@code KEY_POWER} into the action {@code PWRF/00000080} and runs the file of
+ * that name under {@code /etc/acpi}. That handler syncs, remounts the root read-only and powers off ({@code -f}: a
+ * shell script as PID 1 does not act on busybox {@code poweroff}'s signal).
  */
 final class BusyboxRoot {
     private BusyboxRoot() {}
@@ -29,13 +36,29 @@ final class BusyboxRoot {
                 mount -t devpts devpts /dev/pts
                 mount -o remount,rw / 2>/dev/null
                 hostname bmcast-guest
+                for m in /lib/modules/*/%s /lib/modules/*/%s; do [ -f "$m" ] && insmod "$m" 2>/dev/null; done
+                [ -e /dev/input/event0 ] && acpid -l /run/acpid.log -p /run/acpid.pid
                 echo
                 echo %s
                 while true; do setsid cttyhack sh -l; done
-                """.formatted(marker);
+                """.formatted(EVDEV, BUTTON, marker);
     }
 
-    static void populate(Path root, String marker) throws IOException {
+    /** The power button's handler: busybox acpid runs {@code /etc/acpi/PWRF/00000080} on {@code KEY_POWER}. */
+    static final String POWER_BUTTON_HANDLER = """
+            #!/bin/sh
+            # The ACPI power button (an instance being destroyed): flush, stop writing, power off.
+            echo "bmcast-guest: power button pressed, powering off" > /dev/console
+            sync
+            mount -o remount,ro / 2>/dev/null
+            poweroff -f
+            """;
+
+    /** The two modules the power button needs, relative to {@code /lib/modules/VERSION}. */
+    static final String EVDEV = "kernel/drivers/input/evdev.ko";
+    static final String BUTTON = "kernel/drivers/acpi/button.ko";
+
+    static void populate(Path root, String marker, HostKernel kernel) throws IOException {
         Path busybox = BUSYBOX_CANDIDATES.stream().filter(Files::isExecutable).findFirst()
                 .orElseThrow(() -> new IOException("no static busybox: apt-get install busybox-static"));
         for (String d : List.of("bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "run", "tmp", "etc",
@@ -58,8 +81,29 @@ final class BusyboxRoot {
         Files.deleteIfExists(init);
         Files.writeString(init, initScript(marker));
         Files.setPosixFilePermissions(init, PosixFilePermissions.fromString("rwxr-xr-x"));
+        copyPowerButtonModules(root, kernel);
+        Path handler = root.resolve("etc/acpi/PWRF/00000080");
+        Files.createDirectories(handler.getParent());
+        Files.writeString(handler, POWER_BUTTON_HANDLER);
+        Files.setPosixFilePermissions(handler, PosixFilePermissions.fromString("rwxr-xr-x"));
         Files.writeString(root.resolve("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
         Files.writeString(root.resolve("etc/group"), "root:x:0:\n");
         Files.writeString(root.resolve("etc/profile"), "export PS1='# '\nexport PATH=/sbin:/bin:/usr/sbin:/usr/bin\n");
+    }
+
+    /**
+     * Copies {@code evdev.ko} and {@code button.ko} of the guest's kernel (the host's, booted with {@code -kernel})
+     * into the same place under {@code root}. A kernel without them as modules (built in, or another kernel given by
+     * {@code BMCAST_KERNEL}) gets none: init loads only what is there.
+     */
+    private static void copyPowerButtonModules(Path root, HostKernel kernel) throws IOException {
+        Path modules = Path.of("/lib/modules", kernel.version());
+        for (String m : List.of(EVDEV, BUTTON)) {
+            Path from = modules.resolve(m);
+            if (!Files.isReadable(from)) continue;
+            Path to = root.resolve("lib/modules").resolve(kernel.version()).resolve(m);
+            Files.createDirectories(to.getParent());
+            Files.copy(from, to);
+        }
     }
 }

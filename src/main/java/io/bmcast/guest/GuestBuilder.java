@@ -33,14 +33,21 @@ public final class GuestBuilder {
         this.appDataSize = appDataSize;
     }
 
-    /** The cache directory this guest is built in unless told otherwise, e.g. {@code .../guests/busybox-app1G}. */
+    /**
+     * The cache directory this guest is built in unless told otherwise, e.g. {@code .../guests/busybox-app1G-r2}.
+     * The recipe's revision is in the name, so builds by older code (another checkout sharing the cache) are
+     * neither reused nor disturbed.
+     */
     public Path defaultDir() {
         String name = kind.id() + (appDataSize > 0 ? "-app" + Units.formatSize(appDataSize).replace(" ", "")
-                .replace("iB", "").replace("B", "") : "");
+                .replace("iB", "").replace("B", "") : "") + (kind.revision() > 1 ? "-r" + kind.revision() : "");
         return GuestCache.root().resolve("guests").resolve(name);
     }
 
-    /** Builds into {@code out} unless a finished build of the same kind and app data is already there. */
+    /**
+     * Builds into {@code out} unless a finished build of the same kind and app data is already there; a build by
+     * an older revision of the recipe is replaced.
+     */
     public GuestImage build(Path out) throws IOException {
         out = out.toAbsolutePath();
         if (Files.exists(out.resolve(GuestImage.JSON))) {
@@ -49,7 +56,7 @@ public final class GuestBuilder {
                 throw new IOException(out + " holds a different guest (" + existing.kind().id() + ", app data "
                         + existing.appDataSize() + " bytes); choose another --out");
             }
-            return existing;
+            if (existing.revision() >= kind.revision()) return existing;
         }
         HostKernel kernel = HostKernel.find();
         Path stage = out.resolveSibling(out.getFileName() + ".tmp");
@@ -58,7 +65,7 @@ public final class GuestBuilder {
         Path root = stage.resolve("root");
         try {
             switch (kind) {
-                case BUSYBOX, BUSYBOX_DISK -> BusyboxRoot.populate(root, GuestImage.READY_MARKER);
+                case BUSYBOX, BUSYBOX_DISK -> BusyboxRoot.populate(root, GuestImage.READY_MARKER, kernel);
                 case DEBIAN -> DebianRoot.populate(root, GuestImage.READY_MARKER);
             }
             Map<String, String> sums = TestData.writeFiles(root.resolve(DATA_DIR.substring(1)), DATA_FILES,
@@ -84,7 +91,7 @@ public final class GuestBuilder {
                 }
             }
             new GuestImage(stage, kind, DISK_SIZE, append, GuestImage.READY_MARKER, DATA_DIR, sums,
-                    appDataSize > 0 ? APP_DATA : null, appDataSize, appSha).save();
+                    appDataSize > 0 ? APP_DATA : null, appDataSize, appSha, kind.revision()).save();
             removeTree(out);
             Files.createDirectories(out.getParent());
             Files.move(stage, out, StandardCopyOption.ATOMIC_MOVE);

@@ -20,10 +20,11 @@ import java.util.Map;
  * @param checksums  SHA-256 of each test data file, by name inside {@code dataDir}
  * @param appData    path inside the guest of the extra never-read file, or null
  * @param appDataSize its size in bytes (0 if none)
+ * @param revision   the recipe's {@linkplain GuestKind#revision revision} it was built by (1 when not recorded)
  */
 public record GuestImage(Path dir, GuestKind kind, long diskSize, String append, String readyMarker,
                          String dataDir, Map<String, String> checksums, String appData, long appDataSize,
-                         String appDataSha256) {
+                         String appDataSha256, int revision) {
     public static final String JSON = "guest.json";
     public static final String READY_MARKER = "BMCAST-READY";
     static final String NVME_ROOT = "root=/dev/nvme0n1";
@@ -64,7 +65,7 @@ public record GuestImage(Path dir, GuestKind kind, long diskSize, String append,
         return new GuestImage(dir, GuestKind.parse((String) m.get("kind")), ((Number) m.get("diskSize")).longValue(),
                 (String) m.get("append"), (String) m.get("readyMarker"), (String) m.get("dataDir"), sums,
                 (String) m.get("appData"), m.get("appDataSize") instanceof Number n ? n.longValue() : 0,
-                (String) m.get("appDataSha256"));
+                (String) m.get("appDataSha256"), m.get("revision") instanceof Number r ? r.intValue() : 1);
     }
 
     void save() throws IOException {
@@ -74,7 +75,7 @@ public record GuestImage(Path dir, GuestKind kind, long diskSize, String append,
                 "bootLoader", bootsItself ? "syslinux" : null, "rootOffset", rootOffset(),
                 "append", append, "appendVirtio", bootsItself ? null : append("/dev/vda"), "readyMarker", readyMarker,
                 "dataDir", dataDir, "checksumFile", dataDir + "/" + TestData.SUMS, "checksums", checksums,
-                "appData", appData, "appDataSize", appDataSize, "appDataSha256", appDataSha256);
+                "appData", appData, "appDataSize", appDataSize, "appDataSha256", appDataSha256, "revision", revision);
         Path tmp = dir.resolve(JSON + ".tmp");
         Files.writeString(tmp, Json.writePretty(m));
         Files.move(tmp, dir.resolve(JSON), java.nio.file.StandardCopyOption.ATOMIC_MOVE);

@@ -19,6 +19,12 @@ public enum GuestKind {
     /** True when the disk carries its own boot loader and kernel, so QEMU gets no {@code -kernel}. */
     public boolean bootsItself() { return this == BUSYBOX_DISK; }
 
+    /**
+     * The build recipe's revision: a cached build of an older one is rebuilt. Busybox guests are at 2 since they
+     * power off on the ACPI power button (busybox acpid).
+     */
+    public int revision() { return this == DEBIAN ? 1 : 2; }
+
     public static GuestKind parse(String s) {
         for (GuestKind k : values()) if (k.id().equals(s)) return k;
         throw new IllegalArgumentException("unknown guest kind '" + s + "' (busybox, debian or busybox-disk)");

@@ -29,17 +29,37 @@ import java.util.function.Consumer;
  *        ^  mediator died: restart it on the same state; QEMU holds guest I/O meanwhile
  *   hydrated (every region local, map committed) ── de-virtualize over QMP ── stop the mediator
  *   guest powers off ── if not yet hydrated, finish the copy first, so the disk ends complete
+ *   stop requested (SIGTERM: the operator destroys the instance) ── ACPI power button ── grace ── kill QEMU
+ *        ── stop the mediator as it is: no copy is finished for a disk about to be scrubbed
  * </pre>
+ * The mediator's state stays consistent on every path (it commits its map when it stops, and survives being
+ * killed), so a later run on the same state dir resumes the copy where this one left it.
  */
 public final class Instance {
 
-    /** What to run. {@code kernel} null boots the disk's own boot loader. */
+    /**
+     * What to run. {@code kernel} null boots the disk's own boot loader. {@code stopGrace}: how long a guest asked to
+     * power off (a {@linkplain #requestStop stop request}) has before QEMU is killed; zero kills at once.
+     */
     public record Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
-            DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker) {}
+            DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker,
+            Duration stopGrace) {
 
-    /** How it went. {@code vmmExitCode} is QEMU's; times are seconds since start, or -1 when it did not happen. */
+        public static final Duration DEFAULT_STOP_GRACE = Duration.ofSeconds(10);
+
+        public Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
+                DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker) {
+            this(image, disk, state, kernel, initrd, append, memoryMiB, bus, console, events, regionSize, hydrateRate,
+                    readyMarker, DEFAULT_STOP_GRACE);
+        }
+    }
+
+    /**
+     * How it went. {@code vmmExitCode} is QEMU's; times are seconds since start, or -1 when it did not happen.
+     * {@code stoppedOnRequest}: the instance ended because {@link #requestStop} asked it to.
+     */
     public record Result(int vmmExitCode, double guestReady, double hydrated, double devirtualized, double vmmExited,
-            int mediatorRestarts, Map<String, Object> finalStatus) {}
+            int mediatorRestarts, Map<String, Object> finalStatus, boolean stoppedOnRequest) {}
 
     private static final Duration MEDIATOR_START = Duration.ofSeconds(60);
     private static final int MAX_RESTARTS = 20;
@@ -50,6 +70,8 @@ public final class Instance {
     private final Consumer<Qemu> vmmStarted;
     private final CompletableFuture<Double> guestReady = new CompletableFuture<>();
     private volatile boolean aborted;
+    /** Stop requests so far (signals arrive on their own thread); the second one cuts the grace short. */
+    private final java.util.concurrent.atomic.AtomicInteger stopRequests = new java.util.concurrent.atomic.AtomicInteger();
 
     public Instance(Spec spec, EventLog events, PrintStream out) {
         this(spec, events, out, q -> {});
@@ -80,6 +102,15 @@ public final class Instance {
         aborted = true;
     }
 
+    /**
+     * Asks the instance to end as an operator's destroy does: the guest gets the ACPI power button and
+     * {@link Spec#stopGrace} to power off, then QEMU is killed; the mediator stops without finishing the copy.
+     * Safe from any thread (a signal handler); {@link #run} returns once all is down. A second request kills at once.
+     */
+    public void requestStop() {
+        stopRequests.incrementAndGet();
+    }
+
     private void checkAborted() throws IOException {
         if (aborted) throw new IOException("instance aborted");
     }
@@ -98,6 +129,13 @@ public final class Instance {
         try {
             node.start(MEDIATOR_START);
             events.emit("mediator-started", "pid", node.pid());
+            if (stopRequests.get() > 0) {
+                // Destroyed before the guest ever ran: nothing to power off.
+                events.emit("stop-requested", "graceSeconds", 0);
+                stopMediator(node);
+                events.emit("stopped", "phase", statusPhase(state));
+                return new Result(-1, -1, -1, -1, -1, 0, NodeState.readStatus(state), true);
+            }
             QemuSpec qs = new QemuSpec(runDir.resolve("vm"), new GuestDisk.Nbd(socket, NodeCommand.EXPORT, 20),
                     spec.bus(), spec.kernel(), spec.initrd(), spec.append(), spec.memoryMiB(), null, List.of());
             if (spec.console() != null) linkConsole(Qemu.consoleLog(qs.workDir()), spec.console());
@@ -114,8 +152,15 @@ public final class Instance {
 
             boolean hydratedSeen = false;
             boolean devirtualizeFailed = false;
+            Stop stop = null;
             while (qemu.isAlive()) {
                 checkAborted();
+                if (stop == null && stopRequests.get() > 0) stop = Stop.begin(qemu, spec.stopGrace(), events);
+                if (stop != null && stop.overdue(System.nanoTime(), stopRequests.get())) {
+                    stop.kill(qemu, events);
+                    break;
+                }
+                // While the guest powers off it still needs its disk: keep the mediator up until QEMU is gone.
                 if (devirtualized < 0) mediator.keepAlive();
                 Map<String, Object> status = NodeState.readStatus(state);
                 if (!hydratedSeen && status != null && "hydrated".equals(status.get("phase"))) {
@@ -124,7 +169,7 @@ public final class Instance {
                     events.emit("hydrated", "bytesOnDemand", status.get("bytesOnDemand"),
                             "bytesBackground", status.get("bytesBackground"));
                 }
-                if (hydratedSeen && devirtualized < 0 && !devirtualizeFailed && qemu.isAlive()) {
+                if (hydratedSeen && devirtualized < 0 && !devirtualizeFailed && stop == null && qemu.isAlive()) {
                     // Hydrated means every region is local and the map committed after the data was synced:
                     // the local disk alone is the guest's disk now. QEMU drains in-flight requests around the
                     // reopen, so nothing the guest has in flight is lost.
@@ -149,13 +194,16 @@ public final class Instance {
             exited = events.secondsSinceStart();
             ready = readyWatch.readyAt();
             events.emit("vmm-exited", "code", code);
-            if (devirtualized < 0) {
-                // The guest is gone before the disk was complete: finish the copy so the disk ends whole.
+            if (stop == null && devirtualized < 0) {
+                // The guest powered itself off before the disk was complete: finish the copy so the disk ends
+                // whole. An operator may still destroy the instance meanwhile (then the copy is left as it is).
                 hydrated = finishHydration(mediator, state);
-                node.stop(Duration.ofSeconds(30));
-                events.emit("mediator-exited", "code", node.exitCode());
+                if (hydrated < 0) stop = Stop.afterVmm(events);
             }
-            return new Result(code, ready, hydrated, devirtualized, exited, mediator.restarts, NodeState.readStatus(state));
+            if (devirtualized < 0) stopMediator(node);
+            if (stop != null) events.emit("stopped", "phase", statusPhase(state));
+            return new Result(code, ready, hydrated, devirtualized, exited, mediator.restarts, NodeState.readStatus(state),
+                    stop != null);
         } finally {
             guestReady.completeExceptionally(new IllegalStateException("the instance ended before the guest was ready"));
             if (qemu != null) qemu.stop();
@@ -170,10 +218,65 @@ public final class Instance {
         }
     }
 
+    /**
+     * A stop in progress: the power button was pressed at {@code sinceNs}; past the grace (or at a second request)
+     * QEMU is killed.
+     */
+    private record Stop(long sinceNs, long graceNs, int requests) {
+
+        static Stop begin(Qemu qemu, Duration grace, EventLog events) {
+            events.emit("stop-requested", "graceSeconds", grace.toMillis() / 1000.0);
+            if (!grace.isZero()) {
+                try {
+                    // The ACPI power button: a guest that listens for it shuts down cleanly.
+                    qemu.powerDown();
+                    events.emit("powerdown-sent");
+                } catch (IOException e) {
+                    events.emit("powerdown-failed", "error", e.getMessage());
+                    return new Stop(System.nanoTime(), 0, 1);
+                }
+            }
+            return new Stop(System.nanoTime(), grace.toNanos(), 1);
+        }
+
+        /** A stop asked for after the guest had already gone (while the copy was being finished). */
+        static Stop afterVmm(EventLog events) {
+            events.emit("stop-requested", "graceSeconds", 0);
+            return new Stop(System.nanoTime(), 0, 1);
+        }
+
+        boolean overdue(long nowNs, int requestsNow) {
+            return requestsNow > requests || nowNs - sinceNs >= graceNs;
+        }
+
+        /** QMP {@code quit} (QEMU flushes what it holds for the disk and exits), then signals if need be. */
+        void kill(Qemu qemu, EventLog events) {
+            events.emit("vmm-killed", "afterSeconds", Math.round((System.nanoTime() - sinceNs) / 1e6) / 1000.0);
+            qemu.stop();
+        }
+    }
+
+    private void stopMediator(NodeProcess node) {
+        // SIGTERM: the mediator stops serving and copying, syncs the local disk, commits its map and exits.
+        node.stop(Duration.ofSeconds(30));
+        events.emit("mediator-exited", "code", node.exitCode());
+    }
+
+    private static Object statusPhase(Path state) {
+        try {
+            Map<String, Object> s = NodeState.readStatus(state);
+            return s == null ? null : s.get("phase");
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** Waits for the mediator to copy the rest; returns when it did (seconds since start), or -1 on a stop request. */
     private double finishHydration(MediatorSupervisor mediator, Path state) throws IOException {
         long lastReport = 0;
         while (true) {
             checkAborted();
+            if (stopRequests.get() > 0) return -1; // destroyed meanwhile: the copy is no longer wanted
             mediator.keepAlive();
             Map<String, Object> status = NodeState.readStatus(state);
             if (status != null && "hydrated".equals(status.get("phase"))) {

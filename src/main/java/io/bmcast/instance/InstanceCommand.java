@@ -1,16 +1,19 @@
 package io.bmcast.instance;
 
 import io.bmcast.util.Args;
+import io.bmcast.util.Signals;
 import io.bmcast.util.UsageException;
 import io.bmcast.transport.NbdUri;
 import io.bmcast.vmm.DiskBus;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Locale;
 
 /**
  * {@code bmcast instance run}: deploy one instance by streaming and run it until the guest powers off.
- * Prints the timeline as it happens; exits with QEMU's exit code.
+ * Prints the timeline as it happens; exits with QEMU's exit code. SIGTERM (or SIGINT) is an operator's destroy:
+ * ACPI power button, {@code --stop-grace} to power off, QEMU killed, mediator stopped as it is; then exit 0.
  */
 public final class InstanceCommand {
     private InstanceCommand() {}
@@ -21,9 +24,11 @@ public final class InstanceCommand {
         Instance.Spec spec = spec(a);
         a.done(0);
         try (EventLog events = new EventLog(System.nanoTime(), spec.events(), System.out)) {
-            Instance.Result r = new Instance(spec, events, System.out).run();
+            Instance instance = new Instance(spec, events, System.out);
+            Signals.onTerminate(instance::requestStop);
+            Instance.Result r = instance.run();
             System.out.println("instance: " + Instance.describe(r));
-            return r.vmmExitCode();
+            return r.stoppedOnRequest() ? 0 : r.vmmExitCode();
         }
     }
 
@@ -46,11 +51,12 @@ public final class InstanceCommand {
         long regionSize = a.size("region-size", 64 << 10);
         long rate = a.rate("hydrate-rate", 0);
         String marker = a.string("ready-marker", "BMCAST-READY");
+        Duration stopGrace = Duration.ofNanos(a.durationNanos("stop-grace", Instance.Spec.DEFAULT_STOP_GRACE.toNanos()));
         if (kernel != null && !Files.isRegularFile(kernel)) throw new UsageException("no kernel at " + kernel);
         if (initrd != null && !Files.isRegularFile(initrd)) throw new UsageException("no initrd at " + initrd);
         if (append != null && kernel == null) throw new UsageException("--append needs --kernel");
         return new Instance.Spec(image, disk, state, kernel, initrd, append, (int) (memory >> 20), bus, console, events,
-                regionSize, rate, marker);
+                regionSize, rate, marker, stopGrace);
     }
 
     private static Path path(String s) {

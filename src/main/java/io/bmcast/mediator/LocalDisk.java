@@ -1,5 +1,6 @@
 package io.bmcast.mediator;
 
+import io.bmcast.util.Units;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.lang.foreign.Arena;
@@ -25,15 +26,18 @@ final class LocalDisk implements AutoCloseable {
 
     private final Path path;
     private final FileChannel channel;
+    private final long size;
     private final boolean created;
     private final boolean blockDevice;
     private final Durability durability;
     private final Punch punch;
     private final java.util.concurrent.atomic.AtomicBoolean punchedSinceForce = new java.util.concurrent.atomic.AtomicBoolean();
 
-    private LocalDisk(Path path, FileChannel channel, boolean created, boolean blockDevice, Durability durability) {
+    private LocalDisk(Path path, FileChannel channel, long size, boolean created, boolean blockDevice,
+            Durability durability) {
         this.path = path;
         this.channel = channel;
+        this.size = size;
         this.created = created;
         this.blockDevice = blockDevice;
         this.durability = durability;
@@ -41,15 +45,16 @@ final class LocalDisk implements AutoCloseable {
     }
 
     /**
-     * Opens {@code path}, creating it as a sparse file of {@code size} bytes when missing (durably: the new
-     * file's size and directory entry are forced). An existing file or device must be exactly {@code size}.
+     * Opens {@code path}, creating it as a sparse file of {@code imageSize} bytes when missing (durably: the new
+     * file's size and directory entry are forced). An existing file or device must hold at least the image: a
+     * machine's disk is usually larger, and what lies past the image is the tenant's.
      */
-    static LocalDisk open(Path path, long size, Durability durability) throws IOException {
+    static LocalDisk open(Path path, long imageSize, Durability durability) throws IOException {
         boolean created = false;
         if (!Files.exists(path)) {
             Path dir = path.toAbsolutePath().getParent();
             try (RandomAccessFile raf = new RandomAccessFile(path.toFile(), "rw")) {
-                raf.setLength(size); // sparse: no block is allocated until written
+                raf.setLength(imageSize); // sparse: no block is allocated until written
             }
             created = true;
             try (FileChannel ch = FileChannel.open(path, StandardOpenOption.WRITE)) {
@@ -59,18 +64,25 @@ final class LocalDisk implements AutoCloseable {
         }
         boolean blockDevice = !Files.isRegularFile(path);
         FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        long actual;
         try {
-            long actual = ch.size();
-            if (actual != size) {
-                throw new IOException("local disk " + path + " is " + actual + " bytes but the image is " + size
-                        + " bytes; give a disk of exactly the image's size (or a path that does not exist yet,"
-                        + " to have it created sparse)");
+            actual = ch.size(); // a block device's size too (the JDK asks BLKGETSIZE64)
+            if (actual < imageSize) {
+                throw new IOException("local disk " + path + " is " + actual + " bytes (" + Units.formatSize(actual)
+                        + "), smaller than the image's " + imageSize + " bytes (" + Units.formatSize(imageSize)
+                        + "); give a disk at least as large as the image (or a path that does not exist yet, to have"
+                        + " it created sparse)");
             }
         } catch (IOException e) {
             ch.close();
             throw e;
         }
-        return new LocalDisk(path, ch, created, blockDevice, durability);
+        return new LocalDisk(path, ch, actual, created, blockDevice, durability);
+    }
+
+    /** The whole disk's size: the image fills its start, the rest is the tenant's. */
+    long size() {
+        return size;
     }
 
     Path path() {

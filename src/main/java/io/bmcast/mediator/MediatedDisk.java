@@ -24,6 +24,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * (the source), writes land on the local disk, and the {@link Hydrator} copies the rest in the background.
  * Served to the VMM as an NBD export.
  *
+ * <h2>A disk larger than the image</h2>
+ * The guest sees the whole local disk, which is usually larger than the image: the image fills its start,
+ * the rest is the tenant's. Regions (and the maps in the state dir) cover the image only. Bytes past the image
+ * are local from the start: never fetched or hydrated, read and written straight on the local disk, made
+ * durable by the same forces as every other write. The only cost on the hot path is one comparison.
+ *
  * <h2>Crash ordering</h2>
  * <ol>
  *   <li>A region's data is written to the local disk <em>before</em> its live bit is set, and its live bit
@@ -46,6 +52,9 @@ public final class MediatedDisk implements Export {
 
     private final Export source;
     private final String name;
+    /** The image's size: regions cover {@code [0, imageSize)}. */
+    private final long imageSize;
+    /** The local disk's size, what the guest sees: {@code >= imageSize}. */
     private final long size;
     private final int regionShift;
     private final int regionSize;
@@ -99,10 +108,11 @@ public final class MediatedDisk implements Export {
         this.source = source;
         this.lock = lock;
         this.name = options.name();
-        this.size = source.size();
+        this.imageSize = source.size();
+        this.size = local.size();
         this.regionSize = options.regionSize();
         this.regionShift = Integer.numberOfTrailingZeros(regionSize);
-        this.regions = (int) ((size + regionSize - 1) >>> regionShift);
+        this.regions = (int) ((imageSize + regionSize - 1) >>> regionShift);
         this.stateDir = stateDir;
         this.options = options;
         this.local = local;
@@ -110,7 +120,7 @@ public final class MediatedDisk implements Export {
         this.committed = committed;
         this.localKnownZero = localKnownZero;
         this.map = new RegionMap(regions, live);
-        this.holes = new SourceHoles(source, size, regionShift, Math.max(options.blockStatusChunk(), regionSize));
+        this.holes = new SourceHoles(source, imageSize, regionShift, Math.max(options.blockStatusChunk(), regionSize));
         Path own = stateDir.resolve(StateDir.PROFILE);
         this.profileOrder = BootProfile.load(options.bootProfile() != null ? options.bootProfile() : own,
                 regionShift, regions);
@@ -128,9 +138,9 @@ public final class MediatedDisk implements Export {
 
     /**
      * Opens (or creates) the mediated disk of {@code source} with the local disk at {@code localDisk} and its
-     * state in {@code stateDir}. A state dir of another image or another local disk is refused; a local disk
-     * of the wrong size is refused; a missing local disk is created sparse. Resumes where a previous run
-     * stopped: regions present then are not fetched again.
+     * state in {@code stateDir}. A state dir of another image or another local disk (or size) is refused; a
+     * local disk smaller than the image is refused; a missing local disk is created sparse, of the image's size.
+     * Resumes where a previous run stopped: regions present then are not fetched again.
      */
     public static MediatedDisk open(Export source, Path localDisk, Path stateDir, MediatorOptions options)
             throws IOException {
@@ -162,7 +172,7 @@ public final class MediatedDisk implements Export {
         StateDir.Identity stored = existing ? StateDir.Identity.readFrom(stateDir) : null;
         if (stored != null) {
             // Refuse before touching the local disk: it may belong to the other image.
-            StateDir.Identity probe = new StateDir.Identity(options.imageIdentity(), size, regionSize,
+            StateDir.Identity probe = new StateDir.Identity(options.imageIdentity(), size, stored.diskSize(), regionSize,
                     stored.local(), stored.localKey(), stored.localCreated());
             probe.check(stored, stateDir, false);
             if (!Files.exists(localDisk)) {
@@ -174,7 +184,7 @@ public final class MediatedDisk implements Export {
         LiveMap live = null;
         CommittedMap committed = null;
         try {
-            StateDir.Identity mine = new StateDir.Identity(options.imageIdentity(), size, regionSize,
+            StateDir.Identity mine = new StateDir.Identity(options.imageIdentity(), size, local.size(), regionSize,
                     localDisk.toAbsolutePath().toString(), local.fileKey(),
                     stored != null ? stored.localCreated() : local.created());
             String bootId = options.bootId().bootId();
@@ -235,7 +245,8 @@ public final class MediatedDisk implements Export {
 
     @Override
     public boolean completesQuickly(long offset, long length) {
-        return length == 0 || map.allPresent(regionOf(offset), regionOf(offset + length - 1));
+        return length == 0 || offset >= imageSize
+                || map.allPresent(regionOf(offset), regionOf(Math.min(offset + length, imageSize) - 1));
     }
 
     @Override
@@ -244,10 +255,13 @@ public final class MediatedDisk implements Export {
         if (length == 0) return;
         enter();
         try {
-            int first = regionOf(offset);
-            int last = regionOf(offset + length - 1);
-            if (!map.allPresent(first, last)) ensurePresent(first, last);
-            local.read(offset, dst); // every region of the request is PRESENT: its local bytes are the truth
+            if (offset < imageSize) {
+                int first = regionOf(offset);
+                int last = regionOf(Math.min(offset + length, imageSize) - 1);
+                if (!map.allPresent(first, last)) ensurePresent(first, last);
+            }
+            // Every region of the request is PRESENT, and past the image all is local: its local bytes are the truth.
+            local.read(offset, dst);
         } finally {
             exit();
         }
@@ -317,15 +331,15 @@ public final class MediatedDisk implements Export {
         if (length == 0) return;
         enter();
         try {
-            ensurePresent(regionOf(offset), regionOf(offset + length - 1));
+            if (offset < imageSize) ensurePresent(regionOf(offset), regionOf(Math.min(offset + length, imageSize) - 1));
         } finally {
             exit();
         }
     }
 
     /**
-     * Present regions are data; absent regions that are holes in the image are holes. Always a correct
-     * answer, never more precise than it is cheap to be.
+     * Present regions are data; absent regions that are holes in the image are holes; past the image, data.
+     * Always a correct answer, never more precise than it is cheap to be.
      */
     @Override
     public void blockStatus(long offset, long length, ExtentSink sink) throws IOException {
@@ -334,9 +348,16 @@ public final class MediatedDisk implements Export {
         int runFlags = -1;
         long runStart = offset;
         while (pos < end) {
-            int r = regionOf(pos);
-            long rEnd = Math.min(end, regionEnd(r));
-            int flags = !map.isPresent(r) && holes.isZero(r) ? Nbd.STATE_HOLE | Nbd.STATE_ZERO : 0;
+            long rEnd;
+            int flags;
+            if (pos >= imageSize) {
+                rEnd = end;
+                flags = 0;
+            } else {
+                int r = regionOf(pos);
+                rEnd = Math.min(end, regionEnd(r));
+                flags = !map.isPresent(r) && holes.isZero(r) ? Nbd.STATE_HOLE | Nbd.STATE_ZERO : 0;
+            }
             if (runFlags >= 0 && flags != runFlags) {
                 if (!sink.extent(pos - runStart, runFlags)) return;
                 runStart = pos;
@@ -436,6 +457,12 @@ public final class MediatedDisk implements Export {
      */
     private void writeThrough(long offset, long length, LocalWrite op) throws IOException {
         long end = offset + length;
+        if (end > imageSize) {
+            // Past the image nothing is fetched and no fetch can land later: write it as it is.
+            op.apply(Math.max(offset, imageSize), end);
+            if (offset >= imageSize) return;
+            end = imageSize;
+        }
         int first = regionOf(offset);
         int last = regionOf(end - 1);
         if (map.allPresent(first, last)) {
@@ -624,6 +651,11 @@ public final class MediatedDisk implements Export {
         return map.presentCount();
     }
 
+    /** The image's size: bytes past it were never the image's. */
+    public long imageSize() {
+        return imageSize;
+    }
+
     public Path stateDir() {
         return stateDir;
     }
@@ -652,7 +684,7 @@ public final class MediatedDisk implements Export {
             }
             r = rate;
         }
-        return new MediatorStatus(name, size, regionSize, regions, map.presentCount(), onDemand, background,
+        return new MediatorStatus(name, size, imageSize, regionSize, regions, map.presentCount(), onDemand, background,
                 regionsFromHoles.sum(), phase, r, sourceErrors.get(), lastError);
     }
 
@@ -794,7 +826,7 @@ public final class MediatedDisk implements Export {
 
     /** End of region {@code r}: the image's last region may be short. */
     private long regionEnd(int r) {
-        return Math.min(size, (long) (r + 1) << regionShift);
+        return Math.min(imageSize, (long) (r + 1) << regionShift);
     }
 
     private boolean covers(int r, long offset, long end) {

@@ -8,12 +8,14 @@ import java.util.Map;
 /**
  * A snapshot of a mediated disk's progress, for {@code node status} and the status file.
  *
+ * @param sizeBytes the disk as the guest sees it (the local disk's size)
+ * @param imageSizeBytes the image's part of it, the only part that streams; regions cover it alone
  * @param bytesOnDemand bytes fetched because the guest needed them
  * @param bytesBackground bytes copied by the hydrator
  * @param regionsFromHoles regions made present without any transfer (holes/zeros in the image)
  * @param hydrationRateBytesPerSec bytes fetched per second (both kinds) over the last sampling interval
  */
-public record MediatorStatus(String name, long sizeBytes, int regionSize, long regionsTotal, long regionsPresent,
+public record MediatorStatus(String name, long sizeBytes, long imageSizeBytes, int regionSize, long regionsTotal, long regionsPresent,
         long bytesOnDemand, long bytesBackground, long regionsFromHoles, Phase phase,
         double hydrationRateBytesPerSec, long sourceErrors, String lastError) {
 
@@ -26,6 +28,7 @@ public record MediatorStatus(String name, long sizeBytes, int regionSize, long r
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", name);
         m.put("sizeBytes", sizeBytes);
+        m.put("imageSizeBytes", imageSizeBytes);
         m.put("regionSize", regionSize);
         m.put("regionsTotal", regionsTotal);
         m.put("regionsPresent", regionsPresent);

@@ -17,7 +17,9 @@ import java.util.Properties;
  * being used for another image or another local disk.
  *
  * <pre>
- *   state            identity (Java properties): format, image, size, regionSize, local, localKey, localCreated.
+ *   state            identity (Java properties): format, image, size (the image's), diskSize (the local disk's,
+ *                    >= size; absent in dirs made before disks could be larger: then equal to size), regionSize,
+ *                    local, localKey, localCreated.
  *                    Written last at creation (temp file, forced, renamed, directory forced): its presence
  *                    means the other files are complete.
  *   committed.map    durable region map (two slots, see CommittedMap)
@@ -37,13 +39,15 @@ final class StateDir {
     static final int FORMAT = 1;
 
     /** What the state dir says about the image and the local disk it belongs to. */
-    record Identity(String image, long size, int regionSize, String local, String localKey, boolean localCreated) {
+    record Identity(String image, long size, long diskSize, int regionSize, String local, String localKey,
+            boolean localCreated) {
 
         void writeTo(Path dir, Durability durability) throws IOException {
             Properties p = new Properties();
             p.setProperty("format", Integer.toString(FORMAT));
             p.setProperty("image", image);
             p.setProperty("size", Long.toString(size));
+            p.setProperty("diskSize", Long.toString(diskSize));
             p.setProperty("regionSize", Integer.toString(regionSize));
             p.setProperty("local", local);
             p.setProperty("localKey", localKey);
@@ -71,7 +75,9 @@ final class StateDir {
                     throw new IOException("state dir " + dir + " has format " + p.getProperty("format")
                             + ", this mediator reads format " + FORMAT);
                 }
-                return new Identity(p.getProperty("image", ""), Long.parseLong(p.getProperty("size")),
+                long size = Long.parseLong(p.getProperty("size"));
+                return new Identity(p.getProperty("image", ""), size,
+                        Long.parseLong(p.getProperty("diskSize", Long.toString(size))),
                         Integer.parseInt(p.getProperty("regionSize")), p.getProperty("local", ""),
                         p.getProperty("localKey", ""), Boolean.parseBoolean(p.getProperty("localCreated")));
             } catch (NumberFormatException | NullPointerException e) {
@@ -96,6 +102,13 @@ final class StateDir {
                 throw new IOException("state dir " + dir + " describes the local disk " + stored.local + " ("
                         + stored.localKey + "), but the local disk given is " + local + " (" + localKey + "); its"
                         + " region map would not match that disk's contents");
+            }
+            if (stored.diskSize != diskSize) {
+                // The map describes the image's regions only, but a disk of another size is another disk (or one
+                // that was resized under the deployment): what the guest wrote past the image would not be there.
+                throw new IOException("state dir " + dir + " was made for a local disk of " + stored.diskSize
+                        + " bytes, but " + local + " is " + diskSize + " bytes; use the disk the deployment started"
+                        + " on, or another state dir");
             }
         }
     }

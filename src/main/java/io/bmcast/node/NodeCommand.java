@@ -80,8 +80,9 @@ public final class NodeCommand {
         Signals.onTerminate(stopped::countDown);
         server.start(Listener.unix(socket));
         hydrator.start();
-        log.printf("node: serving %s (%s, %d regions of %s, %d present) on %s from %s%n", disk, Units.formatSize(mediated.size()),
-                mediated.regions(), Units.formatSize(mediated.regionSize()), mediated.regionsPresent(), socket, image);
+        log.printf("node: serving %s (%s, image %s in %d regions of %s, %d present) on %s from %s%n", disk,
+                Units.formatSize(mediated.size()), Units.formatSize(mediated.imageSize()), mediated.regions(),
+                Units.formatSize(mediated.regionSize()), mediated.regionsPresent(), socket, image);
         mediated.hydrated().thenRun(() -> log.printf("node: hydrated: every region of %s is local%n", disk));
         stopped.await();
         // Stop taking requests, stop copying, then commit the map (close syncs the data first) and go.

@@ -200,6 +200,14 @@ public final class Qemu implements AutoCloseable {
         qmp.execute("block-stream", Json.object("job-id", jobId, "device", GuestDisk.FORMAT_NODE));
     }
 
+    /**
+     * Presses the guest's ACPI power button ({@code system_powerdown}): a guest that listens for it shuts down and
+     * powers off, and QEMU exits ({@code -no-reboot}); one that does not keeps running.
+     */
+    public void powerDown() throws IOException {
+        qmp.execute("system_powerdown", Map.of(), Duration.ofSeconds(5));
+    }
+
     public Qmp qmp() { return qmp; }
 
     public GuestConsole console() { return console; }

@@ -34,13 +34,13 @@ import org.junit.jupiter.api.io.TempDir;
  *       it legitimately had since its last flush (a PRESENT region without its data would show stale or
  *       zero bytes).</li>
  * </ul>
- * Crashes also strike inside operations, at a random force.
+ * Crashes also strike inside operations, at a random force. Every other seed runs on a local disk twice the
+ * image's size with an image whose last region is short: the tenant's part past the image obeys the same rules.
  */
 class CrashTest {
     private static final int RS = 16 << 10;
     private static final int SECTOR = 512;
     private static final int SIZE = 256 << 10;
-    private static final int SECTORS = SIZE / SECTOR;
 
     @TempDir
     Path tmp;
@@ -98,20 +98,26 @@ class CrashTest {
         }
     }
 
-    /** What each 512-byte sector may hold. Tokens: 0 = the image, -1 = zeros, k > 0 = guest write k. */
+    /**
+     * What each 512-byte sector may hold. Tokens: 0 = the initial content (the image; zeros past it), -1 = zeros,
+     * k > 0 = guest write k.
+     */
     static final class Model {
         final byte[] image;
-        final int[] current = new int[SECTORS];
+        final int sectors;
+        final int[] current;
         final List<Set<Integer>> sinceFlush = new ArrayList<>();
 
-        Model(byte[] image) {
+        Model(byte[] image, int sectors) {
             this.image = image;
-            for (int s = 0; s < SECTORS; s++) sinceFlush.add(new HashSet<>(Set.of(0)));
+            this.sectors = sectors;
+            this.current = new int[sectors];
+            for (int s = 0; s < sectors; s++) sinceFlush.add(new HashSet<>(Set.of(0)));
         }
 
         byte[] content(int token, int sector) {
             byte[] b = new byte[SECTOR];
-            if (token == 0) System.arraycopy(image, sector * SECTOR, b, 0, SECTOR);
+            if (token == 0 && sector * SECTOR < image.length) System.arraycopy(image, sector * SECTOR, b, 0, SECTOR);
             else if (token > 0) for (int i = 0; i < SECTOR; i++) b[i] = (byte) (token * 131 + sector * 17 + i * 3 + 1);
             return b;
         }
@@ -123,7 +129,7 @@ class CrashTest {
         }
 
         void flushed() {
-            for (int s = 0; s < SECTORS; s++) sinceFlush.set(s, new HashSet<>(Set.of(current[s])));
+            for (int s = 0; s < sectors; s++) sinceFlush.set(s, new HashSet<>(Set.of(current[s])));
         }
     }
 
@@ -144,12 +150,22 @@ class CrashTest {
         Random rnd = new Random(seed);
         int[] holes = new int[rnd.nextInt(12)];
         for (int i = 0; i < holes.length; i++) holes[i] = rnd.nextInt(SIZE / 4096);
-        TestImage image = TestImage.random(seed, SIZE, holes);
-        Model model = new Model(image.data);
+        boolean larger = seed % 2 == 1;
+        // Larger disk: the image ends 3 sectors into its last region, and the disk goes on to twice the size.
+        TestImage image = TestImage.random(seed, larger ? SIZE - 3 * SECTOR : SIZE, holes);
+        int diskSize = larger ? 2 * SIZE : SIZE;
+        int sectors = diskSize / SECTOR;
+        Model model = new Model(image.data, sectors);
         Fixture f = new Fixture(tmp.resolve("seed" + seed));
         Files.createDirectories(f.dir);
         int boot = 0;
         SimDurability sim = new SimDurability();
+        if (larger) {
+            try (java.io.RandomAccessFile r = new java.io.RandomAccessFile(f.local.toFile(), "rw")) {
+                r.setLength(diskSize); // a scrubbed machine disk: zeros, durably
+            }
+            sim.seed(List.of(f.local));
+        }
         MediatedDisk disk = f.open(image, options(RS, "boot-" + boot).withDurability(sim));
         int token = 0;
         int[] counts = new int[3];
@@ -159,8 +175,8 @@ class CrashTest {
             int inflightToken = Integer.MIN_VALUE, inflightFirst = 0, inflightCount = 0;
             try {
                 for (int op = 0; op < 40; op++) {
-                    int first = rnd.nextInt(SECTORS);
-                    int count = 1 + rnd.nextInt(Math.min(48, SECTORS - first));
+                    int first = rnd.nextInt(sectors);
+                    int count = 1 + rnd.nextInt(Math.min(48, sectors - first));
                     int kind = rnd.nextInt(20);
                     if (kind < 8) { // write, sometimes FUA
                         int t = ++token;
@@ -207,7 +223,7 @@ class CrashTest {
                 allowed.addAll(model.sinceFlush);
                 counts[1]++;
             } else {
-                for (int s = 0; s < SECTORS; s++) {
+                for (int s = 0; s < sectors; s++) {
                     Set<Integer> a = new HashSet<>(Set.of(model.current[s]));
                     if (inflightToken != Integer.MIN_VALUE && s >= inflightFirst && s < inflightFirst + inflightCount) {
                         a.add(inflightToken); // not acknowledged: either is right
@@ -223,9 +239,10 @@ class CrashTest {
                 sim.seed(all);
             }
             disk = f.open(image, options(RS, "boot-" + boot).withDurability(sim));
-            ByteBuffer b = ByteBuffer.allocate(SIZE);
+            assertEquals(diskSize, disk.size(), where + ": the guest sees the whole disk");
+            ByteBuffer b = ByteBuffer.allocate(diskSize);
             disk.read(0, b);
-            for (int s = 0; s < SECTORS; s++) {
+            for (int s = 0; s < sectors; s++) {
                 byte[] actual = Arrays.copyOfRange(b.array(), s * SECTOR, (s + 1) * SECTOR);
                 int found = Integer.MIN_VALUE;
                 for (int t : allowed.get(s)) {

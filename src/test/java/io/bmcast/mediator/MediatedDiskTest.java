@@ -201,14 +201,79 @@ class MediatedDiskTest {
     }
 
     @Test
-    void aLocalDiskOfTheWrongSizeIsRefused() throws Exception {
+    void aLocalDiskSmallerThanTheImageIsRefused() throws Exception {
         TestImage image = TestImage.random(9, 256 << 10);
         Fixture f = new Fixture(tmp);
         try (RandomAccessFile raf = new RandomAccessFile(f.local.toFile(), "rw")) {
             raf.setLength(100 << 10);
         }
         IOException e = assertThrows(IOException.class, () -> f.open(image, options(RS, "b")));
-        assertTrue(e.getMessage().contains("102400 bytes but the image is 262144 bytes"), e.getMessage());
+        assertTrue(e.getMessage().contains("is 102400 bytes") && e.getMessage().contains("image's 262144 bytes"),
+                e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
+        assertEquals(100 << 10, Files.size(f.local), "the disk was left as it was");
+    }
+
+    /**
+     * A machine's disk larger than the image: the guest sees all of it; past the image the local bytes are the
+     * truth from the start (never fetched, never hydrated), and survive a restart.
+     */
+    @Test
+    void aLargerLocalDiskIsServedWholeAndOnlyTheImagePartStreams() throws Exception {
+        int imageSize = 5 * RS + 1234; // the last region is short: the tail starts inside it
+        TestImage image = TestImage.random(12, imageSize);
+        Fixture f = new Fixture(tmp);
+        long diskSize = 16L * RS;
+        byte[] tenant = new byte[RS];
+        new Random(13).nextBytes(tenant);
+        try (RandomAccessFile raf = new RandomAccessFile(f.local.toFile(), "rw")) {
+            raf.setLength(diskSize);
+            raf.seek(10L * RS);
+            raf.write(tenant); // what the disk holds past the image is served as it is
+        }
+        byte[] written = new byte[3 * RS];
+        new Random(14).nextBytes(written);
+        try (MediatedDisk disk = f.open(image, options(RS, "b"))) {
+            assertEquals(diskSize, disk.size());
+            assertEquals(imageSize, disk.imageSize());
+            assertEquals(6, disk.regions(), "regions cover the image only");
+            assertArrayEquals(tenant, read(disk, 10L * RS, RS));
+            assertArrayEquals(new byte[RS], read(disk, 12L * RS, RS));
+            assertEquals(0, image.reads.get(), "nothing past the image is fetched");
+
+            // Across the boundary: the image's bytes, then the disk's.
+            byte[] across = read(disk, imageSize - 100, 300);
+            assertArrayEquals(slice(image.data, imageSize - 100, 100), slice(across, 0, 100));
+            assertArrayEquals(new byte[200], slice(across, 100, 200));
+            assertEquals(1, image.reads.get(), "only the image's last region was fetched");
+
+            // A write across the boundary, and one wholly past the image.
+            disk.write(imageSize - RS, ByteBuffer.wrap(written, 0, 2 * RS), false);
+            disk.write(14L * RS, ByteBuffer.wrap(written, 2 * RS, RS), true);
+            assertArrayEquals(slice(written, 0, 2 * RS), read(disk, imageSize - RS, 2 * RS));
+
+            // Hydration moves the image's bytes and nothing else.
+            for (int r = 0; r < disk.regions(); r++) disk.hydrateRun(r, 1);
+            assertTrue(disk.completeIfHydrated());
+            assertEquals(imageSize, image.bytesRead.get() + 0L, "bytes moved: the image's, once");
+            List<long[]> extents = new ArrayList<>();
+            disk.blockStatus(0, diskSize, (len, flags) -> extents.add(new long[] {len, flags}));
+            assertEquals(diskSize, extents.stream().mapToLong(e -> e[0]).sum(), "block status covers the whole disk");
+        }
+        // Reopened (same boot: the live map is trusted; the data was forced by close anyway).
+        try (MediatedDisk disk = f.open(image, options(RS, "b"))) {
+            assertArrayEquals(slice(written, 0, 2 * RS), read(disk, imageSize - RS, 2 * RS));
+            assertArrayEquals(slice(written, 2 * RS, RS), read(disk, 14L * RS, RS));
+            assertArrayEquals(tenant, read(disk, 10L * RS, RS));
+            assertArrayEquals(slice(image.data, 0, imageSize - RS), read(disk, 0, imageSize - RS));
+        }
+        // The same state over a disk that has changed size: its map no longer describes it.
+        try (RandomAccessFile raf = new RandomAccessFile(f.local.toFile(), "rw")) {
+            raf.setLength(diskSize + RS);
+        }
+        IOException e = assertThrows(IOException.class, () -> f.open(image, options(RS, "b")));
+        assertTrue(e.getMessage().contains(diskSize + " bytes") && e.getMessage().contains((diskSize + RS) + " bytes"),
+                e.getMessage());
     }
 
     @Test
@@ -238,7 +303,7 @@ class MediatedDiskTest {
             assertTrue(json.contains("\"lastError\":null}"), json);
         }
         String nasty = "a\"b\\c\n\u0001";
-        MediatorStatus withError = new MediatorStatus("vm1", 1, RS, 1, 0, 0, 0, 0, Phase.STALLED, 0, 1, nasty);
+        MediatorStatus withError = new MediatorStatus("vm1", 1, 1, RS, 1, 0, 0, 0, 0, Phase.STALLED, 0, 1, nasty);
         assertEquals(nasty, io.bmcast.util.Json.parseObject(withError.toJson()).get("lastError"));
     }
 

@@ -3,6 +3,9 @@ package io.bmcast.node;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.bmcast.storage.FileExport;
+import io.bmcast.storage.FilterExport;
+import io.bmcast.transport.Export;
+import java.nio.ByteBuffer;
 import io.bmcast.storage.LinkEmulator;
 import io.bmcast.imageserver.ImageServer;
 import io.bmcast.testing.ClientTestProcesses;
@@ -26,10 +29,17 @@ import java.util.Map;
 final class NodeFixture implements AutoCloseable {
     final ClientTestProcesses procs;
     private final TestServer images;
+    private final java.util.concurrent.atomic.AtomicLong bytesServed;
 
-    private NodeFixture(ClientTestProcesses procs, TestServer images) {
+    private NodeFixture(ClientTestProcesses procs, TestServer images, java.util.concurrent.atomic.AtomicLong bytesServed) {
         this.procs = procs;
         this.images = images;
+        this.bytesServed = bytesServed;
+    }
+
+    /** Payload bytes the image server has sent so far, all exports together: what crossed the link. */
+    long bytesServed() {
+        return bytesServed.get();
     }
 
     /** Serves each {@code name -> file} read-only, all behind one link of {@code rate} (null: unlimited). */
@@ -38,10 +48,19 @@ final class NodeFixture implements AutoCloseable {
         try {
             LinkEmulator link = LinkEmulator.parse(rate, null);
             TestServer.Builder b = TestServer.on(procs.dir());
+            java.util.concurrent.atomic.AtomicLong served = new java.util.concurrent.atomic.AtomicLong();
             for (var e : files.entrySet()) {
-                b.export(e.getKey(), ImageServer.wrap(new FileExport(e.getKey(), e.getKey(), e.getValue(), true), link));
+                Export file = ImageServer.wrap(new FileExport(e.getKey(), e.getKey(), e.getValue(), true), link);
+                b.export(e.getKey(), new FilterExport(file) {
+                    @Override
+                    public void read(long offset, ByteBuffer dst) throws IOException {
+                        int n = dst.remaining();
+                        inner.read(offset, dst);
+                        served.addAndGet(n);
+                    }
+                });
             }
-            return new NodeFixture(procs, b.start());
+            return new NodeFixture(procs, b.start(), served);
         } catch (IOException | RuntimeException e) {
             procs.close();
             throw e;

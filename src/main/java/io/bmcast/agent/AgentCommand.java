@@ -1,0 +1,141 @@
+package io.bmcast.agent;
+
+import io.bmcast.util.Signals;
+import io.bmcast.util.Units;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/** {@code bmcast agent}: one machine's agent, or with {@code --simulate} a fleet of hollow ones, until SIGTERM. */
+@Command(name = "agent", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Join this machine to a bmcast controller: register, heartbeat, run the instance the controller assigns",
+                "(mediator + QEMU, as 'instance run' does), and scrub and verify the disk when it is destroyed.",
+                "With --simulate: hollow nodes that speak the same protocol with scripted timings, without QEMU or disk."})
+public final class AgentCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--controller", required = true, paramLabel = "URL", description = "the controller, e.g. http://127.0.0.1:8080")
+    String controller;
+
+    @Option(names = "--join-token", required = true, paramLabel = "FILE", description = "file holding the join token (the controller's DATA/join.token)")
+    Path joinToken;
+
+    @Option(names = "--name", required = true, description = "this machine's name (with --count: the prefix of NAME-0001..)")
+    String name;
+
+    @Option(names = "--work", paramLabel = "DIR", description = "the agent's own directory: state, disk file, instance files, boot file cache")
+    Path work;
+
+    @Option(names = "--disk-size", paramLabel = "SIZE", description = "size of the sparse disk file WORK/disk.img (default: ${DEFAULT-VALUE})", defaultValue = "32G")
+    String diskSize;
+
+    @Option(names = "--disk", paramLabel = "DEVICE", description = "use this block device as the machine's disk instead (its content is destroyed)")
+    Path device;
+
+    @Option(names = "--memory", paramLabel = "SIZE", description = "memory of the instance's guest (default: ${DEFAULT-VALUE})", defaultValue = "512M")
+    String memory;
+
+    @Option(names = "--stop-grace", paramLabel = "DURATION", description = "how long a destroyed guest may take to power off after ACPI (default: ${DEFAULT-VALUE})", defaultValue = "10s")
+    String stopGrace;
+
+    @Option(names = "--simulate", description = "hollow nodes: the protocol and the states, no QEMU, no disk")
+    boolean simulate;
+
+    @Option(names = "--count", description = "with --simulate: how many hollow nodes (default: ${DEFAULT-VALUE})", defaultValue = "1")
+    int count;
+
+    @Option(names = "--ready-after", paramLabel = "DURATION", description = "with --simulate: starting -> streaming after (default: ${DEFAULT-VALUE})", defaultValue = "3s")
+    String readyAfter;
+
+    @Option(names = "--local-after", paramLabel = "DURATION", description = "with --simulate: streaming -> devirtualized after (default: ${DEFAULT-VALUE})", defaultValue = "10s")
+    String localAfter;
+
+    @Override
+    public Integer call() throws Exception {
+        URI base = parseUrl();
+        long disk = size("--disk-size", diskSize);
+        long mem = size("--memory", memory);
+        if (mem < 64L << 20) throw usage("--memory must be at least 64M");
+        if (!simulate && (count != 1 || spec.commandLine().getParseResult().hasMatchedOption("--ready-after")
+                || spec.commandLine().getParseResult().hasMatchedOption("--local-after"))) {
+            throw usage("--count, --ready-after and --local-after go with --simulate");
+        }
+        if (device != null && spec.commandLine().getParseResult().hasMatchedOption("--disk-size")) {
+            throw usage("give --disk-size or --disk, not both");
+        }
+        String token;
+        try {
+            token = ControllerClient.readToken(joinToken);
+        } catch (java.io.IOException e) {
+            throw usage(e.getMessage());
+        }
+        CountDownLatch stop = new CountDownLatch(1);
+        Signals.onTerminate(stop::countDown);
+        try (HttpClient http = ControllerClient.sharedHttp()) {
+            ControllerClient client = new ControllerClient(base, token, http);
+            if (simulate) {
+                if (count < 1 || count > 100_000) throw usage("--count must be between 1 and 100000");
+                long ready = duration("--ready-after", readyAfter);
+                long local = duration("--local-after", localAfter);
+                if (local < ready) throw usage("--local-after must not be shorter than --ready-after");
+                var timeline = new HollowTimeline(ready, local);
+                try (HollowFleet fleet = new HollowFleet(client, new HollowFleet.Options(name, count, disk, mem,
+                        Runtime.getRuntime().availableProcessors(), timeline)).start()) {
+                    stop.await();
+                }
+                return 0;
+            }
+            if (work == null) throw usage("--work DIR is required (the agent's state, disk file and instance files live there)");
+            if (device != null && (!Files.exists(device) || Files.isRegularFile(device) || Files.isDirectory(device))) {
+                throw usage("--disk wants a block device (for a disk file, give --work and --disk-size)");
+            }
+            Duration grace = Duration.ofNanos(duration("--stop-grace", stopGrace));
+            try (Agent agent = new Agent(new Agent.Config(name, work, device, disk, mem, grace), client).start()) {
+                stop.await();
+            }
+            return 0;
+        }
+    }
+
+    private URI parseUrl() {
+        try {
+            URI u = URI.create(controller);
+            if (!"http".equals(u.getScheme()) && !"https".equals(u.getScheme()) || u.getHost() == null) throw new IllegalArgumentException();
+            return u;
+        } catch (IllegalArgumentException e) {
+            throw usage("--controller must be a URL such as http://127.0.0.1:8080, not '" + controller + "'");
+        }
+    }
+
+    private long size(String option, String text) {
+        try {
+            long v = Units.parseSize(text);
+            if (v <= 0) throw new IllegalArgumentException("must be positive");
+            return v;
+        } catch (IllegalArgumentException e) {
+            throw usage(option + " wants a size such as 512M or 32G, not '" + text + "'");
+        }
+    }
+
+    private long duration(String option, String text) {
+        try {
+            return Units.parseDurationNanos(text);
+        } catch (IllegalArgumentException e) {
+            throw usage(option + " wants a duration such as 3s or 500ms, not '" + text + "'");
+        }
+    }
+
+    private ParameterException usage(String message) {
+        return new ParameterException(spec.commandLine(), message);
+    }
+}

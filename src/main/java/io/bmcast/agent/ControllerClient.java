@@ -1,0 +1,162 @@
+package io.bmcast.agent;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import io.bmcast.fleet.AgentProtocol;
+import io.bmcast.util.Jackson;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executors;
+
+/**
+ * The agent's side of {@link AgentProtocol}: register, heartbeat and boot-file downloads, JSON over HTTP with the
+ * join token as bearer. Asynchronous, so one client (one connection pool, one small executor) serves a thousand
+ * hollow nodes as well as one real agent.
+ */
+public final class ControllerClient {
+    static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(15);
+
+    /** The controller answered, but not with success: its status and its one-sentence error. */
+    public static final class RefusedException extends IOException {
+        final int status;
+
+        RefusedException(int status, String message) {
+            super(message);
+            this.status = status;
+        }
+    }
+
+    private final URI base;
+    private final String token;
+    private final HttpClient http;
+
+    public ControllerClient(URI base, String token, HttpClient http) {
+        String s = base.toString();
+        this.base = URI.create(s.endsWith("/") ? s.substring(0, s.length() - 1) : s);
+        this.token = token.strip();
+        this.http = http;
+    }
+
+    /**
+     * One client for many agents. HTTP/1.1: the controller speaks it, and plain-text HTTP/2 upgrades gain
+     * nothing for small JSON bodies. Responses are handled on virtual threads.
+     */
+    public static HttpClient sharedHttp() {
+        return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5))
+                .executor(Executors.newVirtualThreadPerTaskExecutor()).build();
+    }
+
+    public static String readToken(Path file) throws IOException {
+        String t;
+        try {
+            t = Files.readString(file).strip();
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new IOException("no join token file at " + file + " (the controller writes it to its data dir as join.token)");
+        }
+        if (t.isEmpty()) throw new IOException("the join token file " + file + " is empty");
+        return t;
+    }
+
+    public URI base() {
+        return base;
+    }
+
+    public CompletableFuture<AgentProtocol.Welcome> register(AgentProtocol.Hello hello) {
+        return post("/api/v1/agent/register", hello, AgentProtocol.Welcome.class);
+    }
+
+    public CompletableFuture<AgentProtocol.Directive> heartbeat(AgentProtocol.Report report) {
+        return post("/api/v1/agent/heartbeat", report, AgentProtocol.Directive.class);
+    }
+
+    /** Downloads {@code apiPath} (an image's kernel or initrd) to {@code target}, atomically. */
+    public void download(String apiPath, Path target) throws IOException, InterruptedException {
+        Path tmp = target.resolveSibling(target.getFileName() + ".part");
+        HttpRequest req = request(apiPath).timeout(Duration.ofMinutes(5)).GET().build();
+        HttpResponse<Path> r;
+        try {
+            r = http.send(req, HttpResponse.BodyHandlers.ofFile(tmp));
+        } catch (IOException e) {
+            Files.deleteIfExists(tmp);
+            throw new IOException("cannot download " + base + apiPath + ": " + describe(e), e);
+        }
+        if (r.statusCode() != 200) {
+            String body = Files.readString(tmp);
+            Files.deleteIfExists(tmp);
+            throw new RefusedException(r.statusCode(), "downloading " + apiPath + ": " + errorText(r.statusCode(), body));
+        }
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    private <T> CompletableFuture<T> post(String path, Object body, Class<T> type) {
+        byte[] json;
+        try {
+            json = Jackson.MAPPER.writeValueAsBytes(body);
+        } catch (JsonProcessingException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        HttpRequest req = request(path).timeout(REQUEST_TIMEOUT).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(json)).build();
+        return http.sendAsync(req, HttpResponse.BodyHandlers.ofByteArray()).handle((r, err) -> {
+            if (err != null) {
+                Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+                throw new CompletionException(new IOException("controller " + base + " unreachable: " + describe(cause), cause));
+            }
+            if (r.statusCode() / 100 != 2) {
+                throw new CompletionException(new RefusedException(r.statusCode(),
+                        "controller refused " + path + ": " + errorText(r.statusCode(), new String(r.body(), java.nio.charset.StandardCharsets.UTF_8))));
+            }
+            try {
+                return Jackson.MAPPER.readValue(r.body(), type);
+            } catch (IOException e) {
+                throw new CompletionException(new IOException("controller sent an unreadable answer to " + path + ": " + e.getMessage(), e));
+            }
+        });
+    }
+
+    private HttpRequest.Builder request(String path) {
+        return HttpRequest.newBuilder(URI.create(base + path)).header("Authorization", "Bearer " + token);
+    }
+
+    static String errorText(int status, String body) {
+        String msg = null;
+        try {
+            msg = Jackson.MAPPER.readTree(body).path("error").asText(null);
+        } catch (IOException notJson) {
+            // plain text or HTML
+        }
+        if (msg == null) msg = body.length() > 200 ? body.substring(0, 200) : body.strip();
+        String what = switch (status) {
+            case 401 -> "the join token was refused";
+            case 403 -> "this token may not do that";
+            case 404 -> "not found";
+            default -> "HTTP " + status;
+        };
+        return msg.isEmpty() ? what : what + " (" + msg + ")";
+    }
+
+    static String describe(Throwable e) {
+        if (e instanceof ConnectException) return "connection refused";
+        if (e instanceof HttpConnectTimeoutException) return "connect timed out";
+        if (e instanceof HttpTimeoutException) return "no answer within " + REQUEST_TIMEOUT.toSeconds() + " s";
+        String m = e.getMessage();
+        return m == null || m.isBlank() ? e.getClass().getSimpleName() : m;
+    }
+
+    /** The exception behind a failed future, unwrapped. */
+    static Throwable cause(Throwable t) {
+        while (t instanceof CompletionException && t.getCause() != null) t = t.getCause();
+        return t;
+    }
+}
