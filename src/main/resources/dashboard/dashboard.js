@@ -17,6 +17,7 @@
   const INSTANCE_STATES = ['pending', 'scheduled', 'starting', 'streaming', 'devirtualized', 'stopped',
     'destroying', 'scrubbing', 'failed', 'unknown'];
   /** Instance states that change without an event of their own (progress) or are about to change. */
+  const STATE_NAMES = new Set([...NODE_STATES, ...INSTANCE_STATES, 'deleted']);
   const MOVING = new Set(['pending', 'scheduled', 'starting', 'streaming', 'destroying', 'scrubbing']);
   const GOING_AWAY = new Set(['destroying', 'scrubbing', 'deleted']);
   const EVENTS_KEPT = 50;
@@ -416,26 +417,38 @@
     constructor(container) {
       this.container = container;
       this.lastId = 0;
+      // Ids seen, not only the highest: on PostgreSQL an event may commit after one with a higher id.
+      this.seen = new Set();
     }
 
-    /** Adds events the log has not shown (ids only grow); returns the new ones, oldest first. */
+    /** Adds events the log has not shown; returns the new ones, oldest first. */
     add(events, highlight) {
-      const fresh = events.filter(e => e.id > this.lastId).sort((a, b) => a.id - b.id);
+      const fresh = events.filter(e => !this.seen.has(e.id)).sort((a, b) => a.id - b.id);
       for (const e of fresh) {
-        this.lastId = e.id;
+        this.seen.add(e.id);
+        this.lastId = Math.max(this.lastId, e.id);
         const li = el('li', highlight ? 'fresh' : '');
         li.dataset.event = String(e.id);
         const time = el('time', null, fmt.clock(e.at));
         time.dateTime = e.at || '';
         const what = el('span', 'what');
-        what.append(el('span', 'type', e.type || 'event'));
-        const ref = e.instanceId || e.node;
-        if (ref) what.append(el('span', 'ref', e.instanceId ? shortId(e.instanceId) : e.node));
-        what.append(document.createTextNode(e.message || ''));
+        // Types read "instance.streaming", "node.available": the part after the dot is a state when it names one.
+        const kind = (e.type || '').split('.').pop();
+        const dot = el('span', 'dot');
+        if (STATE_NAMES.has(kind)) dot.dataset.state = kind;
+        what.append(dot);
+        const message = e.message || e.type || '';
+        // Name what the event is about unless its message already does.
+        for (const ref of [e.instanceId, e.node]) {
+          if (ref && !message.includes(ref)) what.append(el('span', 'ref', shortId(ref)));
+        }
+        what.append(document.createTextNode(message));
+        li.title = e.type || '';
         li.append(time, what);
         this.container.prepend(li);
       }
       while (this.container.children.length > EVENTS_KEPT) this.container.lastChild.remove();
+      if (this.seen.size > 4 * EVENTS_KEPT) this.seen = new Set([...this.seen].sort((a, b) => b - a).slice(0, 2 * EVENTS_KEPT));
       return fresh;
     }
   }
@@ -545,6 +558,8 @@
       try {
         const launched = list(await call('POST', 'instances', {image: this.image.value, count}));
         this.say(`launched ${launched.length}`, false);
+        clearTimeout(this.quiet);
+        this.quiet = setTimeout(() => this.say('', false), 6000);
         this.onLaunched(launched);
       } catch (err) {
         if (!banner.report('Launch', err)) this.say(err.message, true);
@@ -565,6 +580,7 @@
   const nodes = new Map();
   const instances = new Map();
   let nodesVisible = true;
+  let showDeleted = false;
 
   const grid = new NodeGrid($('nodes'), $('node-total'), $('nodes-note'));
   const table = new InstanceTable($('instances'), $('instance-total'), $('instances-empty'),
@@ -581,7 +597,9 @@
   });
 
   $('show-deleted').addEventListener('change', e => {
-    document.querySelector('table.instances').classList.toggle('show-deleted', e.target.checked);
+    showDeleted = e.target.checked;
+    document.querySelector('table.instances').classList.toggle('show-deleted', showDeleted);
+    loadInstances();
   });
 
   function applyInstance(inst) {
@@ -592,7 +610,7 @@
 
   async function loadInstances() {
     try {
-      const all = list(await call('GET', 'instances'));
+      const all = list(await call('GET', showDeleted ? 'instances?all=true' : 'instances'));
       instances.clear();
       for (const i of all) instances.set(i.id, i);
       table.replaceAll(all);
@@ -744,7 +762,8 @@
 
   async function pollEvents() {
     try {
-      const query = log.lastId > 0 ? `after=${log.lastId}&limit=200` : `limit=${EVENTS_KEPT}`;
+      // A little before the highest id seen: an event that committed late under a lower id is still picked up.
+      const query = log.lastId > 0 ? `after=${Math.max(0, log.lastId - 20)}&limit=200` : `limit=${EVENTS_KEPT}`;
       onEvents(list(await call('GET', `events?${query}`)), log.lastId > 0);
       banner.ok('Events');
     } catch (err) {
