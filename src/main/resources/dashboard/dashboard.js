@@ -66,6 +66,8 @@
 
   // ------------------------------------------------------------------------------------------ formats
 
+  const CLOCK = new Intl.DateTimeFormat(undefined, {hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false});
+
   const fmt = {
     bytes(n) {
       if (!Number.isFinite(n) || n <= 0) return '0 B';
@@ -87,7 +89,7 @@
     },
     clock(t) {
       const d = new Date(t);
-      return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString([], {hour12: false});
+      return Number.isNaN(d.getTime()) ? '' : CLOCK.format(d);
     },
   };
 
@@ -177,6 +179,12 @@
       this.total = total;
       this.note = note;
       this.tiles = new Map(); // name -> {el, sub, fill, node, frac}
+      // Tooltips are built when a tile is pointed at: building 1000 of them per refresh would be waste.
+      container.addEventListener('mouseover', e => {
+        const tile = e.target.closest('.tile');
+        const t = tile && this.tiles.get(tile.dataset.node);
+        if (t) tile.title = tileTitle(t.node, t.node.instanceId ? instancesById.get(t.node.instanceId) : null);
+      });
     }
 
     /** The whole node list: adds, updates and removes tiles; reorders only when the set of names changed. */
@@ -223,7 +231,6 @@
       const inst = n.instanceId ? instances.get(n.instanceId) : null;
       setText(t.sub, n.instanceId ? shortId(n.instanceId) : n.state === 'available' ? 'free' : n.state);
       this.progress(t, inst && !GOING_AWAY.has(inst.state) ? inst.fractionLocal : 0);
-      setAttr(t.el, 'title', tileTitle(n, inst));
     }
 
     /** An instance changed: its node's progress bar follows without re-reading the node. */
@@ -231,7 +238,6 @@
       const t = inst.node && this.tiles.get(inst.node);
       if (!t || !t.node || t.node.instanceId !== inst.id) return;
       this.progress(t, GOING_AWAY.has(inst.state) ? 0 : inst.fractionLocal);
-      setAttr(t.el, 'title', tileTitle(t.node, inst));
     }
 
     progress(t, frac) {
@@ -270,7 +276,7 @@
       this.total = total;
       this.empty = empty;
       this.onDestroy = onDestroy;
-      this.rows = new Map(); // id -> {tr, cells, inst, created}
+      this.rows = new Map(); // id -> {tr, cells, inst, created, frac}
     }
 
     replaceAll(instances) {
@@ -311,7 +317,10 @@
       setText(c.demand, fmt.bytes(inst.bytesOnDemand));
       setText(c.background, fmt.bytes(inst.bytesBackground));
       const f = Math.max(0, Math.min(1, inst.fractionLocal || 0));
-      c.fill.style.transform = `scaleX(${f})`;
+      if (Math.abs(f - r.frac) >= 0.001) {
+        r.frac = f;
+        c.fill.style.transform = `scaleX(${f})`;
+      }
       setText(c.pct, fmt.pct(f));
       r.created = Date.parse(inst.createdAt);
       setText(c.age, Number.isNaN(r.created) ? '' : fmt.age(Date.now() - r.created));
@@ -328,10 +337,12 @@
     }
 
     create(inst) {
-      const tr = el('tr');
+      const tr = el('div', 'row');
+      tr.setAttribute('role', 'row');
       tr.dataset.instance = inst.id;
       const cell = (cls, text) => {
-        const td = el('td', cls, text);
+        const td = el('span', cls, text);
+        td.setAttribute('role', 'cell');
         tr.append(td);
         return td;
       };
@@ -362,7 +373,7 @@
       c.destroy.type = 'button';
       c.destroy.addEventListener('click', () => this.destroyClicked(inst.id, c.destroy));
       actions.append(c.destroy);
-      return {tr, cells: c, inst, created: NaN};
+      return {tr, cells: c, inst, created: NaN, frac: -1};
     }
 
     /** Two clicks: the first arms the button for a few seconds, the second destroys. */
@@ -427,6 +438,9 @@
       for (const e of fresh) {
         this.seen.add(e.id);
         this.lastId = Math.max(this.lastId, e.id);
+      }
+      // A burst (a launch of 1000) shows its last events only: the rest would be pushed out at once.
+      for (const e of fresh.slice(-EVENTS_KEPT)) {
         const li = el('li', highlight ? 'fresh' : '');
         li.dataset.event = String(e.id);
         const time = el('time', null, fmt.clock(e.at));
@@ -579,6 +593,7 @@
 
   const nodes = new Map();
   const instances = new Map();
+  const instancesById = instances;
   let nodesVisible = true;
   let showDeleted = false;
 
@@ -598,7 +613,7 @@
 
   $('show-deleted').addEventListener('change', e => {
     showDeleted = e.target.checked;
-    document.querySelector('table.instances').classList.toggle('show-deleted', showDeleted);
+    document.querySelector('.instances').classList.toggle('show-deleted', showDeleted);
     loadInstances();
   });
 
@@ -609,6 +624,7 @@
   }
 
   async function loadInstances() {
+    lastList.instances = Date.now();
     try {
       const all = list(await call('GET', showDeleted ? 'instances?all=true' : 'instances'));
       instances.clear();
@@ -638,6 +654,7 @@
 
   async function loadNodes() {
     if (!nodesVisible) return;
+    lastList.nodes = Date.now();
     try {
       const all = list(await call('GET', 'nodes'));
       nodes.clear();
@@ -675,48 +692,66 @@
     }
   }
 
-  // Coalescing: events mark rows dirty; one flush a little later fetches each of them once.
-  const dirtyInstances = new Set();
-  let nodesDirty = false;
+  // Coalescing: events and polls mark what is stale, and one flush fetches each stale thing once. Whole
+  // lists (the instances when many changed, the nodes) are read at most once a second however many events
+  // arrive: a launch of 1000 is thousands of events, and the page may lag a second behind them, no more.
+  const LIST_EVERY_MS = 1000;
+  const stale = {ids: new Set(), instances: false, nodes: false};
+  const lastList = {instances: 0, nodes: 0};
   let flushTimer = 0;
-  let lastNodesLoad = 0;
+  let flushing = false;
 
-  function wantNodes() {
-    nodesDirty = true;
-    scheduleFlush();
+  function wantInstances(ids) {
+    for (const id of ids) stale.ids.add(id);
+    if (stale.ids.size > 8) {
+      stale.instances = true;
+      stale.ids.clear();
+    }
+    scheduleFlush(250);
   }
 
-  function scheduleFlush() {
-    if (!flushTimer) flushTimer = setTimeout(flush, 250);
+  function wantNodes() {
+    stale.nodes = true;
+    scheduleFlush(250);
+  }
+
+  function scheduleFlush(delayMs) {
+    if (!flushTimer && !flushing) flushTimer = setTimeout(flush, delayMs);
   }
 
   async function flush() {
     flushTimer = 0;
-    const ids = [...dirtyInstances];
-    dirtyInstances.clear();
-    if (ids.length > 8) await loadInstances();
-    else await Promise.all(ids.map(loadInstance));
-    if (ids.length) table.summarize();
-    if (nodesDirty) {
-      // At most one node list per second, however many events arrive: the grid may lag by a second, no more.
-      const wait = 1000 - (Date.now() - lastNodesLoad);
-      if (wait > 0) {
-        flushTimer = setTimeout(flush, wait);
-        return;
+    flushing = true;
+    try {
+      if (stale.instances && Date.now() - lastList.instances >= LIST_EVERY_MS) {
+        stale.instances = false;
+        stale.ids.clear();
+        await loadInstances();
+      } else if (!stale.instances && stale.ids.size) {
+        const ids = [...stale.ids];
+        stale.ids.clear();
+        await Promise.all(ids.map(loadInstance));
+        table.summarize();
       }
-      nodesDirty = false;
-      lastNodesLoad = Date.now();
-      await loadNodes();
+      if (stale.nodes && Date.now() - lastList.nodes >= LIST_EVERY_MS) {
+        stale.nodes = false;
+        await loadNodes();
+      }
+    } finally {
+      flushing = false;
+      if (stale.instances || stale.ids.size || stale.nodes) {
+        const next = Math.min(stale.instances ? lastList.instances : Infinity, stale.nodes ? lastList.nodes : Infinity);
+        scheduleFlush(Math.max(250, next + LIST_EVERY_MS - Date.now()));
+      }
     }
   }
 
   function onEvents(events, highlight) {
     for (const e of log.add(events, highlight)) {
-      if (e.instanceId) dirtyInstances.add(e.instanceId);
-      if (e.node || e.instanceId) nodesDirty = true;
+      if (e.instanceId) wantInstances([e.instanceId]);
+      if (e.node || e.instanceId) wantNodes();
       if (e.type && e.type.startsWith('image')) loadImages();
     }
-    if (dirtyInstances.size || nodesDirty) scheduleFlush();
   }
 
   // The event stream, and the polling that stands in for it while it is down.
@@ -732,10 +767,19 @@
   function openStream() {
     if (typeof EventSource !== 'function') return setLink('polling', 'polling');
     stream = new EventSource(`${API}events/stream`);
+    // Events are handled in batches of a tenth of a second: a burst costs one pass over the page, not one each.
+    let batch = [];
     const handle = msg => {
       try {
         const e = JSON.parse(msg.data);
-        if (e && typeof e.id === 'number') onEvents([e], true);
+        if (!e || typeof e.id !== 'number') return;
+        if (batch.push(e) === 1) {
+          setTimeout(() => {
+            const events = batch;
+            batch = [];
+            onEvents(events, true);
+          }, 100);
+        }
       } catch (ignored) { /* a keep-alive or a line this page does not know */ }
     };
     stream.onmessage = handle;
@@ -773,8 +817,6 @@
 
   async function refreshAll() {
     await loadInstances();
-    lastNodesLoad = Date.now();
-    nodesDirty = false;
     await loadNodes();
     await loadImages();
   }
@@ -782,7 +824,7 @@
   /** Runs fn every periodMs, never two at once, the next one periodMs after the last ended. */
   function every(periodMs, fn) {
     const loop = async () => {
-      try { await fn(); } finally { setTimeout(loop, typeof periodMs === 'function' ? periodMs() : periodMs); }
+      try { await fn(); } finally { setTimeout(loop, periodMs); }
     };
     loop();
   }
@@ -801,14 +843,8 @@
         lastFull = Date.now();
         return refreshAll();
       }
-      // Instances still moving: their progress is not an event of its own.
-      const moving = table.moving();
-      if (moving.length > 8) await loadInstances();
-      else if (moving.length) await Promise.all(moving.map(loadInstance));
-      if (moving.length) {
-        table.summarize();
-        wantNodes();
-      }
+      // Instances still moving: their progress is not an event of its own (tiles follow their instance).
+      wantInstances(table.moving());
     });
     setInterval(() => table.tickAges(), 1000);
   }

@@ -92,12 +92,12 @@ class DashboardBrowserTest {
                 count.sendKeys("1");
                 browser.findElement(By.id("launch-submit")).click();
                 WebElement row = waitFor(browser, "the launched instance's row",
-                        b -> b.findElements(By.cssSelector("#instances tr[data-instance]")).stream().findFirst().orElse(null));
+                        b -> b.findElements(By.cssSelector("#instances .row[data-instance]")).stream().findFirst().orElse(null));
                 String id = row.getDomAttribute("data-instance");
 
                 // Followed live to devirtualized, the node's tile busy with it.
                 waitFor(browser, id + " devirtualized", b -> "devirtualized".equals(rowState(b, id)));
-                String node = row.findElement(By.cssSelector("td.node")).getText();
+                String node = row.findElement(By.cssSelector(".node")).getText();
                 WebElement tile = browser.findElement(By.cssSelector("#nodes .tile[data-node='" + node + "']"));
                 assertEquals("busy", tile.getDomAttribute("data-state"));
                 assertEquals(id, tile.getDomAttribute("data-instance"));
@@ -138,7 +138,7 @@ class DashboardBrowserTest {
 
     /** The state the row of {@code id} shows, or null once the row is gone. */
     private static String rowState(WebDriver b, String id) {
-        List<WebElement> pills = b.findElements(By.cssSelector("#instances tr[data-instance='" + id + "'] .pill"));
+        List<WebElement> pills = b.findElements(By.cssSelector("#instances .row[data-instance='" + id + "'] .pill"));
         return pills.isEmpty() ? null : pills.getFirst().getDomAttribute("data-state");
     }
 
