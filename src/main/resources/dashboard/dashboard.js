@@ -493,7 +493,8 @@
         scales: {x: {time: true}, n: {range: (u, min, max) => [0, Math.max(4, max * 1.15)]},
           b: {range: (u, min, max) => [0, Math.max(1024 * 1024, max * 1.15)]}},
         axes: [
-          {...axis, space: 90, values: (u, ticks) => ticks.map(t => fmt.clock(t * 1000))},
+          {...axis, space: 90, incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600],
+            values: (u, ticks) => ticks.map(t => fmt.clock(t * 1000))},
           {...axis, scale: 'n', label: 'per minute', labelSize: 18, labelFont: '11px system-ui, sans-serif',
             size: 44},
           {...axis, scale: 'b', side: 1, grid: {show: false}, size: 84,
