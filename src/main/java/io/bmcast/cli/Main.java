@@ -1,6 +1,8 @@
 package io.bmcast.cli;
 
+import io.bmcast.agent.AgentCommand;
 import io.bmcast.bench.BenchCommand;
+import io.bmcast.controller.ControllerCommand;
 import io.bmcast.demo.DemoCommand;
 import io.bmcast.guest.GuestCommand;
 import io.bmcast.imageserver.ImageServerCommand;
@@ -50,6 +52,8 @@ public final class Main implements Callable<Integer> {
             InstanceCommand.class,
             GuestCommand.class,
             VmCommand.class,
+            ControllerCommand.class,
+            AgentCommand.class,
             ImageCommand.class,
             TokenCommand.class,
             LaunchCommand.class,
