@@ -44,10 +44,15 @@ public final class EventsCommand implements Callable<Integer> {
         if (json) {
             System.out.println(Jackson.MAPPER.writeValueAsString(e));
         } else {
-            StringBuilder b = new StringBuilder().append(e.at()).append("  ").append(e.type());
-            if (e.instanceId() != null) b.append("  ").append(e.instanceId());
-            if (e.node() != null) b.append(" on ").append(e.node());
-            if (e.message() != null && !e.message().isBlank()) b.append(": ").append(e.message());
+            // The controller's message is a whole sentence naming the instance and node; the type is for scripts (--json).
+            StringBuilder b = new StringBuilder().append(e.at()).append("  ");
+            if (e.message() != null && !e.message().isBlank()) {
+                b.append(e.message());
+            } else {
+                b.append(e.type());
+                if (e.instanceId() != null) b.append(' ').append(e.instanceId());
+                if (e.node() != null) b.append(" on ").append(e.node());
+            }
             System.out.println(b);
         }
         System.out.flush();
