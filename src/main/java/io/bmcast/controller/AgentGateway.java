@@ -149,6 +149,9 @@ public final class AgentGateway {
         }
         InstanceState stored = held.state();
         if (phase == stored) return;
+        // A failed instance being destroyed: its agent still says "failed" until it has seen the destroy. Its
+        // verdict on the scrub comes only after it reported scrubbing, so this "failed" is the old news.
+        if (stored == InstanceState.DESTROYING && phase == InstanceState.FAILED) return;
         if (stored.canMoveTo(phase)) {
             String reason = phase == InstanceState.FAILED ? (seen.reason() == null ? "the agent reported a failure" : seen.reason()) : null;
             boolean deleted = phase == InstanceState.DELETED;

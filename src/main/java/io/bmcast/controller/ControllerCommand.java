@@ -105,7 +105,8 @@ public final class ControllerCommand implements Callable<Integer> {
     private static final Logger[] QUIETED = {Logger.getLogger("org.eclipse.jetty"), Logger.getLogger("io.javalin"),
             Logger.getLogger("org.flywaydb"), Logger.getLogger("com.zaxxer.hikari")};
 
-    private static void quietLibraries() {
+    /** Also for in-process controllers whose owner prints its own story (the demo, the benchmarks). */
+    public static void quietLibraries() {
         for (Logger l : QUIETED) l.setLevel(Level.WARNING);
     }
 

@@ -1,12 +1,16 @@
 package io.bmcast.demo;
 
+import io.bmcast.agent.Agent;
+import io.bmcast.agent.Machine;
+import io.bmcast.cli.ControllerClient;
+import io.bmcast.controller.Controller;
+import io.bmcast.controller.ControllerCommand;
+import io.bmcast.controller.ControllerConfig;
+import io.bmcast.fleet.Api;
 import io.bmcast.guest.GuestBuilder;
 import io.bmcast.guest.GuestImage;
 import io.bmcast.guest.GuestKind;
 import io.bmcast.imageserver.ImageServer;
-import io.bmcast.instance.EventLog;
-import io.bmcast.instance.Instance;
-import io.bmcast.node.NodeState;
 import io.bmcast.storage.Extents;
 import io.bmcast.storage.FileExport;
 import io.bmcast.storage.LinkEmulator;
@@ -14,40 +18,45 @@ import io.bmcast.storage.TokenBucket;
 import io.bmcast.transport.Export;
 import io.bmcast.transport.Listener;
 import io.bmcast.transport.NbdServer;
-import io.bmcast.transport.NbdUri;
 import io.bmcast.util.UnitConverters.DurationConverter;
 import io.bmcast.util.UnitConverters.RateConverter;
 import io.bmcast.util.UnitConverters.SizeConverter;
 import io.bmcast.util.Units;
-import io.bmcast.vmm.DiskBus;
-import io.bmcast.vmm.GuestConsole;
-import io.bmcast.vmm.Qemu;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code bmcast demo}: the whole story on one machine with embedded defaults. Builds the busybox sample
- * guest (once), serves its 32 GiB image from an in-process image server behind an emulated 1 Gbit/s
- * link, deploys an instance by streaming, checks the guest's data from inside it while the disk is
- * still arriving, waits for de-virtualization, powers the guest off, and prints the timeline next to
- * what a full image copy over the same link would have cost.
+ * {@code bmcast demo}: the fleet story on one machine with embedded defaults. Builds the busybox sample guest
+ * (once), serves its 32 GiB image from an in-process image server behind an emulated link, starts a controller
+ * (embedded H2) and a few agents standing for machines, launches an instance on each at once, follows them as
+ * they stream, reads each guest's own check of its data from its console, waits until every disk is local and
+ * de-virtualized, destroys them all (power off, scrub, verify), then prints the timeline, what a full copy
+ * would have cost, and the dashboard's login link.
  */
 @Command(name = "demo", sortOptions = false,
-        description = "The whole story on this machine: build a sample guest, serve it, deploy it by streaming, "
-                + "check it, de-virtualize, compare with a full copy.")
+        description = "The fleet story on this machine: image server, controller, agents; a few instances launched "
+                + "at once stream, are checked, de-virtualize, and are destroyed and scrubbed.")
 public final class DemoCommand implements Callable<Integer> {
+    @Option(names = "--count", paramLabel = "N", defaultValue = "3", description = "Agents (machines) and instances (default ${DEFAULT-VALUE}).")
+    int count;
+
     @Option(names = "--rate", paramLabel = "RATE", converter = RateConverter.class, defaultValue = "1Gbit",
-            description = "Rate of the emulated link to the image server (default ${DEFAULT-VALUE}).")
+            description = "Rate of the emulated link to the image server, shared by all instances (default ${DEFAULT-VALUE}).")
     long rate;
 
     @Option(names = "--latency", paramLabel = "DURATION", converter = DurationConverter.class, defaultValue = "200us",
@@ -58,13 +67,19 @@ public final class DemoCommand implements Callable<Integer> {
             description = "Application data in the image that the boot never reads (default ${DEFAULT-VALUE}).")
     long appData;
 
-    @Option(names = "--keep", description = "Keep the work dir (console log, events, local disk) afterwards.")
+    @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:8080",
+            description = "The controller's address (default ${DEFAULT-VALUE}; any free port when that one is taken).")
+    String listen;
+
+    @Option(names = "--keep", description = "Leave the controller, agents and image server running afterwards (Ctrl-C ends them).")
     boolean keep;
+
+    private static final Duration STEP = Duration.ofMinutes(5);
 
     @Override
     public Integer call() throws Exception {
+        if (count < 1 || count > 16) throw new io.bmcast.util.UsageException("--count must be between 1 and 16");
         PrintStream out = System.out;
-
         out.printf("demo: building the busybox sample guest (cached after the first run)...%n");
         GuestBuilder builder = new GuestBuilder(GuestKind.BUSYBOX, appData);
         GuestImage guest = builder.build(builder.defaultDir(), step -> out.println("demo: guest: " + step));
@@ -72,88 +87,120 @@ public final class DemoCommand implements Callable<Integer> {
         try (FileExport f = FileExport.open(guest.disk(), true)) {
             allocated = Extents.dataBytes(f);
         }
-        out.printf("demo: image %s: %s, %s allocated (%s of application data the boot never reads)%n", guest.disk(),
+        out.printf("demo: image: %s, %s allocated (%s of it application data the boot never reads)%n",
                 Units.formatSize(guest.diskSize()), Units.formatSize(allocated), Units.formatSize(appData));
 
         Path work = Files.createTempDirectory("bmcast-demo-");
         LinkEmulator link = new LinkEmulator(TokenBucket.withDefaultBurst(rate), latency.toNanos());
+        List<Agent> agents = new ArrayList<>();
+        Controller controller = null;
         try (FileExport image = new FileExport("busybox", "busybox sample guest", guest.disk(), true);
              NbdServer server = new NbdServer(Map.<String, Export>of("busybox", ImageServer.wrap(image, link)))) {
-            Listener listener = Listener.unix(work.resolve("image.sock"));
+            // TCP on loopback, as an image server across the data-centre network would be reached.
+            Listener listener = Listener.tcp("127.0.0.1", 0);
             server.start(listener);
-            NbdUri uri = NbdUri.unix(listener.socketPath(), "busybox");
-            out.printf("demo: image server on %s, emulated link %s%n", uri, link);
+            String uri = listener.uri("busybox");
+            out.printf("demo: image server %s behind an emulated %s link, %s latency%n", uri, Units.formatRate(rate),
+                    latency.toNanos() < 1_000_000 ? latency.toNanos() / 1000 + " us" : latency.toMillis() + " ms");
 
-            Path state = work.resolve("state");
-            Instance.Spec spec = new Instance.Spec(uri, work.resolve("local-disk.img"), state, guest.kernel(), null,
-                    guest.append(DiskBus.NVME.guestDevice()), 512, DiskBus.NVME, work.resolve("console.log"),
-                    work.resolve("events.jsonl"), 64 << 10, 0, guest.readyMarker());
-            out.printf("demo: deploying an instance by streaming (QEMU console log: %s)%n", spec.console());
-            Instance.Result result;
-            try (EventLog events = new EventLog(System.nanoTime(), spec.events(), out)) {
-                result = new Instance(spec, events, out, qemu -> Thread.ofVirtual().start(() -> drive(qemu, state, guest, events))).run();
-            }
-            report(out, result, guest, allocated, rate);
-            return result.vmmExitCode() == 0 && result.devirtualized() > 0 ? 0 : 1;
-        } finally {
-            if (keep) out.println("demo: kept " + work);
-            else deleteTree(work);
-        }
-    }
+            ControllerCommand.quietLibraries();
+            controller = startController(work.resolve("controller"));
+            out.printf("demo: controller %s (state in an embedded H2 database under %s)%n", controller.url(), work.resolve("controller"));
+            ControllerClient api = new ControllerClient(URI.create(controller.url() + "/"), controller.adminToken());
 
-    /** Inside the guest: check the data while it streams, then once more after de-virtualization, then power off. */
-    private static void drive(Qemu qemu, Path state, GuestImage guest, EventLog events) {
-        GuestConsole console = qemu.console();
-        try {
-            console.awaitShell(Duration.ofMinutes(2));
-            GuestConsole.Result r = console.run("cd " + guest.dataDir() + " && sha256sum -c SHA256SUMS | grep -c ': OK'", Duration.ofMinutes(5));
-            events.emit("guest-checked-data", "filesOk", r.output().strip(), "streaming", !NodeState.isDevirtualized(state));
-            console.run("echo hello-from-the-guest > /root/hello.txt && sync", Duration.ofMinutes(2));
-            long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
-            while (!NodeState.isDevirtualized(state) && System.nanoTime() < deadline && qemu.isAlive()) {
-                Thread.sleep(200);
+            var http = io.bmcast.agent.ControllerClient.sharedHttp();
+            for (int i = 1; i <= count; i++) {
+                Machine.Config config = new Machine.Config(work.resolve("agents/node-" + i), null, guest.diskSize(), 512L << 20,
+                        Duration.ofSeconds(10), List.of());
+                agents.add(new Agent("node-" + i, config,
+                        new io.bmcast.agent.ControllerClient(URI.create(controller.url()), controller.joinToken(), http)).start());
             }
-            r = console.run("echo 3 > /proc/sys/vm/drop_caches; cd " + guest.dataDir()
-                    + " && sha256sum -c SHA256SUMS | grep -c ': OK'", Duration.ofMinutes(5));
-            events.emit("guest-checked-data", "filesOk", r.output().strip(), "streaming", !NodeState.isDevirtualized(state));
-            console.send("poweroff -f");
-        } catch (IOException e) {
-            events.emit("guest-console-error", "error", e.getMessage());
+            awaitNodes(api, count);
+            out.printf("demo: %d agents joined, one per machine, each with a %s sparse disk: %s%n", count,
+                    Units.formatSize(guest.diskSize()), String.join(", ", agents.stream().map(Agent::name).toList()));
+
+            Map<String, String> fields = new LinkedHashMap<>();
+            fields.put("name", "busybox");
+            fields.put("uri", uri);
+            fields.put("append", guest.append() + " " + SelfCheck.KERNEL_FLAG);
+            Api.Image added = api.postMultipart("api/v1/images", fields, Map.of("kernel", guest.kernel()), ControllerClient.IMAGE);
+            out.printf("demo: image %s added: the controller read its size and extent map once and caches them%n", added.name());
+
+            FleetRun run = new FleetRun(api, out, guest.readyMarker());
             try {
-                qemu.qmp().execute("quit", Map.of());
-            } catch (IOException ignored) {
-                // QEMU is going away anyway
+                run.launch("busybox", count);
+                run.awaitAll("devirtualized", STEP);
+                run.destroyAll(STEP);
+            } catch (IOException | RuntimeException e) {
+                // Never leave guests running behind a failed demo: destroy (and scrub) whatever is still there.
+                out.println("demo: " + e.getMessage() + "; destroying what was launched...");
+                run.destroyEverything(Duration.ofMinutes(2));
+                throw e;
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            run.printTimeline(guest.diskSize(), allocated, rate);
+            out.printf("%ndashboard: %s%n", controller.loginUrl());
+            if (keep) {
+                out.println("demo: --keep: the controller, the agents and the image server keep running; launch more from"
+                        + " the dashboard or with `BMCAST_CONTROLLER=" + controller.url() + " BMCAST_TOKEN=$(cat "
+                        + work.resolve("controller/admin.token") + ") ./bmcast launch --image busybox`. Ctrl-C ends it.");
+                CountDownLatch interrupted = new CountDownLatch(1);
+                io.bmcast.util.Signals.onTerminate(interrupted::countDown);
+                interrupted.await();
+                out.println("demo: destroying what is left...");
+                run.destroyEverything(Duration.ofMinutes(2));
+            }
+            return run.allChecked() ? 0 : 1;
+        } finally {
+            for (Agent a : agents) {
+                try {
+                    a.close();
+                } catch (IOException e) {
+                    out.println("demo: stopping agent " + a.name() + ": " + e.getMessage());
+                }
+            }
+            if (controller != null) controller.close();
+            deleteTree(work);
         }
     }
 
-    private static void report(PrintStream out, Instance.Result r, GuestImage guest, long allocated, long rate) {
-        Map<String, Object> s = r.finalStatus();
-        long onDemand = s == null ? 0 : ((Number) s.get("bytesOnDemand")).longValue();
-        long background = s == null ? 0 : ((Number) s.get("bytesBackground")).longValue();
-        double fullCopy = (double) guest.diskSize() / rate;
-        out.println();
-        out.println("timeline (seconds since the deployment started)");
-        out.printf(Locale.ROOT, "  guest ready (%s)            %8.2f%n", guest.readyMarker(), r.guestReady());
-        out.printf(Locale.ROOT, "  disk fully local (hydrated)           %8.2f%n", r.hydrated());
-        out.printf(Locale.ROOT, "  de-virtualized (mediator gone)        %8.2f%n", r.devirtualized());
-        out.printf(Locale.ROOT, "  guest powered off                     %8.2f%n", r.vmmExited());
-        out.printf(Locale.ROOT, "moved over the link: %s on demand + %s in the background (%s of %s needed no transfer)%n",
-                Units.formatSize(onDemand), Units.formatSize(background),
-                Units.formatSize(Math.max(0, guest.diskSize() - onDemand - background)), Units.formatSize(guest.diskSize()));
-        out.printf(Locale.ROOT, "a full copy of the %s image over %s alone would take %.0f s before the boot could start:%n",
-                Units.formatSize(guest.diskSize()), Units.formatRate(rate), fullCopy);
-        if (r.guestReady() > 0) {
-            out.printf(Locale.ROOT, "  bmcast had the guest ready %.0fx sooner%n", (fullCopy + r.guestReady()) / r.guestReady());
+    private Controller startController(Path data) throws IOException {
+        int colon = listen.lastIndexOf(':');
+        if (colon < 0) throw new io.bmcast.util.UsageException("--listen must be HOST:PORT, not '" + listen + "'");
+        String host = listen.substring(0, colon);
+        int port;
+        try {
+            port = Integer.parseInt(listen.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            throw new io.bmcast.util.UsageException("--listen must be HOST:PORT, not '" + listen + "'");
+        }
+        ControllerConfig config = ControllerConfig.defaults(data).withListen(host, port);
+        try {
+            return Controller.start(config);
+        } catch (IOException e) {
+            if (port == 0) throw e;
+            // A person's machine may already use 8080: the demo is about bmcast, not about that port.
+            return Controller.start(config.withListen(host, 0));
         }
     }
 
-    private static void deleteTree(Path dir) throws IOException {
+    private static void awaitNodes(ControllerClient api, int count) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        while (true) {
+            List<Api.Node> nodes = api.get("api/v1/nodes", ControllerClient.NODES);
+            if (nodes.stream().filter(n -> "available".equals(n.state())).count() >= count) return;
+            if (System.nanoTime() > deadline) throw new IOException("the agents did not all become available: " + nodes);
+            Thread.sleep(100);
+        }
+    }
+
+    static void deleteTree(Path dir) throws IOException {
         if (!Files.exists(dir)) return;
         try (Stream<Path> s = Files.walk(dir)) {
             for (Path p : (Iterable<Path>) s.sorted(Comparator.reverseOrder())::iterator) Files.deleteIfExists(p);
         }
+    }
+
+    static String seconds(double s) {
+        return s < 0 ? "-" : String.format(Locale.ROOT, "%.1f", s);
     }
 }

@@ -14,6 +14,9 @@ import java.util.Set;
  *  any live state ─► failed (with a reason) ─► destroying
  * </pre>
  *
+ * Agents report what they observe, level-triggered, so a busy controller may see a phase skipped (scheduled,
+ * then devirtualized): the table allows those forward jumps.
+ *
  * {@code unknown} is never stored: it is what the API shows for an instance whose node stopped heartbeating,
  * because nobody knows whether its guest still runs.
  */
@@ -37,7 +40,7 @@ public enum InstanceState {
     public Set<InstanceState> next() {
         return switch (this) {
             case PENDING -> EnumSet.of(SCHEDULED, DESTROYING, DELETED, FAILED);
-            case SCHEDULED -> EnumSet.of(STARTING, STREAMING, DESTROYING, FAILED);
+            case SCHEDULED -> EnumSet.of(STARTING, STREAMING, DEVIRTUALIZED, STOPPED, DESTROYING, FAILED);
             case STARTING -> EnumSet.of(STREAMING, DEVIRTUALIZED, STOPPED, DESTROYING, FAILED);
             case STREAMING -> EnumSet.of(DEVIRTUALIZED, STOPPED, DESTROYING, FAILED);
             case DEVIRTUALIZED -> EnumSet.of(STOPPED, DESTROYING, FAILED);

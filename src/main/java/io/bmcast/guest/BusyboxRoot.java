@@ -16,6 +16,10 @@ import java.util.List;
  * off: init loads the {@link PowerButton} modules and starts busybox {@code acpid}, which turns {@code KEY_POWER} into the action {@code PWRF/00000080} and runs the file of
  * that name under {@code /etc/acpi}. That handler syncs, remounts the root read-only and powers off ({@code -f}: a
  * shell script as PID 1 does not act on busybox {@code poweroff}'s signal).
+ *
+ * <p>With {@link GuestImage#SELF_CHECK_FLAG} on its kernel command line the guest checks its data files against
+ * their checksums by itself at boot and prints the verdict on its console: a fleet's guests can be checked from
+ * their console logs alone, with nobody typing into them.
  */
 final class BusyboxRoot {
     private BusyboxRoot() {}
@@ -39,10 +43,14 @@ final class BusyboxRoot {
                 hostname bmcast-guest
                 for m in /lib/modules/*/%s /lib/modules/*/%s; do [ -f "$m" ] && insmod "$m" 2>/dev/null; done
                 [ -e /dev/input/event0 ] && acpid -l /run/acpid.log -p /run/acpid.pid
+                if grep -q %s /proc/cmdline; then
+                  (cd %s && ok=$(sha256sum -c %s 2>/dev/null | grep -c ': OK$') && echo "%s $ok of $(wc -l < %s) files OK" > /dev/console) &
+                fi
                 echo
                 echo %s
                 while true; do setsid cttyhack sh -l; done
-                """.formatted(PowerButton.EVDEV, PowerButton.BUTTON, marker);
+                """.formatted(PowerButton.EVDEV, PowerButton.BUTTON, GuestImage.SELF_CHECK_FLAG, GuestBuilder.DATA_DIR,
+                TestData.SUMS, GuestImage.SELF_CHECK_LINE, TestData.SUMS, marker);
     }
 
     /** The power button's handler: busybox acpid runs {@code /etc/acpi/PWRF/00000080} on {@code KEY_POWER}. */

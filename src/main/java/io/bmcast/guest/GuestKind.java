@@ -21,9 +21,10 @@ public enum GuestKind {
 
     /**
      * The build recipe's revision: a cached build of an older one is rebuilt. 2: the guest powers off on the ACPI
-     * power button (busybox acpid; Debian's logind, with dbus and the button modules).
+     * power button (busybox acpid; Debian's logind, with dbus and the button modules). 3: busybox guests check
+     * their data at boot when asked on the kernel command line ({@link GuestImage#SELF_CHECK_FLAG}).
      */
-    public int revision() { return 2; }
+    public int revision() { return this == DEBIAN ? 2 : 3; }
 
     public static GuestKind parse(String s) {
         for (GuestKind k : values()) if (k.id().equals(s)) return k;
