@@ -41,9 +41,43 @@ final class BusyboxRoot {
                 [ -e /dev/input/event0 ] && acpid -l /run/acpid.log -p /run/acpid.pid
                 echo
                 echo %s
+                if grep -qE '(^| )%s(=| |$)' /proc/cmdline; then
+                  /sbin/bmcast-selfcheck "$(sed -n 's/.*%s=\\([A-Za-z0-9_-]*\\).*/\\1/p' /proc/cmdline)" > /dev/console 2>&1
+                fi
                 while true; do setsid cttyhack sh -l; done
-                """.formatted(PowerButton.EVDEV, PowerButton.BUTTON, marker);
+                """.formatted(PowerButton.EVDEV, PowerButton.BUTTON, marker, GuestImage.SELF_CHECK_FLAG.replace(".", "[.]"),
+                GuestImage.SELF_CHECK_FLAG.replace(".", "[.]"));
     }
+
+    /**
+     * What the guest does at boot when its kernel command line has {@link GuestImage#SELF_CHECK_FLAG}: a guest of
+     * a fleet has no console to type into (the controller shows its console, read-only), so it checks itself. It
+     * reads every test data file through its disk (streamed on demand), checks them against SHA256SUMS and prints
+     * {@code bmcast-selfcheck: N of M files OK}. With {@code bmcast.selfcheck=TAG} it also writes
+     * {@value #SELFCHECK_WRITE_MIB} MiB of the line {@code bmcast-selfcheck-wrote-TAG} to {@value #SELFCHECK_FILE}
+     * and syncs before it prints (adding {@code , wrote TAG (K lines)}): the guest's own writes, which a destroy
+     * must scrub away. The command line holds only TAG, so that line is found nowhere but where the guest wrote it.
+     */
+    static String selfCheckScript(String dataDir) {
+        return """
+                #!/bin/busybox sh
+                # bmcast busybox guest self-check (bmcast.selfcheck[=TAG] on the kernel command line): see BusyboxRoot.
+                tag="$1"
+                cd %s || { echo "%s no data dir %s"; exit 1; }
+                total=$(wc -l < %s)
+                ok=$(sha256sum -c %s 2>&1 | grep -c ': OK$')
+                wrote=
+                if [ -n "$tag" ]; then
+                  yes "bmcast-selfcheck-wrote-$tag" | head -c %d > %s && sync
+                  wrote=", wrote $tag ($(grep -c "^bmcast-selfcheck-wrote-$tag$" %s) lines)"
+                fi
+                echo "%s $ok of $total files OK$wrote"
+                """.formatted(dataDir, GuestImage.SELF_CHECK_LINE, dataDir, TestData.SUMS, TestData.SUMS, SELFCHECK_WRITE_MIB << 20,
+                SELFCHECK_FILE, SELFCHECK_FILE, GuestImage.SELF_CHECK_LINE);
+    }
+
+    static final int SELFCHECK_WRITE_MIB = 4;
+    static final String SELFCHECK_FILE = "/root/selfcheck.out";
 
     /** The power button's handler: busybox acpid runs {@code /etc/acpi/PWRF/00000080} on {@code KEY_POWER}. */
     static final String POWER_BUTTON_HANDLER = """
@@ -80,6 +114,9 @@ final class BusyboxRoot {
         Files.writeString(init, initScript(marker));
         Files.setPosixFilePermissions(init, PosixFilePermissions.fromString("rwxr-xr-x"));
         PowerButton.copyModules(root, kernel, false); // init loads them by path
+        Path selfCheck = root.resolve("sbin/bmcast-selfcheck");
+        Files.writeString(selfCheck, selfCheckScript(GuestBuilder.DATA_DIR));
+        Files.setPosixFilePermissions(selfCheck, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path handler = root.resolve("etc/acpi/PWRF/00000080");
         Files.createDirectories(handler.getParent());
         Files.writeString(handler, POWER_BUTTON_HANDLER);

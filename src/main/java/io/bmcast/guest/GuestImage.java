@@ -27,6 +27,11 @@ import java.util.Map;
 public record GuestImage(Path dir, GuestKind kind, long diskSize, String append, String readyMarker,
                          String dataDir, Map<String, String> checksums, String appData, long appDataSize,
                          String appDataSha256, int revision) {
+    /** On a busybox guest's kernel command line: check the data files at boot and print {@link #SELF_CHECK_LINE}. */
+    public static final String SELF_CHECK_FLAG = "bmcast.selfcheck";
+    /** The console line of that check: {@code bmcast-selfcheck: 8 of 8 files OK}. */
+    public static final String SELF_CHECK_LINE = "bmcast-selfcheck:";
+
     public static final String JSON = "guest.json";
     public static final String READY_MARKER = "BMCAST-READY";
     static final String NVME_ROOT = "root=/dev/nvme0n1";
