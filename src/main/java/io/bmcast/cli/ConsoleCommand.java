@@ -13,8 +13,8 @@ public final class ConsoleCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        System.out.print(controller.client().getText("api/v1/instances/" + Paths.segment(id) + "/console"));
-        System.out.flush();
+        controller.out().print(controller.client().getText("api/v1/instances/" + Paths.segment(id) + "/console"));
+        controller.out().flush();
         return 0;
     }
 }

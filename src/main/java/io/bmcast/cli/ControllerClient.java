@@ -12,6 +12,7 @@ import java.io.InputStreamReader;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
@@ -30,6 +31,7 @@ import java.util.function.Consumer;
  */
 public final class ControllerClient {
     private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(60);
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
     private final URI base;
     private final String token;
     private final HttpClient http;
@@ -37,7 +39,7 @@ public final class ControllerClient {
     public ControllerClient(URI base, String token) {
         this.base = base;
         this.token = token;
-        this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        this.http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).build();
     }
 
     public URI base() {
@@ -93,12 +95,16 @@ public final class ControllerClient {
     }
 
     /**
-     * Follows the server-sent event stream at {@code path}, handing each event's data (a JSON object) to
-     * {@code onEvent}, until the stream ends or the thread is interrupted.
+     * Follows the server-sent event stream at {@code path} from the event after {@code lastEventId} (none: only
+     * what happens from now on, when negative), handing each event's data (a JSON object) to {@code onEvent},
+     * until the stream ends or the thread is interrupted.
      */
-    public void stream(String path, Consumer<JsonNode> onEvent) throws IOException {
-        HttpRequest r = HttpRequest.newBuilder(base.resolve(path)).header("Authorization", "Bearer " + token)
-                .header("Accept", "text/event-stream").GET().build();
+    public void stream(String path, long lastEventId, Consumer<JsonNode> onEvent) throws IOException {
+        HttpRequest.Builder req = HttpRequest.newBuilder(base.resolve(path)).header("Authorization", "Bearer " + token)
+                .header("Accept", "text/event-stream");
+        // The SSE resume point: the controller sends the backlog after it, then the live events, missing none.
+        if (lastEventId >= 0) req.header("Last-Event-ID", Long.toString(lastEventId));
+        HttpRequest r = req.GET().build();
         HttpResponse<InputStream> resp;
         try {
             resp = http.send(r, HttpResponse.BodyHandlers.ofInputStream());
@@ -140,6 +146,8 @@ public final class ControllerClient {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted");
+        } catch (HttpConnectTimeoutException e) {
+            throw unreachable(e); // a subclass of the one below: no connection at all is not a slow answer
         } catch (HttpTimeoutException e) {
             throw new IOException("the controller at " + base + " did not answer within " + REQUEST_TIMEOUT.toSeconds() + " s");
         } catch (IOException e) {
@@ -150,7 +158,8 @@ public final class ControllerClient {
     }
 
     private IOException unreachable(IOException e) {
-        String why = e instanceof ConnectException ? "connection refused" : String.valueOf(e.getMessage());
+        String why = e instanceof HttpConnectTimeoutException ? "no answer to connect within " + CONNECT_TIMEOUT.toSeconds() + " s"
+                : e instanceof ConnectException ? "connection refused" : String.valueOf(e.getMessage());
         return new IOException("cannot reach the controller at " + base + " (" + why
                 + "); is `bmcast controller` running there? (--controller URL or BMCAST_CONTROLLER)");
     }

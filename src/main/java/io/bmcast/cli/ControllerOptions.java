@@ -5,7 +5,10 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.io.PrintWriter;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** Where the controller is and which token to show it: options shared by every fleet command. */
 public final class ControllerOptions {
@@ -16,6 +19,22 @@ public final class ControllerOptions {
     @Option(names = "--token-file", paramLabel = "FILE",
             description = "a file holding the API token (default: the token in $BMCAST_TOKEN)")
     Path tokenFile;
+
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec command;
+
+    /**
+     * Where the command prints its results: the command line's writer (standard output when run as {@code bmcast},
+     * the caller's stream when run through {@link Main#run}), never {@code System.out} directly.
+     */
+    public PrintWriter out() {
+        return command.commandLine().getOut();
+    }
+
+    /** Where progress and warnings go (standard error). */
+    public PrintWriter err() {
+        return command.commandLine().getErr();
+    }
 
     public ControllerClient client() throws IOException {
         String url = controller != null ? controller : System.getenv().getOrDefault("BMCAST_CONTROLLER", "http://127.0.0.1:8080");
@@ -30,6 +49,7 @@ public final class ControllerOptions {
         if (tokenFile != null) {
             if (!Files.isReadable(tokenFile)) throw new UsageException("cannot read the token file " + tokenFile);
             token = Files.readString(tokenFile).strip();
+            if (token.isEmpty()) throw new UsageException("the token file " + tokenFile + " is empty");
         } else {
             token = System.getenv("BMCAST_TOKEN");
             if (token == null || token.isBlank()) {

@@ -31,14 +31,14 @@ public final class DestroyCommand implements Callable<Integer> {
         if (all) {
             targets = client.get("api/v1/instances", ControllerClient.INSTANCES).stream()
                     .filter(i -> !"deleted".equals(i.state())).map(Api.Instance::id).toList();
-            if (targets.isEmpty()) System.err.println("no instances to destroy");
+            if (targets.isEmpty()) controller.err().println("no instances to destroy");
         }
         for (String id : targets) {
             Api.Instance i = client.delete("api/v1/instances/" + Paths.segment(id), ControllerClient.INSTANCE);
-            System.out.println(id + " " + (i == null ? "destroying" : i.state()));
+            controller.out().println(id + " " + (i == null ? "destroying" : i.state()));
         }
         if (wait && !targets.isEmpty()) {
-            new InstanceWaiter(client, System.err).await(targets, "deleted", s -> s == InstanceState.DELETED, timeoutNs);
+            new InstanceWaiter(client, controller.err()).await(targets, "deleted", s -> s == InstanceState.DELETED, timeoutNs);
         }
         return 0;
     }

@@ -28,12 +28,12 @@ public final class EventsCommand implements Callable<Integer> {
         }
         if (follow) {
             long after = last;
-            client.stream("api/v1/events/stream?after=" + after, node -> {
+            client.stream("api/v1/events/stream", after, node -> {
                 try {
                     Api.Event e = Jackson.MAPPER.treeToValue(node, Api.Event.class);
                     if (e.id() > after) print(e);
                 } catch (IOException ex) {
-                    System.err.println("bmcast: an event could not be read: " + ex.getMessage());
+                    controller.err().println("bmcast: an event could not be read: " + ex.getMessage());
                 }
             });
         }
@@ -42,7 +42,7 @@ public final class EventsCommand implements Callable<Integer> {
 
     private void print(Api.Event e) throws IOException {
         if (json) {
-            System.out.println(Jackson.MAPPER.writeValueAsString(e));
+            controller.out().println(Jackson.MAPPER.writeValueAsString(e));
         } else {
             // The controller's message is a whole sentence naming the instance and node; the type is for scripts (--json).
             StringBuilder b = new StringBuilder().append(e.at()).append("  ");
@@ -53,9 +53,9 @@ public final class EventsCommand implements Callable<Integer> {
                 if (e.instanceId() != null) b.append(' ').append(e.instanceId());
                 if (e.node() != null) b.append(" on ").append(e.node());
             }
-            System.out.println(b);
+            controller.out().println(b);
         }
-        System.out.flush();
+        controller.out().flush();
     }
 
 }

@@ -4,7 +4,7 @@ import io.bmcast.fleet.Api;
 import io.bmcast.util.Jackson;
 import io.bmcast.util.Units;
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -14,7 +14,7 @@ import java.util.Locale;
 final class Fleet {
     private Fleet() {}
 
-    static void printJson(PrintStream out, Object value) throws IOException {
+    static void printJson(PrintWriter out, Object value) throws IOException {
         out.println(Jackson.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(value));
     }
 

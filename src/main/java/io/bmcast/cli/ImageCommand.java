@@ -46,7 +46,7 @@ public final class ImageCommand {
             files.put("kernel", kernel);
             files.put("initrd", initrd);
             Api.Image img = controller.client().postMultipart("api/v1/images", fields, files, ControllerClient.IMAGE);
-            System.out.println("image " + img.name() + ": " + Fleet.size(img.sizeBytes()) + " (" + Fleet.size(img.allocatedBytes())
+            controller.out().println("image " + img.name() + ": " + Fleet.size(img.sizeBytes()) + " (" + Fleet.size(img.allocatedBytes())
                     + " allocated)" + (img.hasKernel() ? ", boots its own kernel" : ""));
             return 0;
         }
@@ -61,14 +61,14 @@ public final class ImageCommand {
         public Integer call() throws Exception {
             List<Api.Image> images = controller.client().get("api/v1/images", ControllerClient.IMAGES);
             if (json) {
-                Fleet.printJson(System.out, images);
+                Fleet.printJson(controller.out(), images);
                 return 0;
             }
             Table t = new Table("NAME", "SIZE", "ALLOCATED", "KERNEL", "URI");
             for (Api.Image i : images) {
                 t.row(i.name(), Fleet.size(i.sizeBytes()), Fleet.size(i.allocatedBytes()), i.hasKernel() ? "yes" : "disk", i.uri());
             }
-            t.print(System.out);
+            t.print(controller.out());
             return 0;
         }
     }
@@ -81,7 +81,7 @@ public final class ImageCommand {
         @Override
         public Integer call() throws Exception {
             controller.client().delete("api/v1/images/" + Paths.segment(name), null);
-            System.out.println("image " + name + " removed");
+            controller.out().println("image " + name + " removed");
             return 0;
         }
     }

@@ -3,7 +3,7 @@ package io.bmcast.cli;
 import io.bmcast.fleet.Api;
 import io.bmcast.fleet.InstanceState;
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -13,9 +13,9 @@ import java.util.function.Predicate;
 /** Polls instances until each satisfies a goal, printing one progress line to stderr whenever the picture changes. */
 final class InstanceWaiter {
     private final ControllerClient client;
-    private final PrintStream progress;
+    private final PrintWriter progress;
 
-    InstanceWaiter(ControllerClient client, PrintStream progress) {
+    InstanceWaiter(ControllerClient client, PrintWriter progress) {
         this.client = client;
         this.progress = progress;
     }

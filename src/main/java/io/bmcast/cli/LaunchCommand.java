@@ -29,10 +29,10 @@ public final class LaunchCommand implements Callable<Integer> {
         long timeoutNs = Units.parseDurationNanos(timeout);
         ControllerClient client = controller.client();
         List<Api.Instance> launched = client.post("api/v1/instances", new Api.Launch(image, count), ControllerClient.INSTANCES);
-        for (Api.Instance i : launched) System.out.println(i.id());
-        System.out.flush();
+        for (Api.Instance i : launched) controller.out().println(i.id());
+        controller.out().flush();
         if (goal != null) {
-            new InstanceWaiter(client, System.err).await(launched.stream().map(Api.Instance::id).toList(), wait, goal, timeoutNs);
+            new InstanceWaiter(client, controller.err()).await(launched.stream().map(Api.Instance::id).toList(), wait, goal, timeoutNs);
         }
         return 0;
     }

@@ -17,7 +17,7 @@ public final class NodeListCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         List<Api.Node> nodes = controller.client().get("api/v1/nodes", ControllerClient.NODES);
         if (json) {
-            Fleet.printJson(System.out, nodes);
+            Fleet.printJson(controller.out(), nodes);
             return 0;
         }
         Table t = new Table("NAME", "STATE", "INSTANCE", "DISK", "MEMORY", "CPUS", "ACCEL", "LAST HEARTBEAT");
@@ -25,7 +25,7 @@ public final class NodeListCommand implements Callable<Integer> {
             t.row(n.name(), n.state(), n.instanceId(), Fleet.size(n.diskBytes()), Fleet.size(n.memoryBytes()), n.cpus(),
                     n.simulated() ? "hollow" : n.accel(), Fleet.age(n.lastHeartbeat()));
         }
-        t.print(System.out);
+        t.print(controller.out());
         return 0;
     }
 }

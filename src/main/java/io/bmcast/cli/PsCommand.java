@@ -16,10 +16,10 @@ public final class PsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        List<Api.Instance> list = controller.client().get("api/v1/instances", ControllerClient.INSTANCES).stream()
+        List<Api.Instance> list = controller.client().get("api/v1/instances" + (all ? "?all=true" : ""), ControllerClient.INSTANCES).stream()
                 .filter(i -> all || !"deleted".equals(i.state())).toList();
         if (json) {
-            Fleet.printJson(System.out, list);
+            Fleet.printJson(controller.out(), list);
             return 0;
         }
         Table t = new Table("ID", "PROJECT", "IMAGE", "NODE", "STATE", "LOCAL", "ON DEMAND / BACKGROUND", "AGE");
@@ -28,7 +28,7 @@ public final class PsCommand implements Callable<Integer> {
             t.row(i.id(), i.project(), i.image(), i.node(), state, Fleet.percent(i.fractionLocal()), Fleet.progress(i),
                     Fleet.age(i.createdAt()));
         }
-        t.print(System.out);
+        t.print(controller.out());
         return 0;
     }
 }

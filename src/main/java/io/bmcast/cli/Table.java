@@ -1,6 +1,6 @@
 package io.bmcast.cli;
 
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -19,7 +19,7 @@ final class Table {
         return this;
     }
 
-    void print(PrintStream out) {
+    void print(PrintWriter out) {
         int cols = rows.getFirst().length;
         int[] width = new int[cols];
         for (String[] r : rows) for (int i = 0; i < cols; i++) width[i] = Math.max(width[i], r[i].length());

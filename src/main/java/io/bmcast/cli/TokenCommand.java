@@ -19,7 +19,7 @@ public final class TokenCommand {
         @Override
         public Integer call() throws Exception {
             Api.Token t = controller.client().post("api/v1/tokens", new Api.NewToken(project), ControllerClient.TOKEN);
-            System.out.println(t.token());
+            controller.out().println(t.token());
             return 0;
         }
     }

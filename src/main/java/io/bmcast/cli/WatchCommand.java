@@ -2,7 +2,7 @@ package io.bmcast.cli;
 
 import io.bmcast.fleet.Api;
 import io.bmcast.util.Units;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.time.LocalTime;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
@@ -28,15 +28,15 @@ public final class WatchCommand implements Callable<Integer> {
         for (int n = 0; count == 0 || n < count; n++) {
             List<Api.Instance> list = client.get("api/v1/instances", ControllerClient.INSTANCES).stream()
                     .filter(i -> !"deleted".equals(i.state())).toList();
-            if (tty) System.out.print("\033[H\033[2J");
-            render(System.out, list);
-            System.out.flush();
+            if (tty) controller.out().print("\033[H\033[2J");
+            render(controller.out(), list);
+            controller.out().flush();
             Thread.sleep(periodMs);
         }
         return 0;
     }
 
-    static void render(PrintStream out, List<Api.Instance> list) {
+    static void render(PrintWriter out, List<Api.Instance> list) {
         Map<String, Integer> byState = new TreeMap<>();
         for (Api.Instance i : list) byState.merge(i.state(), 1, Integer::sum);
         out.println("bmcast  " + LocalTime.now().truncatedTo(ChronoUnit.SECONDS) + "  " + list.size() + " instances " + byState);

@@ -75,6 +75,8 @@ public final class DemoCommand implements Callable<Integer> {
     boolean keep;
 
     private static final Duration STEP = Duration.ofMinutes(5);
+    /** Held: java.util.logging forgets the level of a logger nobody references. */
+    private static final java.util.logging.Logger CONNECTION_LOG = java.util.logging.Logger.getLogger("io.bmcast.transport");
 
     @Override
     public Integer call() throws Exception {
@@ -104,6 +106,7 @@ public final class DemoCommand implements Callable<Integer> {
                     latency.toNanos() < 1_000_000 ? latency.toNanos() / 1000 + " us" : latency.toMillis() + " ms");
 
             ControllerCommand.quietLibraries();
+            CONNECTION_LOG.setLevel(java.util.logging.Level.WARNING); // one line per NBD connection: noise here
             controller = startController(work.resolve("controller"));
             out.printf("demo: controller %s (state in an embedded H2 database under %s)%n", controller.url(), work.resolve("controller"));
             ControllerClient api = new ControllerClient(URI.create(controller.url() + "/"), controller.adminToken());

@@ -20,6 +20,8 @@ import java.util.Map;
  */
 final class FleetRun {
     private static final long PROGRESS_EVERY_NS = 3_000_000_000L;
+    /** How long after de-virtualization a guest may still take to print its check before the demo calls it missing. */
+    private static final double VERDICT_GRACE_S = 60;
 
     private final ControllerClient api;
     private final PrintStream out;
@@ -122,8 +124,9 @@ final class FleetRun {
         for (Tracked t : instances.values()) {
             Api.Instance i = seen.get(t.id);
             if (i == null) continue;
-            t.bytesOnDemand = i.bytesOnDemand();
-            t.bytesBackground = i.bytesBackground();
+            // A deleted instance's progress is forgotten by the controller: keep what it had moved.
+            t.bytesOnDemand = Math.max(t.bytesOnDemand, i.bytesOnDemand());
+            t.bytesBackground = Math.max(t.bytesBackground, i.bytesBackground());
             t.fractionLocal = i.fractionLocal();
             if (i.node() != null) t.node = i.node();
             if (i.state().equals(t.state)) continue;
@@ -146,6 +149,11 @@ final class FleetRun {
     private void readConsoles() throws IOException {
         for (Tracked t : instances.values()) {
             if (t.verdict != null || t.running < 0) continue;
+            if (t.devirtualized >= 0 && now(startNs) - t.devirtualized > VERDICT_GRACE_S) {
+                t.verdict = "no self-check line on its console";
+                out.printf(Locale.ROOT, "[%6.2f s] %s on %s: %s%n", now(startNs), t.id, t.node, t.verdict);
+                continue;
+            }
             String console = api.getText("api/v1/instances/" + t.id + "/console");
             if (t.ready < 0 && console.contains(readyMarker)) {
                 t.ready = now(startNs);

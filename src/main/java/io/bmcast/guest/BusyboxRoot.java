@@ -16,10 +16,6 @@ import java.util.List;
  * off: init loads the {@link PowerButton} modules and starts busybox {@code acpid}, which turns {@code KEY_POWER} into the action {@code PWRF/00000080} and runs the file of
  * that name under {@code /etc/acpi}. That handler syncs, remounts the root read-only and powers off ({@code -f}: a
  * shell script as PID 1 does not act on busybox {@code poweroff}'s signal).
- *
- * <p>With {@link GuestImage#SELF_CHECK_FLAG} on its kernel command line the guest checks its data files against
- * their checksums by itself at boot and prints the verdict on its console: a fleet's guests can be checked from
- * their console logs alone, with nobody typing into them.
  */
 final class BusyboxRoot {
     private BusyboxRoot() {}
@@ -43,15 +39,45 @@ final class BusyboxRoot {
                 hostname bmcast-guest
                 for m in /lib/modules/*/%s /lib/modules/*/%s; do [ -f "$m" ] && insmod "$m" 2>/dev/null; done
                 [ -e /dev/input/event0 ] && acpid -l /run/acpid.log -p /run/acpid.pid
-                if grep -q %s /proc/cmdline; then
-                  (cd %s && ok=$(sha256sum -c %s 2>/dev/null | grep -c ': OK$') && echo "%s $ok of $(wc -l < %s) files OK" > /dev/console) &
-                fi
                 echo
                 echo %s
+                if grep -qE '(^| )%s(=| |$)' /proc/cmdline; then
+                  /sbin/bmcast-selfcheck "$(sed -n 's/.*%s=\\([A-Za-z0-9_-]*\\).*/\\1/p' /proc/cmdline)" > /dev/console 2>&1
+                fi
                 while true; do setsid cttyhack sh -l; done
-                """.formatted(PowerButton.EVDEV, PowerButton.BUTTON, GuestImage.SELF_CHECK_FLAG, GuestBuilder.DATA_DIR,
-                TestData.SUMS, GuestImage.SELF_CHECK_LINE, TestData.SUMS, marker);
+                """.formatted(PowerButton.EVDEV, PowerButton.BUTTON, marker, GuestImage.SELF_CHECK_FLAG.replace(".", "[.]"),
+                GuestImage.SELF_CHECK_FLAG.replace(".", "[.]"));
     }
+
+    /**
+     * What the guest does at boot when its kernel command line has {@link GuestImage#SELF_CHECK_FLAG}: a guest of
+     * a fleet has no console to type into (the controller shows its console, read-only), so it checks itself. It
+     * reads every test data file through its disk (streamed on demand), checks them against SHA256SUMS and prints
+     * {@code bmcast-selfcheck: N of M files OK}. With {@code bmcast.selfcheck=TAG} it also writes
+     * {@value #SELFCHECK_WRITE_MIB} MiB of the line {@code bmcast-selfcheck-wrote-TAG} to {@value #SELFCHECK_FILE}
+     * and syncs before it prints (adding {@code , wrote TAG (K lines)}): the guest's own writes, which a destroy
+     * must scrub away. The command line holds only TAG, so that line is found nowhere but where the guest wrote it.
+     */
+    static String selfCheckScript(String dataDir) {
+        return """
+                #!/bin/busybox sh
+                # bmcast busybox guest self-check (bmcast.selfcheck[=TAG] on the kernel command line): see BusyboxRoot.
+                tag="$1"
+                cd %s || { echo "%s no data dir %s"; exit 1; }
+                total=$(wc -l < %s)
+                ok=$(sha256sum -c %s 2>&1 | grep -c ': OK$')
+                wrote=
+                if [ -n "$tag" ]; then
+                  yes "bmcast-selfcheck-wrote-$tag" | head -c %d > %s && sync
+                  wrote=", wrote $tag ($(grep -c "^bmcast-selfcheck-wrote-$tag$" %s) lines)"
+                fi
+                echo "%s $ok of $total files OK$wrote"
+                """.formatted(dataDir, GuestImage.SELF_CHECK_LINE, dataDir, TestData.SUMS, TestData.SUMS, SELFCHECK_WRITE_MIB << 20,
+                SELFCHECK_FILE, SELFCHECK_FILE, GuestImage.SELF_CHECK_LINE);
+    }
+
+    static final int SELFCHECK_WRITE_MIB = 4;
+    static final String SELFCHECK_FILE = "/root/selfcheck.out";
 
     /** The power button's handler: busybox acpid runs {@code /etc/acpi/PWRF/00000080} on {@code KEY_POWER}. */
     static final String POWER_BUTTON_HANDLER = """
@@ -88,6 +114,9 @@ final class BusyboxRoot {
         Files.writeString(init, initScript(marker));
         Files.setPosixFilePermissions(init, PosixFilePermissions.fromString("rwxr-xr-x"));
         PowerButton.copyModules(root, kernel, false); // init loads them by path
+        Path selfCheck = root.resolve("sbin/bmcast-selfcheck");
+        Files.writeString(selfCheck, selfCheckScript(GuestBuilder.DATA_DIR));
+        Files.setPosixFilePermissions(selfCheck, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path handler = root.resolve("etc/acpi/PWRF/00000080");
         Files.createDirectories(handler.getParent());
         Files.writeString(handler, POWER_BUTTON_HANDLER);

@@ -21,10 +21,12 @@ public enum GuestKind {
 
     /**
      * The build recipe's revision: a cached build of an older one is rebuilt. 2: the guest powers off on the ACPI
-     * power button (busybox acpid; Debian's logind, with dbus and the button modules). 3: busybox guests check
-     * their data at boot when asked on the kernel command line ({@link GuestImage#SELF_CHECK_FLAG}).
+     * power button (busybox acpid; Debian's logind, with dbus and the button modules). 3 and 4 (busybox
+     * guests): the guest checks its data at boot when its command line says {@link GuestImage#SELF_CHECK_FLAG}, and
+     * with {@code bmcast.selfcheck=TAG} writes a file of its own too (4: builds of a revision 3 recipe without the
+     * write may be in a shared cache).
      */
-    public int revision() { return this == DEBIAN ? 2 : 3; }
+    public int revision() { return this == DEBIAN ? 2 : 4; }
 
     public static GuestKind parse(String s) {
         for (GuestKind k : values()) if (k.id().equals(s)) return k;

@@ -15,11 +15,11 @@ import java.util.stream.Stream;
  * Searches every file under a directory for byte patterns, reading only the data extents (SEEK_DATA), so a
  * 32 GiB sparse disk with nothing in it is searched in no time.
  */
-final class WorkFiles {
+public final class WorkFiles {
     private WorkFiles() {}
 
     /** The files under {@code dir} holding any of {@code needles}, with the offset of the first hit. */
-    static List<String> find(Path dir, List<byte[]> needles) throws IOException {
+    public static List<String> find(Path dir, List<byte[]> needles) throws IOException {
         List<String> hits = new ArrayList<>();
         try (Stream<Path> walk = Files.walk(dir)) {
             for (Path p : walk.filter(Files::isRegularFile).toList()) {

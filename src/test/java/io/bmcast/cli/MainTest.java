@@ -147,7 +147,7 @@ class MainTest {
         assertOneSentence(r.err());
     }
 
-    private static void assertOneSentence(String err) {
+    static void assertOneSentence(String err) {
         assertTrue(err.startsWith("bmcast: "), err);
         assertEquals(1, err.strip().lines().count(), err);
         assertFalse(err.contains("Exception"), err);

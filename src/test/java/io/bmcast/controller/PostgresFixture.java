@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Assumptions;
  * same directory. Started once per test JVM, stopped (and deleted) when the JVM exits. Each test gets a
  * database of its own from {@link #newDatabase()}.
  */
-final class PostgresFixture {
+public final class PostgresFixture {
     static final Path BIN = Path.of("/usr/lib/postgresql/15/bin");
     private static PostgresFixture shared;
 
@@ -34,7 +34,7 @@ final class PostgresFixture {
     }
 
     /** The JVM's cluster, started on first use; skips the test when PostgreSQL is not installed here. */
-    static synchronized PostgresFixture shared() throws IOException, InterruptedException {
+    public static synchronized PostgresFixture shared() throws IOException, InterruptedException {
         if (shared != null) return shared;
         Assumptions.assumeTrue(Files.isExecutable(BIN.resolve("initdb")), "PostgreSQL 15 is not installed (" + BIN + ")");
         Path dir = Files.createTempDirectory("bmcast-pg");
@@ -55,7 +55,7 @@ final class PostgresFixture {
     }
 
     /** A fresh, empty database; its JDBC URL. */
-    String newDatabase() throws SQLException {
+    public String newDatabase() throws SQLException {
         String name = "fleet_" + databases.incrementAndGet();
         try (Connection c = DriverManager.getConnection(url("postgres")); Statement st = c.createStatement()) {
             st.execute("CREATE DATABASE " + name);
