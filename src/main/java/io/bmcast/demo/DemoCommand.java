@@ -109,6 +109,7 @@ public final class DemoCommand implements Callable<Integer> {
             CONNECTION_LOG.setLevel(java.util.logging.Level.WARNING); // one line per NBD connection: noise here
             controller = startController(work.resolve("controller"));
             out.printf("demo: controller %s (state in an embedded H2 database under %s)%n", controller.url(), work.resolve("controller"));
+            out.printf("demo: dashboard, to watch it live: %s%n", controller.loginUrl());
             ControllerClient api = new ControllerClient(URI.create(controller.url() + "/"), controller.adminToken());
 
             var http = io.bmcast.agent.ControllerClient.sharedHttp();
@@ -141,8 +142,9 @@ public final class DemoCommand implements Callable<Integer> {
                 throw e;
             }
             run.printTimeline(guest.diskSize(), allocated, rate);
-            out.printf("%ndashboard: %s%n", controller.loginUrl());
+            if (!keep) out.printf("%n`./bmcast demo --keep` leaves the fleet running afterwards, to look around in the dashboard.%n");
             if (keep) {
+                out.printf("%ndashboard: %s%n", controller.loginUrl());
                 out.println("demo: --keep: the controller, the agents and the image server keep running; launch more from"
                         + " the dashboard or with `BMCAST_CONTROLLER=" + controller.url() + " BMCAST_TOKEN=$(cat "
                         + work.resolve("controller/admin.token") + ") ./bmcast launch --image busybox`. Ctrl-C ends it.");
