@@ -1,5 +1,7 @@
 package io.bmcast.cli;
 
+import io.bmcast.fleet.ApiClient;
+
 import io.bmcast.util.UsageException;
 import java.io.IOException;
 import java.net.URI;
@@ -36,7 +38,7 @@ public final class ControllerOptions {
         return command.commandLine().getErr();
     }
 
-    public ControllerClient client() throws IOException {
+    public ApiClient client() throws IOException {
         String url = controller != null ? controller : System.getenv().getOrDefault("BMCAST_CONTROLLER", "http://127.0.0.1:8080");
         URI base;
         try {
@@ -58,6 +60,6 @@ public final class ControllerOptions {
             }
             token = token.strip();
         }
-        return new ControllerClient(base, token);
+        return new ApiClient(base, token);
     }
 }

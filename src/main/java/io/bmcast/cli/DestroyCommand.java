@@ -1,5 +1,7 @@
 package io.bmcast.cli;
 
+import io.bmcast.fleet.ApiClient;
+
 import io.bmcast.fleet.Api;
 import io.bmcast.fleet.InstanceState;
 import io.bmcast.util.UsageException;
@@ -26,15 +28,15 @@ public final class DestroyCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (all == !ids.isEmpty()) throw new UsageException("name the instances to destroy, or --all (not both)");
         long timeoutNs = Units.parseDurationNanos(timeout);
-        ControllerClient client = controller.client();
+        ApiClient client = controller.client();
         List<String> targets = ids;
         if (all) {
-            targets = client.get("api/v1/instances", ControllerClient.INSTANCES).stream()
+            targets = client.get("api/v1/instances", ApiClient.INSTANCES).stream()
                     .filter(i -> !"deleted".equals(i.state())).map(Api.Instance::id).toList();
             if (targets.isEmpty()) controller.err().println("no instances to destroy");
         }
         for (String id : targets) {
-            Api.Instance i = client.delete("api/v1/instances/" + Paths.segment(id), ControllerClient.INSTANCE);
+            Api.Instance i = client.delete("api/v1/instances/" + Paths.segment(id), ApiClient.INSTANCE);
             controller.out().println(id + " " + (i == null ? "destroying" : i.state()));
         }
         if (wait && !targets.isEmpty()) {

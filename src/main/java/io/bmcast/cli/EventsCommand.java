@@ -1,5 +1,7 @@
 package io.bmcast.cli;
 
+import io.bmcast.fleet.ApiClient;
+
 import io.bmcast.fleet.Api;
 import io.bmcast.util.Jackson;
 import java.io.IOException;
@@ -19,8 +21,8 @@ public final class EventsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ControllerClient client = controller.client();
-        List<Api.Event> past = client.get("api/v1/events?limit=" + Math.max(1, limit), ControllerClient.EVENTS);
+        ApiClient client = controller.client();
+        List<Api.Event> past = client.get("api/v1/events?limit=" + Math.max(1, limit), ApiClient.EVENTS);
         long last = 0;
         for (Api.Event e : past) {
             print(e);

@@ -1,5 +1,7 @@
 package io.bmcast.cli;
 
+import io.bmcast.fleet.ApiClient;
+
 import io.bmcast.fleet.Api;
 import io.bmcast.util.UsageException;
 import java.nio.file.Files;
@@ -45,7 +47,7 @@ public final class ImageCommand {
             Map<String, Path> files = new HashMap<>();
             files.put("kernel", kernel);
             files.put("initrd", initrd);
-            Api.Image img = controller.client().postMultipart("api/v1/images", fields, files, ControllerClient.IMAGE);
+            Api.Image img = controller.client().postMultipart("api/v1/images", fields, files, ApiClient.IMAGE);
             controller.out().println("image " + img.name() + ": " + Fleet.size(img.sizeBytes()) + " (" + Fleet.size(img.allocatedBytes())
                     + " allocated)" + (img.hasKernel() ? ", boots its own kernel" : ""));
             return 0;
@@ -59,7 +61,7 @@ public final class ImageCommand {
 
         @Override
         public Integer call() throws Exception {
-            List<Api.Image> images = controller.client().get("api/v1/images", ControllerClient.IMAGES);
+            List<Api.Image> images = controller.client().get("api/v1/images", ApiClient.IMAGES);
             if (json) {
                 Fleet.printJson(controller.out(), images);
                 return 0;

@@ -1,5 +1,7 @@
 package io.bmcast.cli;
 
+import io.bmcast.fleet.ApiClient;
+
 import io.bmcast.fleet.Api;
 import io.bmcast.fleet.InstanceState;
 import java.io.IOException;
@@ -12,10 +14,10 @@ import java.util.function.Predicate;
 
 /** Polls instances until each satisfies a goal, printing one progress line to stderr whenever the picture changes. */
 final class InstanceWaiter {
-    private final ControllerClient client;
+    private final ApiClient client;
     private final PrintWriter progress;
 
-    InstanceWaiter(ControllerClient client, PrintWriter progress) {
+    InstanceWaiter(ApiClient client, PrintWriter progress) {
         this.client = client;
         this.progress = progress;
     }
@@ -53,8 +55,8 @@ final class InstanceWaiter {
 
     private Api.Instance fetch(String id) throws IOException {
         try {
-            return client.get("api/v1/instances/" + Paths.segment(id), ControllerClient.INSTANCE);
-        } catch (ControllerClient.ControllerException e) {
+            return client.get("api/v1/instances/" + Paths.segment(id), ApiClient.INSTANCE);
+        } catch (ApiClient.ControllerException e) {
             if (e.status() == 404) return null; // deleted and gone
             throw e;
         }

@@ -1,5 +1,7 @@
 package io.bmcast.cli;
 
+import io.bmcast.fleet.ApiClient;
+
 import io.bmcast.fleet.Api;
 import io.bmcast.fleet.InstanceState;
 import io.bmcast.util.UsageException;
@@ -27,8 +29,8 @@ public final class LaunchCommand implements Callable<Integer> {
         if (count < 1 || count > 10_000) throw new UsageException("--count must be between 1 and 10000");
         Predicate<InstanceState> goal = goal(wait);
         long timeoutNs = Units.parseDurationNanos(timeout);
-        ControllerClient client = controller.client();
-        List<Api.Instance> launched = client.post("api/v1/instances", new Api.Launch(image, count), ControllerClient.INSTANCES);
+        ApiClient client = controller.client();
+        List<Api.Instance> launched = client.post("api/v1/instances", new Api.Launch(image, count), ApiClient.INSTANCES);
         for (Api.Instance i : launched) controller.out().println(i.id());
         controller.out().flush();
         if (goal != null) {

@@ -1,5 +1,7 @@
 package io.bmcast.cli;
 
+import io.bmcast.fleet.ApiClient;
+
 import io.bmcast.fleet.Api;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -15,7 +17,7 @@ public final class NodeListCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        List<Api.Node> nodes = controller.client().get("api/v1/nodes", ControllerClient.NODES);
+        List<Api.Node> nodes = controller.client().get("api/v1/nodes", ApiClient.NODES);
         if (json) {
             Fleet.printJson(controller.out(), nodes);
             return 0;

@@ -1,5 +1,7 @@
 package io.bmcast.cli;
 
+import io.bmcast.fleet.ApiClient;
+
 import io.bmcast.fleet.Api;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -16,7 +18,7 @@ public final class PsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        List<Api.Instance> list = controller.client().get("api/v1/instances" + (all ? "?all=true" : ""), ControllerClient.INSTANCES).stream()
+        List<Api.Instance> list = controller.client().get("api/v1/instances" + (all ? "?all=true" : ""), ApiClient.INSTANCES).stream()
                 .filter(i -> all || !"deleted".equals(i.state())).toList();
         if (json) {
             Fleet.printJson(controller.out(), list);

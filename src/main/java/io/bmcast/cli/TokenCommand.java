@@ -1,5 +1,7 @@
 package io.bmcast.cli;
 
+import io.bmcast.fleet.ApiClient;
+
 import io.bmcast.fleet.Api;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -18,7 +20,7 @@ public final class TokenCommand {
 
         @Override
         public Integer call() throws Exception {
-            Api.Token t = controller.client().post("api/v1/tokens", new Api.NewToken(project), ControllerClient.TOKEN);
+            Api.Token t = controller.client().post("api/v1/tokens", new Api.NewToken(project), ApiClient.TOKEN);
             controller.out().println(t.token());
             return 0;
         }

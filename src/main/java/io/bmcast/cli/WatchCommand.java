@@ -1,5 +1,7 @@
 package io.bmcast.cli;
 
+import io.bmcast.fleet.ApiClient;
+
 import io.bmcast.fleet.Api;
 import io.bmcast.util.Units;
 import java.io.PrintWriter;
@@ -23,10 +25,10 @@ public final class WatchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         long periodMs = Math.max(100, Units.parseDurationNanos(interval) / 1_000_000);
-        ControllerClient client = controller.client();
+        ApiClient client = controller.client();
         boolean tty = System.console() != null;
         for (int n = 0; count == 0 || n < count; n++) {
-            List<Api.Instance> list = client.get("api/v1/instances", ControllerClient.INSTANCES).stream()
+            List<Api.Instance> list = client.get("api/v1/instances", ApiClient.INSTANCES).stream()
                     .filter(i -> !"deleted".equals(i.state())).toList();
             if (tty) controller.out().print("\033[H\033[2J");
             render(controller.out(), list);

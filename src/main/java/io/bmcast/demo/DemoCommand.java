@@ -2,7 +2,7 @@ package io.bmcast.demo;
 
 import io.bmcast.agent.Agent;
 import io.bmcast.agent.Machine;
-import io.bmcast.cli.ControllerClient;
+import io.bmcast.fleet.ApiClient;
 import io.bmcast.controller.Controller;
 import io.bmcast.controller.ControllerCommand;
 import io.bmcast.controller.ControllerConfig;
@@ -110,7 +110,7 @@ public final class DemoCommand implements Callable<Integer> {
             controller = startController(work.resolve("controller"));
             out.printf("demo: controller %s (state in an embedded H2 database under %s)%n", controller.url(), work.resolve("controller"));
             out.printf("demo: dashboard, to watch it live: %s%n", controller.loginUrl());
-            ControllerClient api = new ControllerClient(URI.create(controller.url() + "/"), controller.adminToken());
+            ApiClient api = new ApiClient(URI.create(controller.url() + "/"), controller.adminToken());
 
             var http = io.bmcast.agent.ControllerClient.sharedHttp();
             for (int i = 1; i <= count; i++) {
@@ -127,7 +127,7 @@ public final class DemoCommand implements Callable<Integer> {
             fields.put("name", "busybox");
             fields.put("uri", uri);
             fields.put("append", guest.append() + " " + SelfCheck.KERNEL_FLAG);
-            Api.Image added = api.postMultipart("api/v1/images", fields, Map.of("kernel", guest.kernel()), ControllerClient.IMAGE);
+            Api.Image added = api.postMultipart("api/v1/images", fields, Map.of("kernel", guest.kernel()), ApiClient.IMAGE);
             out.printf("demo: image %s added: the controller read its size and extent map once and caches them%n", added.name());
 
             FleetRun run = new FleetRun(api, out, guest.readyMarker());
@@ -188,10 +188,10 @@ public final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private static void awaitNodes(ControllerClient api, int count) throws IOException, InterruptedException {
+    private static void awaitNodes(ApiClient api, int count) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
         while (true) {
-            List<Api.Node> nodes = api.get("api/v1/nodes", ControllerClient.NODES);
+            List<Api.Node> nodes = api.get("api/v1/nodes", ApiClient.NODES);
             if (nodes.stream().filter(n -> "available".equals(n.state())).count() >= count) return;
             if (System.nanoTime() > deadline) throw new IOException("the agents did not all become available: " + nodes);
             Thread.sleep(100);

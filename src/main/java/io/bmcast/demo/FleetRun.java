@@ -1,6 +1,6 @@
 package io.bmcast.demo;
 
-import io.bmcast.cli.ControllerClient;
+import io.bmcast.fleet.ApiClient;
 import io.bmcast.fleet.Api;
 import io.bmcast.fleet.InstanceState;
 import io.bmcast.util.Units;
@@ -23,14 +23,14 @@ final class FleetRun {
     /** How long after de-virtualization a guest may still take to print its check before the demo calls it missing. */
     private static final double VERDICT_GRACE_S = 60;
 
-    private final ControllerClient api;
+    private final ApiClient api;
     private final PrintStream out;
     private final String readyMarker;
     private final Map<String, Tracked> instances = new LinkedHashMap<>();
     private long startNs;
     private long destroyNs;
 
-    FleetRun(ControllerClient api, PrintStream out, String readyMarker) {
+    FleetRun(ApiClient api, PrintStream out, String readyMarker) {
         this.api = api;
         this.out = out;
         this.readyMarker = readyMarker;
@@ -55,7 +55,7 @@ final class FleetRun {
     void launch(String image, int count) throws IOException {
         out.printf("demo: launching %d instances at once%n", count);
         startNs = System.nanoTime();
-        List<Api.Instance> launched = api.post("api/v1/instances", new Api.Launch(image, count), ControllerClient.INSTANCES);
+        List<Api.Instance> launched = api.post("api/v1/instances", new Api.Launch(image, count), ApiClient.INSTANCES);
         for (Api.Instance i : launched) instances.put(i.id(), new Tracked(i.id()));
     }
 
@@ -84,7 +84,7 @@ final class FleetRun {
         out.printf("demo: destroying all %d: each guest is powered off (ACPI), then each node scrubs its own disk and"
                 + " proves it clean, in parallel%n", instances.size());
         destroyNs = System.nanoTime();
-        for (String id : instances.keySet()) api.delete("api/v1/instances/" + id, ControllerClient.INSTANCE);
+        for (String id : instances.keySet()) api.delete("api/v1/instances/" + id, ApiClient.INSTANCE);
         long deadline = System.nanoTime() + timeout.toNanos();
         while (instances.values().stream().anyMatch(t -> !t.state.equals("deleted"))) {
             if (System.nanoTime() > deadline) throw new IOException("gave up waiting for the destroys");
@@ -92,7 +92,7 @@ final class FleetRun {
             poll();
         }
         double slowest = instances.values().stream().mapToDouble(t -> t.deleted).max().orElse(-1);
-        List<Api.Node> nodes = api.get("api/v1/nodes", ControllerClient.NODES);
+        List<Api.Node> nodes = api.get("api/v1/nodes", ApiClient.NODES);
         long available = nodes.stream().filter(n -> "available".equals(n.state())).count();
         out.printf(Locale.ROOT, "demo: all destroyed %.1f s after the request; %d of %d nodes available again, their disks"
                 + " verified clean%n", slowest, available, nodes.size());
@@ -100,11 +100,11 @@ final class FleetRun {
 
     /** With --keep, at the end: whatever a person launched from the dashboard goes too, scrubbed. */
     void destroyEverything(Duration timeout) throws IOException, InterruptedException {
-        List<Api.Instance> live = api.get("api/v1/instances", ControllerClient.INSTANCES).stream()
+        List<Api.Instance> live = api.get("api/v1/instances", ApiClient.INSTANCES).stream()
                 .filter(i -> !"deleted".equals(i.state())).toList();
-        for (Api.Instance i : live) api.delete("api/v1/instances/" + i.id(), ControllerClient.INSTANCE);
+        for (Api.Instance i : live) api.delete("api/v1/instances/" + i.id(), ApiClient.INSTANCE);
         long deadline = System.nanoTime() + timeout.toNanos();
-        while (System.nanoTime() < deadline && api.get("api/v1/instances", ControllerClient.INSTANCES).stream()
+        while (System.nanoTime() < deadline && api.get("api/v1/instances", ApiClient.INSTANCES).stream()
                 .anyMatch(i -> !"deleted".equals(i.state()))) {
             Thread.sleep(200);
         }
@@ -120,7 +120,7 @@ final class FleetRun {
 
     private void poll() throws IOException {
         Map<String, Api.Instance> seen = new LinkedHashMap<>();
-        for (Api.Instance i : api.get("api/v1/instances?all=true", ControllerClient.INSTANCES)) seen.put(i.id(), i);
+        for (Api.Instance i : api.get("api/v1/instances?all=true", ApiClient.INSTANCES)) seen.put(i.id(), i);
         for (Tracked t : instances.values()) {
             Api.Instance i = seen.get(t.id);
             if (i == null) continue;

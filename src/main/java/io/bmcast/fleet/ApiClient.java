@@ -1,8 +1,7 @@
-package io.bmcast.cli;
+package io.bmcast.fleet;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
-import io.bmcast.fleet.Api;
 import io.bmcast.util.Jackson;
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
@@ -26,17 +25,17 @@ import java.util.UUID;
 import java.util.function.Consumer;
 
 /**
- * The CLI's side of the REST API: one request per call, JSON in and out, and every failure turned into a
+ * A client of the REST API (the CLI's, the demo's, scripts'): one request per call, JSON in and out, and every failure turned into a
  * sentence (the controller's own {@code {"error": ...}} when it gave one).
  */
-public final class ControllerClient {
+public final class ApiClient {
     private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
     private final URI base;
     private final String token;
     private final HttpClient http;
 
-    public ControllerClient(URI base, String token) {
+    public ApiClient(URI base, String token) {
         this.base = base;
         this.token = token;
         this.http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).build();
