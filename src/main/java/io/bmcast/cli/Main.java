@@ -9,6 +9,8 @@ import io.bmcast.imageserver.ImageServerCommand;
 import io.bmcast.imageserver.ServeFileCommand;
 import io.bmcast.instance.InstanceCommand;
 import io.bmcast.node.NodeCommand;
+import io.bmcast.util.FailureMessage;
+import io.bmcast.util.LogFormat;
 import io.bmcast.util.UsageException;
 import io.bmcast.vmm.VmCommand;
 import java.io.PrintStream;
@@ -67,10 +69,7 @@ public final class Main implements Callable<Integer> {
     CommandSpec spec;
 
     public static void main(String[] args) {
-        // One line per log record: "12:00:01 INFO conn#1 open: ..."
-        if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
-            System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tT %4$s %5$s%6$s%n");
-        }
+        LogFormat.oneLinePerRecord();
         System.exit(run(args, System.out, System.err));
     }
 

@@ -8,17 +8,23 @@ import java.nio.file.StandardCopyOption;
 import java.util.List;
 
 /**
- * A class-data sharing archive (the JDK's dynamic AppCDS) for the mediator's JVM, kept in the cache.
+ * A class-data archive for the mediator's JVM (JDK 25's AOT cache: classes loaded and linked ahead of time, the
+ * module graph with them), kept in the cache.
  *
  * <p>Why: the mediator's start is what stands between {@code instance run} and QEMU, and most of it is the
- * JVM loading and verifying our classes. Mapping them from an archive took a mediator's start (process
- * spawn to listening socket) from ~385 ms to ~280 ms here. The first mediator without an archive dumps one
- * when it exits, into a file of its own that is then renamed into place, so a concurrent mediator never maps
- * a half-written archive. The name carries the class path's size and modification time: a rebuilt jar gets
- * a new archive, and the JVM itself refuses an archive that does not match, running as usual.
+ * JVM loading and verifying our classes. The first mediator without an archive records one as it runs and writes
+ * it when it exits ({@code -XX:AOTCacheOutput}: the JVM starts a second JVM at exit, ~2 s), into a file of its own
+ * that is then renamed into place, so a concurrent mediator never maps a half-written archive. The name carries
+ * the class path's size and modification time: a rebuilt jar gets a new archive.
+ *
+ * <p>Not the dynamic archive ({@code -XX:ArchiveClassesAtExit}) it used to be: that one sits on the JDK's own
+ * archive, which was dumped without {@code --enable-native-access}, so every mediator logged "Mismatched values
+ * for property jdk.module.enable.native.access" and ran with the JDK's module graph rebuilt instead of mapped. An
+ * AOT cache is whole: recorded and used with the same options, it matches.
  */
 final class ClassDataArchive {
     private static final String PREFIX = "node-";
+    private static final String SUFFIX = ".aot";
     private final Path dir;
     private final Path archive;
     /**
@@ -29,7 +35,7 @@ final class ClassDataArchive {
 
     ClassDataArchive(Path dir, String classPath) {
         this.dir = dir;
-        this.archive = dir.resolve(PREFIX + Long.toHexString(key(classPath)) + ".jsa");
+        this.archive = dir.resolve(PREFIX + Long.toHexString(key(classPath)) + SUFFIX);
         this.archivable = java.util.Arrays.stream(classPath.split(java.io.File.pathSeparator))
                 .noneMatch(e -> Files.isDirectory(Path.of(e)));
     }
@@ -37,8 +43,8 @@ final class ClassDataArchive {
     /** JVM options for a mediator started now; {@code dumpTo} receives a new archive when none exists yet. */
     List<String> jvmOptions(Path dumpTo) {
         if (!archivable) return List.of();
-        if (Files.isRegularFile(archive)) return List.of("-XX:SharedArchiveFile=" + archive);
-        return List.of("-XX:ArchiveClassesAtExit=" + dumpTo);
+        if (Files.isRegularFile(archive)) return List.of("-XX:AOTCache=" + archive);
+        return List.of("-XX:AOTCacheOutput=" + dumpTo);
     }
 
     /** After the mediator exited: makes its dump, if any, the archive, and drops archives of older builds. */
@@ -51,11 +57,21 @@ final class ClassDataArchive {
                 return;
             }
             Files.move(dumped, archive, StandardCopyOption.ATOMIC_MOVE);
-            try (DirectoryStream<Path> old = Files.newDirectoryStream(dir, PREFIX + "*.jsa")) {
+            // The older builds' archives, and the dynamic archives (.jsa) of bmcast before the AOT cache.
+            try (DirectoryStream<Path> old = Files.newDirectoryStream(dir, PREFIX + "*.{aot,jsa}")) {
                 for (Path p : old) if (!p.equals(archive)) Files.deleteIfExists(p);
             }
         } catch (IOException e) {
             // An optimisation only: without the archive the mediator starts as it always did.
+        }
+    }
+
+    /** Deletes a dump that is not to become the archive. */
+    void discard(Path dumped) {
+        try {
+            Files.deleteIfExists(dumped);
+        } catch (IOException e) {
+            // the next start dumps again and replaces it
         }
     }
 

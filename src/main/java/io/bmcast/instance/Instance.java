@@ -1,6 +1,7 @@
 package io.bmcast.instance;
 
-import io.bmcast.node.NodeCommand;
+import io.bmcast.node.Mediator;
+import io.bmcast.node.MediatorConfig;
 import io.bmcast.node.NodeState;
 import io.bmcast.transport.NbdUri;
 import io.bmcast.util.Units;
@@ -14,7 +15,6 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -123,7 +123,7 @@ public final class Instance {
         Files.deleteIfExists(state.resolve(NodeState.DEVIRTUALIZED));
         Path runDir = shortDir(state.resolve("run"));
         Path socket = runDir.resolve("node.sock");
-        NodeProcess node = new NodeProcess(nodeArgs(socket), state, socket);
+        NodeProcess node = new NodeProcess(mediatorConfig(socket));
         Qemu qemu = null;
         Thread hook = null;
         double ready = -1, hydrated = -1, devirtualized = -1, exited = -1;
@@ -138,7 +138,7 @@ public final class Instance {
                 events.emit("stopped", "phase", statusPhase(state));
                 return new Result(-1, -1, -1, -1, -1, 0, NodeState.readStatus(state), true);
             }
-            QemuSpec qs = new QemuSpec(runDir.resolve("vm"), new GuestDisk.Nbd(socket, NodeCommand.EXPORT, 20),
+            QemuSpec qs = new QemuSpec(runDir.resolve("vm"), new GuestDisk.Nbd(socket, Mediator.EXPORT, 20),
                     spec.bus(), spec.kernel(), spec.initrd(), spec.append(), spec.memoryMiB(), null, List.of());
             if (spec.console() != null) linkConsole(Qemu.consoleLog(qs.workDir()), spec.console());
             qemu = Qemu.start(qs);
@@ -348,13 +348,10 @@ public final class Instance {
         }
     }
 
-    private List<String> nodeArgs(Path socket) {
-        List<String> a = new ArrayList<>(List.of("--image", spec.image().toString(), "--disk", spec.disk().toAbsolutePath().toString(),
-                "--state", spec.state().toAbsolutePath().toString(), "--socket", socket.toString(),
-                "--region-size", Long.toString(spec.regionSize())));
-        if (spec.hydrateRate() > 0) a.addAll(List.of("--hydrate-rate", spec.hydrateRate() + "B"));
-        if (spec.sourceExtents() != null) a.addAll(List.of("--source-extents", spec.sourceExtents().toAbsolutePath().toString()));
-        return a;
+    private MediatorConfig mediatorConfig(Path socket) {
+        Path extents = spec.sourceExtents() == null ? null : spec.sourceExtents().toAbsolutePath();
+        return new MediatorConfig(spec.image(), spec.disk().toAbsolutePath(), spec.state().toAbsolutePath(), socket,
+                spec.regionSize(), Math.max(0, spec.hydrateRate()), MediatorConfig.DEFAULT_GIVE_UP, null, extents);
     }
 
     /** Unix socket paths are limited to 107 bytes: use {@code preferred} when short enough, else a temp dir. */

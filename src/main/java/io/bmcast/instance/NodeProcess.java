@@ -1,8 +1,13 @@
 package io.bmcast.instance;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import io.bmcast.guest.GuestCache;
+import io.bmcast.node.MediatorConfig;
+import io.bmcast.node.MediatorMain;
 import io.bmcast.node.NodeState;
+import java.io.File;
 import java.io.IOException;
+import java.net.URI;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
@@ -14,26 +19,58 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
- * The mediator ({@code bmcast node}) as a child process of its own, so that the instance survives it:
- * its pid goes to {@code STATE/node.pid}, its log to {@code STATE/node.log}, and it can be restarted on the
- * same state and socket while QEMU holds the guest's I/O (QEMU's nbd {@code reconnect-delay}).
+ * The mediator as a child process of its own, so that the instance survives it: its settings go to
+ * {@code STATE/node.properties} ({@link MediatorConfig}), its pid to {@code STATE/node.pid}, its log to
+ * {@code STATE/node.log}, and it can be restarted on the same state and socket while QEMU holds the guest's I/O
+ * (QEMU's nbd {@code reconnect-delay}).
+ *
+ * <p>Its start is on the path to the guest's boot, so the JVM gets as little as its work needs: {@link MediatorMain}
+ * rather than the {@code bmcast} command line (no picocli), a class path of bmcast's jar and jackson-core only
+ * ({@link #mediatorClassPath}), and a class-data archive ({@link ClassDataArchive}).
  */
 final class NodeProcess {
-    private final List<String> nodeArgs;
+    private final MediatorConfig config;
     private final Path state;
     private final Path socket;
+    private final String classPath;
     private final ClassDataArchive cds;
     private final Path cdsDump;
+    private final List<String> diagnostics;
     private Process process;
 
-    NodeProcess(List<String> nodeArgs, Path state, Path socket) {
-        this.nodeArgs = List.copyOf(nodeArgs);
-        this.state = state;
-        this.socket = socket;
-        this.cds = new ClassDataArchive(GuestCache.root().resolve("cds"), System.getProperty("java.class.path"));
-        this.cdsDump = state.resolve("node-classes.jsa.tmp");
+    NodeProcess(MediatorConfig config) {
+        this(config, mediatorClassPath(), GuestCache.root().resolve("cds"), List.of());
+    }
+
+    /** Visible for testing: another class path and archive dir than a deployment's, and JVM options such as -Xlog. */
+    NodeProcess(MediatorConfig config, String classPath, Path archiveDir, List<String> diagnostics) {
+        this.config = config;
+        this.state = config.state();
+        this.socket = config.socket();
+        this.classPath = classPath;
+        this.cds = new ClassDataArchive(archiveDir, classPath);
+        this.cdsDump = state.resolve("node-classes.aot.tmp");
+        this.diagnostics = List.copyOf(diagnostics);
+    }
+
+    /**
+     * Where the mediator's classes are: bmcast's own (its jar, or a class directory in tests) and jackson-core's
+     * (the status file, the extent map), each found where this JVM loaded it from. Not this JVM's class path: that
+     * is bmcast.jar, whose manifest names every library of every command (~60 jars), and each of those is one
+     * more entry the JVM validates an archive against and a class lookup may open.
+     */
+    static String mediatorClassPath() {
+        try {
+            return Stream.of(JsonFactory.class, MediatorMain.class)
+                    .map(c -> Path.of(URI.create(c.getProtectionDomain().getCodeSource().getLocation().toString())).toString())
+                    .distinct().collect(Collectors.joining(File.pathSeparator));
+        } catch (RuntimeException e) {
+            return System.getProperty("java.class.path"); // an unusual class loader: everything, as before
+        }
     }
 
     /**
@@ -47,8 +84,10 @@ final class NodeProcess {
         Files.createDirectories(state);
         cds.adopt(cdsDump); // a dump left by the previous mediator, if it exited cleanly
         cmd.addAll(cds.jvmOptions(cdsDump));
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.bmcast.cli.Main", "node"));
-        cmd.addAll(nodeArgs);
+        cmd.addAll(diagnostics);
+        Path settings = state.resolve(NodeState.CONFIG);
+        config.write(settings);
+        cmd.addAll(List.of("-cp", classPath, MediatorMain.class.getName(), settings.toString()));
         Path log = state.resolve("node.log");
         LogFollower follower = new LogFollower(log, progress);
         process = new ProcessBuilder(cmd).redirectErrorStream(true)
@@ -58,6 +97,7 @@ final class NodeProcess {
         while (true) {
             if (!process.isAlive()) {
                 follower.poll();
+                cds.discard(cdsDump); // classes of a failed start: a poor archive to keep for every later one
                 throw new IOException("the mediator exited with code " + process.exitValue() + ": " + lastLine(log));
             }
             follower.poll();

@@ -21,6 +21,8 @@ import java.util.Map;
 public final class NodeState {
     public static final String STATUS = "status.json";
     public static final String PID = "node.pid";
+    /** The settings of the mediator {@code instance run} starts ({@link MediatorConfig}), written by whoever starts it. */
+    public static final String CONFIG = "node.properties";
     public static final String DEVIRTUALIZED = "devirtualized";
 
     private static final TypeReference<Map<String, Object>> STATUS_TYPE = new TypeReference<>() {};

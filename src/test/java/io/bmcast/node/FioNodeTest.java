@@ -42,7 +42,7 @@ class FioNodeTest {
         try (NodeFixture f = NodeFixture.serving(Map.of("img", image), "200Mbit")) {
             Path sock = f.procs.path("node.sock");
             ClientTestProcesses.Server node = f.startNode(f.uri("img"), disk, state, sock, "--hydrate-rate", "16Mbit");
-            NbdUri nodeUri = NbdUri.unix(sock, NodeCommand.EXPORT);
+            NbdUri nodeUri = NbdUri.unix(sock, Mediator.EXPORT);
 
             Tools.Result write = fio(nodeUri, false);
             assertEquals(0, write.exitCode(), "fio randwrite + verify against the hydrating node:\n" + write.stdout() + write.stderr());

@@ -1,4 +1,4 @@
-package io.bmcast.cli;
+package io.bmcast.util;
 
 import java.nio.channels.UnresolvedAddressException;
 import java.nio.file.AccessDeniedException;
@@ -13,12 +13,12 @@ import java.util.regex.Pattern;
  * A failure as one line a person reads: the JDK's file exceptions carry only a path ({@code /proc/nope.tmp}),
  * some carry no message at all, and wrapped ones start with a class name; none of that is shown as is.
  */
-final class FailureMessage {
+public final class FailureMessage {
     private static final Pattern CLASS_PREFIX = Pattern.compile("(?:[a-z][\\w$]*\\.)+[A-Z][\\w$]*(?:Exception|Error): ");
 
     private FailureMessage() {}
 
-    static String of(Throwable e) {
+    public static String of(Throwable e) {
         return oneLine(describe(e));
     }
 
@@ -49,7 +49,7 @@ final class FailureMessage {
     }
 
     /** Several lines (an error and a log's tail) joined into one. */
-    static String oneLine(String message) {
+    public static String oneLine(String message) {
         return message == null ? "" : message.strip().replaceAll("\\s*\\R+\\s*", " | ");
     }
 }

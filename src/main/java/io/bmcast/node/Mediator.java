@@ -1,0 +1,144 @@
+package io.bmcast.node;
+
+import io.bmcast.mediator.Hydrator;
+import io.bmcast.mediator.ImageExtents;
+import io.bmcast.mediator.MediatedDisk;
+import io.bmcast.mediator.MediatorOptions;
+import io.bmcast.storage.DeferredExport;
+import io.bmcast.storage.RemoteExport;
+import io.bmcast.transport.Export;
+import io.bmcast.transport.Listener;
+import io.bmcast.transport.NbdClient;
+import io.bmcast.transport.NbdOptionException;
+import io.bmcast.transport.NbdServer;
+import io.bmcast.transport.NbdUri;
+import io.bmcast.util.Signals;
+import io.bmcast.util.UsageException;
+import io.bmcast.util.Units;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * One mediator's life, whoever started it ({@code bmcast node} from a shell, {@link MediatorMain} from
+ * {@code instance run}): open the image and the local disk, serve the disk on the socket, hydrate in the
+ * background, and on SIGTERM stop serving, commit the region map and return 0.
+ */
+public final class Mediator {
+    /** The export the mediated disk is served under (also the default export). */
+    public static final String EXPORT = "disk";
+
+    private static final long REPORT_EVERY_NS = 5_000_000_000L;
+
+    private Mediator() {}
+
+    /** Runs until SIGTERM or SIGINT; returns the exit code. {@link UsageException}: settings that cannot work. */
+    public static int run(MediatorConfig c, PrintStream log) throws IOException, InterruptedException {
+        if (c.regionSize() > Integer.MAX_VALUE) throw new UsageException("--region-size is too large");
+        long giveUp = c.giveUp().toNanos();
+        NbdUri image = c.image();
+        ImageExtents extents = c.sourceExtents() == null ? null : ImageExtents.read(c.sourceExtents());
+
+        NbdClient.Options clientOptions = NbdClient.Options.defaults().giveUpAfter(c.giveUp());
+        // Resuming a state dir: the image's size is known, so serve what is local at once and let only reads
+        // of missing regions wait for the image server. A fresh state needs the server for the size.
+        long knownSize = MediatedDisk.recordedImageSize(c.state());
+        Export source = knownSize < 0 ? connect(image, clientOptions, giveUp, log)
+                : new DeferredExport(image.exportName(), knownSize, giveUp, () -> openOnce(image, clientOptions));
+        MediatedDisk mediated;
+        try {
+            MediatorOptions options;
+            try {
+                options = MediatorOptions.of(EXPORT, NodeState.imageIdentity(image, source.size()))
+                        .withRegionSize((int) c.regionSize());
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage());
+            }
+            if (c.bootProfile() != null) options = options.withBootProfile(c.bootProfile());
+            if (extents != null && extents.size() != source.size()) {
+                throw new IOException("--source-extents " + c.sourceExtents() + " describes an image of " + extents.size()
+                        + " bytes, but " + image + " is " + source.size() + " bytes");
+            }
+            if (extents != null) options = options.withSourceExtents(extents);
+            mediated = MediatedDisk.open(source, c.disk(), c.state(), options);
+        } catch (IOException | RuntimeException e) {
+            source.close();
+            throw e;
+        }
+        mediated.startHousekeeping();
+        Hydrator hydrator = new Hydrator(mediated, Hydrator.Options.defaults().withRate(c.hydrateRate()));
+        NbdServer server = new NbdServer(Map.of(EXPORT, mediated), NbdServer.Config.defaults().withDefaultExport(EXPORT));
+        CountDownLatch stopped = new CountDownLatch(1);
+        Signals.onTerminate(stopped::countDown);
+        server.start(Listener.unix(c.socket()));
+        hydrator.start();
+        log.printf("node: serving %s (%s, image %s in %d regions of %s, %d present) on %s from %s%n", c.disk(),
+                Units.formatSize(mediated.size()), Units.formatSize(mediated.imageSize()), mediated.regions(),
+                Units.formatSize(mediated.regionSize()), mediated.regionsPresent(), c.socket(), image);
+        mediated.hydrated().thenRun(() -> log.printf("node: hydrated: every region of %s is local%n", c.disk()));
+        stopped.await();
+        // Stop taking requests, stop copying, then commit the map (close syncs the data first) and go.
+        server.close();
+        hydrator.close();
+        mediated.close();
+        source.close();
+        log.printf("node: stopped; %d of %d regions local%n", mediated.regionsPresent(), mediated.regions());
+        return 0;
+    }
+
+    private static Export openOnce(NbdUri image, NbdClient.Options options) throws IOException {
+        try {
+            return RemoteExport.open(image, options);
+        } catch (NbdOptionException e) {
+            throw new DeferredExport.Permanent("the image server at " + image + " refused: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Connects to the image server, waiting for it up to {@code giveUpNs} as a running mediator waits for a
+     * reconnect: a mediator restarted under a running guest while the image server is down (both crashed, or
+     * the server is being restarted) must come up once the server does, not exit and take the guest with it.
+     * A server that answers and refuses (no such export) is not waited for.
+     */
+    static RemoteExport connect(NbdUri image, NbdClient.Options options, long giveUpNs, PrintStream log)
+            throws IOException, InterruptedException {
+        long start = System.nanoTime();
+        long nextReportNs = 0;
+        long delayMs = 100;
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return RemoteExport.open(image, options);
+            } catch (NbdOptionException e) {
+                throw new IOException("the image server at " + image + " refused: " + e.getMessage(), e);
+            } catch (IOException e) {
+                // The client's own message is the socket's ("No such file or directory", "Connection refused"):
+                // say which image server could not be reached, and keep saying so while retrying.
+                long elapsed = System.nanoTime() - start;
+                if (elapsed + delayMs * 1_000_000 > giveUpNs) {
+                    throw new IOException("cannot reach the image server at " + image + ": " + reason(e) + "; gave up after "
+                            + seconds(elapsed) + " (" + attempt + " attempts)", e);
+                }
+                if (elapsed >= nextReportNs) {
+                    log.printf("node: cannot reach the image server at %s: %s; retrying (%s of %s)%n", image, reason(e),
+                            seconds(elapsed), seconds(giveUpNs));
+                    nextReportNs += REPORT_EVERY_NS;
+                }
+                Thread.sleep(delayMs);
+                delayMs = Math.min(2000, delayMs * 2);
+            }
+        }
+    }
+
+    private static String seconds(long ns) {
+        return Math.round(ns / 1e9) + " s";
+    }
+
+    /** "Connection refused" as "connection refused", to sit inside a sentence. */
+    private static String reason(IOException e) {
+        String m = e.getMessage();
+        if (m == null || m.isBlank()) return e.getClass().getSimpleName();
+        return Character.toLowerCase(m.charAt(0)) + m.substring(1);
+    }
+}
