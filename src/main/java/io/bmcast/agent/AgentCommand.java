@@ -30,7 +30,7 @@ public final class AgentCommand implements Callable<Integer> {
     @Option(names = "--join-token", required = true, paramLabel = "FILE", description = "file holding the join token (the controller's DATA/join.token)")
     Path joinToken;
 
-    @Option(names = "--name", required = true, description = "this machine's name (with --count: the prefix of NAME-0001..)")
+    @Option(names = "--name", required = true, paramLabel = "NAME", description = "this machine's name (with --count: the prefix of NAME-0001..)")
     String name;
 
     @Option(names = "--work", paramLabel = "DIR", description = "the agent's own directory: state, disk file, instance files, boot file cache")
@@ -51,7 +51,7 @@ public final class AgentCommand implements Callable<Integer> {
     @Option(names = "--simulate", description = "hollow nodes: the protocol and the states, no QEMU, no disk")
     boolean simulate;
 
-    @Option(names = "--count", description = "with --simulate: how many hollow nodes (default: ${DEFAULT-VALUE})", defaultValue = "1")
+    @Option(names = "--count", paramLabel = "N", description = "with --simulate: how many hollow nodes (default: ${DEFAULT-VALUE})", defaultValue = "1")
     int count;
 
     @Option(names = "--ready-after", paramLabel = "DURATION", description = "with --simulate: starting -> streaming after (default: ${DEFAULT-VALUE})", defaultValue = "3s")
