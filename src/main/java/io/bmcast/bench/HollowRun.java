@@ -123,6 +123,7 @@ final class HollowRun implements AutoCloseable {
                 }
             }));
         }
+        double[] beats0 = api.heartbeatTotals();
         long t0 = System.currentTimeMillis();
         go.countDown();
         boolean allAnswered;
@@ -153,6 +154,10 @@ final class HollowRun implements AutoCloseable {
             taken[i] = ((take < 0 ? run : take) - e.getValue()) / 1000.0;
             running[i++] = (run - e.getValue()) / 1000.0;
         }
+        double[] beats1 = api.heartbeatTotals();
+        double heartbeatMs = beats1[0] > beats0[0] ? 1000 * (beats1[1] - beats0[1]) / (beats1[0] - beats0[0]) : Double.NaN;
+        progress.accept(String.format(java.util.Locale.ROOT, "controller: %.0f heartbeats answered in %.1f s, mean %.1f ms each",
+                beats1[0] - beats0[0], (System.currentTimeMillis() - t0) / 1000.0, heartbeatMs));
         double destroy = destroyAll(requestedAt.keySet(), timeBox);
         return new LaunchSample(db, mode, style, n, round, (lastRunning - t0) / 1000.0, timeBox.toMillis() / 1000.0,
                 percentile(scheduled, 50), percentile(scheduled, 99), percentile(taken, 99), percentile(running, 50), percentile(running, 99), destroy);

@@ -55,6 +55,22 @@ final class OperatorClient implements AutoCloseable {
         return Jackson.MAPPER.readValue(send(request("/api/v1/instances").GET(), 200), INSTANCES);
     }
 
+    /**
+     * The controller's count of agent heartbeats answered and their total seconds (from {@code /metrics}), so that
+     * a caller can take the mean latency of the heartbeats between two calls.
+     */
+    double[] heartbeatTotals() throws IOException, InterruptedException {
+        String text = new String(send(request("/metrics").GET(), 200), StandardCharsets.UTF_8);
+        double count = 0, sum = 0;
+        for (String line : text.lines().toList()) {
+            if (!line.startsWith("bmcast_api_requests_seconds_") || !line.contains("route=\"/api/v1/agent/heartbeat\"")) continue;
+            double v = Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            if (line.startsWith("bmcast_api_requests_seconds_count")) count += v;
+            else if (line.startsWith("bmcast_api_requests_seconds_sum")) sum += v;
+        }
+        return new double[] {count, sum};
+    }
+
     /** The id of the newest event, or -1 when there is none. */
     long latestEventId() throws IOException, InterruptedException {
         List<Api.Event> e = Jackson.MAPPER.readValue(send(request("/api/v1/events?limit=1").GET(), 200), EVENTS);
