@@ -134,12 +134,7 @@ public final class AgentGateway {
     private void applyInstanceReport(InstanceRow held, InstanceReport seen, boolean diskClean) {
         long now = clockMs.getAsLong();
         ProgressBoard.Progress p = new ProgressBoard.Progress(seen.bytesOnDemand(), seen.bytesBackground(), seen.fractionLocal());
-        if (progress.report(held.id(), p, now)) {
-            db.read(tx -> {
-                instances.progress(tx, held.id(), p.bytesOnDemand(), p.bytesBackground(), p.fractionLocal());
-                return null;
-            });
-        }
+        progress.report(held.id(), p, now);
         consoles.append(held.id(), seen.consoleOffset(), seen.console());
         InstanceState phase;
         try {
