@@ -107,7 +107,9 @@ public final class AgentGateway {
         } else if (held != null && (seen == null || seen.phase() == null)) {
             applyNothingRuns(node, held, report.diskClean());
         } else if (held == null || held.state() == InstanceState.DELETED) {
-            applyFreeNode(findNode(name), report.diskClean());
+            // The node as read above, not again: a launch may have claimed it meanwhile, and a fresh read would
+            // show it busy with that new instance and free it as if that one were deleted.
+            applyFreeNode(node, report.diskClean());
         }
         return directive(findNode(name));
     }
