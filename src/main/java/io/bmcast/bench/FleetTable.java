@@ -148,6 +148,8 @@ final class FleetTable {
                 b.append(String.format(Locale.ROOT, "%-9s %5d  %-17s %14s %16s %8s%n", r.db(), r.n(), r.label(),
                         median(r.running(), Double.NaN), serText, gainText));
             }
+            b.append("gain = serialized / parallel; one --count request is one turn of the global lock, so serialized mode\n")
+                    .append("slows separate requests (many tenants), not one request for many\n");
         }
         if (!real.isEmpty() || realNote != null) b.append('\n').append(formatReal());
         b.append('\n').append(targets());
