@@ -31,8 +31,8 @@ import picocli.CommandLine.Option;
  * per workload with each server's figure and our ratio to each peer, and the peak RSS of every server.
  * A benchmark, not a test: figures on a shared machine are noisy, ratios from one run are what count.
  */
-@Command(name = "bench", description = "Benchmarks against named peers: nbd servers, instance startup.",
-        subcommands = {BenchCommand.Nbd.class, StartupCommand.class})
+@Command(name = "bench", description = "Benchmarks against named peers: nbd servers, instance startup, the fleet control plane.",
+        subcommands = {BenchCommand.Nbd.class, StartupCommand.class, FleetCommand.class})
 public final class BenchCommand implements Callable<Integer> {
 
     /** One fio workload. */
@@ -70,7 +70,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        throw new UsageException("bench needs a benchmark: nbd or startup");
+        throw new UsageException("bench needs a benchmark: nbd, startup or fleet");
     }
 
     static int nbd(long size, long runtimeNs, Path dir) throws Exception {

@@ -107,7 +107,9 @@ public final class AgentGateway {
         } else if (held != null && (seen == null || seen.phase() == null)) {
             applyNothingRuns(node, held, report.diskClean());
         } else if (held == null || held.state() == InstanceState.DELETED) {
-            applyFreeNode(findNode(name), report.diskClean());
+            // The node as read above, not again: a launch may have claimed it meanwhile, and a fresh read would
+            // show it busy with that new instance and free it as if that one were deleted.
+            applyFreeNode(node, report.diskClean());
         }
         return directive(findNode(name));
     }
@@ -134,12 +136,7 @@ public final class AgentGateway {
     private void applyInstanceReport(InstanceRow held, InstanceReport seen, boolean diskClean) {
         long now = clockMs.getAsLong();
         ProgressBoard.Progress p = new ProgressBoard.Progress(seen.bytesOnDemand(), seen.bytesBackground(), seen.fractionLocal());
-        if (progress.report(held.id(), p, now)) {
-            db.read(tx -> {
-                instances.progress(tx, held.id(), p.bytesOnDemand(), p.bytesBackground(), p.fractionLocal());
-                return null;
-            });
-        }
+        progress.report(held.id(), p, now);
         consoles.append(held.id(), seen.consoleOffset(), seen.console());
         InstanceState phase;
         try {

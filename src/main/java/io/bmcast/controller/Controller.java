@@ -66,7 +66,7 @@ public final class Controller implements AutoCloseable {
             SerializedLaunches serialized = new SerializedLaunches(config.serialized(), SERIALIZED_TAKE_TIMEOUT);
             ImageCatalog images = new ImageCatalog(db, imageRows, instances, events, PROBE_TIMEOUT, clockMs);
             Reconciler reconciler = new Reconciler(db, nodes, instances, transitions, scheduler, liveness, metrics,
-                    config.heartbeatTimeout().toMillis(), monotonicMs);
+                    progress, config.heartbeatTimeout().toMillis(), monotonicMs);
             InstanceLifecycle lifecycle = new InstanceLifecycle(db, instances, nodes, events, images, scheduler, transitions,
                     progress, consoles, serialized, metrics, clockMs);
             AgentGateway agents = new AgentGateway(db, nodes, instances, events, transitions, images, progress, consoles,

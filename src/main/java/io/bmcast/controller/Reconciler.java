@@ -5,7 +5,9 @@ import io.bmcast.controller.store.InstanceRepository;
 import io.bmcast.controller.store.NodeRepository;
 import io.bmcast.controller.store.NodeRow;
 import io.bmcast.fleet.NodeState;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
@@ -32,13 +34,17 @@ final class Reconciler implements AutoCloseable {
     private final long timeoutMs;
     private final long periodMs;
     private final LongSupplier monotonicMs;
+    private final ProgressBoard progress;
     private final Semaphore wake = new Semaphore(0);
+    /** When progress was last written (reconciler thread only). */
+    private long progressWrittenMs;
     private final Thread thread;
     private volatile boolean closed;
 
     Reconciler(Database db, NodeRepository nodes, InstanceRepository instances, Transitions transitions, Scheduler scheduler,
-            Liveness liveness, FleetMetrics metrics, long timeoutMs, LongSupplier monotonicMs) {
+            Liveness liveness, FleetMetrics metrics, ProgressBoard progress, long timeoutMs, LongSupplier monotonicMs) {
         this.db = db;
+        this.progress = progress;
         this.nodes = nodes;
         this.instances = instances;
         this.transitions = transitions;
@@ -81,6 +87,7 @@ final class Reconciler implements AutoCloseable {
     void reconcile() {
         markSilentNodesOffline();
         placePending();
+        writeProgress();
         metrics.counts(db.read(nodes::countByState), db.read(tx -> instances.countByShownState(tx, null)));
     }
 
@@ -97,6 +104,20 @@ final class Reconciler implements AutoCloseable {
                 liveness.reportedOffline(name);
             }
         }
+    }
+
+    /** Every instance's changed progress, in one transaction, at most every {@link ProgressBoard#PERSIST_EVERY_MS}. */
+    private void writeProgress() {
+        long now = monotonicMs.getAsLong();
+        if (now - progressWrittenMs < ProgressBoard.PERSIST_EVERY_MS) return;
+        progressWrittenMs = now;
+        Map<String, InstanceRepository.Progress> changed = new HashMap<>();
+        progress.takeChanged().forEach((id, p) -> changed.put(id,
+                new InstanceRepository.Progress(p.bytesOnDemand(), p.bytesBackground(), p.fractionLocal())));
+        if (!changed.isEmpty()) db.transaction(tx -> {
+            instances.progress(tx, changed);
+            return null;
+        });
     }
 
     private void placePending() {

@@ -105,13 +105,15 @@ final class Transitions {
 
     /**
      * Moves a node that holds no instance (or only a deleted one) from {@code node.state()} to {@code to};
-     * false when it changed meanwhile.
+     * false when it changed meanwhile: its state, or the instance it holds.
      */
     boolean moveNode(NodeRow node, NodeState to, String instanceId, String type, String message) {
         check(node, to);
         long now = clockMs.getAsLong();
         return db.transaction(tx -> {
-            if (!nodes.move(tx, node.name(), node.state(), to, instanceId, now)) return false;
+            boolean moved = node.instanceId() == null ? nodes.move(tx, node.name(), node.state(), to, instanceId, now)
+                    : nodes.moveHolding(tx, node.name(), node.instanceId(), node.state(), to, instanceId, now);
+            if (!moved) return false;
             events.append(tx, NewEvent.node(type, node.name(), message));
             return true;
         });

@@ -40,6 +40,8 @@ public enum InstanceState {
     public Set<InstanceState> next() {
         return switch (this) {
             case PENDING -> EnumSet.of(SCHEDULED, DESTROYING, DELETED, FAILED);
+            // An agent whose reports of starting (and streaming) were lost or late, under load, reports the phase it
+            // is in now: the controller catches up rather than leaving the instance scheduled for ever.
             case SCHEDULED -> EnumSet.of(STARTING, STREAMING, DEVIRTUALIZED, STOPPED, DESTROYING, FAILED);
             case STARTING -> EnumSet.of(STREAMING, DEVIRTUALIZED, STOPPED, DESTROYING, FAILED);
             case STREAMING -> EnumSet.of(DEVIRTUALIZED, STOPPED, DESTROYING, FAILED);

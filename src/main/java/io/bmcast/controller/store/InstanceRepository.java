@@ -103,15 +103,22 @@ public final class InstanceRepository {
         }
     }
 
-    /** Stores the progress an agent reported (no state change). */
-    public void progress(Tx tx, String id, long bytesOnDemand, long bytesBackground, double fractionLocal) throws SQLException {
+    /** One instance's progress as agents report it: bytes fetched on demand and in the background, fraction local. */
+    public record Progress(long bytesOnDemand, long bytesBackground, double fractionLocal) {}
+
+    /** Stores the progress agents reported (no state change), many instances in one batch. */
+    public void progress(Tx tx, java.util.Map<String, Progress> byInstance) throws SQLException {
+        if (byInstance.isEmpty()) return;
         try (PreparedStatement ps = tx.connection().prepareStatement(
                 "UPDATE instances SET bytes_on_demand = ?, bytes_background = ?, fraction_local = ? WHERE id = ?")) {
-            ps.setLong(1, bytesOnDemand);
-            ps.setLong(2, bytesBackground);
-            ps.setDouble(3, fractionLocal);
-            ps.setString(4, id);
-            ps.executeUpdate();
+            for (var e : byInstance.entrySet()) {
+                ps.setLong(1, e.getValue().bytesOnDemand());
+                ps.setLong(2, e.getValue().bytesBackground());
+                ps.setDouble(3, e.getValue().fractionLocal());
+                ps.setString(4, e.getKey());
+                ps.addBatch();
+            }
+            ps.executeBatch();
         }
     }
 
