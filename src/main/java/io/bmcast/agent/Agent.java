@@ -56,6 +56,8 @@ public final class Agent implements AutoCloseable {
     private int failures;
     private long retryAtNs;
     private long destroyAllowedAtNs;
+    /** The last long-poll was held and answered: poll again without waiting for the interval or a tick. */
+    private boolean pollAgain;
 
     public Agent(String name, Machine.Config config, ControllerClient client) {
         this.name = Objects.requireNonNull(name, "name");
@@ -109,7 +111,7 @@ public final class Agent implements AutoCloseable {
         while (!closing) {
             try {
                 step(System.nanoTime());
-                Thread.sleep(TICK_MS);
+                if (!pollAgain) Thread.sleep(TICK_MS);
             } catch (InterruptedException e) {
                 if (closing) return;
             } catch (RuntimeException e) {
@@ -169,6 +171,7 @@ public final class Agent implements AutoCloseable {
 
     private boolean due(AgentProtocol.Report r, long now) {
         if (lastSent == null || now - lastSentNs >= intervalNs) return true;
+        if (pollAgain && ControllerClient.isIdle(r)) return true;
         var a = r.instance();
         var b = lastSent.instance();
         if (r.diskClean() != lastSent.diskClean() || (a == null) != (b == null)) return true;
@@ -180,8 +183,11 @@ public final class Agent implements AutoCloseable {
 
     private void heartbeat(AgentProtocol.Report r, long now) throws InterruptedException {
         Directive d;
+        // Idle: long-poll, so that a launch placed on this node is heard when it is placed, not an interval later.
+        long waitNs = ControllerClient.isIdle(r) ? intervalNs : 0;
+        pollAgain = false;
         try {
-            d = client.heartbeat(r).get(ControllerClient.REQUEST_TIMEOUT.toSeconds() + 5, TimeUnit.SECONDS);
+            d = client.heartbeat(r, waitNs / 1_000_000).get(ControllerClient.REQUEST_TIMEOUT.toSeconds() + 5, TimeUnit.SECONDS);
         } catch (ExecutionException | TimeoutException e) {
             // A controller that does not know this node (its database was replaced) wants it to register again.
             if (ControllerClient.cause(e) instanceof ControllerClient.RefusedException re && re.status == 404) registered = false;
@@ -190,8 +196,10 @@ public final class Agent implements AutoCloseable {
         }
         failures = 0;
         reachability.ok();
+        long answeredNs = System.nanoTime();
+        pollAgain = waitNs > 0 && ControllerClient.wasHeld(d, waitNs, answeredNs - now);
         lastSent = r;
-        lastSentNs = now;
+        lastSentNs = answeredNs;
         directive = d;
         var inst = r.instance();
         if (inst != null && inst.id().equals(machine.instanceId())) {

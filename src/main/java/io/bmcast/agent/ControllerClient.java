@@ -80,6 +80,28 @@ public final class ControllerClient {
         return post("/api/v1/agent/heartbeat", report, AgentProtocol.Directive.class);
     }
 
+    /** A long-poll heartbeat (see {@link AgentProtocol}): the controller may hold its answer up to {@code waitMs}. */
+    public CompletableFuture<AgentProtocol.Directive> heartbeat(AgentProtocol.Report report, long waitMs) {
+        if (waitMs <= 0) return heartbeat(report);
+        return post("/api/v1/agent/heartbeat?wait=" + waitMs, report, AgentProtocol.Directive.class);
+    }
+
+    /**
+     * Whether a report is one an idle agent long-polls with: it holds nothing and its disk is clean, so the only news
+     * it can hear is a new instance.
+     */
+    static boolean isIdle(AgentProtocol.Report report) {
+        return report.instance() == null && report.diskClean();
+    }
+
+    /**
+     * Whether a long-poll's answer was held by the controller (then the next poll goes out at once). One answered
+     * much sooner, with nothing to do, came from a controller that does not hold: polling again at once would spin.
+     */
+    static boolean wasHeld(AgentProtocol.Directive d, long waitNs, long tookNs) {
+        return d.assignment() != null || tookNs >= waitNs / 2;
+    }
+
     /** Downloads {@code apiPath} (an image's kernel or initrd) to {@code target}, atomically. */
     public void download(String apiPath, Path target) throws IOException, InterruptedException {
         Path tmp = target.resolveSibling(target.getFileName() + ".part");

@@ -64,19 +64,24 @@ final class HollowNode {
     private void beat() {
         AgentProtocol.Report report;
         boolean register;
+        long waitNs;
         synchronized (this) {
             next = null;
             nextAtNs = Long.MAX_VALUE;
             if (inFlight || fleet.closed()) return;
-            if (!fleet.tryAcquire()) {
+            register = !registered;
+            report = register ? null : report(System.nanoTime());
+            // An idle node long-polls, outside the fleet's in-flight bound: a held poll costs the controller a
+            // socket and no work, and bounding polls would leave 64 nodes hearing news at once and the rest late.
+            waitNs = report != null && ControllerClient.isIdle(report) ? intervalNs : 0;
+            if (waitNs == 0 && !fleet.tryAcquire()) {
                 // Too many requests in flight fleet-wide: come back a little later, at a jittered instant.
                 scheduleAt(System.nanoTime() + ThreadLocalRandom.current().nextLong(10_000_000L, 50_000_000L));
                 return;
             }
             inFlight = true;
-            register = !registered;
-            report = register ? null : report(System.nanoTime());
         }
+        long sentNs = System.nanoTime();
         if (register) {
             fleet.client.register(fleet.hello(name)).whenComplete((welcome, err) -> {
                 fleet.release();
@@ -94,14 +99,14 @@ final class HollowNode {
                 scheduleAt(System.nanoTime());
             });
         } else {
-            fleet.client.heartbeat(report).whenComplete((directive, err) -> {
-                fleet.release();
+            fleet.client.heartbeat(report, waitNs / 1_000_000).whenComplete((directive, err) -> {
+                if (waitNs == 0) fleet.release();
                 if (err != null) {
                     failed(err);
                     return;
                 }
                 fleet.reachability.ok();
-                applied(report, directive);
+                applied(report, directive, waitNs > 0 && ControllerClient.wasHeld(directive, waitNs, System.nanoTime() - sentNs));
             });
         }
     }
@@ -121,8 +126,11 @@ final class HollowNode {
         scheduleAt(System.nanoTime() + delay);
     }
 
-    /** Takes the directive's next steps, then plans the next heartbeat: at once if anything changed. */
-    private void applied(AgentProtocol.Report sent, Directive d) {
+    /**
+     * Takes the directive's next steps, then plans the next heartbeat: at once if anything changed or a long-poll
+     * was held and answered ({@code pollAgain}).
+     */
+    private void applied(AgentProtocol.Report sent, Directive d, boolean pollAgain) {
         long now = System.nanoTime();
         boolean changed = false;
         synchronized (this) {
@@ -162,7 +170,7 @@ final class HollowNode {
         long at;
         synchronized (this) {
             long jittered = (long) (intervalNs * ThreadLocalRandom.current().nextDouble(0.9, 1.1));
-            at = changed ? now : Math.min(now + jittered, nextChange(now));
+            at = changed || pollAgain ? now : Math.min(now + jittered, nextChange(now));
         }
         scheduleAt(at);
     }

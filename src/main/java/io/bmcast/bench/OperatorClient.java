@@ -47,6 +47,11 @@ final class OperatorClient implements AutoCloseable {
         send(request("/api/v1/instances/" + id).DELETE(), 202);
     }
 
+    /** The instance's serial console as the controller holds it so far. */
+    String console(String id) throws IOException, InterruptedException {
+        return new String(send(request("/api/v1/instances/" + id + "/console").GET(), 200), StandardCharsets.UTF_8);
+    }
+
     List<Api.Node> nodes() throws IOException, InterruptedException {
         return Jackson.MAPPER.readValue(send(request("/api/v1/nodes").GET(), 200), NODES);
     }

@@ -46,9 +46,12 @@ final class RealFleet implements AutoCloseable {
     private final List<Agent> agents;
     private final OperatorClient api;
     private final FleetEvents events;
+    /** The line a busybox guest prints once booted: its init (and so acpid) runs, and a power-button press is heard. */
+    private final String readyMarker;
 
     private RealFleet(NbdServer server, CountingExport counter, Controller controller, HttpClient agentHttp, List<Agent> agents,
-            OperatorClient api, FleetEvents events) {
+            OperatorClient api, FleetEvents events, String readyMarker) {
+        this.readyMarker = readyMarker;
         this.server = server;
         this.counter = counter;
         this.controller = controller;
@@ -84,14 +87,18 @@ final class RealFleet implements AutoCloseable {
                         + HollowRun.READY_TIMEOUT.toSeconds() + " s");
                 Thread.sleep(200);
             }
-            return new RealFleet(server, counter, controller, agentHttp, agents, api, FleetEvents.follow(api));
+            return new RealFleet(server, counter, controller, agentHttp, agents, api, FleetEvents.follow(api), guest.readyMarker());
         } catch (IOException | InterruptedException | RuntimeException e) {
-            new RealFleet(server, counter, controller, agentHttp, agents, api, null).close();
+            new RealFleet(server, counter, controller, agentHttp, agents, api, null, null).close();
             throw e;
         }
     }
 
-    /** Launches {@code k} at once, waits until all are devirtualized, destroys them at once, waits for their nodes. */
+    /**
+     * Launches {@code k} at once, waits until all are devirtualized, then until every guest has printed its ready
+     * marker, destroys them at once, and waits for their nodes. Destroying a guest still booting would measure the
+     * agent's stop grace (its init does not yet answer the ACPI power button), not the destroy.
+     */
     RealSample launch(int k, int round, Duration timeout) throws IOException, InterruptedException {
         long bytes0 = counter.bytesRead();
         Map<String, Long> requestedAt = new ConcurrentHashMap<>();
@@ -124,6 +131,8 @@ final class RealFleet implements AutoCloseable {
         }
         long egress = counter.bytesRead() - bytes0;
         double egressSeconds = (counter.lastReadEndNs() - t0Ns) / 1e9;
+
+        awaitReady(requestedAt.keySet(), t0 + timeout.toMillis());
 
         Map<String, String> nodeOf = new HashMap<>();
         for (Api.Instance i : api.instances()) if (requestedAt.containsKey(i.id())) nodeOf.put(i.id(), i.node());
@@ -158,6 +167,19 @@ final class RealFleet implements AutoCloseable {
         }
         return new RealSample(k, round, (running - t0) / 1000.0, (devirtualized - t0) / 1000.0, egress, egressSeconds,
                 (available - d0) / 1000.0, scrub);
+    }
+
+    /** Waits until each instance's console (as the controller holds it) shows the guest's ready marker. */
+    private void awaitReady(java.util.Set<String> ids, long deadlineMs) throws IOException, InterruptedException {
+        if (readyMarker == null) return;
+        for (String id : ids) {
+            while (!api.console(id).contains(readyMarker)) {
+                if (System.currentTimeMillis() > deadlineMs) {
+                    throw new IOException("instance " + id + " did not print its ready marker '" + readyMarker + "' within the time allowed");
+                }
+                Thread.sleep(100);
+            }
+        }
     }
 
     private void await(java.util.Set<String> ids, long deadlineMs, String what, String... types) throws IOException, InterruptedException {

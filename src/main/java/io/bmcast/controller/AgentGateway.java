@@ -13,7 +13,11 @@ import io.bmcast.fleet.AgentProtocol.InstanceReport;
 import io.bmcast.fleet.AgentProtocol.Report;
 import io.bmcast.fleet.InstanceState;
 import io.bmcast.fleet.NodeState;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
@@ -40,7 +44,12 @@ public final class AgentGateway {
     private final SerializedLaunches serialized;
     private final FleetMetrics metrics;
     private final Runnable nodeFreed;
+    private final NodeSignals signals;
     private final long heartbeatIntervalMs;
+    /** The longest a heartbeat is held (see {@link #heartbeat(Report, long)}). */
+    private final long maxWaitMs;
+    /** Where a held heartbeat's answer is computed once it wakes: not on the thread that fired its signal. */
+    private final Executor answers = Executors.newVirtualThreadPerTaskExecutor();
     private final LongSupplier clockMs;
     private final LongSupplier monotonicMs;
     /** The last illegal phase each instance's agent reported, so a stuck agent yields one event, not one a second. */
@@ -48,8 +57,8 @@ public final class AgentGateway {
 
     AgentGateway(Database db, NodeRepository nodes, InstanceRepository instances, EventRepository events,
             Transitions transitions, ImageCatalog images, ProgressBoard progress, ConsoleLogs consoles, Liveness liveness,
-            SerializedLaunches serialized, FleetMetrics metrics, Runnable nodeFreed, long heartbeatIntervalMs,
-            LongSupplier clockMs, LongSupplier monotonicMs) {
+            SerializedLaunches serialized, FleetMetrics metrics, Runnable nodeFreed, NodeSignals signals, long heartbeatIntervalMs,
+            long heartbeatTimeoutMs, LongSupplier clockMs, LongSupplier monotonicMs) {
         this.db = db;
         this.nodes = nodes;
         this.instances = instances;
@@ -62,7 +71,11 @@ public final class AgentGateway {
         this.serialized = serialized;
         this.metrics = metrics;
         this.nodeFreed = nodeFreed;
+        this.signals = signals;
         this.heartbeatIntervalMs = heartbeatIntervalMs;
+        // At most one interval, the agent's usual silence; and well inside the offline timeout, so that a node
+        // whose held answer is lost on the way is still heard (its next poll) before it counts as offline.
+        this.maxWaitMs = Math.max(0, Math.min(heartbeatIntervalMs, heartbeatTimeoutMs / 2));
         this.clockMs = clockMs;
         this.monotonicMs = monotonicMs;
     }
@@ -112,6 +125,35 @@ public final class AgentGateway {
             applyFreeNode(node, report.diskClean());
         }
         return directive(findNode(name));
+    }
+
+    /**
+     * A long-poll: one heartbeat, as {@link #heartbeat(Report)}, whose answer is held for up to {@code waitMs}
+     * (capped at one heartbeat interval) while the node is available and holds nothing, and given at once when a
+     * launch claims the node. So an idle node hears of its instance as soon as the claim commits, not at its next
+     * heartbeat. Still level-triggered: the answer is the node's desired state read when it is sent, and a lost
+     * answer only means the next poll. A held heartbeat counts as one when it arrives and again when it is
+     * answered, so a node waiting here never looks silent.
+     *
+     * <p>Holding costs no thread: the caller answers when the future completes (an asynchronous HTTP response).
+     */
+    public CompletableFuture<Directive> heartbeat(Report report, long waitMs) {
+        Directive now = heartbeat(report);
+        long wait = Math.min(waitMs, maxWaitMs);
+        if (wait <= 0 || now.assignment() != null) return CompletableFuture.completedFuture(now);
+        String name = report.name();
+        CompletableFuture<Void> signal = signals.await(name);
+        // Read again after the signal is in place: a claim that committed in between fired before we listened.
+        NodeRow node = findNode(name);
+        if (node.state() != NodeState.AVAILABLE || node.instanceId() != null) {
+            signals.done(name, signal);
+            return CompletableFuture.completedFuture(directive(node));
+        }
+        return signal.thenApply(v -> v).completeOnTimeout(null, wait, TimeUnit.MILLISECONDS).thenApplyAsync(v -> {
+            signals.done(name, signal);
+            liveness.heard(name, monotonicMs.getAsLong(), clockMs.getAsLong());
+            return directive(findNode(name));
+        }, answers);
     }
 
     private NodeRow findNode(String name) {

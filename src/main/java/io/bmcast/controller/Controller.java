@@ -62,7 +62,8 @@ public final class Controller implements AutoCloseable {
             ProgressBoard progress = new ProgressBoard(metrics.bytesFetched());
             ConsoleLogs consoles = new ConsoleLogs(config.dataDir().resolve("console"));
             Transitions transitions = new Transitions(db, instances, nodes, events, clockMs);
-            Scheduler scheduler = new Scheduler(db, nodes, instances, events, clockMs);
+            NodeSignals signals = new NodeSignals();
+            Scheduler scheduler = new Scheduler(db, nodes, instances, events, signals, clockMs);
             SerializedLaunches serialized = new SerializedLaunches(config.serialized(), SERIALIZED_TAKE_TIMEOUT);
             ImageCatalog images = new ImageCatalog(db, imageRows, instances, events, PROBE_TIMEOUT, clockMs);
             Reconciler reconciler = new Reconciler(db, nodes, instances, transitions, scheduler, liveness, metrics,
@@ -70,7 +71,8 @@ public final class Controller implements AutoCloseable {
             InstanceLifecycle lifecycle = new InstanceLifecycle(db, instances, nodes, events, images, scheduler, transitions,
                     progress, consoles, serialized, metrics, clockMs);
             AgentGateway agents = new AgentGateway(db, nodes, instances, events, transitions, images, progress, consoles,
-                    liveness, serialized, metrics, reconciler::wake, config.heartbeatInterval().toMillis(), clockMs, monotonicMs);
+                    liveness, serialized, metrics, reconciler::wake, signals, config.heartbeatInterval().toMillis(),
+                    config.heartbeatTimeout().toMillis(), clockMs, monotonicMs);
             FleetSummary summary = new FleetSummary(db, nodes, instances, liveness, metrics, clockMs);
             EventFeed feed = new EventFeed(db, events, streams);
 

@@ -21,13 +21,16 @@ final class Scheduler {
     private final NodeRepository nodes;
     private final InstanceRepository instances;
     private final EventRepository events;
+    private final NodeSignals signals;
     private final LongSupplier clockMs;
 
-    Scheduler(Database db, NodeRepository nodes, InstanceRepository instances, EventRepository events, LongSupplier clockMs) {
+    Scheduler(Database db, NodeRepository nodes, InstanceRepository instances, EventRepository events, NodeSignals signals,
+            LongSupplier clockMs) {
         this.db = db;
         this.nodes = nodes;
         this.instances = instances;
         this.events = events;
+        this.signals = signals;
         this.clockMs = clockMs;
     }
 
@@ -35,8 +38,17 @@ final class Scheduler {
      * Claims a free node with at least {@code diskBytes} and schedules {@code id} on it, in one transaction.
      * Empty when no node is free (the instance stays pending), or when the instance is no longer pending (a
      * destroy or another placement won): then the claimed node is given back by the rollback.
+     *
+     * <p>The node's agent, if it is long-polling, hears of the instance at once: its signal fires after the commit,
+     * never before, so the woken heartbeat reads the claim.
      */
     Optional<String> place(String id, String project, long diskBytes, boolean afterWaiting) {
+        Optional<String> placed = claim(id, project, diskBytes, afterWaiting);
+        placed.ifPresent(signals::fire);
+        return placed;
+    }
+
+    private Optional<String> claim(String id, String project, long diskBytes, boolean afterWaiting) {
         for (int attempt = 1; ; attempt++) {
             try {
                 return db.transaction(tx -> {

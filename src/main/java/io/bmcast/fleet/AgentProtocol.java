@@ -7,9 +7,16 @@ package io.bmcast.fleet;
  * ({@link Report}) and every answer the controller's whole desired state for that node ({@link Directive}).
  * A lost message, a duplicate or a restart of either side only means the next heartbeat converges.
  *
+ * <p>An idle agent (it holds nothing and its disk is clean) long-polls: it adds {@code ?wait=MS}, and the
+ * controller holds the answer up to that long (at most one heartbeat interval) unless a launch claims the node
+ * first, when it answers at once. The agent then sends its next heartbeat right away. So an idle node hears of its
+ * instance when the claim commits, not up to an interval later. A controller that does not hold answers at once,
+ * and the agent falls back to its interval.
+ *
  * <pre>
  *  POST /api/v1/agent/register   Hello     -> Welcome
  *  POST /api/v1/agent/heartbeat  Report    -> Directive
+ *  POST /api/v1/agent/heartbeat?wait=MS      (long-poll: answer held up to MS while the node is idle)
  *  GET  /api/v1/images/{name}/kernel | /initrd   (the image's boot files, for agents that boot with --kernel)
  * </pre>
  */
