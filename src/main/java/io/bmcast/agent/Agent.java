@@ -197,7 +197,7 @@ public final class Agent implements AutoCloseable {
         failures = 0;
         reachability.ok();
         long answeredNs = System.nanoTime();
-        pollAgain = waitNs > 0 && ControllerClient.wasHeld(d, waitNs, answeredNs - now);
+        pollAgain = waitNs > 0 && ControllerClient.pollAgain(d, waitNs, answeredNs - now);
         lastSent = r;
         lastSentNs = answeredNs;
         directive = d;

@@ -95,11 +95,12 @@ public final class ControllerClient {
     }
 
     /**
-     * Whether a long-poll's answer was held by the controller (then the next poll goes out at once). One answered
-     * much sooner, with nothing to do, came from a controller that does not hold: polling again at once would spin.
+     * Whether to poll again at once: the answer was held (for at least half the wait) and brought nothing to do. One
+     * answered much sooner with nothing to do came from a controller that does not hold, and polling again at once
+     * would spin; one with an assignment is acted on, and the agent reports as its phase changes.
      */
-    static boolean wasHeld(AgentProtocol.Directive d, long waitNs, long tookNs) {
-        return d.assignment() != null || tookNs >= waitNs / 2;
+    static boolean pollAgain(AgentProtocol.Directive d, long waitNs, long tookNs) {
+        return d.assignment() == null && tookNs >= waitNs / 2;
     }
 
     /** Downloads {@code apiPath} (an image's kernel or initrd) to {@code target}, atomically. */

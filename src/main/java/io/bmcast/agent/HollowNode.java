@@ -106,7 +106,7 @@ final class HollowNode {
                     return;
                 }
                 fleet.reachability.ok();
-                applied(report, directive, waitNs > 0 && ControllerClient.wasHeld(directive, waitNs, System.nanoTime() - sentNs));
+                applied(report, directive, waitNs > 0 && ControllerClient.pollAgain(directive, waitNs, System.nanoTime() - sentNs));
             });
         }
     }
