@@ -20,7 +20,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * by jitter so they do not arrive at the controller in one wave.
  */
 public final class HollowFleet implements AutoCloseable {
-    /** Requests in flight at once, all nodes together: a launch of 1000 does not open 1000 connections. */
+    /**
+     * Requests in flight at once, all nodes together, so that a launch of 1000 does not send 1000 reports at once.
+     * Idle nodes' long-polls are not counted: each holds a connection while it waits, but asks the controller for
+     * no work until it is answered (see {@link HollowNode}).
+     */
     static final int MAX_IN_FLIGHT = 64;
     /** First registrations are spread over this long, as machines powering on would be. */
     static final long REGISTER_SPREAD_NS = 1_000_000_000L;
