@@ -50,6 +50,7 @@ public final class AgentGateway {
     private final long maxWaitMs;
     /** Where a held heartbeat's answer is computed once it wakes: not on the thread that fired its signal. */
     private final Executor answers = Executors.newVirtualThreadPerTaskExecutor();
+    private volatile boolean closing;
     private final LongSupplier clockMs;
     private final LongSupplier monotonicMs;
     /** The last illegal phase each instance's agent reported, so a stuck agent yields one event, not one a second. */
@@ -151,9 +152,17 @@ public final class AgentGateway {
         }
         return signal.thenApply(v -> v).completeOnTimeout(null, wait, TimeUnit.MILLISECONDS).thenApplyAsync(v -> {
             signals.done(name, signal);
+            // stopping: the database may be gone; the node held nothing and is told so (its next poll goes elsewhere)
+            if (closing) return new Directive(null, 0);
             liveness.heard(name, monotonicMs.getAsLong(), clockMs.getAsLong());
             return directive(findNode(name));
         }, answers);
+    }
+
+    /** Answers every held heartbeat now: called before the HTTP server stops, so none is cut off mid-wait. */
+    public void stopHolding() {
+        closing = true;
+        signals.fireAll();
     }
 
     private NodeRow findNode(String name) {

@@ -33,8 +33,10 @@ public final class Controller implements AutoCloseable {
     private final Reconciler reconciler;
     private final HttpApi http;
     private final AccessTokens tokens;
+    private final AgentGateway agents;
 
-    private Controller(ControllerConfig config, Database db, Reconciler reconciler, HttpApi http, AccessTokens tokens) {
+    private Controller(ControllerConfig config, Database db, Reconciler reconciler, HttpApi http, AccessTokens tokens, AgentGateway agents) {
+        this.agents = agents;
         this.config = config;
         this.db = db;
         this.reconciler = reconciler;
@@ -88,7 +90,7 @@ public final class Controller implements AutoCloseable {
                 http.close();
                 throw e;
             }
-            return new Controller(config, db, reconciler, http, tokens);
+            return new Controller(config, db, reconciler, http, tokens, agents);
         } catch (IOException | RuntimeException e) {
             db.close();
             throw e;
@@ -130,6 +132,7 @@ public final class Controller implements AutoCloseable {
 
     @Override
     public void close() {
+        agents.stopHolding();
         http.close();
         reconciler.close();
         db.close();

@@ -25,6 +25,11 @@ final class NodeSignals {
         if (f != null) f.complete(null);
     }
 
+    /** Wakes every waiter (the controller is stopping: held heartbeats are answered before the server goes). */
+    void fireAll() {
+        for (String node : waiting.keySet()) fire(node);
+    }
+
     /** Drops the signal a timed-out waiter leaves behind, unless a newer poll has replaced it. */
     void done(String node, CompletableFuture<Void> signal) {
         waiting.remove(node, signal);
