@@ -31,6 +31,8 @@ import java.util.regex.Pattern;
 public final class AgentGateway {
     private static final Logger LOG = Logger.getLogger(AgentGateway.class.getName());
     private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+    /** How long a stopping controller waits for its held heartbeats' answers; they need no database, so little. */
+    private static final long STOP_WAIT_MS = 1000;
 
     private final Database db;
     private final NodeRepository nodes;
@@ -51,6 +53,8 @@ public final class AgentGateway {
     /** Where a held heartbeat's answer is computed once it wakes: not on the thread that fired its signal. */
     private final Executor answers = Executors.newVirtualThreadPerTaskExecutor();
     private volatile boolean closing;
+    /** Held heartbeats not yet answered, so that a stopping controller can answer them before its server goes. */
+    private final java.util.Set<CompletableFuture<Directive>> held = ConcurrentHashMap.newKeySet();
     private final LongSupplier clockMs;
     private final LongSupplier monotonicMs;
     /** The last illegal phase each instance's agent reported, so a stuck agent yields one event, not one a second. */
@@ -141,7 +145,7 @@ public final class AgentGateway {
     public CompletableFuture<Directive> heartbeat(Report report, long waitMs) {
         Directive now = heartbeat(report);
         long wait = Math.min(waitMs, maxWaitMs);
-        if (wait <= 0 || now.assignment() != null) return CompletableFuture.completedFuture(now);
+        if (wait <= 0 || closing || now.assignment() != null) return CompletableFuture.completedFuture(now);
         String name = report.name();
         CompletableFuture<Void> signal = signals.await(name);
         // Read again after the signal is in place: a claim that committed in between fired before we listened.
@@ -150,19 +154,29 @@ public final class AgentGateway {
             signals.done(name, signal);
             return CompletableFuture.completedFuture(directive(node));
         }
-        return signal.thenApply(v -> v).completeOnTimeout(null, wait, TimeUnit.MILLISECONDS).thenApplyAsync(v -> {
+        CompletableFuture<Directive> answer = signal.thenApply(v -> v).completeOnTimeout(null, wait, TimeUnit.MILLISECONDS).thenApplyAsync(v -> {
             signals.done(name, signal);
             // stopping: the database may be gone; the node held nothing and is told so (its next poll goes elsewhere)
             if (closing) return new Directive(null, 0);
             liveness.heard(name, monotonicMs.getAsLong(), clockMs.getAsLong());
             return directive(findNode(name));
         }, answers);
+        held.add(answer);
+        answer.whenComplete((d, e) -> held.remove(answer));
+        return answer;
     }
 
     /** Answers every held heartbeat now: called before the HTTP server stops, so none is cut off mid-wait. */
     public void stopHolding() {
         closing = true;
         signals.fireAll();
+        try {
+            CompletableFuture.allOf(held.toArray(CompletableFuture[]::new)).get(STOP_WAIT_MS, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            // answered as far as they could be: the server's stop ends the rest
+        }
     }
 
     private NodeRow findNode(String name) {
