@@ -55,7 +55,9 @@ public final class Agent implements AutoCloseable {
     private long consoleAck;
     private int failures;
     private long retryAtNs;
+    /** A destroy whose scrub was not verified is tried again, for that instance only, at this time. */
     private long destroyAllowedAtNs;
+    private String destroyRetryOf;
     /** The last long-poll was held and answered: poll again without waiting for the interval or a tick. */
     private boolean pollAgain;
 
@@ -234,7 +236,11 @@ public final class Agent implements AutoCloseable {
                 machine.start(a.instanceId(), a.image());
             }
             case DESTROY -> {
-                if (now - destroyAllowedAtNs < 0) return;
+                // The retry pause belongs to the instance whose scrub failed; a node's next tenant's destroy goes at once
+                // (it used to wait out the previous instance's pause: up to 30 s for a node reused within 30 s).
+                String id = machine.instanceId();
+                if (id != null && id.equals(destroyRetryOf) && now - destroyAllowedAtNs < 0) return;
+                destroyRetryOf = id;
                 destroyAllowedAtNs = now + DESTROY_RETRY_NS;
                 deletedReported = false;
                 machine.destroy();
