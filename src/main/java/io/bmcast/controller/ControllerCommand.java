@@ -65,9 +65,10 @@ public final class ControllerCommand implements Callable<Integer> {
     }
 
     /** A listen address. */
-    record Listen(String host, int port) {}
+    public record Listen(String host, int port) {}
 
-    static final class ListenConverter implements CommandLine.ITypeConverter<Listen> {
+    /** {@code HOST:PORT} (port 0: any free one); also the demo's {@code --listen}. */
+    public static final class ListenConverter implements CommandLine.ITypeConverter<Listen> {
         @Override
         public Listen convert(String hostPort) {
             int colon = hostPort.lastIndexOf(':');

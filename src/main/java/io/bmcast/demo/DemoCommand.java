@@ -67,9 +67,9 @@ public final class DemoCommand implements Callable<Integer> {
             description = "Application data in the image that the boot never reads (default ${DEFAULT-VALUE}).")
     long appData;
 
-    @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:8080",
+    @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:8080", converter = ControllerCommand.ListenConverter.class,
             description = "The controller's address (default ${DEFAULT-VALUE}; any free port when that one is taken).")
-    String listen;
+    ControllerCommand.Listen listen;
 
     @Option(names = "--keep", description = "Leave the controller, agents and image server running afterwards (Ctrl-C ends them).")
     boolean keep;
@@ -169,15 +169,8 @@ public final class DemoCommand implements Callable<Integer> {
     }
 
     private Controller startController(Path data) throws IOException {
-        int colon = listen.lastIndexOf(':');
-        if (colon < 0) throw new io.bmcast.util.UsageException("--listen must be HOST:PORT, not '" + listen + "'");
-        String host = listen.substring(0, colon);
-        int port;
-        try {
-            port = Integer.parseInt(listen.substring(colon + 1));
-        } catch (NumberFormatException e) {
-            throw new io.bmcast.util.UsageException("--listen must be HOST:PORT, not '" + listen + "'");
-        }
+        String host = listen.host();
+        int port = listen.port();
         ControllerConfig config = ControllerConfig.defaults(data).withListen(host, port);
         try {
             return Controller.start(config);
