@@ -114,6 +114,7 @@ public final class Hydrator implements AutoCloseable {
     private boolean backingOff;
     private long lastCommitNs;
     private long nextReviewNs;
+    private long bytesWhileBusy;
     private volatile Step lastStep;
     private volatile boolean running;
     private final List<Thread> threads = new ArrayList<>();
@@ -138,7 +139,7 @@ public final class Hydrator implements AutoCloseable {
         this.nextBatchNs = lastCommitNs;
         this.nextReviewNs = lastCommitNs;
         disk.hydrationReport(new MediatorStatus.Hydration(options.yieldPolicy().share(),
-                options.deadline() == null ? 0 : options.deadline().epochMs(), 0));
+                options.deadline() == null ? 0 : options.deadline().epochMs(), 0, 0));
     }
 
     /**
@@ -196,6 +197,7 @@ public final class Hydrator implements AutoCloseable {
         // not thread-safe); the batch's I/O does not, so the workers overlap one's fetch with another's write.
         int first;
         int n;
+        boolean guestBusy;
         synchronized (this) {
             if (finished.isDone() || disk.isClosed()) {
                 lastStep = finished.isCompletedExceptionally() ? Step.FAILED : Step.DONE;
@@ -203,6 +205,7 @@ public final class Hydrator implements AutoCloseable {
             }
             try {
                 if (disk.completeIfHydrated()) {
+                    review(nowNs);
                     finished.complete(null);
                     lastStep = Step.DONE;
                     return 0;
@@ -246,6 +249,8 @@ public final class Hydrator implements AutoCloseable {
             }
             sizer.started(nowNs);
             options.yieldPolicy().batchStarted(nowNs);
+            long last = disk.lastGuestIoNs();
+            guestBusy = disk.guestInFlight() > 0 || last != Long.MIN_VALUE && nowNs - last - QUIET_NS < 0;
         }
         long bytes = 0;
         try {
@@ -266,6 +271,7 @@ public final class Hydrator implements AutoCloseable {
         synchronized (this) {
             // Charged after the batch (holes cost nothing): the next may start once the link has "sent" it.
             if (bucket != null) nextBatchNs = end + bucket.reserve(bytes, end);
+            if (guestBusy) bytesWhileBusy += bytes;
             if (backingOff || failures > 0) {
                 backingOff = false;
                 failures = 0;
@@ -299,7 +305,8 @@ public final class Hydrator implements AutoCloseable {
         if (d != null && p instanceof YieldPolicy.Share s) s.share(d.share(nowNs, s.minShare(), remaining, rate));
         long projected = HydrationDeadline.projectedNs(nowNs, remaining, rate, p.share());
         long projectedEpochMs = projected == Long.MIN_VALUE ? 0 : System.currentTimeMillis() + (projected - nowNs) / 1_000_000;
-        disk.hydrationReport(new MediatorStatus.Hydration(p.share(), d == null ? 0 : d.epochMs(), projectedEpochMs));
+        disk.hydrationReport(new MediatorStatus.Hydration(p.share(), d == null ? 0 : d.epochMs(), projectedEpochMs,
+                bytesWhileBusy));
     }
 
     private long failed(long nowNs, IOException e) {
