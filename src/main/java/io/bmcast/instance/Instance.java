@@ -5,6 +5,7 @@ import io.bmcast.node.MediatorConfig;
 import io.bmcast.node.NodeState;
 import io.bmcast.transport.NbdUri;
 import io.bmcast.util.Units;
+import io.bmcast.vmm.Accel;
 import io.bmcast.vmm.Devirtualizer;
 import io.bmcast.vmm.DiskBus;
 import io.bmcast.vmm.GuestDisk;
@@ -25,7 +26,8 @@ import java.util.function.Consumer;
  * the steps between them.
  *
  * <pre>
- *   start mediator ── start QEMU (disk = nbd0 on the mediator's socket, reconnect-delay) ── guest runs
+ *   start mediator ─┬─ mediator listens ── attach the disk (nbd0 on its socket, reconnect-delay) ── guest runs
+ *   start QEMU ─────┘  (paused, no disk yet: the two starts overlap)
  *        ^  mediator died: restart it on the same state; QEMU holds guest I/O meanwhile
  *   hydrated (every region local, map committed) ── de-virtualize over QMP ── stop the mediator
  *   guest powers off ── if not yet hydrated, finish the copy first, so the disk ends complete
@@ -147,7 +149,20 @@ public final class Instance {
         double ready = -1, hydrated = -1, devirtualized = -1, exited = -1;
         MediatorSupervisor mediator = new MediatorSupervisor(node);
         try {
-            node.start(MEDIATOR_START, out::println);
+            // The mediator's JVM and QEMU start side by side: QEMU paused and without its disk until the mediator
+            // listens, then the disk is attached and the guest let run.
+            node.launch();
+            QemuSpec qs = new QemuSpec(runDir.resolve("vm"), new GuestDisk.Nbd(socket, Mediator.EXPORT, 20),
+                    spec.bus(), spec.kernel(), spec.initrd(), spec.append(), spec.memoryMiB(), accel(), List.of());
+            if (spec.console() != null) linkConsole(Qemu.consoleLog(qs.workDir()), spec.console());
+            qemu = Qemu.startWithoutDisk(qs);
+            Qemu vm = qemu;
+            hook = Thread.ofPlatform().unstarted(() -> {
+                vm.stop();
+                node.stop(Duration.ofSeconds(10));
+            });
+            Runtime.getRuntime().addShutdownHook(hook);
+            node.awaitListening(MEDIATOR_START, out::println);
             events.emit("mediator-started", "pid", node.pid());
             if (stopRequests.get() > 0) {
                 // Destroyed before the guest ever ran: nothing to power off.
@@ -156,16 +171,8 @@ public final class Instance {
                 events.emit("stopped", "phase", statusPhase(state));
                 return new Result(-1, -1, -1, -1, -1, 0, NodeState.readStatus(state), true);
             }
-            QemuSpec qs = new QemuSpec(runDir.resolve("vm"), new GuestDisk.Nbd(socket, Mediator.EXPORT, 20),
-                    spec.bus(), spec.kernel(), spec.initrd(), spec.append(), spec.memoryMiB(), null, List.of());
-            if (spec.console() != null) linkConsole(Qemu.consoleLog(qs.workDir()), spec.console());
-            qemu = Qemu.start(qs);
-            Qemu vm = qemu;
-            hook = Thread.ofPlatform().unstarted(() -> {
-                vm.stop();
-                node.stop(Duration.ofSeconds(10));
-            });
-            Runtime.getRuntime().addShutdownHook(hook);
+            attachDisk(qemu, node, mediator);
+            qemu.resume();
             events.emit("vmm-started", "accel", qemu.accel().qemuName(), "pid", qemu.pid());
             ReadyWatch readyWatch = ReadyWatch.start(qemu, spec.readyMarker(), events, guestReady);
             vmmStarted.accept(qemu);
@@ -273,6 +280,41 @@ public final class Instance {
         void kill(Qemu qemu, EventLog events) {
             events.emit("vmm-killed", "afterSeconds", Math.round((System.nanoTime() - sinceNs) / 1e6) / 1000.0);
             qemu.stop();
+        }
+    }
+
+    /**
+     * The accelerator, decided before this instance's clock started ({@link Accel#detect} at the agent's, the
+     * command's or the benchmark's start). Probed here only if no one did: then the probe's seconds are in the
+     * timeline, and an event says so.
+     */
+    private Accel accel() {
+        Accel a = Accel.known();
+        if (a != null) return a;
+        double t = events.secondsSinceStart();
+        a = Accel.detect(spec.kernel());
+        events.emit("accel-probed", "accel", a.qemuName(), "seconds", Math.round((events.secondsSinceStart() - t) * 1000) / 1000.0);
+        return a;
+    }
+
+    /**
+     * Attaches the guest's disk to the paused QEMU. The NBD node connects as it is added: if the mediator died
+     * since it listened, it is restarted (as under a running guest) and the disk attached to the new one.
+     */
+    private void attachDisk(Qemu qemu, NodeProcess node, MediatorSupervisor mediator) throws IOException {
+        while (true) {
+            checkAborted();
+            try {
+                qemu.attachDisk();
+                return;
+            } catch (IOException e) {
+                if (node.isAlive() || !qemu.isAlive()) throw e;
+            }
+            while (!node.isAlive()) {
+                checkAborted();
+                mediator.keepAlive();
+                if (!node.isAlive()) NodeProcess.sleep(100);
+            }
         }
     }
 

@@ -8,6 +8,7 @@ import io.bmcast.transport.NbdUri;
 import io.bmcast.util.UnitConverters.RateConverter;
 import io.bmcast.util.UnitConverters.SizeConverter;
 import io.bmcast.util.UsageException;
+import io.bmcast.vmm.Accel;
 import io.bmcast.vmm.DiskBus;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -90,6 +91,8 @@ public final class InstanceCommand implements Callable<Integer> {
         @Override
         public Integer call() throws Exception {
             Instance.Spec spec = spec();
+            // Before the timeline's clock starts: a first probe on this host boot may take seconds.
+            Accel.detect(spec.kernel());
             try (EventLog log = new EventLog(System.nanoTime(), spec.events(), System.out)) {
                 Instance instance = new Instance(spec, log, System.out);
                 Signals.onTerminate(instance::requestStop);

@@ -41,6 +41,7 @@ final class NodeProcess {
     private final Path cdsDump;
     private final List<String> diagnostics;
     private Process process;
+    private LogFollower follower;
 
     NodeProcess(MediatorConfig config) {
         this(config, mediatorClassPath(), GuestCache.root().resolve("cds"), List.of());
@@ -78,6 +79,12 @@ final class NodeProcess {
      * to {@code progress}: while the image server cannot be reached, those lines are all an operator sees.
      */
     synchronized void start(Duration timeout, Consumer<String> progress) throws IOException {
+        launch();
+        awaitListening(timeout, progress);
+    }
+
+    /** Starts the mediator's process and returns at once; {@link #awaitListening} waits for its socket. */
+    synchronized void launch() throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx512m"));
@@ -89,18 +96,26 @@ final class NodeProcess {
         config.write(settings);
         cmd.addAll(List.of("-cp", classPath, MediatorMain.class.getName(), settings.toString()));
         Path log = state.resolve("node.log");
-        LogFollower follower = new LogFollower(log, progress);
+        follower = new LogFollower(log);
         process = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
         Files.writeString(state.resolve(NodeState.PID), process.pid() + "\n", StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Waits until the mediator {@linkplain #launch launched} last accepts connections on its socket, passing each
+     * line it logs meanwhile to {@code progress}; kills it if it does not within {@code timeout}.
+     */
+    synchronized void awaitListening(Duration timeout, Consumer<String> progress) throws IOException {
+        Path log = state.resolve("node.log");
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             if (!process.isAlive()) {
-                follower.poll();
+                follower.poll(progress);
                 cds.discard(cdsDump); // classes of a failed start: a poor archive to keep for every later one
                 throw new IOException("the mediator exited with code " + process.exitValue() + ": " + lastLine(log));
             }
-            follower.poll();
+            follower.poll(progress);
             if (Files.exists(socket)) {
                 try (SocketChannel ignored = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
                     return;
@@ -164,13 +179,11 @@ final class NodeProcess {
     /** Passes the mediator's own lines appended to its log since the start to a consumer, one poll at a time. */
     private static final class LogFollower {
         private final Path log;
-        private final Consumer<String> lines;
         private long offset;
         private final StringBuilder partial = new StringBuilder();
 
-        LogFollower(Path log, Consumer<String> lines) {
+        LogFollower(Path log) {
             this.log = log;
-            this.lines = lines;
             try {
                 this.offset = Files.exists(log) ? Files.size(log) : 0;
             } catch (IOException e) {
@@ -178,7 +191,7 @@ final class NodeProcess {
             }
         }
 
-        void poll() {
+        void poll(Consumer<String> lines) {
             try (var ch = java.nio.channels.FileChannel.open(log)) {
                 ByteBuffer b = ByteBuffer.allocate(8192);
                 int n;

@@ -132,9 +132,18 @@ final class Deployment implements AutoCloseable {
      * @param onVmm       called in the instance's thread right after QEMU starts (keep it short)
      */
     void start(long hydrateRate, String append, String readyMarker, Consumer<Qemu> onVmm) throws IOException {
+        start(hydrateRate, append, readyMarker, onVmm, event -> {});
+    }
+
+    /** ... and {@code onEvent} called with each event's name in the instance's thread as it is recorded. */
+    void start(long hydrateRate, String append, String readyMarker, Consumer<Qemu> onVmm, Consumer<String> onEvent)
+            throws IOException {
+        // As `instance run` and the agent do: the accelerator is decided before the instance's clock starts.
+        io.bmcast.vmm.Accel.detect(guest.kernel());
         Instance.Spec spec = new Instance.Spec(imageUri(), disk, state, guest.kernel(), null, append, 512, DiskBus.NVME,
                 console, events, 64 << 10, hydrateRate, readyMarker);
         EventLog log = new EventLog(System.nanoTime(), events, System.out);
+        log.addListener(onEvent);
         instance = new Instance(spec, log, System.out, q -> {
             vmm.complete(q);
             onVmm.accept(q);
