@@ -29,12 +29,13 @@ final class BusyboxRoot {
                 # readiness, serve a shell on ttyS0. /run is a tmpfs: acpid's files there keep no file on the root
                 # open for writing, which would make a remount read-only fail.
                 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
-                mount -t proc proc /proc
-                mount -t sysfs sys /sys
-                mount -t devtmpfs dev /dev 2>/dev/null
+                # Debian's initramfs hands over /proc, /sys, /dev and /run already mounted.
+                mountpoint -q /proc || mount -t proc proc /proc
+                mountpoint -q /sys || mount -t sysfs sys /sys
+                mountpoint -q /dev || mount -t devtmpfs dev /dev
                 mkdir -p /dev/pts /run /tmp
-                mount -t devpts devpts /dev/pts
-                mount -t tmpfs run /run
+                mountpoint -q /dev/pts || mount -t devpts devpts /dev/pts
+                mountpoint -q /run || mount -t tmpfs run /run
                 mount -o remount,rw / 2>/dev/null
                 hostname bmcast-guest
                 for m in /lib/modules/*/%s /lib/modules/*/%s; do [ -f "$m" ] && insmod "$m" 2>/dev/null; done
