@@ -30,12 +30,13 @@ final class BusyboxRoot {
                 # open for writing, which would make a remount read-only fail.
                 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
                 # Debian's initramfs hands over /proc, /sys, /dev and /run already mounted.
-                mountpoint -q /proc || mount -t proc proc /proc
-                mountpoint -q /sys || mount -t sysfs sys /sys
-                mountpoint -q /dev || mount -t devtmpfs dev /dev
+                mounted() { grep -q " $1 " /proc/mounts 2>/dev/null; }
+                mounted /proc || mount -t proc proc /proc
+                mounted /sys || mount -t sysfs sys /sys
+                mounted /dev || mount -t devtmpfs dev /dev
                 mkdir -p /dev/pts /run /tmp
-                mountpoint -q /dev/pts || mount -t devpts devpts /dev/pts
-                mountpoint -q /run || mount -t tmpfs run /run
+                mounted /dev/pts || mount -t devpts devpts /dev/pts
+                mounted /run || mount -t tmpfs run /run
                 mount -o remount,rw / 2>/dev/null
                 hostname bmcast-guest
                 for m in /lib/modules/*/%s /lib/modules/*/%s; do [ -f "$m" ] && insmod "$m" 2>/dev/null; done
