@@ -326,7 +326,7 @@ public final class StartupBench {
     private ModeResult bmcast(Path dir, long bytesBefore) throws IOException, InterruptedException {
         Path state = dir.resolve("state");
         Instance.Spec spec = new Instance.Spec(NbdUri.unix(socket, EXPORT), dir.resolve("disk.img"), state,
-                image.kernel(), null, image.append(), 512, DiskBus.NVME, null, null, options.regionSize(), options.hydrateRate(),
+                image.kernel(), image.initrd(), image.append(), 512, DiskBus.DEFAULT, null, null, options.regionSize(), options.hydrateRate(),
                 image.readyMarker());
         long t0 = System.nanoTime();
         AtomicLong atReady = new AtomicLong(-1), readyNs = new AtomicLong();

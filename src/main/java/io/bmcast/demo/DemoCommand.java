@@ -127,7 +127,7 @@ public final class DemoCommand implements Callable<Integer> {
             fields.put("name", "busybox");
             fields.put("uri", uri);
             fields.put("append", guest.append() + " " + SelfCheck.KERNEL_FLAG);
-            Api.Image added = api.postMultipart("api/v1/images", fields, Map.of("kernel", guest.kernel()), ApiClient.IMAGE);
+            Api.Image added = api.postMultipart("api/v1/images", fields, Map.of("kernel", guest.kernel(), "initrd", guest.initrd()), ApiClient.IMAGE);
             out.printf("demo: image %s added: the controller read its size and extent map once and caches them%n", added.name());
 
             FleetRun run = new FleetRun(api, out, guest.readyMarker());

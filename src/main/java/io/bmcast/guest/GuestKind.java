@@ -24,9 +24,11 @@ public enum GuestKind {
      * power button (busybox acpid; Debian's logind, with dbus and the button modules). 3 and 4 (busybox
      * guests): the guest checks its data at boot when its command line says {@link GuestImage#SELF_CHECK_FLAG}, and
      * with {@code bmcast.selfcheck=TAG} writes a file of its own too (4: builds of a revision 3 recipe without the
-     * write may be in a shared cache).
+     * write may be in a shared cache). 5 (busybox guests) and 3 (Debian): the root is found by file-system UUID through
+     * Debian's initramfs, so the guest boots on virtio-blk (the default) as on NVMe; busybox-disk's syslinux loads
+     * the initramfs too.
      */
-    public int revision() { return this == DEBIAN ? 2 : 4; }
+    public int revision() { return this == DEBIAN ? 3 : 5; }
 
     public static GuestKind parse(String s) {
         for (GuestKind k : values()) if (k.id().equals(s)) return k;

@@ -200,7 +200,8 @@ public final class Qemu implements AutoCloseable {
         if (spec.kernel() != null) {
             a.addAll(List.of("-kernel", spec.kernel().toString()));
             if (spec.initrd() != null) a.addAll(List.of("-initrd", spec.initrd().toString()));
-            if (spec.append() != null) a.addAll(List.of("-append", spec.append()));
+            String append = spec.bus().withKernelArgs(spec.append());
+            if (append != null) a.addAll(List.of("-append", append));
         }
         if (withDisk) {
             for (Map<String, Object> node : blockNodes(spec.disk())) a.addAll(List.of("-blockdev", json(node)));

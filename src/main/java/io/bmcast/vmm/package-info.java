@@ -24,6 +24,10 @@
  *   <li>QEMU takes OFD locks on image files: the {@code file} node for the local disk cannot be added while
  *       another QEMU process (e.g. qemu-nbd) holds the same file with locking on. The mediator takes no such
  *       lock; the tests start qemu-nbd with {@code file.locking=off}.</li>
+ *   <li>The guest's disk is virtio-blk by default ({@link io.bmcast.vmm.DiskBus}): the emulated NVMe controller
+ *       completes a command only when the host has, and a busy host that takes longer than the guest driver's 30 s
+ *       timeout gets the controller reset and the disk dropped. De-virtualization is the same on both devices (it
+ *       re-points the raw node under the device).</li>
  *   <li>Copy-on-read baseline: qcow2 overlay ({@code fmt}) with {@code "backing":"nbd0"} under a
  *       {@code copy-on-read} filter node ({@code cor}, the device's drive); {@code block-stream
  *       {"job-id":..,"device":"fmt"}} ends with {@code BLOCK_JOB_COMPLETED}; ~10 s for the 32 GiB sparse busybox

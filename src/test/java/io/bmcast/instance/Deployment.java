@@ -96,7 +96,7 @@ final class Deployment implements AutoCloseable {
     java.util.List<String> instanceRunArgs(String... more) {
         java.util.List<String> a = new java.util.ArrayList<>(java.util.List.of("instance", "run", "--image",
                 imageUri().toString(), "--disk", disk.toString(), "--state", state.toString(), "--kernel",
-                guest.kernel().toString(), "--append", guest.append(), "--console", console.toString(), "--events",
+                guest.kernel().toString(), "--initrd", guest.initrd().toString(), "--append", guest.append(), "--console", console.toString(), "--events",
                 events.toString()));
         a.addAll(java.util.List.of(more));
         return a;
@@ -140,7 +140,7 @@ final class Deployment implements AutoCloseable {
             throws IOException {
         // As `instance run` and the agent do: the accelerator is decided before the instance's clock starts.
         io.bmcast.vmm.Accel.detect(guest.kernel());
-        Instance.Spec spec = new Instance.Spec(imageUri(), disk, state, guest.kernel(), null, append, 512, DiskBus.NVME,
+        Instance.Spec spec = new Instance.Spec(imageUri(), disk, state, guest.kernel(), guest.initrd(), append, 512, DiskBus.DEFAULT,
                 console, events, 64 << 10, hydrateRate, readyMarker);
         EventLog log = new EventLog(System.nanoTime(), events, System.out);
         log.addListener(onEvent);
