@@ -12,7 +12,13 @@ public enum GuestKind {
      * The busybox guest as a whole disk that boots itself (MBR, syslinux on a FAT partition, ext4 root partition):
      * what users' images look like, booted by the firmware with no {@code -kernel}. See {@link BootableDisk}.
      */
-    BUSYBOX_DISK;
+    BUSYBOX_DISK,
+    /**
+     * The Debian guest with PostgreSQL 15, a pgbench database and fio, running a benchmark at boot that prints its
+     * throughput every second: the workload of {@code bench workload}. Boots on virtio-blk with Debian's
+     * initramfs. See {@link DebianDbRoot}.
+     */
+    DEBIAN_DB;
 
     public String id() { return name().toLowerCase(Locale.ROOT).replace('_', '-'); }
 
@@ -26,10 +32,16 @@ public enum GuestKind {
      * with {@code bmcast.selfcheck=TAG} writes a file of its own too (4: builds of a revision 3 recipe without the
      * write may be in a shared cache).
      */
-    public int revision() { return this == DEBIAN ? 2 : 4; }
+    public int revision() {
+        return switch (this) {
+            case DEBIAN -> 2;
+            case DEBIAN_DB -> 1;
+            case BUSYBOX, BUSYBOX_DISK -> 4;
+        };
+    }
 
     public static GuestKind parse(String s) {
         for (GuestKind k : values()) if (k.id().equals(s)) return k;
-        throw new IllegalArgumentException("unknown guest kind '" + s + "' (busybox, debian or busybox-disk)");
+        throw new IllegalArgumentException("unknown guest kind '" + s + "' (busybox, debian, busybox-disk or debian-db)");
     }
 }
