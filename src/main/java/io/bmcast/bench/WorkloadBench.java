@@ -259,7 +259,7 @@ public final class WorkloadBench {
                 StartupBench.formatLatency(options.latencyNs()), options.duration().toSeconds(),
                 options.fioDuration().toSeconds(), options.repeat(), elapsed);
         StringBuilder text = new StringBuilder(header).append('\n').append(table.format());
-        text.append(underLoad(runs));
+        text.append(underLoad(runs, table));
         text.append(table.targets());
         List<String> failed = new ArrayList<>();
         for (WorkloadRun r : runs) {
@@ -313,8 +313,13 @@ public final class WorkloadBench {
     }
 
     /** How long the busy bmcast instances took to become local, and what that cost their workload. */
-    static String underLoad(List<WorkloadRun> runs) {
+    static String underLoad(List<WorkloadRun> runs, WorkloadTable table) {
         StringBuilder b = new StringBuilder();
+        double cost = table.ofLocal("pgbench", "deploying");
+        if (!Double.isNaN(cost)) {
+            b.append(String.format(Locale.ROOT, "cost of deploying under pgbench: %.1f%% of local tps while streaming "
+                    + "(%.1f%% lost)%n", 100 * cost, 100 * (1 - cost)));
+        }
         for (WorkloadRun r : runs) {
             if (!r.mode().equals("bmcast") || r.error() != null && r.samples().isEmpty()) continue;
             String job = r.workload().equals("fio") ? "fio-seqread" : "pgbench";

@@ -107,7 +107,13 @@ final class WorkloadTable {
 
     private void target(StringBuilder b, String job, String phase, double goal) {
         double r = ofLocal(job, phase);
-        if (Double.isNaN(r)) return;
+        if (Double.isNaN(r)) {
+            if (cell(job, "local").samples() > 0 && cell(job, phase).samples() == 0 && phase.equals("deploying")) {
+                b.append(String.format(Locale.ROOT, "  %-18s %-32s >= %3.0f%% of local: not measured (no sample "
+                        + "before de-virtualization)%n", jobLabel(job), phaseLabel(phase), 100 * goal));
+            }
+            return;
+        }
         b.append(String.format(Locale.ROOT, "  %-18s %-32s >= %3.0f%% of local: %6.1f%%  %s%n", jobLabel(job),
                 phaseLabel(phase), 100 * goal, 100 * r, r >= goal ? "met" : "MISSED"));
     }
