@@ -41,12 +41,30 @@ public final class Instance {
      * What to run. {@code kernel} null boots the disk's own boot loader. {@code stopGrace}: how long a guest asked to
      * power off (a {@linkplain #requestStop stop request}) has before QEMU is killed; zero kills at once.
      * {@code sourceExtents}: the image's cached extent map for the mediator ({@code node --source-extents}), or null.
+     * {@code hydration}: the background copy's share, deadline, or none ({@code --hydrate-share} ...).
      */
     public record Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
             DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker,
-            Duration stopGrace, Path sourceExtents) {
+            Duration stopGrace, Path sourceExtents, MediatorConfig.Hydration hydration) {
 
         public static final Duration DEFAULT_STOP_GRACE = Duration.ofSeconds(10);
+
+        public Spec {
+            if (hydration == null) hydration = MediatorConfig.Hydration.DEFAULTS;
+        }
+
+        public Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
+                DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker,
+                Duration stopGrace, Path sourceExtents) {
+            this(image, disk, state, kernel, initrd, append, memoryMiB, bus, console, events, regionSize, hydrateRate,
+                    readyMarker, stopGrace, sourceExtents, MediatorConfig.Hydration.DEFAULTS);
+        }
+
+        /** The same instance with other background-copy settings. */
+        public Spec withHydration(MediatorConfig.Hydration h) {
+            return new Spec(image, disk, state, kernel, initrd, append, memoryMiB, bus, console, events, regionSize,
+                    hydrateRate, readyMarker, stopGrace, sourceExtents, h);
+        }
 
         public Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
                 DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker) {
@@ -351,7 +369,8 @@ public final class Instance {
     private MediatorConfig mediatorConfig(Path socket) {
         Path extents = spec.sourceExtents() == null ? null : spec.sourceExtents().toAbsolutePath();
         return new MediatorConfig(spec.image(), spec.disk().toAbsolutePath(), spec.state().toAbsolutePath(), socket,
-                spec.regionSize(), Math.max(0, spec.hydrateRate()), MediatorConfig.DEFAULT_GIVE_UP, null, extents);
+                spec.regionSize(), Math.max(0, spec.hydrateRate()), MediatorConfig.DEFAULT_GIVE_UP, null, extents,
+                spec.hydration());
     }
 
     /** Unix socket paths are limited to 107 bytes: use {@code preferred} when short enough, else a temp dir. */

@@ -12,7 +12,9 @@ import io.bmcast.vmm.DiskBus;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import io.bmcast.node.HydrationOptions;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code bmcast instance run}: deploy one instance by streaming and run it until the guest powers off. */
@@ -69,6 +71,9 @@ public final class InstanceCommand implements Callable<Integer> {
                 description = "Cap the background copy, e.g. 200Mbit (default: no cap).")
         Long hydrateRate;
 
+        @Mixin
+        HydrationOptions hydration;
+
         @Option(names = "--ready-marker", paramLabel = "STR", defaultValue = "BMCAST-READY",
                 description = "The console line that says the guest is ready (default ${DEFAULT-VALUE}).")
         String readyMarker;
@@ -102,7 +107,8 @@ public final class InstanceCommand implements Callable<Integer> {
             if (initrd != null && kernel == null) throw new UsageException("--initrd needs --kernel");
             String cmdline = append != null || kernel == null ? append : "console=ttyS0 root=" + device.guestDevice() + " rw";
             return new Instance.Spec(image, disk, state, kernel, initrd, cmdline, (int) (memory >> 20), device, console, events,
-                    regionSize, hydrateRate == null ? 0 : hydrateRate, readyMarker, stopGrace, sourceExtents);
+                    regionSize, hydrateRate == null ? 0 : hydrateRate, readyMarker, stopGrace, sourceExtents,
+                    hydration.hydration());
         }
     }
 }

@@ -41,7 +41,7 @@ public final class Hydrator implements AutoCloseable {
      * @param workers     batches in flight at once
      */
     public record Options(long batchBytes, long rateBytesPerSec, YieldPolicy yieldPolicy, Backoff backoff,
-            long commitIntervalNs, long pollNs, int workers, long batchTimeNs) {
+            long commitIntervalNs, long pollNs, int workers, long batchTimeNs, HydrationDeadline deadline) {
 
         public Options {
             if (workers < 1) throw new IllegalArgumentException("workers < 1: " + workers);
@@ -49,7 +49,7 @@ public final class Hydrator implements AutoCloseable {
 
         public Options(long batchBytes, long rateBytesPerSec, YieldPolicy yieldPolicy, Backoff backoff,
                 long commitIntervalNs, long pollNs) {
-            this(batchBytes, rateBytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, 1, 0);
+            this(batchBytes, rateBytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, 1, 0, null);
         }
 
         /**
@@ -57,35 +57,48 @@ public final class Hydrator implements AutoCloseable {
          * quiet for 2 ms, standard backoff.
          */
         public static Options defaults() {
-            return new Options(2 << 20, 0, YieldPolicy.whenIdle(2_000_000L), Backoff.standard(), 1_000_000_000L,
-                    1_000_000L, 2, 20_000_000L);
+            return new Options(2 << 20, 0, YieldPolicy.whenIdle(QUIET_NS), Backoff.standard(), 1_000_000_000L,
+                    1_000_000L, 2, 20_000_000L, null);
         }
 
         public Options withWorkers(int n) {
-            return new Options(batchBytes, rateBytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, n, batchTimeNs);
+            return new Options(batchBytes, rateBytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, n, batchTimeNs, deadline);
         }
 
         public Options withBatchTime(long ns) {
-            return new Options(batchBytes, rateBytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, workers, ns);
+            return new Options(batchBytes, rateBytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, workers, ns, deadline);
         }
 
         public Options withRate(long bytesPerSec) {
-            return new Options(batchBytes, bytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, workers, batchTimeNs);
+            return new Options(batchBytes, bytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, workers, batchTimeNs, deadline);
         }
 
         public Options withYieldPolicy(YieldPolicy p) {
-            return new Options(batchBytes, rateBytesPerSec, p, backoff, commitIntervalNs, pollNs, workers, batchTimeNs);
+            return new Options(batchBytes, rateBytesPerSec, p, backoff, commitIntervalNs, pollNs, workers, batchTimeNs, deadline);
         }
 
         public Options withBackoff(Backoff b) {
-            return new Options(batchBytes, rateBytesPerSec, yieldPolicy, b, commitIntervalNs, pollNs, workers, batchTimeNs);
+            return new Options(batchBytes, rateBytesPerSec, yieldPolicy, b, commitIntervalNs, pollNs, workers, batchTimeNs, deadline);
         }
 
         /** Every batch {@code bytes} (no sizing by time). */
         public Options withBatchBytes(long bytes) {
-            return new Options(bytes, rateBytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, workers, 0);
+            return new Options(bytes, rateBytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, workers, 0, deadline);
+        }
+
+        /**
+         * Entirely local by {@code d}: the share of a {@link YieldPolicy.Share} policy rises as needed (null: no
+         * deadline). Meaningless with {@link YieldPolicy#whenIdle}, which has no share to raise.
+         */
+        public Options withDeadline(HydrationDeadline d) {
+            return new Options(batchBytes, rateBytesPerSec, yieldPolicy, backoff, commitIntervalNs, pollNs, workers, batchTimeNs, d);
         }
     }
+
+    /** How long the guest must have been quiet for it to count as idle. */
+    public static final long QUIET_NS = 2_000_000L;
+    /** How often the share is recomputed against the deadline and the status told about it. */
+    private static final long REVIEW_NS = 500_000_000L;
 
     private final MediatedDisk disk;
     private final Options options;
@@ -100,6 +113,7 @@ public final class Hydrator implements AutoCloseable {
     private long backoffUntilNs;
     private boolean backingOff;
     private long lastCommitNs;
+    private long nextReviewNs;
     private volatile Step lastStep;
     private volatile boolean running;
     private final List<Thread> threads = new ArrayList<>();
@@ -122,6 +136,9 @@ public final class Hydrator implements AutoCloseable {
         this.sizer = new BatchSizer(region, Math.max(region, options.batchBytes()), options.batchTimeNs(), options.workers());
         this.lastCommitNs = clock.getAsLong();
         this.nextBatchNs = lastCommitNs;
+        this.nextReviewNs = lastCommitNs;
+        disk.hydrationReport(new MediatorStatus.Hydration(options.yieldPolicy().share(),
+                options.deadline() == null ? 0 : options.deadline().epochMs(), 0));
     }
 
     /**
@@ -133,7 +150,20 @@ public final class Hydrator implements AutoCloseable {
      */
     private long linkTimeAllowed(long nowNs) {
         long last = disk.lastGuestIoNs();
-        return last == Long.MIN_VALUE ? Long.MAX_VALUE : Math.max(1_000_000L, (nowNs - last) / 4);
+        if (last == Long.MIN_VALUE) return Long.MAX_VALUE;
+        long quiet = Math.max(1_000_000L, (nowNs - last) / 4);
+        if (disk.guestInFlight() == 0 && nowNs - last - QUIET_NS >= 0) return quiet;
+        return Math.max(quiet, busyBatchNs(options.yieldPolicy().share()));
+    }
+
+    /**
+     * The link time of a batch taken from a busy guest by its share: 5 ms at a share of 0.2 (6 ms), more as the
+     * share rises (20 ms at 0.75). Each such batch delays the guest's requests behind it by up to its length once
+     * per {@code length / share}; smaller batches would spend more of the share on round trips than on data.
+     */
+    static long busyBatchNs(double share) {
+        if (share <= 0) return 0;
+        return share >= 1 ? Long.MAX_VALUE : (long) (5_000_000L / (1 - share));
     }
 
     /** Completes when the disk is hydrated; fails when the hydrator gave up (failure limit reached). */
@@ -184,6 +214,10 @@ public final class Hydrator implements AutoCloseable {
                 lastStep = Step.BACKING_OFF;
                 return backoffUntilNs - nowNs;
             }
+            if (nowNs - nextReviewNs >= 0) {
+                nextReviewNs = nowNs + REVIEW_NS;
+                review(nowNs);
+            }
             if (!options.yieldPolicy().mayRun(nowNs, disk.guestInFlight(), disk.lastGuestIoNs())) {
                 lastStep = Step.YIELDED;
                 return options.pollNs();
@@ -211,6 +245,7 @@ public final class Hydrator implements AutoCloseable {
                 return 0;
             }
             sizer.started(nowNs);
+            options.yieldPolicy().batchStarted(nowNs);
         }
         long bytes = 0;
         try {
@@ -220,14 +255,17 @@ public final class Hydrator implements AutoCloseable {
                 return failed(clock.getAsLong(), e);
             }
         } finally {
-            sizer.finished(clock.getAsLong(), bytes);
+            long doneNs = clock.getAsLong();
+            sizer.finished(doneNs, bytes);
+            synchronized (this) {
+                options.yieldPolicy().batchDone(nowNs, doneNs);
+            }
         }
         long end = clock.getAsLong();
         boolean commitDue;
         synchronized (this) {
             // Charged after the batch (holes cost nothing): the next may start once the link has "sent" it.
             if (bucket != null) nextBatchNs = end + bucket.reserve(bytes, end);
-            options.yieldPolicy().batchDone(nowNs, end);
             if (backingOff || failures > 0) {
                 backingOff = false;
                 failures = 0;
@@ -247,6 +285,21 @@ public final class Hydrator implements AutoCloseable {
             }
         }
         return 0;
+    }
+
+    /**
+     * Every {@link #REVIEW_NS}: raises the share as the deadline requires (the share policy only), and tells the
+     * status the share in force and when the disk would be local if the guest stayed busy. Called under the lock.
+     */
+    private void review(long nowNs) {
+        long remaining = disk.remainingBytesEstimate();
+        double rate = sizer.rate();
+        YieldPolicy p = options.yieldPolicy();
+        HydrationDeadline d = options.deadline();
+        if (d != null && p instanceof YieldPolicy.Share s) s.share(d.share(nowNs, s.minShare(), remaining, rate));
+        long projected = HydrationDeadline.projectedNs(nowNs, remaining, rate, p.share());
+        long projectedEpochMs = projected == Long.MIN_VALUE ? 0 : System.currentTimeMillis() + (projected - nowNs) / 1_000_000;
+        disk.hydrationReport(new MediatorStatus.Hydration(p.share(), d == null ? 0 : d.epochMs(), projectedEpochMs));
     }
 
     private long failed(long nowNs, IOException e) {

@@ -79,6 +79,7 @@ public final class MediatedDisk implements Export {
 
     private final AtomicInteger guestInFlight = new AtomicInteger();
     private volatile long lastGuestIoNs = Long.MIN_VALUE;
+    private volatile MediatorStatus.Hydration hydrationReport;
     private final LongAdder bytesOnDemand = new LongAdder();
     private final LongAdder bytesBackground = new LongAdder();
     private final LongAdder regionsFromHoles = new LongAdder();
@@ -692,7 +693,7 @@ public final class MediatedDisk implements Export {
             r = rate;
         }
         return new MediatorStatus(name, size, imageSize, regionSize, regions, map.presentCount(), onDemand, background,
-                regionsFromHoles.sum(), phase, r, sourceErrors.get(), lastError);
+                regionsFromHoles.sum(), phase, r, sourceErrors.get(), lastError, hydrationReport);
     }
 
     /** Writes {@link #status} as {@code status.json} in the state dir (temp file and rename: readers never see half). */
@@ -780,6 +781,33 @@ public final class MediatedDisk implements Export {
 
     int[] profileOrder() {
         return profileOrder;
+    }
+
+    /** The hydrator's share and deadline, for the status; null while no hydrator runs (remote-only). */
+    void hydrationReport(MediatorStatus.Hydration h) {
+        hydrationReport = h;
+    }
+
+    /**
+     * Bytes of data still to copy, estimated: regions not present, less those known to be holes; in the parts of
+     * the image whose block status is not known yet, the share of data seen in the parts that are. A walk of the
+     * whole map (512 Ki regions for 32 GiB: about a millisecond), so callers ask now and then.
+     */
+    long remainingBytesEstimate() {
+        long knownData = 0, knownTotal = 0, unknownAbsent = 0, absentData = 0;
+        for (int r = 0; r < regions; r++) {
+            boolean known = holes.known(r);
+            boolean zero = known && holes.knownZero(r);
+            if (known) {
+                knownTotal++;
+                if (!zero) knownData++;
+            }
+            if (map.isPresent(r)) continue;
+            if (!known) unknownAbsent++;
+            else if (!zero) absentData++;
+        }
+        double dataShare = knownTotal == 0 ? 1.0 : (double) knownData / knownTotal;
+        return (long) ((absentData + unknownAbsent * dataShare) * regionSize);
     }
 
     void hydratorPhase(Phase p, String error) {

@@ -16,10 +16,29 @@ import java.util.Locale;
  * @param bytesBackground bytes copied by the hydrator
  * @param regionsFromHoles regions made present without any transfer (holes/zeros in the image)
  * @param hydrationRateBytesPerSec bytes fetched per second (both kinds) over the last sampling interval
+ * @param hydration the background copy's share and deadline; null when there is no background copy (remote-only)
  */
 public record MediatorStatus(String name, long sizeBytes, long imageSizeBytes, int regionSize, long regionsTotal, long regionsPresent,
         long bytesOnDemand, long bytesBackground, long regionsFromHoles, Phase phase,
-        double hydrationRateBytesPerSec, long sourceErrors, String lastError) {
+        double hydrationRateBytesPerSec, long sourceErrors, String lastError, Hydration hydration) {
+
+    public MediatorStatus(String name, long sizeBytes, long imageSizeBytes, int regionSize, long regionsTotal,
+            long regionsPresent, long bytesOnDemand, long bytesBackground, long regionsFromHoles, Phase phase,
+            double hydrationRateBytesPerSec, long sourceErrors, String lastError) {
+        this(name, sizeBytes, imageSizeBytes, regionSize, regionsTotal, regionsPresent, bytesOnDemand, bytesBackground,
+                regionsFromHoles, phase, hydrationRateBytesPerSec, sourceErrors, lastError, null);
+    }
+
+    /**
+     * What the background copy is allowed and where it is heading.
+     *
+     * @param share the least share of the link it has while the guest is busy, now (raised by a deadline); 0: it
+     *     runs only while the guest is idle
+     * @param deadlineEpochMs {@code --hydrate-by} as wall-clock time, 0 for none
+     * @param projectedEpochMs when the disk would be local if the guest stayed busy throughout (idle time only
+     *     brings it closer), 0 when not measured yet
+     */
+    public record Hydration(double share, long deadlineEpochMs, long projectedEpochMs) {}
 
     public double fractionPresent() {
         return regionsTotal == 0 ? 1.0 : (double) regionsPresent / regionsTotal;
@@ -48,11 +67,21 @@ public record MediatorStatus(String name, long sizeBytes, long imageSizeBytes, i
             g.writeNumberField("hydrationRateBytesPerSec", Math.round(hydrationRateBytesPerSec));
             g.writeNumberField("sourceErrors", sourceErrors);
             g.writeStringField("lastError", lastError);
+            g.writeBooleanField("backgroundCopy", hydration != null);
+            if (hydration != null) {
+                g.writeNumberField("hydrateShare", Math.round(hydration.share() * 1000) / 1000.0);
+                g.writeStringField("hydrateBy", instant(hydration.deadlineEpochMs()));
+                g.writeStringField("projectedLocal", instant(hydration.projectedEpochMs()));
+            }
             g.writeEndObject();
         } catch (IOException e) {
             throw new UncheckedIOException("writing to a StringWriter", e);
         }
         return out.toString();
+    }
+
+    private static String instant(long epochMs) {
+        return epochMs == 0 ? null : java.time.Instant.ofEpochMilli(epochMs).toString();
     }
 
     private static final JsonFactory JSON = new JsonFactory();

@@ -81,6 +81,11 @@ final class SourceHoles {
         return chunkState.get(chunk) == KNOWN && (zero[r >>> 6] & (1L << r)) != 0;
     }
 
+    /** True when region {@code r}'s block status is known (it was asked, or trusted from cached extents). */
+    boolean known(int r) {
+        return chunkState.get((int) (((long) r << regionShift) >>> chunkShift)) == KNOWN;
+    }
+
     private void query(int chunk) {
         synchronized (lock) {
             if (chunkState.get(chunk) != UNKNOWN || unsupported) return;

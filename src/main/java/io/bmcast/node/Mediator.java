@@ -4,6 +4,8 @@ import io.bmcast.mediator.Hydrator;
 import io.bmcast.mediator.ImageExtents;
 import io.bmcast.mediator.MediatedDisk;
 import io.bmcast.mediator.MediatorOptions;
+import io.bmcast.mediator.YieldPolicy;
+import io.bmcast.mediator.HydrationDeadline;
 import io.bmcast.storage.DeferredExport;
 import io.bmcast.storage.RemoteExport;
 import io.bmcast.transport.Export;
@@ -18,6 +20,7 @@ import io.bmcast.util.Units;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 
@@ -68,24 +71,36 @@ public final class Mediator {
             throw e;
         }
         mediated.startHousekeeping();
-        Hydrator hydrator = new Hydrator(mediated, Hydrator.Options.defaults().withRate(c.hydrateRate()));
+        Hydrator hydrator = c.hydration().background() ? new Hydrator(mediated, hydratorOptions(c)) : null;
         NbdServer server = new NbdServer(Map.of(EXPORT, mediated), NbdServer.Config.defaults().withDefaultExport(EXPORT));
         CountDownLatch stopped = new CountDownLatch(1);
         Signals.onTerminate(stopped::countDown);
         server.start(Listener.unix(c.socket()));
-        hydrator.start();
+        if (hydrator != null) hydrator.start();
         log.printf("node: serving %s (%s, image %s in %d regions of %s, %d present) on %s from %s%n", c.disk(),
                 Units.formatSize(mediated.size()), Units.formatSize(mediated.imageSize()), mediated.regions(),
                 Units.formatSize(mediated.regionSize()), mediated.regionsPresent(), c.socket(), image);
         mediated.hydrated().thenRun(() -> log.printf("node: hydrated: every region of %s is local%n", c.disk()));
+        if (hydrator == null) log.printf("node: remote-only: no background copy; the disk keeps only what the guest reads%n");
         stopped.await();
         // Stop taking requests, stop copying, then commit the map (close syncs the data first) and go.
         server.close();
-        hydrator.close();
+        if (hydrator != null) hydrator.close();
         mediated.close();
         source.close();
         log.printf("node: stopped; %d of %d regions local%n", mediated.regionsPresent(), mediated.regions());
         return 0;
+    }
+
+    /** The background copy's policy: guest I/O first, but at least the configured share while the guest is busy. */
+    private static Hydrator.Options hydratorOptions(MediatorConfig c) throws IOException {
+        Hydrator.Options o = Hydrator.Options.defaults().withRate(c.hydrateRate());
+        MediatorConfig.Hydration h = c.hydration();
+        Instant now = Instant.now();
+        Instant first = DeploymentClock.firstStart(c.state(), now);
+        long deadlineNs = h.by() == null ? Long.MIN_VALUE : DeploymentClock.deadlineNanoTime(first, h.by(), now, System.nanoTime());
+        return o.withYieldPolicy(YieldPolicy.share(h.share(), Hydrator.QUIET_NS)).withDeadline(h.by() == null ? null
+                : new HydrationDeadline(deadlineNs, first.plus(h.by()).toEpochMilli()));
     }
 
     private static Export openOnce(NbdUri image, NbdClient.Options options) throws IOException {

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -50,6 +51,9 @@ public final class NodeCommand implements Callable<Integer> {
             description = "Cap the background copy, e.g. 200Mbit (default: no cap).")
     Long hydrateRate;
 
+    @Mixin
+    HydrationOptions hydration;
+
     @Option(names = "--give-up", paramLabel = "DURATION", converter = DurationConverter.class, defaultValue = "60s",
             description = "How long to keep trying an unreachable image server (default ${DEFAULT-VALUE}).")
     Duration giveUp;
@@ -84,6 +88,6 @@ public final class NodeCommand implements Callable<Integer> {
         if (socket == null) missing.add("--socket PATH");
         if (!missing.isEmpty()) throw new UsageException("node needs " + String.join(", ", missing) + " (or a sub-command: status)");
         return Mediator.run(new MediatorConfig(image, disk, state, socket, regionSize, hydrateRate == null ? 0 : hydrateRate,
-                giveUp, bootProfile, extentsFile), System.err);
+                giveUp, bootProfile, extentsFile, hydration.hydration()), System.err);
     }
 }
