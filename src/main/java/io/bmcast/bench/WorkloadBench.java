@@ -7,6 +7,7 @@ import io.bmcast.guest.HostCommand;
 import io.bmcast.imageserver.ImageServer;
 import io.bmcast.instance.EventLog;
 import io.bmcast.instance.Instance;
+import io.bmcast.node.MediatorConfig;
 import io.bmcast.node.NodeState;
 import io.bmcast.storage.Extents;
 import io.bmcast.storage.FileExport;
@@ -40,7 +41,8 @@ import java.util.concurrent.atomic.AtomicReference;
  *   local        the image already on the local disk                               (the baseline)
  *   bmcast       mediator + QEMU: streaming, then de-virtualized; the workload runs at boot (during deployment)
  *                and, when deployment ended after it, once more on the de-virtualized disk
- *   remote-only  every read over the link, nothing copied in the background ("KVM without background install")
+ *   remote-only  the mediator fetches what the guest reads, nothing is copied in the background ("KVM without
+ *                background install")
  * </pre>
  *
  * Samples are stamped with the host's clock since QEMU (or the instance) started; a bmcast sample counts as
@@ -53,7 +55,7 @@ public final class WorkloadBench {
     static final int MEMORY_MIB = 512;
 
     record Options(long rate, long latencyNs, long appData, List<String> modes, List<String> workloads,
-            Duration duration, Duration fioDuration, int repeat, Path out, Duration readyTimeout, int regionSize) {
+            Duration duration, Duration fioDuration, int repeat, Path out, Duration readyTimeout, int regionSize, double hydrateShare) {
 
         /** Seconds each boot's workload runs: pgbench as a whole, fio per job (three jobs). */
         long seconds(String workload) {
@@ -126,9 +128,7 @@ public final class WorkloadBench {
                     try {
                         r = switch (mode) {
                             case "local" -> plain(mode, workload, round, dir, localDisk(dir));
-                            case "remote-only" -> plain(mode, workload, round, dir,
-                                    new GuestDisk.Overlay(socket, dir.resolve("overlay.qcow2"), image.diskSize()));
-                            case "bmcast" -> bmcast(workload, round, dir);
+                            case "bmcast", "remote-only" -> instance(mode, workload, round, dir);
                             default -> throw new IllegalStateException(mode);
                         };
                     } catch (IOException | RuntimeException e) {
@@ -187,16 +187,19 @@ public final class WorkloadBench {
     }
 
     /**
-     * A bmcast instance: the workload runs at boot, while the disk streams; once it ended and the instance is
-     * de-virtualized, it runs once more from the console, on the local disk alone. Then the instance is destroyed.
+     * An instance (mediator + QEMU). bmcast: the workload runs at boot, while the disk streams; once it ended and the
+     * instance is de-virtualized, it runs once more from the console, on the local disk alone. remote-only: the
+     * mediator fetches what the guest reads and copies nothing in the background, so the disk never completes; one
+     * run at boot. Then the instance is destroyed.
      */
-    private WorkloadRun bmcast(String workload, int round, Path dir) throws IOException {
+    private WorkloadRun instance(String mode, String workload, int round, Path dir) throws IOException {
+        boolean remoteOnly = mode.equals("remote-only");
         long bytesBefore = counter.bytesRead();
         Path state = dir.resolve("state");
         Instance.Spec spec = new Instance.Spec(NbdUri.unix(socket, EXPORT), dir.resolve("disk.img"), state,
                 image.kernel(), image.initrd(), image.append(DiskBus.VIRTIO.guestDevice()) + flags(workload), MEMORY_MIB,
                 DiskBus.VIRTIO, null, dir.resolve("events.jsonl"), options.regionSize(), 0, image.readyMarker(),
-                Duration.ZERO, null);
+                Duration.ZERO, null, new MediatorConfig.Hydration(options.hydrateShare(), null, !remoteOnly));
         long t0 = System.nanoTime();
         AtomicReference<ConsoleSampler> sampler = new AtomicReference<>();
         AtomicReference<Exception> failure = new AtomicReference<>();
@@ -209,6 +212,7 @@ public final class WorkloadBench {
                 sampler.set(s);
                 try {
                     s.awaitEnd(job, 0, runTimeout(workload), vm::isAlive);
+                    if (remoteOnly) return;
                     long deadline = System.nanoTime() + localBound().toNanos();
                     while (!NodeState.isDevirtualized(state) && vm.isAlive() && System.nanoTime() < deadline) {
                         s.poll();
@@ -244,7 +248,7 @@ public final class WorkloadBench {
         extra.put("guestReadySeconds", StartupTable.round(result.guestReady()));
         ConsoleSampler s = sampler.get();
         Exception e = failure.get();
-        return new WorkloadRun("bmcast", workload, round, s == null ? List.of() : s.lines(), result.hydrated(),
+        return new WorkloadRun(mode, workload, round, s == null ? List.of() : s.lines(), result.hydrated(),
                 result.devirtualized(), e == null ? null : String.valueOf(e.getMessage()), extra);
     }
 

@@ -62,6 +62,11 @@ final class WorkloadCommand implements Callable<Integer> {
             description = "bmcast's region size (default ${DEFAULT-VALUE}).")
     long regionSize;
 
+    @Option(names = "--hydrate-share", paramLabel = "FRACTION", defaultValue = "0.2",
+            description = "bmcast's least share of the link for the background copy while the guest is busy "
+                    + "(default ${DEFAULT-VALUE}).")
+    double hydrateShare;
+
     @Override
     public Integer call() throws Exception {
         return WorkloadBench.run(options());
@@ -74,11 +79,12 @@ final class WorkloadCommand implements Callable<Integer> {
         if (duration.toSeconds() < 1 || fioDuration.toSeconds() < 1) {
             throw new UsageException("--duration and --fio-duration must be 1s or more");
         }
+        if (!(hydrateShare > 0 && hydrateShare <= 1)) throw new UsageException("--hydrate-share must be more than 0 and at most 1");
         if (regionSize > Integer.MAX_VALUE) throw new UsageException("--region-size is too large");
         Path dir = out != null ? out : Path.of("bench-results",
                 "workload-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         return new WorkloadBench.Options(rate, latency.toNanos(), appData, chosenModes, chosenWorkloads, duration,
-                fioDuration, repeat, dir, readyTimeout, (int) regionSize);
+                fioDuration, repeat, dir, readyTimeout, (int) regionSize, hydrateShare);
     }
 
     private static List<String> choose(String option, List<String> given, List<String> all) {

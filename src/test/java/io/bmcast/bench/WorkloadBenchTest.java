@@ -28,7 +28,8 @@ class WorkloadBenchTest {
     @Timeout(1800)
     void shortRunOfEveryModeWritesTableJsonAndChart() throws Exception {
         WorkloadBench.Options o = new WorkloadBench.Options(4_000_000_000L / 8, 200_000, 0, WorkloadBench.ALL_MODES,
-                List.of("pgbench"), Duration.ofSeconds(4), Duration.ofSeconds(2), 1, out, Duration.ofMinutes(8), 64 << 10);
+                List.of("pgbench"), Duration.ofSeconds(4), Duration.ofSeconds(2), 1, out, Duration.ofMinutes(8), 64 << 10,
+                io.bmcast.node.MediatorConfig.Hydration.DEFAULT_SHARE);
         assertEquals(0, WorkloadBench.run(o), "every mode ran to the end");
 
         String table = Files.readString(out.resolve("table.txt"));
