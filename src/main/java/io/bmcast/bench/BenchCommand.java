@@ -32,7 +32,7 @@ import picocli.CommandLine.Option;
  * A benchmark, not a test: figures on a shared machine are noisy, ratios from one run are what count.
  */
 @Command(name = "bench", description = "Benchmarks against named peers: nbd servers, instance startup, the fleet control plane.",
-        subcommands = {BenchCommand.Nbd.class, StartupCommand.class, FleetCommand.class})
+        subcommands = {BenchCommand.Nbd.class, StartupCommand.class, FleetCommand.class, WorkloadCommand.class})
 public final class BenchCommand implements Callable<Integer> {
 
     /** One fio workload. */
@@ -70,7 +70,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        throw new UsageException("bench needs a benchmark: nbd, startup or fleet");
+        throw new UsageException("bench needs a benchmark: nbd, startup, fleet or workload");
     }
 
     static int nbd(long size, long runtimeNs, Path dir) throws Exception {

@@ -26,11 +26,36 @@ final class DebianRoot {
     static final String SUITE = "bookworm";
 
     static void populate(Path root, String marker, HostKernel kernel) throws IOException {
+        populate(root, marker, kernel, List.of());
+    }
+
+    /**
+     * As {@link #populate(Path, String, HostKernel)} with {@code extraPackages} installed as well. Their maintainer
+     * scripts may try to start services (PostgreSQL's does): a two-stage debootstrap with a {@code policy-rc.d}
+     * that forbids it in between keeps every daemon from starting inside the build tree.
+     */
+    static void populate(Path root, String marker, HostKernel kernel, List<String> extraPackages) throws IOException {
         String mirror = aptMirror();
         Files.createDirectories(root);
+        String include = "--include=" + String.join(",", concat(List.of("systemd-sysv", "udev", "dbus"), extraPackages));
         // debootstrap refuses a non-empty target and needs root; both are the caller's to satisfy.
-        HostCommand.run(Duration.ofMinutes(30), List.of("debootstrap", "--variant=minbase",
-                "--include=systemd-sysv,udev,dbus", SUITE, root.toString(), mirror));
+        if (extraPackages.isEmpty()) {
+            HostCommand.run(Duration.ofMinutes(30), List.of("debootstrap", "--variant=minbase", include, SUITE,
+                    root.toString(), mirror));
+        } else {
+            HostCommand.run(Duration.ofMinutes(30), List.of("debootstrap", "--foreign", "--variant=minbase", include,
+                    SUITE, root.toString(), mirror));
+            Path policy = root.resolve("usr/sbin/policy-rc.d");
+            Files.createDirectories(policy.getParent());
+            Files.writeString(policy, "#!/bin/sh\n# bmcast build: start no service inside the build tree\nexit 101\n");
+            policy.toFile().setExecutable(true);
+            try {
+                HostCommand.run(Duration.ofMinutes(30), List.of("chroot", root.toString(), "/debootstrap/debootstrap",
+                        "--second-stage"));
+            } finally {
+                Files.deleteIfExists(policy);
+            }
+        }
         if (PowerButton.copyModules(root, kernel, true)) {
             Files.createDirectories(root.resolve("etc/modules-load.d"));
             Files.writeString(root.resolve("etc/modules-load.d/bmcast-power-button.conf"), "evdev\nbutton\n");
@@ -66,6 +91,12 @@ final class DebianRoot {
         Path shadow = root.resolve("etc/shadow");
         Files.writeString(shadow, Files.readString(shadow).replaceFirst("(?m)^root:[^:]*:", "root::"));
         HostCommand.run(Duration.ofMinutes(2), List.of("rm", "-rf", root.resolve("var/cache/apt/archives").toString()));
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
     }
 
     /** The Debian mirror URI from {@code /etc/apt/sources.list} or {@code sources.list.d} (one-line or deb822). */

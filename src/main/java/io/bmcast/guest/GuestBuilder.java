@@ -87,6 +87,7 @@ public final class GuestBuilder {
             switch (kind) {
                 case BUSYBOX, BUSYBOX_DISK -> BusyboxRoot.populate(root, GuestImage.READY_MARKER, kernel);
                 case DEBIAN -> DebianRoot.populate(root, GuestImage.READY_MARKER, kernel);
+                case DEBIAN_DB -> DebianDbRoot.populate(root, GuestImage.READY_MARKER, kernel, progress);
             }
             progress.accept("writing " + DATA_FILES + " test data files of " + Units.formatSize(DATA_FILE_SIZE));
             Map<String, String> sums = TestData.writeFiles(root.resolve(DATA_DIR.substring(1)), DATA_FILES,

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code bmcast guest build busybox|debian|busybox-disk [--out DIR] [--app-data SIZE]}. */
+/** {@code bmcast guest build busybox|debian|busybox-disk|debian-db [--out DIR] [--app-data SIZE]}. */
 @Command(name = "guest", description = "Sample guests to deploy.", subcommands = GuestCommand.Build.class)
 public final class GuestCommand implements Callable<Integer> {
     @Override
@@ -21,7 +21,7 @@ public final class GuestCommand implements Callable<Integer> {
             description = "Build (or reuse) a sample guest: a sparse 32 GiB ext4 disk.img and vmlinuz; busybox-disk: "
                     + "a whole disk (MBR, syslinux, ext4) that boots itself.")
     static final class Build implements Callable<Integer> {
-        @Parameters(index = "0", paramLabel = "KIND", description = "busybox, debian or busybox-disk.")
+        @Parameters(index = "0", paramLabel = "KIND", description = "busybox, debian, busybox-disk or debian-db (PostgreSQL, pgbench and fio; boot it on virtio).")
         String kind;
 
         @Option(names = "--out", paramLabel = "DIR", description = "Build here (default: the cache).")

@@ -12,7 +12,13 @@ public enum GuestKind {
      * The busybox guest as a whole disk that boots itself (MBR, syslinux on a FAT partition, ext4 root partition):
      * what users' images look like, booted by the firmware with no {@code -kernel}. See {@link BootableDisk}.
      */
-    BUSYBOX_DISK;
+    BUSYBOX_DISK,
+    /**
+     * The Debian guest with PostgreSQL 15, a pgbench database and fio, running a benchmark at boot that prints its
+     * throughput every second: the workload of {@code bench workload}. Boots on virtio-blk with Debian's
+     * initramfs. See {@link DebianDbRoot}.
+     */
+    DEBIAN_DB;
 
     public String id() { return name().toLowerCase(Locale.ROOT).replace('_', '-'); }
 
@@ -28,10 +34,16 @@ public enum GuestKind {
      * Debian's initramfs, so the guest boots on virtio-blk (the default) as on NVMe; busybox-disk's syslinux loads
      * the initramfs too.
      */
-    public int revision() { return this == DEBIAN ? 3 : 5; }
+    public int revision() {
+        return switch (this) {
+            case DEBIAN -> 3;
+            case DEBIAN_DB -> 2;
+            case BUSYBOX, BUSYBOX_DISK -> 5;
+        };
+    }
 
     public static GuestKind parse(String s) {
         for (GuestKind k : values()) if (k.id().equals(s)) return k;
-        throw new IllegalArgumentException("unknown guest kind '" + s + "' (busybox, debian or busybox-disk)");
+        throw new IllegalArgumentException("unknown guest kind '" + s + "' (busybox, debian, busybox-disk or debian-db)");
     }
 }

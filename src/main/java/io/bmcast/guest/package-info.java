@@ -27,6 +27,14 @@
  *       ask for FAT16 ({@code -F 16}).</li>
  *   <li>SeaBIOS boots virtio-blk and NVMe; syslinux loads the kernel and the initramfs from the FAT. The root by
  *       UUID serves virtio or NVMe here and SATA or NVMe on bare metal.</li>
+ *   <li>The workload guest ({@code debian-db}, {@link io.bmcast.guest.DebianDbRoot}) gets PostgreSQL 15 and fio by a
+ *       two-stage debootstrap ({@code --foreign}, then {@code --second-stage} in a chroot) with a {@code policy-rc.d}
+ *       in between: a one-stage debootstrap would let PostgreSQL's maintainer scripts start the server inside the
+ *       build tree. Its pgbench tables are made at build time by the tree's own PostgreSQL run in a chroot as the
+ *       tree's postgres user, on a socket in the tree's {@code /tmp}, with {@code dynamic_shared_memory_type=mmap}
+ *       (no {@code /dev/shm} needed), and stopped cleanly so the first boot needs no recovery.</li>
+ *   <li>agetty hangs up its tty when it starts: a unit that already writes to ttyS0 loses its output unless the
+ *       autologin getty runs with {@code --nohangup} (the workload guest does).</li>
  * </ul>
  */
 package io.bmcast.guest;
