@@ -22,9 +22,10 @@ import java.util.Properties;
  * @param hydrateRate bytes per second for the background copy, 0 for no cap
  * @param bootProfile regions a recorded boot read, fetched first; null for none
  * @param sourceExtents the image's extent map as the control plane caches it; null to ask the image server
+ * @param tlsDir the client's TLS credentials (ca-cert.pem, client-cert.pem...) for an {@code nbds://} image; null for none
  */
 public record MediatorConfig(NbdUri image, Path disk, Path state, Path socket, long regionSize, long hydrateRate,
-        Duration giveUp, Path bootProfile, Path sourceExtents) {
+        Duration giveUp, Path bootProfile, Path sourceExtents, Path tlsDir) {
     public static final long DEFAULT_REGION_SIZE = 64 * 1024;
     public static final Duration DEFAULT_GIVE_UP = Duration.ofSeconds(60);
 
@@ -34,6 +35,11 @@ public record MediatorConfig(NbdUri image, Path disk, Path state, Path socket, l
         Objects.requireNonNull(state, "state");
         Objects.requireNonNull(socket, "socket");
         Objects.requireNonNull(giveUp, "giveUp");
+    }
+
+    public MediatorConfig(NbdUri image, Path disk, Path state, Path socket, long regionSize, long hydrateRate,
+            Duration giveUp, Path bootProfile, Path sourceExtents) {
+        this(image, disk, state, socket, regionSize, hydrateRate, giveUp, bootProfile, sourceExtents, null);
     }
 
     /** Writes the settings to {@code file}, whole or not at all (a mediator restarted meanwhile reads one or the other). */
@@ -48,6 +54,7 @@ public record MediatorConfig(NbdUri image, Path disk, Path state, Path socket, l
         p.setProperty("giveUp", giveUp.toString());
         if (bootProfile != null) p.setProperty("bootProfile", bootProfile.toString());
         if (sourceExtents != null) p.setProperty("sourceExtents", sourceExtents.toString());
+        if (tlsDir != null) p.setProperty("tlsDir", tlsDir.toString());
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
             p.store(w, "bmcast mediator (written by instance run, read by the mediator it starts)");
@@ -64,7 +71,8 @@ public record MediatorConfig(NbdUri image, Path disk, Path state, Path socket, l
             return new MediatorConfig(NbdUri.parse(required(p, "image", file)), Path.of(required(p, "disk", file)),
                     Path.of(required(p, "state", file)), Path.of(required(p, "socket", file)),
                     Long.parseLong(required(p, "regionSize", file)), Long.parseLong(required(p, "hydrateRate", file)),
-                    Duration.parse(required(p, "giveUp", file)), optionalPath(p, "bootProfile"), optionalPath(p, "sourceExtents"));
+                    Duration.parse(required(p, "giveUp", file)), optionalPath(p, "bootProfile"), optionalPath(p, "sourceExtents"),
+                    optionalPath(p, "tlsDir"));
         } catch (IllegalArgumentException | DateTimeParseException e) {
             throw new IOException(file + " is not a mediator's configuration: " + e.getMessage(), e);
         }
