@@ -182,7 +182,8 @@ final class TlsChannel implements ReadableByteChannel, GatheringByteChannel {
                 }
             }
         } catch (SSLException e) {
-            throw new IOException("TLS error from " + peer + ": " + e.getMessage(), e);
+            // In TLS 1.3 a server's verdict on our certificate arrives after our side of the handshake is done.
+            throw failure(e, engine.getUseClientMode(), peer);
         } finally {
             readLock.unlock();
         }
@@ -282,7 +283,7 @@ final class TlsChannel implements ReadableByteChannel, GatheringByteChannel {
             }
             return total;
         } catch (SSLException e) {
-            throw new IOException("TLS error towards " + peer + ": " + e.getMessage(), e);
+            throw failure(e, engine.getUseClientMode(), peer);
         } finally {
             writeLock.unlock();
         }
@@ -351,7 +352,10 @@ final class TlsChannel implements ReadableByteChannel, GatheringByteChannel {
         }
         String msg = e.getMessage() == null ? e.toString() : e.getMessage();
         if (why == null) {
-            if (msg.contains("Empty client certificate chain") || (!client && msg.contains("certificate_required"))) {
+            if (client && msg.contains("certificate_required")) {
+                // The JDK presents a certificate only if the server's CA signed it: none, or another CA's, ends here.
+                why = "the server requires a client certificate signed by its CA (client-cert.pem, client-key.pem in the TLS directory)";
+            } else if (msg.contains("Empty client certificate chain") || msg.contains("certificate_required")) {
                 why = "the client presented no certificate, and this server verifies peers";
             } else if (msg.contains("bad_certificate") || msg.contains("unknown_ca") || msg.contains("certificate_unknown")
                     || msg.contains("certificate_required") || msg.contains("decrypt_error")) {
@@ -360,7 +364,7 @@ final class TlsChannel implements ReadableByteChannel, GatheringByteChannel {
                 why = msg;
             }
         }
-        return new TlsHandshakeException("TLS handshake with " + peer + " failed: " + why, e);
+        return new TlsHandshakeException("TLS with " + peer + " failed: " + why, e);
     }
 
     /** A TLS handshake that failed; never retried as plaintext. */
