@@ -5,6 +5,7 @@ import io.bmcast.storage.TokenBucket;
 import io.bmcast.transport.Export;
 import io.bmcast.transport.Listener;
 import io.bmcast.transport.NbdServer;
+import io.bmcast.transport.TlsCredentials;
 import io.bmcast.util.UnitConverters.DurationConverter;
 import io.bmcast.util.UnitConverters.RateConverter;
 import io.bmcast.util.UsageException;
@@ -33,7 +34,15 @@ final class ServeOptions {
             description = "Add this one-way latency to every reply: 200us, 1ms.")
     Duration latency;
 
+    @Option(names = "--tls-dir", paramLabel = "DIR",
+            description = "Require TLS (NBD STARTTLS) with the X.509 files in DIR, QEMU's layout: ca-cert.pem, server-cert.pem, server-key.pem.")
+    Path tlsDir;
+
+    @Option(names = "--tls-verify-peer", description = "With --tls-dir: also require a client certificate signed by DIR/ca-cert.pem.")
+    boolean tlsVerifyPeer;
+
     void check() {
+        if (tlsVerifyPeer && tlsDir == null) throw new UsageException("--tls-verify-peer needs --tls-dir DIR");
         if ((socket == null) == (listen == null)) throw new UsageException("give exactly one of --socket PATH or --listen HOST:PORT");
         if (listen != null && listen.lastIndexOf(':') < 0) throw new UsageException("--listen wants HOST:PORT, got '" + listen + "'");
     }
@@ -46,6 +55,14 @@ final class ServeOptions {
     int serve(Map<String, Export> exports, NbdServer.Config config, LinkEmulator link) throws Exception {
         configureLogging();
         NbdServer server = new NbdServer(exports, config);
+        if (tlsDir != null) {
+            try {
+                server.requireTls(TlsCredentials.server(tlsDir, tlsVerifyPeer));
+            } catch (java.io.IOException e) {
+                server.close();
+                throw new UsageException("--tls-dir: " + e.getMessage());
+            }
+        }
         Listener listener;
         try {
             listener = socket != null ? Listener.unix(socket) : Listener.tcp(listen);
@@ -69,6 +86,7 @@ final class ServeOptions {
         line.append(" on ").append(listener);
         if (config.defaultExport() != null) line.append(" (also as the default export)");
         if (!link.isIdentity()) line.append(" with ").append(link);
+        if (tlsDir != null) line.append(", TLS required").append(tlsVerifyPeer ? " with client certificates" : "");
         System.out.println(line);
         System.out.flush();
         server.awaitClosed();

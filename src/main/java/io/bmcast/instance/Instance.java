@@ -44,10 +44,11 @@ public final class Instance {
      * power off (a {@linkplain #requestStop stop request}) has before QEMU is killed; zero kills at once.
      * {@code sourceExtents}: the image's cached extent map for the mediator ({@code node --source-extents}), or null.
      * {@code hydration}: the background copy's share, deadline, or none ({@code --hydrate-share} ...).
+     * {@code tlsDir}: the mediator's TLS credentials for an {@code nbds://} image ({@code node --tls-dir}), or null.
      */
     public record Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
             DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker,
-            Duration stopGrace, Path sourceExtents, MediatorConfig.Hydration hydration) {
+            Duration stopGrace, Path sourceExtents, MediatorConfig.Hydration hydration, Path tlsDir) {
 
         public static final Duration DEFAULT_STOP_GRACE = Duration.ofSeconds(10);
 
@@ -59,13 +60,20 @@ public final class Instance {
                 DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker,
                 Duration stopGrace, Path sourceExtents) {
             this(image, disk, state, kernel, initrd, append, memoryMiB, bus, console, events, regionSize, hydrateRate,
-                    readyMarker, stopGrace, sourceExtents, MediatorConfig.Hydration.DEFAULTS);
+                    readyMarker, stopGrace, sourceExtents, MediatorConfig.Hydration.DEFAULTS, null);
+        }
+
+        public Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
+                DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker,
+                Duration stopGrace, Path sourceExtents, MediatorConfig.Hydration hydration) {
+            this(image, disk, state, kernel, initrd, append, memoryMiB, bus, console, events, regionSize, hydrateRate,
+                    readyMarker, stopGrace, sourceExtents, hydration, null);
         }
 
         /** The same instance with other background-copy settings. */
         public Spec withHydration(MediatorConfig.Hydration h) {
             return new Spec(image, disk, state, kernel, initrd, append, memoryMiB, bus, console, events, regionSize,
-                    hydrateRate, readyMarker, stopGrace, sourceExtents, h);
+                    hydrateRate, readyMarker, stopGrace, sourceExtents, h, tlsDir);
         }
 
         public Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
@@ -412,7 +420,7 @@ public final class Instance {
         Path extents = spec.sourceExtents() == null ? null : spec.sourceExtents().toAbsolutePath();
         return new MediatorConfig(spec.image(), spec.disk().toAbsolutePath(), spec.state().toAbsolutePath(), socket,
                 spec.regionSize(), Math.max(0, spec.hydrateRate()), MediatorConfig.DEFAULT_GIVE_UP, null, extents,
-                spec.hydration());
+                spec.hydration(), spec.tlsDir() == null ? null : spec.tlsDir().toAbsolutePath());
     }
 
     /** Unix socket paths are limited to 107 bytes: use {@code preferred} when short enough, else a temp dir. */

@@ -14,6 +14,7 @@ import io.bmcast.transport.NbdClient;
 import io.bmcast.transport.NbdOptionException;
 import io.bmcast.transport.NbdServer;
 import io.bmcast.transport.NbdUri;
+import io.bmcast.transport.TlsCredentials;
 import io.bmcast.util.Signals;
 import io.bmcast.util.UsageException;
 import io.bmcast.util.Units;
@@ -37,6 +38,17 @@ public final class Mediator {
 
     private Mediator() {}
 
+    /** The client credentials an {@code nbds://} image is read with; null for a plaintext one. */
+    private static TlsCredentials tls(MediatorConfig c) {
+        if (!c.image().tls()) return null;
+        if (c.tlsDir() == null) throw new UsageException("the image " + c.image() + " is served over TLS: give --tls-dir DIR (ca-cert.pem)");
+        try {
+            return TlsCredentials.client(c.tlsDir().toAbsolutePath());
+        } catch (IOException e) {
+            throw new UsageException("--tls-dir: " + e.getMessage());
+        }
+    }
+
     /** Runs until SIGTERM or SIGINT; returns the exit code. {@link UsageException}: settings that cannot work. */
     public static int run(MediatorConfig c, PrintStream log) throws IOException, InterruptedException {
         if (c.regionSize() > Integer.MAX_VALUE) throw new UsageException("--region-size is too large");
@@ -44,7 +56,7 @@ public final class Mediator {
         NbdUri image = c.image();
         ImageExtents extents = c.sourceExtents() == null ? null : ImageExtents.read(c.sourceExtents());
 
-        NbdClient.Options clientOptions = NbdClient.Options.defaults().giveUpAfter(c.giveUp());
+        NbdClient.Options clientOptions = NbdClient.Options.defaults().giveUpAfter(c.giveUp()).tls(tls(c));
         // Resuming a state dir: the image's size is known, so serve what is local at once and let only reads
         // of missing regions wait for the image server. A fresh state needs the server for the size.
         long knownSize = MediatedDisk.recordedImageSize(c.state());

@@ -11,6 +11,8 @@ import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
+import java.nio.channels.GatheringByteChannel;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.concurrent.TimeUnit;
@@ -45,6 +47,10 @@ final class NbdConnection implements Runnable {
 
     private final NbdServer server;
     private final SocketChannel ch;
+    // What requests are read from and replies written to: ch itself, or TLS over it after STARTTLS.
+    private ReadableByteChannel wireIn;
+    private GatheringByteChannel wireOut;
+    private TlsChannel tls;
     private final long id;
     private final String peer;
     private final long startNs = System.nanoTime();
@@ -81,6 +87,8 @@ final class NbdConnection implements Runnable {
     NbdConnection(NbdServer server, SocketChannel ch, long id) {
         this.server = server;
         this.ch = ch;
+        this.wireIn = ch;
+        this.wireOut = ch;
         this.id = id;
         this.peer = peerOf(ch);
         NbdServer.Config cfg = server.config();
@@ -95,7 +103,7 @@ final class NbdConnection implements Runnable {
         this.pool = new BufferPool(cfg.maxBytesInFlight(), cfg.maxBytesInFlight() / 2);
     }
 
-    private static String peerOf(SocketChannel ch) {
+    static String peerOf(SocketChannel ch) {
         try {
             var a = ch.getRemoteAddress();
             String s = a == null ? "" : a.toString();
@@ -137,10 +145,16 @@ final class NbdConnection implements Runnable {
         String reason;
         try {
             var watchdog = server.scheduleHandshakeTimeout(this);
+            ServerHandshake handshake = new ServerHandshake(ch, server);
             try {
-                session = new ServerHandshake(ch, server).run();
+                session = handshake.run();
             } finally {
                 watchdog.cancel(false);
+            }
+            if (handshake.tls() != null) {
+                tls = handshake.tls();
+                wireIn = tls;
+                wireOut = tls;
             }
             if (session == null) {
                 reason = "client aborted the handshake";
@@ -148,8 +162,8 @@ final class NbdConnection implements Runnable {
                 export = session.export();
                 exportSize = export.size();
                 structured = session.structured();
-                LOG.log(Level.INFO, "conn#{0} open: peer {1}, export ''{2}''{3}", id, peer, session.name(),
-                        structured ? ", structured replies" : "");
+                LOG.log(Level.INFO, "conn#{0} open: peer {1}, export ''{2}''{3}{4}", id, peer, session.name(),
+                        structured ? ", structured replies" : "", tls != null ? ", " + tls.describe() : "");
                 tune();
                 reason = transmission();
             }
@@ -187,6 +201,7 @@ final class NbdConnection implements Runnable {
             // the socket is gone; the requests were released
         }
         boolean idle = awaitIdle(server.config().shutdownGraceNanos());
+        if (tls != null && idle) tls.closeOutbound();
         kill();
         if (!idle) awaitIdle(TimeUnit.SECONDS.toNanos(1));
         pool.close();
@@ -224,7 +239,7 @@ final class NbdConnection implements Runnable {
                 if (p != null) {
                     // Read the rest of a WRITE payload straight into its buffer.
                     while (p.hasRemaining()) {
-                        if (ch.read(p) < 0) return stopping ? "server shutting down" : "client vanished mid-request";
+                        if (wireIn.read(p) < 0) return stopping ? "server shutting down" : "client vanished mid-request";
                     }
                     dec.payloadFilledExternally();
                     dispatchWrite(pendingWrite);
@@ -232,7 +247,7 @@ final class NbdConnection implements Runnable {
                     continue;
                 }
                 in.clear();
-                int n = ch.read(in);
+                int n = wireIn.read(in);
                 in.flip();
                 if (n < 0) {
                     if (stopping) return "server shutting down";
@@ -515,7 +530,7 @@ final class NbdConnection implements Runnable {
     private void writeVector(ByteBuffer[] v, int count) throws IOException {
         int first = 0;
         while (first < count) {
-            ch.write(v, first, count - first);
+            wireOut.write(v, first, count - first);
             while (first < count && !v[first].hasRemaining()) first++;
         }
     }

@@ -65,6 +65,7 @@ public final class NbdServer implements AutoCloseable {
 
     private final Map<String, Export> exports;
     private final Config config;
+    private volatile TlsCredentials tls;
     private final List<Listener> listeners = Collections.synchronizedList(new ArrayList<>());
     private final Set<NbdConnection> connections = ConcurrentHashMap.newKeySet();
     private final AtomicLong nextId = new AtomicLong(1);
@@ -105,6 +106,20 @@ public final class NbdServer implements AutoCloseable {
 
     public Config config() {
         return config;
+    }
+
+    /**
+     * Requires TLS (NBD_OPT_STARTTLS) with these credentials on every connection accepted from now on: see
+     * {@link ServerHandshake}. Call before {@link #start}.
+     */
+    public NbdServer requireTls(TlsCredentials credentials) {
+        this.tls = java.util.Objects.requireNonNull(credentials);
+        return this;
+    }
+
+    /** The credentials TLS is required with, or null for plaintext. */
+    TlsCredentials tls() {
+        return tls;
     }
 
     /** Starts accepting on {@code listener} (a virtual thread); the server owns and closes it. */

@@ -28,6 +28,7 @@ public final class TestServer implements AutoCloseable {
         private final Map<String, Export> exports = new LinkedHashMap<>();
         private String defaultExport;
         private boolean tcp;
+        private io.bmcast.transport.TlsCredentials tls;
 
         Builder(Path dir) {
             this.dir = dir;
@@ -53,8 +54,15 @@ public final class TestServer implements AutoCloseable {
             return this;
         }
 
+        /** Requires TLS with the server credentials in {@code dir} (QEMU's layout). */
+        public Builder tls(Path dir, boolean verifyPeer) throws IOException {
+            this.tls = io.bmcast.transport.TlsCredentials.server(dir, verifyPeer);
+            return this;
+        }
+
         public TestServer start() throws IOException {
             NbdServer s = new NbdServer(exports, NbdServer.Config.defaults().withDefaultExport(defaultExport));
+            if (tls != null) s.requireTls(tls);
             Listener l = tcp ? Listener.tcp("127.0.0.1", 0) : Listener.unix(dir.resolve("nbd.sock"));
             s.start(l);
             return new TestServer(s, l);
@@ -63,6 +71,11 @@ public final class TestServer implements AutoCloseable {
 
     public String uri(String name) {
         return listener.uri(name);
+    }
+
+    /** The {@code nbds://} or {@code nbds+unix://} URI of export {@code name} (TCP: host name localhost). */
+    public String tlsUri(String name) {
+        return listener.uri(name).replaceFirst("^nbd", "nbds").replace("//127.0.0.1:", "//localhost:");
     }
 
     public Path socket() {
