@@ -153,6 +153,12 @@ public final class MediatedDisk implements Export {
         return StateDir.Identity.readFrom(stateDir).size();
     }
 
+    /** The identity of the image a state dir belongs to, or null when {@code stateDir} holds no state yet. */
+    public static String recordedImageIdentity(Path stateDir) throws IOException {
+        if (!Files.exists(stateDir.resolve(StateDir.IDENTITY))) return null;
+        return StateDir.Identity.readFrom(stateDir).image();
+    }
+
     /**
      * Opens (or creates) the mediated disk of {@code source} with the local disk at {@code localDisk} and its
      * state in {@code stateDir}. A state dir of another image or another local disk (or size) is refused; a
