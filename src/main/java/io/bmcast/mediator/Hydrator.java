@@ -182,7 +182,15 @@ public final class Hydrator implements AutoCloseable {
 
     private void run() {
         while (running) {
-            long park = doWork(clock.getAsLong());
+            long park;
+            try {
+                park = doWork(clock.getAsLong());
+            } catch (RuntimeException | Error e) {
+                // Never let a worker die silently (an OutOfMemoryError, say): count it as a failed batch.
+                synchronized (this) {
+                    park = failed(clock.getAsLong(), new IOException(e.getClass().getSimpleName() + ": " + e.getMessage(), e));
+                }
+            }
             if (lastStep == Step.DONE || lastStep == Step.FAILED) return;
             if (park > 0) LockSupport.parkNanos(this, park);
         }
@@ -312,6 +320,15 @@ public final class Hydrator implements AutoCloseable {
     private long failed(long nowNs, IOException e) {
         failures++;
         String why = e.getMessage() == null ? e.toString() : e.getMessage();
+        String local = disk.localFailure();
+        if (local != null) {
+            // The local disk lost acknowledged data: no retry can make it whole again.
+            disk.hydratorPhase(Phase.FAILED, "background copy stopped: " + local);
+            finished.completeExceptionally(e);
+            lastStep = Step.FAILED;
+            running = false;
+            return 0;
+        }
         if (options.backoff().exhausted(failures)) {
             disk.hydratorPhase(Phase.FAILED, "background copy gave up after " + failures + " failures: " + why);
             finished.completeExceptionally(e);

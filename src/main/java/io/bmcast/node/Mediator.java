@@ -60,6 +60,10 @@ public final class Mediator {
         // Resuming a state dir: the image's size is known, so serve what is local at once and let only reads
         // of missing regions wait for the image server. A fresh state needs the server for the size.
         long knownSize = MediatedDisk.recordedImageSize(c.state());
+        if (knownSize >= 0 && !NodeState.imageIdentity(image, knownSize).equals(MediatedDisk.recordedImageIdentity(c.state()))) {
+            // Another image's state dir: it will be refused, but only the image server knows this image's size.
+            knownSize = -1;
+        }
         Export source = knownSize < 0 ? connect(image, clientOptions, giveUp, log)
                 : new DeferredExport(image.exportName(), knownSize, giveUp, () -> openOnce(image, clientOptions));
         MediatedDisk mediated;
@@ -82,6 +86,7 @@ public final class Mediator {
             source.close();
             throw e;
         }
+        NodeState.recordPid(c.state());
         mediated.startHousekeeping();
         Hydrator hydrator = c.hydration().background() ? new Hydrator(mediated, hydratorOptions(c)) : null;
         NbdServer server = new NbdServer(Map.of(EXPORT, mediated), NbdServer.Config.defaults().withDefaultExport(EXPORT));

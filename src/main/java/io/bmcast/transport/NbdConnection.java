@@ -406,7 +406,8 @@ final class NbdConnection implements Runnable {
                     req.length, e.toString());
         } catch (InterruptedException e) {
             req.error = Nbd.ESHUTDOWN;
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+            // An Error too (out of memory, say): the request is answered, never left without a reply.
             req.error = Nbd.EIO;
             LOG.log(Level.ERROR, "conn#" + id + " " + Nbd.commandName(req.type) + " failed", e);
         }
