@@ -6,6 +6,7 @@ import io.bmcast.mediator.MediatedDisk;
 import io.bmcast.mediator.MediatorOptions;
 import io.bmcast.storage.DeferredExport;
 import io.bmcast.storage.RemoteExport;
+import io.bmcast.storage.RetryingExport;
 import io.bmcast.transport.Export;
 import io.bmcast.transport.Listener;
 import io.bmcast.transport.NbdClient;
@@ -45,8 +46,9 @@ public final class Mediator {
         // Resuming a state dir: the image's size is known, so serve what is local at once and let only reads
         // of missing regions wait for the image server. A fresh state needs the server for the size.
         long knownSize = MediatedDisk.recordedImageSize(c.state());
-        Export source = knownSize < 0 ? connect(image, clientOptions, giveUp, log)
-                : new DeferredExport(image.exportName(), knownSize, giveUp, () -> openOnce(image, clientOptions));
+        // A read the image server fails (EIO now and then) is retried up to the same give-up time.
+        Export source = new RetryingExport(knownSize < 0 ? connect(image, clientOptions, giveUp, log)
+                : new DeferredExport(image.exportName(), knownSize, giveUp, () -> openOnce(image, clientOptions)), giveUp);
         MediatedDisk mediated;
         try {
             MediatorOptions options;
