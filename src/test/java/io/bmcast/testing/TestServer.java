@@ -28,6 +28,7 @@ public final class TestServer implements AutoCloseable {
         private final Map<String, Export> exports = new LinkedHashMap<>();
         private String defaultExport;
         private boolean tcp;
+        private NbdServer.Limits limits = NbdServer.Limits.defaults();
 
         Builder(Path dir) {
             this.dir = dir;
@@ -48,13 +49,18 @@ public final class TestServer implements AutoCloseable {
             return this;
         }
 
+        public Builder limits(NbdServer.Limits l) {
+            this.limits = l;
+            return this;
+        }
+
         public Builder tcp() {
             this.tcp = true;
             return this;
         }
 
         public TestServer start() throws IOException {
-            NbdServer s = new NbdServer(exports, NbdServer.Config.defaults().withDefaultExport(defaultExport));
+            NbdServer s = new NbdServer(exports, NbdServer.Config.defaults().withDefaultExport(defaultExport).withLimits(limits));
             Listener l = tcp ? Listener.tcp("127.0.0.1", 0) : Listener.unix(dir.resolve("nbd.sock"));
             s.start(l);
             return new TestServer(s, l);
