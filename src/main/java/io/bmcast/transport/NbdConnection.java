@@ -236,7 +236,7 @@ final class NbdConnection implements Runnable {
             LOG.log(Level.INFO, String.format(java.util.Locale.ROOT,
                     "conn#%d close: export '%s', %d requests, %d bytes read, %d bytes written, %.3f s, %s%s",
                     id, session.name(), requests, bytesRead.get(), bytesWritten.get(), secs,
-                    brokenReason != null ? brokenReason : reason,
+                    timedOutReason == null && brokenReason != null ? brokenReason : reason,
                     idle ? "" : " (" + inFlight() + " requests still in flight after the grace period)"));
         } else {
             LOG.log(Level.INFO, String.format(java.util.Locale.ROOT,
