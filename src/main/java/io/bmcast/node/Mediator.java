@@ -8,6 +8,7 @@ import io.bmcast.mediator.YieldPolicy;
 import io.bmcast.mediator.HydrationDeadline;
 import io.bmcast.storage.DeferredExport;
 import io.bmcast.storage.RemoteExport;
+import io.bmcast.storage.RetryingExport;
 import io.bmcast.transport.Export;
 import io.bmcast.transport.Listener;
 import io.bmcast.transport.NbdClient;
@@ -64,8 +65,9 @@ public final class Mediator {
             // Another image's state dir: it will be refused, but only the image server knows this image's size.
             knownSize = -1;
         }
-        Export source = knownSize < 0 ? connect(image, clientOptions, giveUp, log)
-                : new DeferredExport(image.exportName(), knownSize, giveUp, () -> openOnce(image, clientOptions));
+        // A read the image server fails (EIO now and then) is retried up to the same give-up time.
+        Export source = new RetryingExport(knownSize < 0 ? connect(image, clientOptions, giveUp, log)
+                : new DeferredExport(image.exportName(), knownSize, giveUp, () -> openOnce(image, clientOptions)), giveUp);
         MediatedDisk mediated;
         try {
             MediatorOptions options;

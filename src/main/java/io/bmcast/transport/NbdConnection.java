@@ -38,6 +38,12 @@ import java.util.concurrent.locks.ReentrantLock;
 final class NbdConnection implements Runnable {
     private static final System.Logger LOG = System.getLogger(NbdServer.class.getName());
     private static final int INPUT_BUFFER = 256 << 10;
+    /**
+     * What a connection reads requests into until a read fills it: an idle or trickling client then costs
+     * 16 KiB instead of 256 KiB (1000 idle clients: 16 MiB, not 250), and a busy one moves up to
+     * {@link #INPUT_BUFFER} after its first full read, while the server's budget for those allows.
+     */
+    private static final int SMALL_INPUT_BUFFER = 16 << 10;
     /** A batch of inline replies is written once it holds this many bytes, so large reads start flowing. */
     private static final long BATCH_BYTES = 256 << 10;
     /** WRITEs at least this large are executed by a worker even when the export completes quickly. */
@@ -75,6 +81,7 @@ final class NbdConnection implements Runnable {
     private long exportSize;
     private boolean structured;
     private long requests;
+    private ByteBuffer input; // the reader's input buffer, SMALL_INPUT_BUFFER or INPUT_BUFFER bytes
     // A WRITE whose payload is still arriving (reader thread only).
     private Request pendingWrite;
 
@@ -100,7 +107,9 @@ final class NbdConnection implements Runnable {
         }
         this.freeCount = slotCount;
         this.gather = new ByteBuffer[2 * slotCount];
-        this.pool = new BufferPool(cfg.maxBytesInFlight(), cfg.maxBytesInFlight() / 2);
+        this.pool = new BufferPool(cfg.maxBytesInFlight(), cfg.maxBytesInFlight() / 2, server.budget());
+        this.handshakeDeadlineNs = startNs + cfg.limits().handshakeTimeoutNanos();
+        this.lastActivityNs = startNs;
     }
 
     static String peerOf(SocketChannel ch) {
@@ -123,12 +132,41 @@ final class NbdConnection implements Runnable {
         }
     }
 
-    private volatile boolean handshakeTimedOut;
+    // Deadlines, read by the server's sweep: set from the reader (and repliers) with plain volatile writes.
+    private final long handshakeDeadlineNs;
+    private volatile boolean inHandshake = true;
+    private volatile long lastActivityNs; // last byte received or reply bytes sent
+    private volatile long replyBlockedSinceNs; // 0, or since when a reply write has been under way
+    private volatile String timedOutReason;
 
-    /** The client sat in the handshake too long: drop it. */
-    void handshakeTimeout() {
-        handshakeTimedOut = true;
+    /**
+     * Drops this connection when it is past the handshake deadline, or idle (nothing in flight, nothing
+     * received) or stuck on a reply the client does not read for the idle timeout. True when it did.
+     */
+    boolean checkDeadlines(long nowNs, NbdServer.Limits limits) {
+        if (timedOutReason != null || stopping) return false;
+        String why = null;
+        if (inHandshake) {
+            if (nowNs - handshakeDeadlineNs > 0) {
+                why = "handshake not finished in " + millis(limits.handshakeTimeoutNanos());
+            }
+        } else if (limits.idleTimeoutNanos() > 0) {
+            long idle = nowNs - lastActivityNs;
+            long blocked = replyBlockedSinceNs;
+            if (idle > limits.idleTimeoutNanos() && (blocked != 0 || inFlight() == 0)) {
+                why = blocked != 0 ? "client read no reply for " + millis(idle)
+                        : "idle for " + millis(idle) + " (idle timeout " + millis(limits.idleTimeoutNanos()) + ")";
+            }
+        }
+        if (why == null) return false;
+        timedOutReason = why;
         kill();
+        return true;
+    }
+
+    private static String millis(long nanos) {
+        long ms = TimeUnit.NANOSECONDS.toMillis(nanos);
+        return ms % 1000 == 0 ? ms / 1000 + " s" : ms + " ms";
     }
 
     /** Closes the socket at once (after the shutdown grace period). */
@@ -144,12 +182,12 @@ final class NbdConnection implements Runnable {
     public void run() {
         String reason;
         try {
-            var watchdog = server.scheduleHandshakeTimeout(this);
             ServerHandshake handshake = new ServerHandshake(ch, server);
             try {
                 session = handshake.run();
             } finally {
-                watchdog.cancel(false);
+                lastActivityNs = System.nanoTime();
+                inHandshake = false;
             }
             if (handshake.tls() != null) {
                 tls = handshake.tls();
@@ -168,16 +206,18 @@ final class NbdConnection implements Runnable {
                 reason = transmission();
             }
         } catch (ProtocolException e) {
-            reason = "protocol error: " + e.getMessage();
+            reason = timedOutReason != null ? timedOutReason : "protocol error: " + e.getMessage();
         } catch (IOException e) {
             reason = stopping ? "server shutting down"
-                    : handshakeTimedOut ? "handshake not finished in time" : "I/O error: " + e.getMessage();
+                    : timedOutReason != null ? timedOutReason : "I/O error: " + e.getMessage();
         } catch (InterruptedException e) {
             reason = "interrupted";
         } catch (RuntimeException | Error e) {
+            server.internalError();
             LOG.log(Level.ERROR, "conn#" + id + " failed", e);
             reason = "internal error: " + e;
         }
+        if (timedOutReason != null) reason = timedOutReason;
         finish(reason);
     }
 
@@ -205,12 +245,13 @@ final class NbdConnection implements Runnable {
         kill();
         if (!idle) awaitIdle(TimeUnit.SECONDS.toNanos(1));
         pool.close();
+        if (input != null && input.capacity() == INPUT_BUFFER) server.budget().releaseInput(INPUT_BUFFER);
         double secs = (System.nanoTime() - startNs) / 1e9;
         if (session != null) {
             LOG.log(Level.INFO, String.format(java.util.Locale.ROOT,
                     "conn#%d close: export '%s', %d requests, %d bytes read, %d bytes written, %.3f s, %s%s",
                     id, session.name(), requests, bytesRead.get(), bytesWritten.get(), secs,
-                    brokenReason != null ? brokenReason : reason,
+                    timedOutReason == null && brokenReason != null ? brokenReason : reason,
                     idle ? "" : " (" + inFlight() + " requests still in flight after the grace period)"));
         } else {
             LOG.log(Level.INFO, String.format(java.util.Locale.ROOT,
@@ -222,7 +263,7 @@ final class NbdConnection implements Runnable {
     // ---------------------------------------------------------------- transmission
 
     private String transmission() throws IOException, InterruptedException {
-        ByteBuffer in = ByteBuffer.allocateDirect(INPUT_BUFFER);
+        ByteBuffer in = input = ByteBuffer.allocateDirect(SMALL_INPUT_BUFFER);
         in.limit(0);
         RequestDecoder dec = new RequestDecoder();
         while (true) {
@@ -240,15 +281,21 @@ final class NbdConnection implements Runnable {
                     // Read the rest of a WRITE payload straight into its buffer.
                     while (p.hasRemaining()) {
                         if (wireIn.read(p) < 0) return stopping ? "server shutting down" : "client vanished mid-request";
+                        lastActivityNs = System.nanoTime();
                     }
                     dec.payloadFilledExternally();
                     dispatchWrite(pendingWrite);
                     pendingWrite = null;
                     continue;
                 }
+                if (!in.hasRemaining() && in.capacity() < INPUT_BUFFER && in.limit() == in.capacity()
+                        && server.budget().tryInput(INPUT_BUFFER)) {
+                    in = input = ByteBuffer.allocateDirect(INPUT_BUFFER); // the last read filled the small one
+                }
                 in.clear();
                 int n = wireIn.read(in);
                 in.flip();
+                if (n > 0) lastActivityNs = System.nanoTime();
                 if (n < 0) {
                     if (stopping) return "server shutting down";
                     return pendingWrite != null || dec.pendingDiscard() > 0
@@ -530,9 +577,14 @@ final class NbdConnection implements Runnable {
 
     private void writeVector(ByteBuffer[] v, int count) throws IOException {
         int first = 0;
-        while (first < count) {
-            wireOut.write(v, first, count - first);
-            while (first < count && !v[first].hasRemaining()) first++;
+        replyBlockedSinceNs = System.nanoTime();
+        try {
+            while (first < count) {
+                if (wireOut.write(v, first, count - first) > 0) lastActivityNs = System.nanoTime();
+                while (first < count && !v[first].hasRemaining()) first++;
+            }
+        } finally {
+            replyBlockedSinceNs = 0;
         }
     }
 
@@ -548,7 +600,21 @@ final class NbdConnection implements Runnable {
 
     // ---------------------------------------------------------------- slots and buffers
 
+    /** A request slot of this connection, and a request of the server's budget with it. */
     private Request acquireSlot() throws InterruptedException {
+        Request r = acquireLocalSlot();
+        if (server.budget().tryRequest()) return r;
+        try {
+            flushBatch(); // our own batched replies may be what the server is waiting for
+            server.budget().acquireRequest();
+        } catch (InterruptedException | RuntimeException e) {
+            returnSlot(r);
+            throw e;
+        }
+        return r;
+    }
+
+    private Request acquireLocalSlot() throws InterruptedException {
         slotLock.lock();
         try {
             if (freeCount > 0) return freeSlots[--freeCount];
@@ -571,6 +637,11 @@ final class NbdConnection implements Runnable {
             req.data = null;
         }
         req.iov[0] = req.iov[1] = null;
+        server.budget().releaseRequest();
+        returnSlot(req);
+    }
+
+    private void returnSlot(Request req) {
         slotLock.lock();
         try {
             freeSlots[freeCount++] = req;

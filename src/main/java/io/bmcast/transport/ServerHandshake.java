@@ -35,6 +35,10 @@ final class ServerHandshake {
     static final int BASE_ALLOCATION_ID = 1;
     /** More options than this on one connection is a client looping: disconnect it. */
     static final int MAX_OPTIONS = 1024;
+    /** An option longer than {@link Nbd#MAX_OPTION_LENGTH} but at most this is read and refused; longer: disconnect. */
+    static final long MAX_SKIPPED_OPTION_LENGTH = 1 << 20;
+    /** Option payloads are read into a buffer of this size first, grown as bytes actually arrive. */
+    private static final int FIRST_PAYLOAD_CHUNK = 4096;
 
     private final SocketChannel ch;
     private final NbdServer server;
@@ -90,13 +94,16 @@ final class ServerHandshake {
             long length = optionHeader.payloadLength();
             if (length > Nbd.MAX_OPTION_LENGTH) {
                 if (option == Nbd.OPT_EXPORT_NAME) throw new ProtocolException("export name of " + length + " bytes");
+                if (length > MAX_SKIPPED_OPTION_LENGTH) {
+                    // The spec lets us answer TOO_BIG and hang up rather than read megabytes of nothing.
+                    replyError(option, Nbd.REP_ERR_TOO_BIG, "option payload of " + length + " bytes is too big");
+                    throw new ProtocolException("option " + option + " announced " + length + " bytes of payload");
+                }
                 skip(length);
                 replyError(option, Nbd.REP_ERR_TOO_BIG, "option payload of " + length + " bytes is too big");
                 continue;
             }
-            ByteBuffer payload = ByteBuffer.allocate((int) length);
-            readFully(payload);
-            payload.flip();
+            ByteBuffer payload = readPayload((int) length);
             if (server.tls() != null && tls == null && option != Nbd.OPT_STARTTLS && option != Nbd.OPT_ABORT) {
                 if (option == Nbd.OPT_EXPORT_NAME) throw new ProtocolException("EXPORT_NAME in plaintext on a server that requires TLS");
                 replyError(option, Nbd.REP_ERR_TLS_REQD, "this server requires TLS: send NBD_OPT_STARTTLS first");
@@ -344,8 +351,23 @@ final class ServerHandshake {
         }
     }
 
+    /**
+     * The {@code length} bytes of an option's payload. The buffer grows (doubling) as bytes arrive, so a
+     * client that announces 64 KiB and sends 3 bytes costs 4 KiB, not what it announced.
+     */
+    private ByteBuffer readPayload(int length) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(Math.min(length, FIRST_PAYLOAD_CHUNK));
+        while (true) {
+            readFully(b);
+            if (b.capacity() == length) return b.flip();
+            ByteBuffer bigger = ByteBuffer.allocate((int) Math.min(length, 2L * b.capacity()));
+            bigger.put(b.flip());
+            b = bigger;
+        }
+    }
+
     private void skip(long n) throws IOException {
-        ByteBuffer scratch = ByteBuffer.allocate(64 << 10);
+        ByteBuffer scratch = ByteBuffer.allocate(FIRST_PAYLOAD_CHUNK);
         while (n > 0) {
             scratch.clear().limit((int) Math.min(scratch.capacity(), n));
             int r = in.read(scratch);

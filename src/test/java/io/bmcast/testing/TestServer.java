@@ -29,6 +29,7 @@ public final class TestServer implements AutoCloseable {
         private String defaultExport;
         private boolean tcp;
         private io.bmcast.transport.TlsCredentials tls;
+        private NbdServer.Limits limits = NbdServer.Limits.defaults();
 
         Builder(Path dir) {
             this.dir = dir;
@@ -49,6 +50,11 @@ public final class TestServer implements AutoCloseable {
             return this;
         }
 
+        public Builder limits(NbdServer.Limits l) {
+            this.limits = l;
+            return this;
+        }
+
         public Builder tcp() {
             this.tcp = true;
             return this;
@@ -61,7 +67,7 @@ public final class TestServer implements AutoCloseable {
         }
 
         public TestServer start() throws IOException {
-            NbdServer s = new NbdServer(exports, NbdServer.Config.defaults().withDefaultExport(defaultExport));
+            NbdServer s = new NbdServer(exports, NbdServer.Config.defaults().withDefaultExport(defaultExport).withLimits(limits));
             if (tls != null) s.requireTls(tls);
             Listener l = tcp ? Listener.tcp("127.0.0.1", 0) : Listener.unix(dir.resolve("nbd.sock"));
             s.start(l);
