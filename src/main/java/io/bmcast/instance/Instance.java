@@ -229,9 +229,10 @@ public final class Instance {
             exited = events.secondsSinceStart();
             ready = readyWatch.readyAt();
             events.emit("vmm-exited", "code", code);
-            if (stop == null && devirtualized < 0) {
+            if (stop == null && devirtualized < 0 && spec.hydration().background()) {
                 // The guest powered itself off before the disk was complete: finish the copy so the disk ends
                 // whole. An operator may still destroy the instance meanwhile (then the copy is left as it is).
+                // Remote-only copies nothing in the background, so there is nothing to finish.
                 hydrated = finishHydration(mediator, state);
                 if (hydrated < 0) stop = Stop.afterVmm(events);
             }

@@ -181,6 +181,7 @@ public final class Hydrator implements AutoCloseable {
     }
 
     private void run() {
+        ThreadPriority.niceCurrentThread(ThreadPriority.BACKGROUND_NICE);
         while (running) {
             long park;
             try {

@@ -53,6 +53,7 @@ final class Deployment implements AutoCloseable {
     final Path console;
     private ClientTestProcesses.Server imageServer;
     private String rate;
+    private io.bmcast.node.MediatorConfig.Hydration hydration = io.bmcast.node.MediatorConfig.Hydration.DEFAULTS;
     private Instance instance;
     private final CompletableFuture<Qemu> vmm = new CompletableFuture<>();
     private final CompletableFuture<Instance.Result> result = new CompletableFuture<>();
@@ -141,7 +142,7 @@ final class Deployment implements AutoCloseable {
         // As `instance run` and the agent do: the accelerator is decided before the instance's clock starts.
         io.bmcast.vmm.Accel.detect(guest.kernel());
         Instance.Spec spec = new Instance.Spec(imageUri(), disk, state, guest.kernel(), guest.initrd(), append, 512, DiskBus.DEFAULT,
-                console, events, 64 << 10, hydrateRate, readyMarker);
+                console, events, 64 << 10, hydrateRate, readyMarker).withHydration(hydration);
         EventLog log = new EventLog(System.nanoTime(), events, System.out);
         log.addListener(onEvent);
         instance = new Instance(spec, log, System.out, q -> {
@@ -158,6 +159,11 @@ final class Deployment implements AutoCloseable {
                 vmm.completeExceptionally(new IllegalStateException("the instance ended before QEMU started"));
             }
         });
+    }
+
+    /** The background copy's settings for the next {@link #start} ({@code --hydrate-share} ...). */
+    void hydration(io.bmcast.node.MediatorConfig.Hydration h) {
+        this.hydration = h;
     }
 
     void start(long hydrateRate) throws IOException {
