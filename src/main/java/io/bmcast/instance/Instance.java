@@ -130,6 +130,7 @@ public final class Instance {
         Thread hook = null;
         double ready = -1, hydrated = -1, devirtualized = -1, exited = -1;
         MediatorSupervisor mediator = new MediatorSupervisor(node);
+        Thread mediatorStop = null;
         try {
             // The mediator's JVM and QEMU start side by side: QEMU paused and without its disk until the mediator
             // listens, then the disk is attached and the guest let run.
@@ -194,8 +195,9 @@ public final class Instance {
                     devirtualized = events.secondsSinceStart();
                     NodeState.markDevirtualized(state, devirtualized);
                     events.emit("devirtualized", "disk", spec.disk().toString());
-                    node.stop(Duration.ofSeconds(30));
-                    events.emit("mediator-exited", "code", node.exitCode());
+                    // Out of the guest's path now. Its exit may take a while (it commits its map; the first one
+                    // also writes the class-data archive): meanwhile this loop keeps watching QEMU and stop requests.
+                    mediatorStop = Thread.ofVirtual().name("mediator-stop").start(() -> stopMediator(node));
                 }
                 NodeProcess.sleep(100);
             }
@@ -214,6 +216,7 @@ public final class Instance {
             return new Result(code, ready, hydrated, devirtualized, exited, mediator.restarts, NodeState.readStatus(state),
                     stop != null);
         } finally {
+            if (mediatorStop != null) mediatorStop.join();
             guestReady.completeExceptionally(new IllegalStateException("the instance ended before the guest was ready"));
             if (qemu != null) qemu.stop();
             node.stop(Duration.ofSeconds(10));
