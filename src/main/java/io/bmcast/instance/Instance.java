@@ -19,6 +19,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.util.function.Consumer;
 
 /**
@@ -138,15 +140,23 @@ public final class Instance {
             QemuSpec qs = new QemuSpec(runDir.resolve("vm"), new GuestDisk.Nbd(socket, Mediator.EXPORT, 20),
                     spec.bus(), spec.kernel(), spec.initrd(), spec.append(), spec.memoryMiB(), accel(), List.of());
             if (spec.console() != null) linkConsole(Qemu.consoleLog(qs.workDir()), spec.console());
-            qemu = Qemu.startWithoutDisk(qs);
+            FutureTask<Qemu> qemuStart = new FutureTask<>(() -> Qemu.startWithoutDisk(qs));
+            Thread.ofVirtual().name("qemu-start").start(qemuStart);
+            IOException mediatorFailed = null;
+            try {
+                node.awaitListening(MEDIATOR_START, out::println);
+                events.emit("mediator-started", "pid", node.pid());
+            } catch (IOException e) {
+                mediatorFailed = e;
+            }
+            qemu = started(qemuStart, mediatorFailed);
             Qemu vm = qemu;
             hook = Thread.ofPlatform().unstarted(() -> {
                 vm.stop();
                 node.stop(Duration.ofSeconds(10));
             });
             Runtime.getRuntime().addShutdownHook(hook);
-            node.awaitListening(MEDIATOR_START, out::println);
-            events.emit("mediator-started", "pid", node.pid());
+            if (mediatorFailed != null) throw mediatorFailed;
             if (stopRequests.get() > 0) {
                 // Destroyed before the guest ever ran: nothing to power off.
                 events.emit("stop-requested", "graceSeconds", 0);
@@ -280,6 +290,21 @@ public final class Instance {
         a = Accel.detect(spec.kernel());
         events.emit("accel-probed", "accel", a.qemuName(), "seconds", Math.round((events.secondsSinceStart() - t) * 1000) / 1000.0);
         return a;
+    }
+
+    /**
+     * The QEMU started beside the mediator, once it is up. If it failed, its error is thrown (with the mediator's,
+     * if that failed too, as suppressed).
+     */
+    private static Qemu started(FutureTask<Qemu> qemuStart, IOException mediatorFailed) throws IOException,
+            InterruptedException {
+        try {
+            return qemuStart.get();
+        } catch (ExecutionException e) {
+            IOException failed = e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+            if (mediatorFailed != null) failed.addSuppressed(mediatorFailed);
+            throw failed;
+        }
     }
 
     /**
