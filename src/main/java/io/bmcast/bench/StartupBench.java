@@ -89,6 +89,8 @@ public final class StartupBench {
         GuestBuilder builder = new GuestBuilder(o.guest(), o.appData());
         System.err.println("startup: guest " + o.guest().id() + " in " + builder.defaultDir() + " (building if needed)");
         GuestImage image = builder.build(builder.defaultDir());
+        // Before any mode's clock starts: a first probe on this host boot may take seconds (see Accel).
+        io.bmcast.vmm.Accel.detect(image.kernel());
         Files.createDirectories(o.out());
         Path work = Files.createTempDirectory("bmcast-startup-");
         Path sock = work.resolve("image.sock");

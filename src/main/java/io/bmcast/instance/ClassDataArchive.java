@@ -67,8 +67,12 @@ final class ClassDataArchive {
             try (DirectoryStream<Path> old = Files.newDirectoryStream(dir, installPrefix + "*" + SUFFIX)) {
                 for (Path p : old) if (!p.equals(archive)) Files.deleteIfExists(p);
             }
-            try (DirectoryStream<Path> old = Files.newDirectoryStream(dir, PREFIX + "*.jsa")) {
-                for (Path p : old) Files.deleteIfExists(p);
+            // Archives named before installations had their own prefix ("node-<key>.aot"): no one maps them again.
+            try (DirectoryStream<Path> old = Files.newDirectoryStream(dir, PREFIX + "*.{jsa,aot}")) {
+                for (Path p : old) {
+                    String n = p.getFileName().toString();
+                    if (n.endsWith(".jsa") || n.indexOf('-', PREFIX.length()) < 0) Files.deleteIfExists(p);
+                }
             }
         } catch (IOException e) {
             // An optimisation only: without the archive the mediator starts as it always did.

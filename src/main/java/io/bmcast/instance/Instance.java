@@ -19,6 +19,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.util.function.Consumer;
 
 /**
@@ -156,6 +158,7 @@ public final class Instance {
         Thread hook = null;
         double ready = -1, hydrated = -1, devirtualized = -1, exited = -1;
         MediatorSupervisor mediator = new MediatorSupervisor(node);
+        Thread mediatorStop = null;
         try {
             // The mediator's JVM and QEMU start side by side: QEMU paused and without its disk until the mediator
             // listens, then the disk is attached and the guest let run.
@@ -163,15 +166,23 @@ public final class Instance {
             QemuSpec qs = new QemuSpec(runDir.resolve("vm"), new GuestDisk.Nbd(socket, Mediator.EXPORT, 20),
                     spec.bus(), spec.kernel(), spec.initrd(), spec.append(), spec.memoryMiB(), accel(), List.of());
             if (spec.console() != null) linkConsole(Qemu.consoleLog(qs.workDir()), spec.console());
-            qemu = Qemu.startWithoutDisk(qs);
+            FutureTask<Qemu> qemuStart = new FutureTask<>(() -> Qemu.startWithoutDisk(qs));
+            Thread.ofVirtual().name("qemu-start").start(qemuStart);
+            IOException mediatorFailed = null;
+            try {
+                node.awaitListening(MEDIATOR_START, out::println);
+                events.emit("mediator-started", "pid", node.pid());
+            } catch (IOException e) {
+                mediatorFailed = e;
+            }
+            qemu = started(qemuStart, mediatorFailed);
             Qemu vm = qemu;
             hook = Thread.ofPlatform().unstarted(() -> {
                 vm.stop();
                 node.stop(Duration.ofSeconds(10));
             });
             Runtime.getRuntime().addShutdownHook(hook);
-            node.awaitListening(MEDIATOR_START, out::println);
-            events.emit("mediator-started", "pid", node.pid());
+            if (mediatorFailed != null) throw mediatorFailed;
             if (stopRequests.get() > 0) {
                 // Destroyed before the guest ever ran: nothing to power off.
                 events.emit("stop-requested", "graceSeconds", 0);
@@ -220,8 +231,9 @@ public final class Instance {
                     devirtualized = events.secondsSinceStart();
                     NodeState.markDevirtualized(state, devirtualized);
                     events.emit("devirtualized", "disk", spec.disk().toString());
-                    node.stop(Duration.ofSeconds(30));
-                    events.emit("mediator-exited", "code", node.exitCode());
+                    // Out of the guest's path now. Its exit may take a while (it commits its map; the first one
+                    // also writes the class-data archive): meanwhile this loop keeps watching QEMU and stop requests.
+                    mediatorStop = Thread.ofVirtual().name("mediator-stop").start(() -> stopMediator(node));
                 }
                 NodeProcess.sleep(100);
             }
@@ -241,6 +253,7 @@ public final class Instance {
             return new Result(code, ready, hydrated, devirtualized, exited, mediator.restarts, NodeState.readStatus(state),
                     stop != null);
         } finally {
+            if (mediatorStop != null) mediatorStop.join();
             guestReady.completeExceptionally(new IllegalStateException("the instance ended before the guest was ready"));
             if (qemu != null) qemu.stop();
             node.stop(Duration.ofSeconds(10));
@@ -304,6 +317,21 @@ public final class Instance {
         a = Accel.detect(spec.kernel());
         events.emit("accel-probed", "accel", a.qemuName(), "seconds", Math.round((events.secondsSinceStart() - t) * 1000) / 1000.0);
         return a;
+    }
+
+    /**
+     * The QEMU started beside the mediator, once it is up. If it failed, its error is thrown (with the mediator's,
+     * if that failed too, as suppressed).
+     */
+    private static Qemu started(FutureTask<Qemu> qemuStart, IOException mediatorFailed) throws IOException,
+            InterruptedException {
+        try {
+            return qemuStart.get();
+        } catch (ExecutionException e) {
+            IOException failed = e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+            if (mediatorFailed != null) failed.addSuppressed(mediatorFailed);
+            throw failed;
+        }
     }
 
     /**

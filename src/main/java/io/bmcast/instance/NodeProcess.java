@@ -42,6 +42,14 @@ final class NodeProcess {
     private final List<String> diagnostics;
     private Process process;
     private LogFollower follower;
+    /** This process records the class-data archive: it writes it as it exits, which takes a while. */
+    private boolean recording;
+
+    /**
+     * Extra time a recording mediator gets to exit: killed, it takes the archive with it, and every later mediator
+     * starts without one and records again. Seconds on an idle machine, half a minute seen on a loaded one.
+     */
+    private static final Duration RECORDING_GRACE = Duration.ofSeconds(60);
 
     NodeProcess(MediatorConfig config) {
         this(config, mediatorClassPath(), GuestCache.root().resolve("cds"), List.of());
@@ -90,7 +98,9 @@ final class NodeProcess {
         cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx512m"));
         Files.createDirectories(state);
         cds.adopt(cdsDump); // a dump left by the previous mediator, if it exited cleanly
-        cmd.addAll(cds.jvmOptions(cdsDump));
+        List<String> archiveOptions = cds.jvmOptions(cdsDump);
+        recording = archiveOptions.stream().anyMatch(o -> o.startsWith("-XX:AOTCacheOutput"));
+        cmd.addAll(archiveOptions);
         cmd.addAll(diagnostics);
         Path settings = state.resolve(NodeState.CONFIG);
         config.write(settings);
@@ -143,12 +153,16 @@ final class NodeProcess {
         return process == null || process.isAlive() ? -1 : process.exitValue();
     }
 
-    /** SIGTERM (the mediator commits its map and exits), then SIGKILL after {@code grace}. */
+    /**
+     * SIGTERM (the mediator commits its map and exits), then SIGKILL after {@code grace} (plus
+     * {@link #RECORDING_GRACE} for a mediator that records the class-data archive as it exits).
+     */
     synchronized int stop(Duration grace) {
         if (process == null) return -1;
         process.destroy();
         try {
-            if (!process.waitFor(grace.toMillis(), TimeUnit.MILLISECONDS)) {
+            long waitMs = grace.toMillis() + (recording ? RECORDING_GRACE.toMillis() : 0);
+            if (!process.waitFor(waitMs, TimeUnit.MILLISECONDS)) {
                 process.destroyForcibly();
                 process.waitFor(5, TimeUnit.SECONDS);
             }

@@ -52,6 +52,7 @@ class ClassDataArchiveTest {
         other.adopt(dump);
         assertEquals(opts, cds.jvmOptions(dump), "another installation's archive leaves this one's in place");
 
+        Path legacy = Files.writeString(cache.resolve("node-26fbffe64842f.aot"), "an archive named by an older bmcast");
         Files.writeString(jar, "v2, rebuilt");
         ClassDataArchive rebuilt = new ClassDataArchive(cache, jar.toString());
         assertEquals(List.of("-XX:AOTCacheOutput=" + dump), rebuilt.jvmOptions(dump), "another build: dump anew");
@@ -61,6 +62,7 @@ class ClassDataArchiveTest {
             assertEquals(2, files.count(), "the older build's archive is dropped, the other installation's kept");
         }
         assertTrue(other.jvmOptions(dump).get(0).startsWith("-XX:AOTCache="), "the other installation still has its archive");
+        assertFalse(Files.exists(legacy), "an archive named the old way is dropped");
     }
 
     @Test
