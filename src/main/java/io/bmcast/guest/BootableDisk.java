@@ -40,7 +40,7 @@ public final class BootableDisk {
     public static final long BOOT_SIZE = 64L << 20;
     /** Partition 2, the ext4 root, follows the boot partition and runs to the end of the disk. */
     public static final long ROOT_OFFSET = BOOT_OFFSET + BOOT_SIZE;
-    /** MBR disk signature, fixed so builds are reproducible and the root's PARTUUID is known in advance. */
+    /** MBR disk signature, fixed so builds are reproducible. */
     public static final int DISK_SIGNATURE = 0x626d6373; // "bmcs"
     static final String BOOT_LABEL = "BMBOOT";
     /** Boot code in the first 440 bytes of the MBR; the signature and partition table follow it. */

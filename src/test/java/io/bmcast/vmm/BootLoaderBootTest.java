@@ -18,7 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A full-disk image boots the way users' images do, with no {@code -kernel}: SeaBIOS runs the MBR code, which
- * runs syslinux from the active FAT partition, which loads the kernel, which mounts partition 2 by PARTUUID.
+ * runs syslinux from the active FAT partition, which loads the kernel and Debian's initramfs, which mounts partition 2
+ * by its file-system UUID.
  */
 class BootLoaderBootTest {
     static final Duration BOOT = Duration.ofSeconds(120);
