@@ -36,6 +36,8 @@ import java.util.concurrent.locks.ReentrantLock;
 final class NbdConnection implements Runnable {
     private static final System.Logger LOG = System.getLogger(NbdServer.class.getName());
     private static final int INPUT_BUFFER = 256 << 10;
+    /** The read after a payload read straight into its buffer: a header and a little more. */
+    private static final int SHORT_READ = 16 << 10;
     /** A batch of inline replies is written once it holds this many bytes, so large reads start flowing. */
     private static final long BATCH_BYTES = 256 << 10;
     /** WRITEs at least this large are executed by a worker even when the export completes quickly. */
@@ -71,6 +73,8 @@ final class NbdConnection implements Runnable {
     private long requests;
     // A WRITE whose payload is still arriving (reader thread only).
     private Request pendingWrite;
+    // The last payload was large enough to be read straight into its buffer (reader thread only).
+    private boolean afterLargePayload;
 
     private final AtomicLong bytesRead = new AtomicLong();
     private final AtomicLong bytesWritten = new AtomicLong();
@@ -227,11 +231,18 @@ final class NbdConnection implements Runnable {
                         if (ch.read(p) < 0) return stopping ? "server shutting down" : "client vanished mid-request";
                     }
                     dec.payloadFilledExternally();
+                    afterLargePayload = pendingWrite.length >= PARALLEL_WRITE_BYTES;
                     dispatchWrite(pendingWrite);
                     pendingWrite = null;
                     continue;
                 }
                 in.clear();
+                if (afterLargePayload) {
+                    // A large WRITE is likely followed by another: read little, so that its payload is not read
+                    // into this buffer and copied (up to 256 KiB per MiB) but straight into its own below.
+                    in.limit(SHORT_READ);
+                    afterLargePayload = false;
+                }
                 int n = ch.read(in);
                 in.flip();
                 if (n < 0) {
