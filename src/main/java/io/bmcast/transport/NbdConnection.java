@@ -349,8 +349,9 @@ final class NbdConnection implements Runnable {
     private void dispatch(Request req) {
         // Large WRITEs go to a worker too: copying 1 MiB into the page cache then overlaps with the reader
         // receiving the next payload, on the other core (fio, 1 MiB writes at QD8: ~2.4 to ~3.6 GB/s here).
+        // Large READs likewise: one worker's copy out of the page cache overlaps another's send.
         boolean slow = req.type == Nbd.CMD_FLUSH || req.has(Nbd.CMD_FLAG_FUA)
-                || (req.type == Nbd.CMD_WRITE && req.length >= PARALLEL_WRITE_BYTES)
+                || ((req.type == Nbd.CMD_WRITE || req.type == Nbd.CMD_READ) && req.length >= PARALLEL_WRITE_BYTES)
                 || !export.completesQuickly(req.offset, req.length);
         if (!slow) {
             execute(req);
