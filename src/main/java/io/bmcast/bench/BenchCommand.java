@@ -62,15 +62,45 @@ public final class BenchCommand implements Callable<Integer> {
         @Option(names = "--dir", paramLabel = "DIR", description = "Where to write the test file (default: a temporary directory).")
         Path dir;
 
+        @Option(names = "--tls", description = "Every server requires TLS 1.3 (certificates made with openssl) and fio connects over nbds+unix://.")
+        boolean tls;
+
         @Override
         public Integer call() throws Exception {
-            return nbd(size, runtime.toNanos(), dir);
+            Path pki = tls ? (dir == null ? Files.createTempDirectory("bmcast-bench-pki") : dir).resolve("pki") : null;
+            try {
+                tlsDir = tls ? BenchCerts.make(pki) : null;
+                return nbd(size, runtime.toNanos(), dir);
+            } finally {
+                if (pki != null) {
+                    try (var files = Files.list(pki)) {
+                        for (Path f : files.toList()) Files.deleteIfExists(f);
+                    } catch (java.io.IOException e) {
+                        // nothing was made
+                    }
+                    Files.deleteIfExists(pki);
+                    if (dir == null) Files.deleteIfExists(pki.getParent());
+                }
+            }
         }
     }
 
     @Override
     public Integer call() {
         throw new UsageException("bench needs a benchmark: nbd, startup or fleet");
+    }
+
+    /** With {@code bench nbd --tls}: the certificates every peer serves with and fio trusts; null for plaintext. */
+    static Path tlsDir;
+
+    /** What {@code peer} needs on its command line to require TLS (empty for plaintext). */
+    static List<String> tlsArgs(String peer) {
+        if (tlsDir == null) return List.of();
+        return switch (peer) {
+            case "bmcast" -> List.of("--tls-dir", tlsDir.toString());
+            case "nbdkit" -> List.of("--tls=require", "--tls-certificates=" + tlsDir);
+            default -> List.of("--object", "tls-creds-x509,id=tls0,endpoint=server,verify-peer=off,dir=" + tlsDir, "--tls-creds=tls0");
+        };
     }
 
     static int nbd(long size, long runtimeNs, Path dir) throws Exception {
@@ -88,10 +118,10 @@ public final class BenchCommand implements Callable<Integer> {
             makeFile(file, size);
             List<Peer> peers = List.of(
                     new Peer("bmcast", ourServer(file, sock)),
-                    new Peer("nbdkit", List.of("nbdkit", "--foreground", "--unix", sock.toString(), "file",
-                            "file=" + file)),
-                    new Peer("qemu-nbd", List.of("qemu-nbd", "--persistent", "--format=raw", "--socket=" + sock,
-                            "--cache=writeback", "--aio=threads", "--export-name=", file.toString())));
+                    new Peer("nbdkit", concat(List.of("nbdkit", "--foreground", "--unix", sock.toString()), tlsArgs("nbdkit"),
+                            List.of("file", "file=" + file))),
+                    new Peer("qemu-nbd", concat(List.of("qemu-nbd", "--persistent", "--format=raw", "--socket=" + sock,
+                            "--cache=writeback", "--aio=threads", "--export-name="), tlsArgs("qemu-nbd"), List.of(file.toString()))));
             String fioVersion = output(List.of("fio", "--version")).trim();
             double[][] table = new double[WORKLOADS.size()][peers.size()];
             long[] rss = new long[peers.size()];
@@ -116,8 +146,8 @@ public final class BenchCommand implements Callable<Integer> {
                     Files.deleteIfExists(sock);
                 }
             }
-            System.out.printf(Locale.ROOT, "fio %s, ioengine=nbd over a Unix socket, %s file in the page cache, %d s per run%n",
-                    fioVersion, Units.formatSize(size), runtimeS);
+            System.out.printf(Locale.ROOT, "fio %s, ioengine=nbd over a Unix socket%s, %s file in the page cache, %d s per run%n",
+                    fioVersion, tlsDir != null ? " with TLS 1.3 (every server)" : "", Units.formatSize(size), runtimeS);
             System.out.printf(Locale.ROOT, "%-22s %12s %12s %12s %10s %10s%n", "workload", "bmcast", "nbdkit",
                     "qemu-nbd", "/nbdkit", "/qemu-nbd");
             for (int w = 0; w < WORKLOADS.size(); w++) {
@@ -145,9 +175,16 @@ public final class BenchCommand implements Callable<Integer> {
     /** This very launcher's JVM and jar, serving the file read-write as a separate process. */
     private static List<String> ourServer(Path file, Path sock) {
         String java = ProcessHandle.current().info().command().orElse("java");
-        return List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
+        return concat(List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
                 "-cp", System.getProperty("java.class.path"), "io.bmcast.cli.Main",
-                "serve-file", file.toString(), "--socket", sock.toString(), "--writable");
+                "serve-file", file.toString(), "--socket", sock.toString(), "--writable"), tlsArgs("bmcast"));
+    }
+
+    @SafeVarargs
+    private static List<String> concat(List<String>... parts) {
+        List<String> all = new ArrayList<>();
+        for (List<String> p : parts) all.addAll(p);
+        return all;
     }
 
     /** Incompressible data, so no server can take a short cut on zeros. */
@@ -195,7 +232,8 @@ public final class BenchCommand implements Callable<Integer> {
     /** Runs one fio job; returns bytes/s (throughput rows) or IOPS. */
     static double fio(Workload wl, Path sock, long size, long runtimeS) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of("fio", "--name=" + wl.rw(), "--ioengine=nbd",
-                "--uri=nbd+unix:///?socket=" + sock, "--rw=" + wl.rw(), "--bs=" + wl.bs(),
+                tlsDir == null ? "--uri=nbd+unix:///?socket=" + sock : "--uri=nbds+unix:///?socket=" + sock + "&tls-certificates=" + tlsDir,
+                "--rw=" + wl.rw(), "--bs=" + wl.bs(),
                 "--iodepth=" + wl.iodepth(), "--size=" + size, "--time_based", "--ramp_time=2",
                 "--runtime=" + runtimeS, "--output-format=json"));
         String json = output(cmd);
