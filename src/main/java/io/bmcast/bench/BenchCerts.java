@@ -27,7 +27,23 @@ final class BenchCerts {
                 "-days", "2", "-CA", ca, "-CAkey", caKey, "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
                 "-addext", "basicConstraints=critical,CA:FALSE", "-addext", "keyUsage=critical,digitalSignature,keyEncipherment",
                 "-addext", "extendedKeyUsage=serverAuth");
+        Path home = Files.createDirectories(dir.resolve("home/.pki"));
+        Files.createSymbolicLink(home.resolve("libnbd"), dir);
         return dir;
+    }
+
+    /** A HOME whose {@code .pki/libnbd} is {@code dir}: where libnbd (fio's nbd engine) looks for certificates. */
+    static Path libnbdHome(Path dir) {
+        return dir.resolve("home");
+    }
+
+    /** Removes what {@link #make} made, and {@code dir}. */
+    static void delete(Path dir) throws IOException {
+        Files.deleteIfExists(dir.resolve("home/.pki/libnbd"));
+        Files.deleteIfExists(dir.resolve("home/.pki"));
+        Files.deleteIfExists(dir.resolve("home"));
+        for (String f : List.of("ca-cert.pem", "ca-key.pem", "server-cert.pem", "server-key.pem")) Files.deleteIfExists(dir.resolve(f));
+        Files.deleteIfExists(dir);
     }
 
     private static void openssl(String... args) throws IOException, InterruptedException {

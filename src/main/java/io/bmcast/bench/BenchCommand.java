@@ -67,20 +67,12 @@ public final class BenchCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
-            Path pki = tls ? (dir == null ? Files.createTempDirectory("bmcast-bench-pki") : dir).resolve("pki") : null;
+            Path pki = tls ? Files.createTempDirectory("bmcast-bench-pki") : null;
             try {
                 tlsDir = tls ? BenchCerts.make(pki) : null;
                 return nbd(size, runtime.toNanos(), dir);
             } finally {
-                if (pki != null) {
-                    try (var files = Files.list(pki)) {
-                        for (Path f : files.toList()) Files.deleteIfExists(f);
-                    } catch (java.io.IOException e) {
-                        // nothing was made
-                    }
-                    Files.deleteIfExists(pki);
-                    if (dir == null) Files.deleteIfExists(pki.getParent());
-                }
+                if (pki != null) BenchCerts.delete(pki);
             }
         }
     }
@@ -232,11 +224,12 @@ public final class BenchCommand implements Callable<Integer> {
     /** Runs one fio job; returns bytes/s (throughput rows) or IOPS. */
     static double fio(Workload wl, Path sock, long size, long runtimeS) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of("fio", "--name=" + wl.rw(), "--ioengine=nbd",
-                tlsDir == null ? "--uri=nbd+unix:///?socket=" + sock : "--uri=nbds+unix:///?socket=" + sock + "&tls-certificates=" + tlsDir,
+                (tlsDir == null ? "--uri=nbd+unix:///?socket=" : "--uri=nbds+unix:///?socket=") + sock,
                 "--rw=" + wl.rw(), "--bs=" + wl.bs(),
                 "--iodepth=" + wl.iodepth(), "--size=" + size, "--time_based", "--ramp_time=2",
                 "--runtime=" + runtimeS, "--output-format=json"));
-        String json = output(cmd);
+        // fio's engine refuses tls-certificates= in the URI; libnbd's default is $HOME/.pki/libnbd.
+        String json = output(cmd, tlsDir == null ? java.util.Map.of() : java.util.Map.of("HOME", BenchCerts.libnbdHome(tlsDir).toString()));
         int start = json.indexOf('{');
         if (start < 0) throw new IOException("fio printed no JSON:\n" + json);
         String section = json.substring(start);
@@ -279,8 +272,13 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private static String output(List<String> cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(false)
-                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        return output(cmd, java.util.Map.of());
+    }
+
+    private static String output(List<String> cmd, java.util.Map<String, String> env) throws IOException, InterruptedException {
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(false).redirectError(ProcessBuilder.Redirect.DISCARD);
+        pb.environment().putAll(env);
+        Process p = pb.start();
         String out;
         try (InputStream in = p.getInputStream()) {
             out = new String(in.readAllBytes(), StandardCharsets.UTF_8);
