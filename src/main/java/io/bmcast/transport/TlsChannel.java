@@ -198,9 +198,10 @@ final class TlsChannel implements ReadableByteChannel, GatheringByteChannel {
                 writeLock.lock();
                 try {
                     netOut.clear();
-                    engine.wrap(EMPTY, netOut);
+                    SSLEngineResult w = engine.wrap(EMPTY, netOut);
                     netOut.flip();
                     writeNet();
+                    if (w.bytesProduced() == 0) return; // nothing left to say (our side is closed)
                 } finally {
                     writeLock.unlock();
                 }
