@@ -76,17 +76,39 @@ public final class BenchCommand implements Callable<Integer> {
         @Option(names = "--out", paramLabel = "DIR", description = "Where the table and results.json go (default bench-results/nbd-TIME).")
         Path out;
 
+        @Option(names = "--tls", description = "Every server requires TLS 1.3 (certificates made with openssl) and fio connects over nbds+unix://.")
+        boolean tls;
+
         @Override
         public Integer call() throws Exception {
             Path o = out != null ? out : Path.of("bench-results",
                     "nbd-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-            return nbd(size, runtime.toNanos(), dir, repeat, o);
+            Path pki = tls ? Files.createTempDirectory("bmcast-bench-pki") : null;
+            try {
+                tlsDir = tls ? BenchCerts.make(pki) : null;
+                return nbd(size, runtime.toNanos(), dir, repeat, o);
+            } finally {
+                if (pki != null) BenchCerts.delete(pki);
+            }
         }
     }
 
     @Override
     public Integer call() {
         throw new UsageException("bench needs a benchmark: nbd, startup, fleet or workload");
+    }
+
+    /** With {@code bench nbd --tls}: the certificates every peer serves with and fio trusts; null for plaintext. */
+    static Path tlsDir;
+
+    /** What {@code peer} needs on its command line to require TLS (empty for plaintext). */
+    static List<String> tlsArgs(String peer) {
+        if (tlsDir == null) return List.of();
+        return switch (peer) {
+            case "bmcast" -> List.of("--tls-dir", tlsDir.toString());
+            case "nbdkit" -> List.of("--tls=require", "--tls-certificates=" + tlsDir);
+            default -> List.of("--object", "tls-creds-x509,id=tls0,endpoint=server,verify-peer=off,dir=" + tlsDir, "--tls-creds=tls0");
+        };
     }
 
     static int nbd(long size, long runtimeNs, Path dir, int repeat, Path out) throws Exception {
@@ -102,10 +124,10 @@ public final class BenchCommand implements Callable<Integer> {
         Path sock = work.resolve("nbd.sock");
         List<Peer> peers = List.of(
                 new Peer("bmcast", ourServer(file, sock)),
-                new Peer("nbdkit", List.of("nbdkit", "--foreground", "--unix", sock.toString(), "file",
-                        "file=" + file)),
-                new Peer("qemu-nbd", List.of("qemu-nbd", "--persistent", "--format=raw", "--socket=" + sock,
-                        "--cache=writeback", "--aio=threads", "--export-name=", file.toString())));
+                new Peer("nbdkit", concat(List.of("nbdkit", "--foreground", "--unix", sock.toString()), tlsArgs("nbdkit"),
+                        List.of("file", "file=" + file))),
+                new Peer("qemu-nbd", concat(List.of("qemu-nbd", "--persistent", "--format=raw", "--socket=" + sock,
+                        "--cache=writeback", "--aio=threads", "--export-name="), tlsArgs("qemu-nbd"), List.of(file.toString()))));
         try {
             Files.createDirectories(out);
             System.err.printf(Locale.ROOT, "bench: writing %s test file %s%n", Units.formatSize(size), file);
@@ -151,8 +173,8 @@ public final class BenchCommand implements Callable<Integer> {
                 }
             }
             String header = String.format(Locale.ROOT,
-                    "%s, ioengine=nbd over a Unix socket, %s file in the page cache, %d s per run, %d run%s per server%n",
-                    fioVersion, Units.formatSize(size), runtimeS, repeat, repeat == 1 ? "" : "s");
+                    "%s, ioengine=nbd over a Unix socket%s, %s file in the page cache, %d s per run, %d run%s per server%n",
+                    fioVersion, tlsDir != null ? " with TLS 1.3 (every server)" : "", Units.formatSize(size), runtimeS, repeat, repeat == 1 ? "" : "s");
             String text = header + table.format();
             System.out.print(text);
             Map<String, Object> doc = new LinkedHashMap<>();
@@ -160,6 +182,7 @@ public final class BenchCommand implements Callable<Integer> {
             doc.put("fileBytes", size);
             doc.put("runtimeSeconds", runtimeS);
             doc.put("repeat", repeat);
+            doc.put("tls", tlsDir != null);
             doc.put("order", order);
             doc.put("workloads", table.toJson());
             doc.put("peakRssKb", table.peakRssJson());
@@ -181,9 +204,16 @@ public final class BenchCommand implements Callable<Integer> {
     /** This very launcher's JVM and jar, serving the file read-write as a separate process. */
     private static List<String> ourServer(Path file, Path sock) {
         String java = ProcessHandle.current().info().command().orElse("java");
-        return List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
+        return concat(List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
                 "-cp", System.getProperty("java.class.path"), "io.bmcast.cli.Main",
-                "serve-file", file.toString(), "--socket", sock.toString(), "--writable");
+                "serve-file", file.toString(), "--socket", sock.toString(), "--writable"), tlsArgs("bmcast"));
+    }
+
+    @SafeVarargs
+    private static List<String> concat(List<String>... parts) {
+        List<String> all = new ArrayList<>();
+        for (List<String> p : parts) all.addAll(p);
+        return all;
     }
 
     /** Incompressible data, so no server can take a short cut on zeros. */
@@ -238,10 +268,11 @@ public final class BenchCommand implements Callable<Integer> {
         // A short run gets no ramp, so that the suite's tiny runs stay short.
         long ramp = runtimeS >= 4 ? 2 : 0;
         List<String> cmd = new ArrayList<>(List.of("fio", "--name=" + wl.rw(), "--ioengine=nbd",
-                "--uri=nbd+unix:///?socket=" + sock, "--rw=" + wl.rw(), "--bs=" + wl.bs(),
+                (tlsDir == null ? "--uri=nbd+unix:///?socket=" : "--uri=nbds+unix:///?socket=") + sock, "--rw=" + wl.rw(), "--bs=" + wl.bs(),
                 "--iodepth=" + wl.iodepth(), "--size=" + size, "--time_based", "--ramp_time=" + ramp,
                 "--runtime=" + runtimeS, "--output-format=json"));
-        String text = output(cmd);
+        // fio's engine refuses tls-certificates= in the URI; libnbd's default is $HOME/.pki/libnbd.
+        String text = output(cmd, tlsDir == null ? Map.of() : Map.of("HOME", BenchCerts.libnbdHome(tlsDir).toString()));
         int start = text.indexOf('{'); // fio may print notes before its JSON
         if (start < 0) throw new IOException("fio printed no JSON:\n" + text);
         JsonNode job = Jackson.MAPPER.readTree(text.substring(start)).path("jobs").path(0)
@@ -277,8 +308,13 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private static String output(List<String> cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(false)
-                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        return output(cmd, java.util.Map.of());
+    }
+
+    private static String output(List<String> cmd, java.util.Map<String, String> env) throws IOException, InterruptedException {
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(false).redirectError(ProcessBuilder.Redirect.DISCARD);
+        pb.environment().putAll(env);
+        Process p = pb.start();
         String out;
         try (InputStream in = p.getInputStream()) {
             out = new String(in.readAllBytes(), StandardCharsets.UTF_8);

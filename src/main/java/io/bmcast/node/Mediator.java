@@ -16,6 +16,7 @@ import io.bmcast.transport.NbdOptionException;
 import io.bmcast.transport.NbdServer;
 import io.bmcast.transport.NbdUri;
 import io.bmcast.transport.TlsCredentials;
+import io.bmcast.transport.TlsHandshakeException;
 import io.bmcast.util.Signals;
 import io.bmcast.util.UsageException;
 import io.bmcast.util.Units;
@@ -127,6 +128,8 @@ public final class Mediator {
             return RemoteExport.open(image, options);
         } catch (NbdOptionException e) {
             throw new DeferredExport.Permanent("the image server at " + image + " refused: " + e.getMessage(), e);
+        } catch (TlsHandshakeException e) {
+            throw new DeferredExport.Permanent(e.getMessage(), e);
         }
     }
 
@@ -146,6 +149,8 @@ public final class Mediator {
                 return RemoteExport.open(image, options);
             } catch (NbdOptionException e) {
                 throw new IOException("the image server at " + image + " refused: " + e.getMessage(), e);
+            } catch (TlsHandshakeException e) {
+                throw new IOException(e.getMessage(), e); // a certificate that does not verify will not verify later
             } catch (IOException e) {
                 // The client's own message is the socket's ("No such file or directory", "Connection refused"):
                 // say which image server could not be reached, and keep saying so while retrying.

@@ -198,9 +198,10 @@ final class TlsChannel implements ReadableByteChannel, GatheringByteChannel {
                 writeLock.lock();
                 try {
                     netOut.clear();
-                    engine.wrap(EMPTY, netOut);
+                    SSLEngineResult w = engine.wrap(EMPTY, netOut);
                     netOut.flip();
                     writeNet();
+                    if (w.bytesProduced() == 0) return; // nothing left to say (our side is closed)
                 } finally {
                     writeLock.unlock();
                 }
@@ -336,7 +337,7 @@ final class TlsChannel implements ReadableByteChannel, GatheringByteChannel {
     }
 
     /** One sentence for a failed handshake: who refused what, without the JDK's stack of causes. */
-    static IOException failure(SSLException e, boolean client, String peer) {
+    static TlsHandshakeException failure(SSLException e, boolean client, String peer) {
         String why = null;
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof CertPathValidatorException || (t.getMessage() != null && t.getMessage().contains("PKIX path"))) {
@@ -367,10 +368,4 @@ final class TlsChannel implements ReadableByteChannel, GatheringByteChannel {
         return new TlsHandshakeException("TLS with " + peer + " failed: " + why, e);
     }
 
-    /** A TLS handshake that failed; never retried as plaintext. */
-    static final class TlsHandshakeException extends IOException {
-        TlsHandshakeException(String message, Throwable cause) {
-            super(message, cause);
-        }
-    }
 }
