@@ -87,6 +87,9 @@ public final class Hydrator implements AutoCloseable {
         }
     }
 
+    /** How often a copy paused by a full local disk tries again. */
+    private static final long LOCAL_FULL_RETRY_NS = 1_000_000_000L;
+
     private final MediatedDisk disk;
     private final Options options;
     private final LongSupplier clock;
@@ -260,6 +263,17 @@ public final class Hydrator implements AutoCloseable {
     private long failed(long nowNs, IOException e) {
         failures++;
         String why = e.getMessage() == null ? e.toString() : e.getMessage();
+        if (e instanceof LocalDiskFull) {
+            // Not the image server's fault, and no reason to give up: wait for space, never counting it as a failure.
+            failures--;
+            long delay = LOCAL_FULL_RETRY_NS;
+            backingOff = true;
+            backoffUntilNs = nowNs + delay;
+            disk.hydratorPhase(Phase.STALLED, "local disk full, background copy paused (retry every "
+                    + delay / 1_000_000_000 + " s): " + why);
+            lastStep = Step.BACKING_OFF;
+            return delay;
+        }
         String local = disk.localFailure();
         if (local != null) {
             // The local disk lost acknowledged data: no retry can make it whole again.

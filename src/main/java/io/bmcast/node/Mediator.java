@@ -4,6 +4,8 @@ import io.bmcast.mediator.Hydrator;
 import io.bmcast.mediator.ImageExtents;
 import io.bmcast.mediator.MediatedDisk;
 import io.bmcast.mediator.MediatorOptions;
+import io.bmcast.mediator.MediatorStatus;
+import io.bmcast.mediator.Phase;
 import io.bmcast.storage.DeferredExport;
 import io.bmcast.storage.RemoteExport;
 import io.bmcast.transport.Export;
@@ -20,6 +22,7 @@ import java.io.PrintStream;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One mediator's life, whoever started it ({@code bmcast node} from a shell, {@link MediatorMain} from
@@ -71,6 +74,20 @@ public final class Mediator {
             source.close();
             throw e;
         }
+        if (knownSize < 0 && !c.allowLowSpace()) {
+            // A fresh deployment: refuse before streaming starts rather than stall half-way.
+            String low;
+            try {
+                low = mediated.lowSpace();
+            } catch (IOException | RuntimeException e) {
+                low = null; // block status unavailable: the copy will tell
+            }
+            if (low != null) {
+                mediated.close();
+                source.close();
+                throw new IOException(low + "; free space there, or give --allow-low-space to start anyway");
+            }
+        }
         NodeState.recordPid(c.state());
         mediated.startHousekeeping();
         Hydrator hydrator = new Hydrator(mediated, Hydrator.Options.defaults().withRate(c.hydrateRate()));
@@ -83,7 +100,17 @@ public final class Mediator {
                 Units.formatSize(mediated.size()), Units.formatSize(mediated.imageSize()), mediated.regions(),
                 Units.formatSize(mediated.regionSize()), mediated.regionsPresent(), c.socket(), image);
         mediated.hydrated().thenRun(() -> log.printf("node: hydrated: every region of %s is local%n", c.disk()));
-        stopped.await();
+        Phase shown = Phase.STREAMING;
+        while (!stopped.await(1, TimeUnit.SECONDS)) {
+            // Say in the log when the copy stalls and why (a full local disk, a failing image server), and when it goes on.
+            MediatorStatus st = mediated.status(System.nanoTime());
+            if (st.phase() != shown && (st.phase() == Phase.STALLED || st.phase() == Phase.FAILED)) {
+                log.printf("node: %s: %s%n", st.phase().name().toLowerCase(java.util.Locale.ROOT), st.lastError());
+            } else if (st.phase() == Phase.STREAMING && shown == Phase.STALLED) {
+                log.printf("node: streaming again%n");
+            }
+            shown = st.phase();
+        }
         // Stop taking requests, stop copying, then commit the map (close syncs the data first) and go.
         server.close();
         hydrator.close();

@@ -22,11 +22,17 @@ import java.util.Properties;
  * @param hydrateRate bytes per second for the background copy, 0 for no cap
  * @param bootProfile regions a recorded boot read, fetched first; null for none
  * @param sourceExtents the image's extent map as the control plane caches it; null to ask the image server
+ * @param allowLowSpace start a fresh deployment even when the local disk's file system lacks room for the image's data
  */
 public record MediatorConfig(NbdUri image, Path disk, Path state, Path socket, long regionSize, long hydrateRate,
-        Duration giveUp, Path bootProfile, Path sourceExtents) {
+        Duration giveUp, Path bootProfile, Path sourceExtents, boolean allowLowSpace) {
     public static final long DEFAULT_REGION_SIZE = 64 * 1024;
     public static final Duration DEFAULT_GIVE_UP = Duration.ofSeconds(60);
+
+    public MediatorConfig(NbdUri image, Path disk, Path state, Path socket, long regionSize, long hydrateRate,
+            Duration giveUp, Path bootProfile, Path sourceExtents) {
+        this(image, disk, state, socket, regionSize, hydrateRate, giveUp, bootProfile, sourceExtents, false);
+    }
 
     public MediatorConfig {
         Objects.requireNonNull(image, "image");
@@ -48,6 +54,7 @@ public record MediatorConfig(NbdUri image, Path disk, Path state, Path socket, l
         p.setProperty("giveUp", giveUp.toString());
         if (bootProfile != null) p.setProperty("bootProfile", bootProfile.toString());
         if (sourceExtents != null) p.setProperty("sourceExtents", sourceExtents.toString());
+        if (allowLowSpace) p.setProperty("allowLowSpace", "true");
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
             p.store(w, "bmcast mediator (written by instance run, read by the mediator it starts)");
@@ -64,7 +71,8 @@ public record MediatorConfig(NbdUri image, Path disk, Path state, Path socket, l
             return new MediatorConfig(NbdUri.parse(required(p, "image", file)), Path.of(required(p, "disk", file)),
                     Path.of(required(p, "state", file)), Path.of(required(p, "socket", file)),
                     Long.parseLong(required(p, "regionSize", file)), Long.parseLong(required(p, "hydrateRate", file)),
-                    Duration.parse(required(p, "giveUp", file)), optionalPath(p, "bootProfile"), optionalPath(p, "sourceExtents"));
+                    Duration.parse(required(p, "giveUp", file)), optionalPath(p, "bootProfile"), optionalPath(p, "sourceExtents"),
+                    Boolean.parseBoolean(p.getProperty("allowLowSpace", "false")));
         } catch (IllegalArgumentException | DateTimeParseException e) {
             throw new IOException(file + " is not a mediator's configuration: " + e.getMessage(), e);
         }
