@@ -144,6 +144,9 @@ public final class Instance {
             qemu = Qemu.start(qs);
             Qemu vm = qemu;
             hook = Thread.ofPlatform().unstarted(() -> {
+                // SIGINT or SIGTERM without a handler (Ctrl-C reaches the mediator too): the supervision loop
+                // must not restart the mediator it sees die, or it would outlive us holding the state dir.
+                node.refuseStarts();
                 vm.stop();
                 node.stop(Duration.ofSeconds(10));
             });
@@ -320,7 +323,7 @@ public final class Instance {
         }
 
         void keepAlive() throws IOException {
-            if (node.isAlive()) return;
+            if (node.isAlive() || node.isClosed()) return;
             if (!exitReported) {
                 exitReported = true;
                 events.emit("mediator-exited", "code", node.exitCode());

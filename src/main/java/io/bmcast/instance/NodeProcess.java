@@ -41,6 +41,8 @@ final class NodeProcess {
     private final Path cdsDump;
     private final List<String> diagnostics;
     private Process process;
+    /** Set by {@link #refuseStarts}: no start after it. Guarded by this. */
+    private boolean closed;
 
     NodeProcess(MediatorConfig config) {
         this(config, mediatorClassPath(), GuestCache.root().resolve("cds"), List.of());
@@ -78,6 +80,7 @@ final class NodeProcess {
      * to {@code progress}: while the image server cannot be reached, those lines are all an operator sees.
      */
     synchronized void start(Duration timeout, Consumer<String> progress) throws IOException {
+        if (closed) throw new IOException("the instance is stopping: the mediator is not started again");
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx512m"));
@@ -116,6 +119,11 @@ final class NodeProcess {
         }
     }
 
+    /** True once {@link #refuseStarts} was called: the instance is going away. */
+    synchronized boolean isClosed() {
+        return closed;
+    }
+
     synchronized boolean isAlive() {
         return process != null && process.isAlive();
     }
@@ -126,6 +134,14 @@ final class NodeProcess {
 
     synchronized int exitCode() {
         return process == null || process.isAlive() ? -1 : process.exitValue();
+    }
+
+    /**
+     * Refuses every later {@link #start}: a supervision loop that sees the mediator die of the same Ctrl-C must not
+     * start one that outlives the instance. A start in progress finishes first (the caller then stops it).
+     */
+    synchronized void refuseStarts() {
+        closed = true;
     }
 
     /** SIGTERM (the mediator commits its map and exits), then SIGKILL after {@code grace}. */
