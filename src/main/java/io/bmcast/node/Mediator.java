@@ -74,8 +74,9 @@ public final class Mediator {
             source.close();
             throw e;
         }
-        if (knownSize < 0 && !c.allowLowSpace()) {
-            // A fresh deployment: refuse before streaming starts rather than stall half-way.
+        if (mediated.regionsPresent() == 0 && !c.allowLowSpace()) {
+            // Nothing streamed yet (a fresh deployment, or one refused before): refuse now rather than stall half-way.
+            // A deployment under way is never refused: its mediator restarts on the state it has.
             String low;
             try {
                 low = mediated.lowSpace();
