@@ -155,6 +155,7 @@ public final class Instance {
             ReadyWatch readyWatch = ReadyWatch.start(qemu, spec.readyMarker(), events, guestReady);
             vmmStarted.accept(qemu);
 
+            PausedGuestResumer resumer = new PausedGuestResumer(qemu, events);
             boolean hydratedSeen = false;
             boolean devirtualizeFailed = false;
             Stop stop = null;
@@ -165,6 +166,7 @@ public final class Instance {
                     stop.kill(qemu, events);
                     break;
                 }
+                if (stop == null) resumer.poll(System.nanoTime());
                 // While the guest powers off it still needs its disk: keep the mediator up until QEMU is gone.
                 if (devirtualized < 0) mediator.keepAlive();
                 Map<String, Object> status = NodeState.readStatus(state);
