@@ -178,6 +178,9 @@ public final class Instance {
             qemu = started(qemuStart, mediatorFailed);
             Qemu vm = qemu;
             hook = Thread.ofPlatform().unstarted(() -> {
+                // SIGINT or SIGTERM without a handler (Ctrl-C reaches the mediator too): the supervision loop
+                // must not restart the mediator it sees die, or it would outlive us holding the state dir.
+                node.refuseStarts();
                 vm.stop();
                 node.stop(Duration.ofSeconds(10));
             });
@@ -196,6 +199,7 @@ public final class Instance {
             ReadyWatch readyWatch = ReadyWatch.start(qemu, spec.readyMarker(), events, guestReady);
             vmmStarted.accept(qemu);
 
+            PausedGuestResumer resumer = new PausedGuestResumer(qemu, events);
             boolean hydratedSeen = false;
             boolean devirtualizeFailed = false;
             Stop stop = null;
@@ -206,6 +210,7 @@ public final class Instance {
                     stop.kill(qemu, events);
                     break;
                 }
+                if (stop == null) resumer.poll(System.nanoTime());
                 // While the guest powers off it still needs its disk: keep the mediator up until QEMU is gone.
                 if (devirtualized < 0) mediator.keepAlive();
                 Map<String, Object> status = NodeState.readStatus(state);
@@ -417,7 +422,7 @@ public final class Instance {
         }
 
         void keepAlive() throws IOException {
-            if (node.isAlive()) return;
+            if (node.isAlive() || node.isClosed()) return;
             if (!exitReported) {
                 exitReported = true;
                 events.emit("mediator-exited", "code", node.exitCode());
@@ -449,7 +454,7 @@ public final class Instance {
         Path extents = spec.sourceExtents() == null ? null : spec.sourceExtents().toAbsolutePath();
         return new MediatorConfig(spec.image(), spec.disk().toAbsolutePath(), spec.state().toAbsolutePath(), socket,
                 spec.regionSize(), Math.max(0, spec.hydrateRate()), MediatorConfig.DEFAULT_GIVE_UP, null, extents,
-                spec.hydration(), spec.tlsDir() == null ? null : spec.tlsDir().toAbsolutePath());
+                spec.hydration(), spec.tlsDir() == null ? null : spec.tlsDir().toAbsolutePath(), false);
     }
 
     /** Unix socket paths are limited to 107 bytes: use {@code preferred} when short enough, else a temp dir. */

@@ -50,6 +50,8 @@ final class NodeProcess {
      * starts without one and records again. Seconds on an idle machine, half a minute seen on a loaded one.
      */
     private static final Duration RECORDING_GRACE = Duration.ofSeconds(60);
+    /** Set by {@link #refuseStarts}: no start after it. Guarded by this. */
+    private boolean closed;
 
     NodeProcess(MediatorConfig config) {
         this(config, mediatorClassPath(), GuestCache.root().resolve("cds"), List.of());
@@ -93,6 +95,7 @@ final class NodeProcess {
 
     /** Starts the mediator's process and returns at once; {@link #awaitListening} waits for its socket. */
     synchronized void launch() throws IOException {
+        if (closed) throw new IOException("the instance is stopping: the mediator is not started again");
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx512m"));
@@ -141,6 +144,11 @@ final class NodeProcess {
         }
     }
 
+    /** True once {@link #refuseStarts} was called: the instance is going away. */
+    synchronized boolean isClosed() {
+        return closed;
+    }
+
     synchronized boolean isAlive() {
         return process != null && process.isAlive();
     }
@@ -151,6 +159,14 @@ final class NodeProcess {
 
     synchronized int exitCode() {
         return process == null || process.isAlive() ? -1 : process.exitValue();
+    }
+
+    /**
+     * Refuses every later {@link #start}: a supervision loop that sees the mediator die of the same Ctrl-C must not
+     * start one that outlives the instance. A start in progress finishes first (the caller then stops it).
+     */
+    synchronized void refuseStarts() {
+        closed = true;
     }
 
     /**

@@ -99,6 +99,8 @@ public final class Hydrator implements AutoCloseable {
     public static final long QUIET_NS = 2_000_000L;
     /** How often the share is recomputed against the deadline and the status told about it. */
     private static final long REVIEW_NS = 500_000_000L;
+    /** How often a copy paused by a full local disk tries again. */
+    private static final long LOCAL_FULL_RETRY_NS = 1_000_000_000L;
 
     private final MediatedDisk disk;
     private final Options options;
@@ -321,6 +323,17 @@ public final class Hydrator implements AutoCloseable {
     private long failed(long nowNs, IOException e) {
         failures++;
         String why = e.getMessage() == null ? e.toString() : e.getMessage();
+        if (e instanceof LocalDiskFull) {
+            // Not the image server's fault, and no reason to give up: wait for space, never counting it as a failure.
+            failures--;
+            long delay = LOCAL_FULL_RETRY_NS;
+            backingOff = true;
+            backoffUntilNs = nowNs + delay;
+            disk.hydratorPhase(Phase.STALLED, "local disk full, background copy paused (retry every "
+                    + delay / 1_000_000_000 + " s): " + why);
+            lastStep = Step.BACKING_OFF;
+            return delay;
+        }
         String local = disk.localFailure();
         if (local != null) {
             // The local disk lost acknowledged data: no retry can make it whole again.

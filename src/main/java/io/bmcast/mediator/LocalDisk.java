@@ -32,6 +32,8 @@ final class LocalDisk implements AutoCloseable {
     private final Durability durability;
     private final Punch punch;
     private final java.util.concurrent.atomic.AtomicBoolean punchedSinceForce = new java.util.concurrent.atomic.AtomicBoolean();
+    /** Set when a write found no space, cleared by the next write that succeeds. */
+    private volatile boolean full;
     /** Runs just before a hole is punched. Visible for testing (a commit racing the punch). */
     volatile Runnable beforePunch;
 
@@ -117,7 +119,38 @@ final class LocalDisk implements AutoCloseable {
 
     void write(long offset, ByteBuffer src) throws IOException {
         long pos = offset;
-        while (src.hasRemaining()) pos += channel.write(src, pos);
+        try {
+            while (src.hasRemaining()) pos += channel.write(src, pos);
+        } catch (IOException e) {
+            if (!noSpace(e)) throw e;
+            full = true;
+            long free = freeBytes();
+            throw new LocalDiskFull("local disk " + path + " is full: " + (free < 0 ? "no" : Units.formatSize(free))
+                    + " space free on its file system, " + Units.formatSize(src.remaining()) + " more needed (a write of "
+                    + Units.formatSize(pos - offset + src.remaining()) + " at offset " + offset + ")", e);
+        }
+        full = false;
+    }
+
+    /** True when the last write found the local disk full (and none has succeeded since). */
+    boolean full() {
+        return full;
+    }
+
+    /** Bytes free for us on the local disk's file system, or -1 when unknown (a block device has no such thing). */
+    long freeBytes() {
+        if (blockDevice) return -1;
+        try {
+            return Files.getFileStore(path).getUsableSpace();
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    /** ENOSPC or EDQUOT, as the JDK words them (it reports errno's strerror text, the C locale's). */
+    private static boolean noSpace(IOException e) {
+        String m = e.getMessage();
+        return m != null && (m.contains("No space left on device") || m.contains("Disk quota exceeded"));
     }
 
     /**

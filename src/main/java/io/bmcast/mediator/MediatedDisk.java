@@ -3,6 +3,7 @@ package io.bmcast.mediator;
 import io.bmcast.protocol.Nbd;
 import io.bmcast.protocol.NbdException;
 import io.bmcast.transport.Export;
+import io.bmcast.util.Units;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -288,7 +289,14 @@ public final class MediatedDisk implements Export {
             if (offset < imageSize) {
                 int first = regionOf(offset);
                 int last = regionOf(Math.min(offset + length, imageSize) - 1);
-                if (!map.allPresent(first, last)) ensurePresent(first, last);
+                if (!map.allPresent(first, last)) {
+                    try {
+                        ensurePresent(first, last);
+                    } catch (LocalDiskFull full) {
+                        readPassingThrough(offset, dst);
+                        return;
+                    }
+                }
             }
             // Every region of the request is PRESENT, and past the image all is local: its local bytes are the truth.
             local.read(offset, dst);
@@ -480,11 +488,48 @@ public final class MediatedDisk implements Export {
             // Holding no claim now: wait for the fetches of other requests.
             for (int w = first; w <= last; w++) {
                 if (awaitSettled(w) == RegionMap.ABSENT) {
+                    // That fetch could not store its bytes: the local disk is full, not the image server failing.
+                    if (local.full()) throw new LocalDiskFull(lastError == null ? "local disk full" : lastError, null);
                     throw new NbdException(Nbd.EIO, "fetch of region " + w + " (offset " + regionStart(w)
                             + ") failed: " + (lastError == null ? "image server error" : lastError));
                 }
             }
         }
+    }
+
+    /**
+     * Serves a read while the local disk is full: what is local from the local disk, the rest straight from the
+     * image, storing nothing. A guest must still read its disk while the copy waits for space.
+     */
+    private void readPassingThrough(long offset, ByteBuffer dst) throws IOException {
+        int base = dst.position();
+        long end = offset + dst.remaining();
+        long pos = offset;
+        while (pos < end) {
+            long runEnd;
+            boolean isLocal;
+            if (pos >= imageSize) {
+                runEnd = end;
+                isLocal = true;
+            } else {
+                isLocal = map.isPresent(regionOf(pos));
+                runEnd = Math.min(end, regionEnd(regionOf(pos)));
+                while (runEnd < Math.min(end, imageSize) && map.isPresent(regionOf(runEnd)) == isLocal) {
+                    runEnd = Math.min(end, regionEnd(regionOf(runEnd)));
+                }
+            }
+            ByteBuffer piece = dst.duplicate();
+            piece.position(base + (int) (pos - offset)).limit(base + (int) (runEnd - offset));
+            if (isLocal) {
+                local.read(pos, piece);
+            } else {
+                source.read(pos, piece);
+                if (piece.hasRemaining()) throw new NbdException(Nbd.EIO, "image source returned a short read at " + pos);
+                bytesOnDemand.add(runEnd - pos);
+            }
+            pos = runEnd;
+        }
+        dst.position(dst.limit());
     }
 
     /** The local half of a write: writes (or zeroes) bytes {@code [from, to)} of the request. */
@@ -581,6 +626,14 @@ public final class MediatedDisk implements Export {
                 while (e < end && ((long) (e - s + 1) << regionShift) <= MAX_FETCH && !holes.isZero(e)) e++;
                 long off = regionStart(s);
                 int len = (int) (regionEnd(e - 1) - off);
+                if (local.full()) {
+                    // Still no room since the last write failed: do not fetch what cannot be stored.
+                    long free = local.freeBytes();
+                    if (free >= 0 && free < len) {
+                        throw new LocalDiskFull("local disk " + local.path() + " is full: " + Units.formatSize(free)
+                                + " free on its file system, " + Units.formatSize(len) + " needed to store offset " + off, null);
+                    }
+                }
                 ByteBuffer buf = acquireFetchBuffer(len);
                 try {
                     source.read(off, buf);
@@ -600,6 +653,10 @@ public final class MediatedDisk implements Export {
         } catch (Throwable e) {
             // Any Throwable, an OutOfMemoryError included: a region left FETCHING would stall its readers for ever.
             for (int r = done; r < end; r++) map.release(r);
+            if (e instanceof LocalDiskFull full) {
+                lastError = full.getMessage();
+                throw full;
+            }
             sourceErrors.incrementAndGet();
             lastError = describe(e);
             if (e instanceof NbdException ne && ne.error() == Nbd.EIO) throw ne;
@@ -878,6 +935,28 @@ public final class MediatedDisk implements Export {
         }
         double dataShare = knownTotal == 0 ? 1.0 : (double) knownData / knownTotal;
         return (long) ((absentData + unknownAbsent * dataShare) * regionSize);
+    }
+
+    /**
+     * Null when the local disk's file system has room for the image's data not yet local; else why not, naming
+     * the local disk, the free space and what is needed. Asks the image server for block status (once, cached):
+     * holes need no room. A block device always has room for the image (it is at least as large).
+     */
+    public String lowSpace() throws IOException {
+        long free = local.freeBytes();
+        if (free < 0) return null;
+        long needed = 0;
+        for (int r = 0; r < regions; r++) {
+            if (!map.isPresent(r) && !holes.isZero(r)) needed += regionEnd(r) - regionStart(r);
+        }
+        if (needed <= free) return null;
+        return "local disk " + local.path() + " has " + Units.formatSize(free) + " free on its file system, but the"
+                + " image still needs " + Units.formatSize(needed) + " (its data not yet local)";
+    }
+
+    /** True while the local disk has no room for the last write that tried (the background copy waits). */
+    boolean localFull() {
+        return local.full();
     }
 
     /** Why the local disk failed to sync (and so nothing more is committed), or null. */

@@ -6,6 +6,8 @@ import io.bmcast.mediator.MediatedDisk;
 import io.bmcast.mediator.MediatorOptions;
 import io.bmcast.mediator.YieldPolicy;
 import io.bmcast.mediator.HydrationDeadline;
+import io.bmcast.mediator.MediatorStatus;
+import io.bmcast.mediator.Phase;
 import io.bmcast.storage.DeferredExport;
 import io.bmcast.storage.RemoteExport;
 import io.bmcast.storage.RetryingExport;
@@ -26,6 +28,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One mediator's life, whoever started it ({@code bmcast node} from a shell, {@link MediatorMain} from
@@ -89,6 +92,21 @@ public final class Mediator {
             source.close();
             throw e;
         }
+        if (mediated.regionsPresent() == 0 && !c.allowLowSpace()) {
+            // Nothing streamed yet (a fresh deployment, or one refused before): refuse now rather than stall half-way.
+            // A deployment under way is never refused: its mediator restarts on the state it has.
+            String low;
+            try {
+                low = mediated.lowSpace();
+            } catch (IOException | RuntimeException e) {
+                low = null; // block status unavailable: the copy will tell
+            }
+            if (low != null) {
+                mediated.close();
+                source.close();
+                throw new IOException(low + "; free space there, or give --allow-low-space to start anyway");
+            }
+        }
         NodeState.recordPid(c.state());
         mediated.startHousekeeping();
         Hydrator hydrator = c.hydration().background() ? new Hydrator(mediated, hydratorOptions(c)) : null;
@@ -102,7 +120,17 @@ public final class Mediator {
                 Units.formatSize(mediated.regionSize()), mediated.regionsPresent(), c.socket(), image);
         mediated.hydrated().thenRun(() -> log.printf("node: hydrated: every region of %s is local%n", c.disk()));
         if (hydrator == null) log.printf("node: remote-only: no background copy; the disk keeps only what the guest reads%n");
-        stopped.await();
+        Phase shown = Phase.STREAMING;
+        while (!stopped.await(1, TimeUnit.SECONDS)) {
+            // Say in the log when the copy stalls and why (a full local disk, a failing image server), and when it goes on.
+            MediatorStatus st = mediated.status(System.nanoTime());
+            if (st.phase() != shown && (st.phase() == Phase.STALLED || st.phase() == Phase.FAILED)) {
+                log.printf("node: %s: %s%n", st.phase().name().toLowerCase(java.util.Locale.ROOT), st.lastError());
+            } else if (st.phase() == Phase.STREAMING && shown == Phase.STALLED) {
+                log.printf("node: streaming again%n");
+            }
+            shown = st.phase();
+        }
         // Stop taking requests, stop copying, then commit the map (close syncs the data first) and go.
         server.close();
         if (hydrator != null) hydrator.close();
