@@ -40,7 +40,7 @@ import net.jqwik.api.lifecycle.BeforeContainer;
  * error), in bounded time, allocating nothing it was only told about; it never throws anything else and
  * never hangs. The socket cases run against real Unix sockets: our server, or a scripted peer for the client.
  */
-class NbdDecoderProperties {
+class NbdDecoderPropertiesTest {
     private static final long SIZE = 1 << 20;
     private static Path dir;
     private static NbdServer server;
