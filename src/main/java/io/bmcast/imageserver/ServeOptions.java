@@ -98,6 +98,11 @@ final class ServeOptions {
     /** The server's limits; {@code defaultIdle} when --idle-timeout is not given. */
     NbdServer.Limits limits(Duration defaultIdle) {
         Duration idle = idleTimeout != null ? idleTimeout : defaultIdle;
+        if (handshakeTimeout.isZero() || handshakeTimeout.isNegative()) throw new UsageException("--handshake-timeout must be longer than 0s");
+        if (idle.isNegative()) throw new UsageException("--idle-timeout must not be negative");
+        if (maxConnections < 1) throw new UsageException("--max-connections must be at least 1");
+        if (maxInFlight < 64L << 20) throw new UsageException("--max-in-flight must be at least 64M (one request may carry 32M)");
+        if (maxRequests < 1) throw new UsageException("--max-requests must be at least 1");
         try {
             return new NbdServer.Limits(handshakeTimeout.toNanos(), idle.toNanos(), maxConnections, maxInFlight, maxRequests);
         } catch (IllegalArgumentException e) {

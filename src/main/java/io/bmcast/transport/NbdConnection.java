@@ -84,8 +84,8 @@ final class NbdConnection implements Runnable {
     private boolean structured;
     private long requests;
     private ByteBuffer input; // the reader's input buffer, SMALL_INPUT_BUFFER or INPUT_BUFFER bytes
-    // A WRITE whose payload is still arriving (reader thread only).
-    private Request pendingWrite;
+    // A WRITE whose payload is still arriving (written by the reader only; read by the deadline sweep too).
+    private volatile Request pendingWrite;
     // The last payload was large enough to be read straight into its buffer (reader thread only).
     private boolean afterLargePayload;
 
@@ -145,7 +145,8 @@ final class NbdConnection implements Runnable {
 
     /**
      * Drops this connection when it is past the handshake deadline, or idle (nothing in flight, nothing
-     * received) or stuck on a reply the client does not read for the idle timeout. True when it did.
+     * received), stuck on a reply the client does not read, or waiting for the rest of a WRITE payload
+     * for the idle timeout. True when it did.
      */
     boolean checkDeadlines(long nowNs, NbdServer.Limits limits) {
         if (timedOutReason != null || stopping) return false;
@@ -157,8 +158,10 @@ final class NbdConnection implements Runnable {
         } else if (limits.idleTimeoutNanos() > 0) {
             long idle = nowNs - lastActivityNs;
             long blocked = replyBlockedSinceNs;
-            if (idle > limits.idleTimeoutNanos() && (blocked != 0 || inFlight() == 0)) {
+            boolean payloadStalled = pendingWrite != null;
+            if (idle > limits.idleTimeoutNanos() && (blocked != 0 || payloadStalled || inFlight() == 0)) {
                 why = blocked != 0 ? "client read no reply for " + millis(idle)
+                        : payloadStalled ? "client sent no WRITE data for " + millis(idle)
                         : "idle for " + millis(idle) + " (idle timeout " + millis(limits.idleTimeoutNanos()) + ")";
             }
         }

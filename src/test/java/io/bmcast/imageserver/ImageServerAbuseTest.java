@@ -28,11 +28,15 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code bmcast image-server} as its own process, on its default limits, under a crowd of 1000 connections:
  * 900 idle after the handshake, 50 trickling a 64 KiB option, 50 sending random bytes, one request
  * trickled a byte at a time (the well-behaved clients come on top, within the default limit of 1024). A well-behaved client (nbdcopy, nbdinfo) is served correctly throughout, the
- * trickled request is answered, and the server's peak resident memory (VmHWM) stays under 512 MiB.
+ * trickled request is answered, and the server's peak resident memory (VmHWM) stays under 256 MiB.
  */
 class ImageServerAbuseTest {
     private static final long MIB = 1L << 20;
-    private static final long RSS_BOUND = 512 * MIB;
+    /**
+     * The issue asks for under 512 MiB; we hold half of that, so that a per-connection cost creeping back
+     * fails here: with a 256 KiB input buffer per idle connection this crowd took 358 MiB.
+     */
+    private static final long RSS_BOUND = 256 * MIB;
 
     @TempDir
     Path tmp;

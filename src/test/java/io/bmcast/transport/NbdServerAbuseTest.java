@@ -117,6 +117,22 @@ class NbdServerAbuseTest {
     }
 
     @Test
+    void aWriteWhosePayloadStopsComingIsDroppedAtTheIdleTimeout() throws Exception {
+        Path rw = TestFiles.random(dir.resolve("rw.img"), 8 << 20, 6);
+        try (TestServer s = TestServer.on(dir).file("rw", rw, true)
+                .limits(NbdServer.Limits.defaults().withIdleTimeout(SECOND)).start();
+             RawNbd c = new RawNbd(s.socket()).greet().go("rw", false, false)) {
+            // A 4 MiB WRITE with 16 bytes of its payload: the server holds a 4 MiB buffer for it meanwhile.
+            c.write(ByteBuffer.allocate(28 + 16).putInt(Nbd.REQUEST_MAGIC).putShort((short) 0).putShort((short) Nbd.CMD_WRITE)
+                    .putLong(1).putLong(0).putInt(4 << 20).flip());
+            awaitTrue(() -> s.server.bytesInFlight() >= 4 << 20, "the payload buffer is taken");
+            assertTrue(c.closedByServer(), "the half-sent WRITE is dropped");
+            awaitTrue(() -> s.server.bytesInFlight() == 0, "and its buffer freed");
+            assertEquals(1, s.server.connectionsTimedOut());
+        }
+    }
+
+    @Test
     void connectionsPastTheLimitAreClosedAtOnce() throws Exception {
         try (TestServer s = server(NbdServer.Limits.defaults().withMaxConnections(3))) {
             List<RawNbd> held = new ArrayList<>();
