@@ -169,8 +169,8 @@ public final class Hydrator implements AutoCloseable {
     }
 
     /**
-     * The link time of a batch taken from a busy guest by its share: 5 ms at a share of 0.2 (6 ms), more as the
-     * share rises (20 ms at 0.75). Each such batch delays the guest's requests behind it by up to its length once
+     * The link time of a batch taken from a busy guest by its share: 6.25 ms at a share of 0.2, more as the share
+     * rises (20 ms at 0.75). Each such batch delays the guest's requests behind it by up to its length once
      * per {@code length / share}; smaller batches would spend more of the share on round trips than on data.
      */
     static long busyBatchNs(double share) {
