@@ -21,7 +21,11 @@ import java.util.function.LongSupplier;
  *   <li>pipeline: {@code workers} batches at a time, so the link is busy while the last batch is being written
  *       to the local disk (stop-and-wait left the link idle for that write: 4 MiB into the page cache took
  *       5-14 ms here against 34 ms on a 1 Gbit/s wire, and idle-time hydration ran at 68% of the link);</li>
- *   <li>guest first: a batch starts only when the {@link YieldPolicy} allows it;</li>
+ *   <li>guest first, progress guaranteed: a batch starts only when the {@link YieldPolicy} allows it; the node's
+ *       policy ({@link YieldPolicy.Share}) runs freely while the guest is idle and takes a minimum share of the time
+ *       from a guest that never pauses; a {@link HydrationDeadline} raises that share as the time left shrinks;</li>
+ *   <li>CPU: the workers run at a low priority ({@link ThreadPriority}) so that a booting guest's vCPU wins the
+ *       CPU (normal priority again only while a deadline needs the whole link);</li>
  *   <li>rate: at most {@code rateBytesPerSec} on average ({@link TokenBucket});</li>
  *   <li>errors: exponential {@link Backoff}; the disk's phase says STALLED and why; with a failure limit
  *       the hydrator stops, reports FAILED and fails {@link #finished()} — never silently.</li>
@@ -117,6 +121,13 @@ public final class Hydrator implements AutoCloseable {
     private long lastCommitNs;
     private long nextReviewNs;
     private long bytesWhileBusy;
+    /**
+     * The workers' nice value: {@link ThreadPriority#BACKGROUND_NICE} so that the guest's vCPU wins the CPU, but 0
+     * while a deadline is at risk (the share it needs is the whole link): then the operator's deadline outranks the
+     * guest's CPU. Each worker applies it to itself (a nice value is per thread); lowering it back needs the
+     * privilege a mediator on a real host has, and without it the workers just stay niced.
+     */
+    private volatile int wantedNice = ThreadPriority.BACKGROUND_NICE;
     private volatile Step lastStep;
     private volatile boolean running;
     private final List<Thread> threads = new ArrayList<>();
@@ -160,8 +171,8 @@ public final class Hydrator implements AutoCloseable {
     }
 
     /**
-     * The link time of a batch taken from a busy guest by its share: 5 ms at a share of 0.2 (6 ms), more as the
-     * share rises (20 ms at 0.75). Each such batch delays the guest's requests behind it by up to its length once
+     * The link time of a batch taken from a busy guest by its share: 6.25 ms at a share of 0.2, more as the share
+     * rises (20 ms at 0.75). Each such batch delays the guest's requests behind it by up to its length once
      * per {@code length / share}; smaller batches would spend more of the share on round trips than on data.
      */
     static long busyBatchNs(double share) {
@@ -183,8 +194,13 @@ public final class Hydrator implements AutoCloseable {
     }
 
     private void run() {
-        ThreadPriority.niceCurrentThread(ThreadPriority.BACKGROUND_NICE);
+        int nice = -1;
         while (running) {
+            int want = wantedNice;
+            if (want != nice) {
+                ThreadPriority.niceCurrentThread(want);
+                nice = want;
+            }
             long park;
             try {
                 park = doWork(clock.getAsLong());
@@ -313,7 +329,10 @@ public final class Hydrator implements AutoCloseable {
         double rate = sizer.rate();
         YieldPolicy p = options.yieldPolicy();
         HydrationDeadline d = options.deadline();
-        if (d != null && p instanceof YieldPolicy.Share s) s.share(d.share(nowNs, s.minShare(), remaining, rate));
+        if (d != null && p instanceof YieldPolicy.Share s) {
+            s.share(d.share(nowNs, s.minShare(), remaining, rate));
+            wantedNice = s.share() >= 1 ? 0 : ThreadPriority.BACKGROUND_NICE;
+        }
         long projected = HydrationDeadline.projectedNs(nowNs, remaining, rate, p.share());
         long projectedEpochMs = projected == Long.MIN_VALUE ? 0 : System.currentTimeMillis() + (projected - nowNs) / 1_000_000;
         disk.hydrationReport(new MediatorStatus.Hydration(p.share(), d == null ? 0 : d.epochMs(), projectedEpochMs,
