@@ -53,6 +53,8 @@ final class Deployment implements AutoCloseable {
     final Path console;
     private ClientTestProcesses.Server imageServer;
     private String rate;
+    /** The guest's disk device for {@link #start}. */
+    DiskBus bus = DiskBus.NVME;
     private Instance instance;
     private final CompletableFuture<Qemu> vmm = new CompletableFuture<>();
     private final CompletableFuture<Instance.Result> result = new CompletableFuture<>();
@@ -132,7 +134,7 @@ final class Deployment implements AutoCloseable {
      * @param onVmm       called in the instance's thread right after QEMU starts (keep it short)
      */
     void start(long hydrateRate, String append, String readyMarker, Consumer<Qemu> onVmm) throws IOException {
-        Instance.Spec spec = new Instance.Spec(imageUri(), disk, state, guest.kernel(), null, append, 512, DiskBus.NVME,
+        Instance.Spec spec = new Instance.Spec(imageUri(), disk, state, guest.kernel(), bus == DiskBus.VIRTIO ? guest.initrd() : null, append, 512, bus,
                 console, events, 64 << 10, hydrateRate, readyMarker);
         EventLog log = new EventLog(System.nanoTime(), events, System.out);
         instance = new Instance(spec, log, System.out, q -> {
