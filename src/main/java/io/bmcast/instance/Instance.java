@@ -423,6 +423,15 @@ public final class Instance {
 
         void keepAlive() throws IOException {
             if (node.isAlive() || node.isClosed()) return;
+            // Stopping, and the mediator exited cleanly: the same Ctrl-C (SIGINT to the process group) stopped it.
+            // Restarting it now would only start a copy nobody wants; a crash (kill -9) is still restarted.
+            if (stopRequests.get() > 0 && node.exitCode() == 0) {
+                if (!exitReported) {
+                    exitReported = true;
+                    events.emit("mediator-exited", "code", 0);
+                }
+                return;
+            }
             if (!exitReported) {
                 exitReported = true;
                 events.emit("mediator-exited", "code", node.exitCode());
