@@ -32,7 +32,8 @@ import picocli.CommandLine.Option;
 /**
  * {@code bmcast bench nbd}: fio's {@code nbd} engine against our server, {@code nbdkit file} and
  * {@code qemu-nbd}, one after another, on the same page-cached file over a Unix socket. Prints one row
- * per workload with each server's figure and our ratio to each peer, and the peak RSS of every server.
+ * per workload with each server's figure and our ratio to each peer, each server's CPU time per unit of work
+ * (what a busy neighbour moves far less than throughput), and the peak RSS of every server.
  * A benchmark, not a test: figures on a shared machine are noisy, so with {@code --repeat N} the servers take
  * turns N times and the table shows medians with min-max ({@link NbdTable}); every sample goes to
  * {@code results.json}.
