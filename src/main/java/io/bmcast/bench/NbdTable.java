@@ -108,8 +108,10 @@ final class NbdTable {
             b.append(String.format(Locale.ROOT, "%-22s", "  " + wl.label()));
             for (int p = 0; p < servers.size(); p++) {
                 Spread c = cpuSpread(w, p);
+                String f = wl.iops() ? "%.1f" : "%.0f"; // a request costs a few us, a GB a few hundred ms
                 b.append(String.format(Locale.ROOT, " %" + cell + "s", !c.present() ? "?"
-                        : String.format(Locale.ROOT, "%.0f", c.median()) + (spread ? String.format(Locale.ROOT, " (%.0f-%.0f)", c.min(), c.max()) : "")
+                        : String.format(Locale.ROOT, f, c.median())
+                                + (spread ? String.format(Locale.ROOT, " (" + f + "-" + f + ")", c.min(), c.max()) : "")
                                 + (wl.iops() ? " us/req" : " ms/GB")));
             }
             for (int p = 0; p < servers.size(); p++) {

@@ -97,7 +97,7 @@ class NbdTableTest {
         String text = t.format();
         String row = line(text, "  seq read");
         assertTrue(row.contains("375 (250-500) ms/GB") && row.contains("200 (200-200) ms/GB") && row.contains("1.88x"), row);
-        assertTrue(line(text, "  rand read").contains("20 (20-20) us/req"), text);
+        assertTrue(line(text, "  rand read").contains("20.0 (20.0-20.0) us/req"), text);
         @SuppressWarnings("unchecked")
         Map<String, Map<String, Object>> servers = (Map<String, Map<String, Object>>) t.toJson().get(0).get("servers");
         assertEquals(Arrays.asList(250.0, 500.0), servers.get("bmcast").get("cpuSamples"));
