@@ -20,8 +20,11 @@ import java.lang.invoke.MethodHandle;
  * priority: the answer says so, and the copy runs as before.
  */
 public final class ThreadPriority {
-    /** The nice value the background copy runs at: low, but not idle-class (it must still progress under load). */
-    public static final int BACKGROUND_NICE = 10;
+    /**
+     * The nice value the background copy runs at: low, but not idle-class (it must still progress under load).
+     * {@code BMCAST_HYDRATOR_NICE} in the environment overrides it (0 turns it off), to measure what it changes.
+     */
+    public static final int BACKGROUND_NICE = niceFromEnvironment(10);
 
     private static final int PRIO_PROCESS = 0;
     private static final MethodHandle GETTID;
@@ -47,6 +50,15 @@ public final class ThreadPriority {
     }
 
     private ThreadPriority() {}
+
+    private static int niceFromEnvironment(int otherwise) {
+        String v = System.getenv("BMCAST_HYDRATOR_NICE");
+        try {
+            return v == null ? otherwise : Math.max(0, Math.min(19, Integer.parseInt(v.strip())));
+        } catch (NumberFormatException e) {
+            return otherwise;
+        }
+    }
 
     /** Sets the calling thread's nice value; true when it took effect. */
     public static boolean niceCurrentThread(int nice) {
