@@ -24,8 +24,8 @@ import java.util.function.LongSupplier;
  *   <li>guest first, progress guaranteed: a batch starts only when the {@link YieldPolicy} allows it; the node's
  *       policy ({@link YieldPolicy.Share}) runs freely while the guest is idle and takes a minimum share of the time
  *       from a guest that never pauses; a {@link HydrationDeadline} raises that share as the time left shrinks;</li>
- *   <li>CPU: the workers run at a low priority ({@link ThreadPriority}) so that a booting guest's vCPU wins the
- *       CPU (normal priority again only while a deadline needs the whole link);</li>
+ *   <li>CPU: the workers can run at a low priority ({@link ThreadPriority}, off by default: measured, it delayed
+ *       boots here), except for boot-profile batches and while a deadline needs the whole link;</li>
  *   <li>rate: at most {@code rateBytesPerSec} on average ({@link TokenBucket});</li>
  *   <li>errors: exponential {@link Backoff}; the disk's phase says STALLED and why; with a failure limit
  *       the hydrator stops, reports FAILED and fails {@link #finished()} — never silently.</li>
