@@ -24,8 +24,8 @@ import java.util.function.LongSupplier;
  *   <li>guest first, progress guaranteed: a batch starts only when the {@link YieldPolicy} allows it; the node's
  *       policy ({@link YieldPolicy.Share}) runs freely while the guest is idle and takes a minimum share of the time
  *       from a guest that never pauses; a {@link HydrationDeadline} raises that share as the time left shrinks;</li>
- *   <li>CPU: the workers run at a low priority ({@link ThreadPriority}) so that a booting guest's vCPU wins the
- *       CPU (normal priority again only while a deadline needs the whole link);</li>
+ *   <li>CPU: the workers can run at a low priority ({@link ThreadPriority}, off by default: measured, it delayed
+ *       boots here), except for boot-profile batches and while a deadline needs the whole link;</li>
  *   <li>rate: at most {@code rateBytesPerSec} on average ({@link TokenBucket});</li>
  *   <li>errors: exponential {@link Backoff}; the disk's phase says STALLED and why; with a failure limit
  *       the hydrator stops, reports FAILED and fails {@link #finished()} — never silently.</li>
@@ -122,12 +122,20 @@ public final class Hydrator implements AutoCloseable {
     private long nextReviewNs;
     private long bytesWhileBusy;
     /**
-     * The workers' nice value: {@link ThreadPriority#BACKGROUND_NICE} so that the guest's vCPU wins the CPU, but 0
-     * while a deadline is at risk (the share it needs is the whole link): then the operator's deadline outranks the
-     * guest's CPU. Each worker applies it to itself (a nice value is per thread); lowering it back needs the
-     * privilege a mediator on a real host has, and without it the workers just stay niced.
+     * The workers' nice value for the bulk of the copy: {@link ThreadPriority#BACKGROUND_NICE} so that the guest's
+     * vCPU wins the CPU, but 0 while a deadline is at risk (the share it needs is the whole link): then the
+     * operator's deadline outranks the guest's CPU. Batches of the boot profile always run at 0: the booting guest
+     * is about to read those regions and waits for a batch that claimed them, so a niced worker descheduled in the
+     * middle of one would hold the boot up (a priority inversion). Each worker applies the value to itself (a nice
+     * value is per thread) when it changes; lowering it again needs the privilege a mediator on a real host has, and
+     * without it the worker just stays niced.
      */
     private volatile int wantedNice = ThreadPriority.BACKGROUND_NICE;
+    /**
+     * The nice value this worker thread last set ({@code Integer.MIN_VALUE}: none yet); unset in threads that are not
+     * workers (a test calling {@link #doWork} must not nice itself).
+     */
+    private static final ThreadLocal<int[]> THREAD_NICE = new ThreadLocal<>();
     private volatile Step lastStep;
     private volatile boolean running;
     private final List<Thread> threads = new ArrayList<>();
@@ -194,13 +202,8 @@ public final class Hydrator implements AutoCloseable {
     }
 
     private void run() {
-        int nice = -1;
+        THREAD_NICE.set(new int[] {Integer.MIN_VALUE});
         while (running) {
-            int want = wantedNice;
-            if (want != nice) {
-                ThreadPriority.niceCurrentThread(want);
-                nice = want;
-            }
             long park;
             try {
                 park = doWork(clock.getAsLong());
@@ -225,6 +228,7 @@ public final class Hydrator implements AutoCloseable {
         int first;
         int n;
         boolean guestBusy;
+        boolean forBoot;
         synchronized (this) {
             if (finished.isDone() || disk.isClosed()) {
                 lastStep = finished.isCompletedExceptionally() ? Step.FAILED : Step.DONE;
@@ -268,6 +272,7 @@ public final class Hydrator implements AutoCloseable {
                 return options.pollNs();
             }
             first = r;
+            forBoot = order.inProfile(); // the order stays on a profile region until it is no longer ABSENT
             int regions = (int) Math.max(1, sizer.batchBytes(linkTimeAllowed(nowNs)) / disk.regionSize());
             n = disk.claimRun(r, regions); // claimed under the lock: the next pick starts past this batch
             if (n == 0) {
@@ -279,6 +284,7 @@ public final class Hydrator implements AutoCloseable {
             long last = disk.lastGuestIoNs();
             guestBusy = disk.guestInFlight() > 0 || last != Long.MIN_VALUE && nowNs - last - QUIET_NS < 0;
         }
+        niceThisThread(forBoot ? 0 : wantedNice);
         long bytes = 0;
         try {
             bytes = disk.fillClaimed(first, n);
@@ -318,6 +324,13 @@ public final class Hydrator implements AutoCloseable {
             }
         }
         return 0;
+    }
+
+    private static void niceThisThread(int nice) {
+        int[] current = THREAD_NICE.get();
+        if (current == null || current[0] == nice) return;
+        current[0] = nice;
+        ThreadPriority.niceCurrentThread(nice);
     }
 
     /**

@@ -15,7 +15,7 @@
  *       minimum share for the copy while the guest is busy), {@link io.bmcast.mediator.HydrationDeadline},
  *       {@link io.bmcast.storage.TokenBucket}, {@link io.bmcast.mediator.Backoff};
  *       {@code BootProfile} records what a boot needed so the next deployment prefetches it;
- *       {@link io.bmcast.mediator.ThreadPriority} keeps the copy's threads from taking a booting guest's CPU.</li>
+ *       {@link io.bmcast.mediator.ThreadPriority} can lower the copy's threads' CPU priority (off by default).</li>
  *   <li>{@link io.bmcast.mediator.MediatorStatus} — progress for {@code node status}, also written as
  *       {@code status.json}.</li>
  * </ul>
