@@ -41,12 +41,20 @@ public final class Instance {
      * What to run. {@code kernel} null boots the disk's own boot loader. {@code stopGrace}: how long a guest asked to
      * power off (a {@linkplain #requestStop stop request}) has before QEMU is killed; zero kills at once.
      * {@code sourceExtents}: the image's cached extent map for the mediator ({@code node --source-extents}), or null.
+     * {@code allowLowSpace}: start even when the local disk lacks room for the image's data ({@code node --allow-low-space}).
      */
     public record Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
             DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker,
-            Duration stopGrace, Path sourceExtents) {
+            Duration stopGrace, Path sourceExtents, boolean allowLowSpace) {
 
         public static final Duration DEFAULT_STOP_GRACE = Duration.ofSeconds(10);
+
+        public Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
+                DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker,
+                Duration stopGrace, Path sourceExtents) {
+            this(image, disk, state, kernel, initrd, append, memoryMiB, bus, console, events, regionSize, hydrateRate,
+                    readyMarker, stopGrace, sourceExtents, false);
+        }
 
         public Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
                 DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker) {
@@ -365,7 +373,8 @@ public final class Instance {
     private MediatorConfig mediatorConfig(Path socket) {
         Path extents = spec.sourceExtents() == null ? null : spec.sourceExtents().toAbsolutePath();
         return new MediatorConfig(spec.image(), spec.disk().toAbsolutePath(), spec.state().toAbsolutePath(), socket,
-                spec.regionSize(), Math.max(0, spec.hydrateRate()), MediatorConfig.DEFAULT_GIVE_UP, null, extents);
+                spec.regionSize(), Math.max(0, spec.hydrateRate()), MediatorConfig.DEFAULT_GIVE_UP, null, extents,
+                spec.allowLowSpace());
     }
 
     /** Unix socket paths are limited to 107 bytes: use {@code preferred} when short enough, else a temp dir. */

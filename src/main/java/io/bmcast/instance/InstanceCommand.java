@@ -82,6 +82,10 @@ public final class InstanceCommand implements Callable<Integer> {
                 description = "The image's data extents as the control plane caches them, given to the mediator.")
         Path sourceExtents;
 
+        @Option(names = "--allow-low-space",
+                description = "Start even when the local disk's file system has less free space than the image's data needs.")
+        boolean allowLowSpace;
+
         @Override
         public Integer call() throws Exception {
             Instance.Spec spec = spec();
@@ -102,7 +106,7 @@ public final class InstanceCommand implements Callable<Integer> {
             if (initrd != null && kernel == null) throw new UsageException("--initrd needs --kernel");
             String cmdline = append != null || kernel == null ? append : "console=ttyS0 root=" + device.guestDevice() + " rw";
             return new Instance.Spec(image, disk, state, kernel, initrd, cmdline, (int) (memory >> 20), device, console, events,
-                    regionSize, hydrateRate == null ? 0 : hydrateRate, readyMarker, stopGrace, sourceExtents);
+                    regionSize, hydrateRate == null ? 0 : hydrateRate, readyMarker, stopGrace, sourceExtents, allowLowSpace);
         }
     }
 }
