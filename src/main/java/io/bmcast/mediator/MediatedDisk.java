@@ -721,6 +721,7 @@ public final class MediatedDisk implements Export {
                         + " deploy again on a sound disk";
                 syncFailure = failed;
                 lastError = failed;
+                phase = Phase.FAILED; // the status says so at once, not only when the background copy next commits
                 throw new NbdException(Nbd.EIO, failed, e);
             }
             // (3) Only now may those bits become durable. Bits set after (1) wait for the next commit: their
@@ -937,7 +938,7 @@ public final class MediatedDisk implements Export {
     }
 
     void hydratorPhase(Phase p, String error) {
-        if (phase == Phase.HYDRATED) return;
+        if (phase == Phase.HYDRATED || syncFailure != null) return; // a failed sync is final: the status keeps saying so
         phase = p;
         if (error != null) lastError = error;
     }
