@@ -917,7 +917,7 @@ public final class MediatedDisk implements Export {
      */
     public String lowSpace() throws IOException {
         long free = local.freeBytes();
-        if (free < 0) return null;
+        if (free < 0 || free >= imageSize) return null; // room for all of it: no need to ask where the holes are
         long needed = 0;
         for (int r = 0; r < regions; r++) {
             if (!map.isPresent(r) && !holes.isZero(r)) needed += regionEnd(r) - regionStart(r);
