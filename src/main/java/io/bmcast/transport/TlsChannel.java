@@ -46,6 +46,8 @@ final class TlsChannel implements ReadableByteChannel, GatheringByteChannel {
     private final SocketChannel ch;
     private final SSLEngine engine;
     private final String peer;
+    /** The CA file peers are checked against, for messages. */
+    private final String trust;
     // Guards netIn, appIn and inboundClosed.
     private final ReentrantLock readLock = new ReentrantLock();
     // Guards netOut and every write to ch.
@@ -60,10 +62,11 @@ final class TlsChannel implements ReadableByteChannel, GatheringByteChannel {
     private final ByteBuffer plainOut = ByteBuffer.allocate(RECORDS << 14);
     private boolean inboundClosed;
 
-    private TlsChannel(SocketChannel ch, SSLEngine engine, String peer) {
+    private TlsChannel(SocketChannel ch, SSLEngine engine, String peer, String trust) {
         this.ch = ch;
         this.engine = engine;
         this.peer = peer;
+        this.trust = trust;
         int packet = engine.getSession().getPacketBufferSize();
         this.netIn = ByteBuffer.allocate(RECORDS * packet).flip();
         this.netOut = ByteBuffer.allocate(RECORDS * packet);
@@ -76,14 +79,19 @@ final class TlsChannel implements ReadableByteChannel, GatheringByteChannel {
      * saying why (an unknown CA, a host name the certificate does not name, a refused client certificate).
      */
     static TlsChannel handshake(SocketChannel ch, SSLEngine engine, String peer) throws IOException {
-        TlsChannel t = new TlsChannel(ch, engine, peer);
+        return handshake(ch, engine, peer, "ca-cert.pem");
+    }
+
+    /** {@code trust}: the CA file the peer's certificate is checked against, as messages name it. */
+    static TlsChannel handshake(SocketChannel ch, SSLEngine engine, String peer, String trust) throws IOException {
+        TlsChannel t = new TlsChannel(ch, engine, peer, trust);
         t.readLock.lock();
         t.writeLock.lock();
         try {
             t.runHandshake();
         } catch (SSLException e) {
             t.sendAlert();
-            throw failure(e, engine.getUseClientMode(), peer);
+            throw failure(e, engine.getUseClientMode(), peer, trust);
         } finally {
             t.writeLock.unlock();
             t.readLock.unlock();
@@ -184,7 +192,7 @@ final class TlsChannel implements ReadableByteChannel, GatheringByteChannel {
             }
         } catch (SSLException e) {
             // In TLS 1.3 a server's verdict on our certificate arrives after our side of the handshake is done.
-            throw failure(e, engine.getUseClientMode(), peer);
+            throw failure(e, engine.getUseClientMode(), peer, trust);
         } finally {
             readLock.unlock();
         }
@@ -307,7 +315,7 @@ final class TlsChannel implements ReadableByteChannel, GatheringByteChannel {
             }
             return total;
         } catch (SSLException e) {
-            throw failure(e, engine.getUseClientMode(), peer);
+            throw failure(e, engine.getUseClientMode(), peer, trust);
         } catch (IOException e) {
             TlsHandshakeException why = alertBehind(e);
             if (why != null) throw why;
@@ -335,7 +343,7 @@ final class TlsChannel implements ReadableByteChannel, GatheringByteChannel {
             }
             return null;
         } catch (SSLException e) {
-            return failure(e, true, peer);
+            return failure(e, true, peer, trust);
         } catch (IOException e) {
             return null;
         } finally {
@@ -390,12 +398,11 @@ final class TlsChannel implements ReadableByteChannel, GatheringByteChannel {
     }
 
     /** One sentence for a failed handshake: who refused what, without the JDK's stack of causes. */
-    static TlsHandshakeException failure(SSLException e, boolean client, String peer) {
+    static TlsHandshakeException failure(SSLException e, boolean client, String peer, String trust) {
         String why = null;
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof CertPathValidatorException || (t.getMessage() != null && t.getMessage().contains("PKIX path"))) {
-                why = client ? "the server's certificate is not signed by our CA (ca-cert.pem)"
-                        : "the client's certificate is not signed by our CA (ca-cert.pem)";
+                why = (client ? "the server's" : "the client's") + " certificate is not signed by our CA (" + trust + ")";
                 break;
             }
             if (t instanceof CertificateException && t.getMessage() != null
