@@ -35,7 +35,7 @@ public enum GuestKind {
     public int revision() {
         return switch (this) {
             case DEBIAN -> 2;
-            case DEBIAN_DB -> 1;
+            case DEBIAN_DB -> 2;
             case BUSYBOX, BUSYBOX_DISK -> 4;
         };
     }
