@@ -30,7 +30,7 @@ public enum GuestKind {
      * power button (busybox acpid; Debian's logind, with dbus and the button modules). 3 and 4 (busybox
      * guests): the guest checks its data at boot when its command line says {@link GuestImage#SELF_CHECK_FLAG}, and
      * with {@code bmcast.selfcheck=TAG} writes a file of its own too (4: builds of a revision 3 recipe without the
-     * write may be in a shared cache).
+     * write may be in a shared cache). debian-db counts on its own: 2, its console lines carry their length.
      */
     public int revision() {
         return switch (this) {
