@@ -48,6 +48,9 @@ public final class AgentCommand implements Callable<Integer> {
     @Option(names = "--stop-grace", paramLabel = "DURATION", description = "how long a destroyed guest may take to power off after ACPI (default: ${DEFAULT-VALUE})", defaultValue = "10s")
     String stopGrace;
 
+    @Option(names = "--tls-dir", paramLabel = "DIR", description = "TLS credentials for images served over nbds:// (ca-cert.pem, and client-cert.pem, client-key.pem if the image server verifies clients)")
+    Path tlsDir;
+
     @Option(names = "--simulate", description = "hollow nodes: the protocol and the states, no QEMU, no disk")
     boolean simulate;
 
@@ -100,7 +103,8 @@ public final class AgentCommand implements Callable<Integer> {
                 throw usage("--disk wants a block device (for a disk file, give --work and --disk-size)");
             }
             Duration grace = Duration.ofNanos(duration("--stop-grace", stopGrace));
-            try (Agent agent = new Agent(name, new Machine.Config(work, device, disk, mem, grace, java.util.List.of()), client).start()) {
+            try (Agent agent = new Agent(name, new Machine.Config(work, device, disk, mem, grace,
+                    tlsDir == null ? java.util.List.of() : java.util.List.of("--tls-dir", tlsDir.toAbsolutePath().toString())), client).start()) {
                 stop.await();
             }
             return 0;

@@ -19,11 +19,23 @@ import javax.imageio.ImageIO;
  * 45 min full image copy must both be readable on one chart.
  *
  * <p>Each group is one mode; each series one bar in every group (e.g. time to ready, time until local). A value
- * that is {@link Double#NaN} is drawn as "n/a", a negative one as "failed", an estimated one hatched.
+ * that is {@link Double#NaN} is drawn as "n/a", a negative one as "failed", an estimated one hatched. A bar with
+ * a min-max (the median of repeated runs) gets a whisker: a black line from min to max with end caps.
  */
 public final class BarChart {
-    /** One bar: a value in seconds, and whether it was extrapolated rather than measured. */
-    public record Bar(double value, boolean estimated) {}
+    /**
+     * One bar: a value in seconds (a median, with repeated runs), whether it was extrapolated rather than
+     * measured, and the runs' min-max, drawn as a whisker across the bar's end (NaN: one run, no whisker).
+     */
+    public record Bar(double value, boolean estimated, double min, double max) {
+        public Bar(double value, boolean estimated) {
+            this(value, estimated, Double.NaN, Double.NaN);
+        }
+
+        boolean hasWhisker() {
+            return min > 0 && max >= min;
+        }
+    }
 
     /** One group of bars (one per series), under a label. */
     public record Group(String label, List<Bar> bars) {}
@@ -48,6 +60,7 @@ public final class BarChart {
 
     static final Color[] PALETTE = {new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x2ca02c), new Color(0xd62728)};
     static final Color BACKGROUND = Color.WHITE;
+    static final Color WHISKER = Color.BLACK;
     static final int WIDTH = 1000;
     static final int LEFT = 130;
     static final int RIGHT = 110;
@@ -82,6 +95,10 @@ public final class BarChart {
                 if (b.value() > 0) {
                     min = Math.min(min, b.value());
                     max = Math.max(max, b.value());
+                }
+                if (b.hasWhisker()) {
+                    min = Math.min(min, b.min());
+                    max = Math.max(max, b.max());
                 }
             }
         }
@@ -153,6 +170,13 @@ public final class BarChart {
                         g.fillRect(LEFT, by + 2, end - LEFT, BAR_HEIGHT - 4);
                         if (bar.estimated()) hatch(g, LEFT, by + 2, end - LEFT, BAR_HEIGHT - 4, col);
                         text = (bar.estimated() ? "~" : "") + seconds(bar.value()) + (bar.estimated() ? " (est.)" : "");
+                        if (bar.hasWhisker()) {
+                            int x0 = LEFT + (int) Math.round(axis.fraction(bar.min()) * plotW);
+                            int x1 = LEFT + (int) Math.round(axis.fraction(bar.max()) * plotW);
+                            whisker(g, x0, x1, by + BAR_HEIGHT / 2, BAR_HEIGHT - 6);
+                            text += " (" + range(bar.min(), bar.max()) + ")";
+                            end = Math.max(end, x1);
+                        }
                     }
                     g.setColor(Color.BLACK);
                     g.drawString(text, end + 5, by + BAR_HEIGHT - 5);
@@ -188,6 +212,24 @@ public final class BarChart {
 
     static String seconds(double v) {
         return String.format(Locale.ROOT, v >= 100 ? "%.0f s" : v >= 10 ? "%.1f s" : "%.2f s", v);
+    }
+
+    static String range(double min, double max) {
+        return seconds(min).replace(" s", "") + "-" + seconds(max);
+    }
+
+    /** A min-max whisker centred on {@code y}: the line, then a cap of {@code capHeight} at each end. */
+    private static void whisker(Graphics2D g, int x0, int x1, int y, int capHeight) {
+        Graphics2D w = (Graphics2D) g.create();
+        try {
+            w.setColor(WHISKER);
+            w.setStroke(new BasicStroke(1.5f));
+            w.drawLine(x0, y, x1, y);
+            w.drawLine(x0, y - capHeight / 2, x0, y + capHeight / 2);
+            w.drawLine(x1, y - capHeight / 2, x1, y + capHeight / 2);
+        } finally {
+            w.dispose();
+        }
     }
 
     private static Color lighter(Color c) {

@@ -1,5 +1,7 @@
 package io.bmcast.bench;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import io.bmcast.util.Jackson;
 import io.bmcast.util.UnitConverters.DurationConverter;
 import io.bmcast.util.UnitConverters.SizeConverter;
 import io.bmcast.util.Units;
@@ -14,14 +16,16 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -29,7 +33,9 @@ import picocli.CommandLine.Option;
  * {@code bmcast bench nbd}: fio's {@code nbd} engine against our server, {@code nbdkit file} and
  * {@code qemu-nbd}, one after another, on the same page-cached file over a Unix socket. Prints one row
  * per workload with each server's figure and our ratio to each peer, and the peak RSS of every server.
- * A benchmark, not a test: figures on a shared machine are noisy, ratios from one run are what count.
+ * A benchmark, not a test: figures on a shared machine are noisy, so with {@code --repeat N} the servers take
+ * turns N times and the table shows medians with min-max ({@link NbdTable}); every sample goes to
+ * {@code results.json}.
  */
 @Command(name = "bench", description = "Benchmarks against named peers: nbd servers, instance startup, the fleet control plane.",
         subcommands = {BenchCommand.Nbd.class, StartupCommand.class, FleetCommand.class, WorkloadCommand.class})
@@ -62,9 +68,28 @@ public final class BenchCommand implements Callable<Integer> {
         @Option(names = "--dir", paramLabel = "DIR", description = "Where to write the test file (default: a temporary directory).")
         Path dir;
 
+        @Option(names = "--repeat", paramLabel = "N", defaultValue = "1",
+                description = "Runs per server, interleaved (bmcast, nbdkit, qemu-nbd, bmcast, ...); the table shows "
+                        + "medians with min-max (default ${DEFAULT-VALUE}).")
+        int repeat;
+
+        @Option(names = "--out", paramLabel = "DIR", description = "Where the table and results.json go (default bench-results/nbd-TIME).")
+        Path out;
+
+        @Option(names = "--tls", description = "Every server requires TLS 1.3 (certificates made with openssl) and fio connects over nbds+unix://.")
+        boolean tls;
+
         @Override
         public Integer call() throws Exception {
-            return nbd(size, runtime.toNanos(), dir);
+            Path o = out != null ? out : Path.of("bench-results",
+                    "nbd-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+            Path pki = tls ? Files.createTempDirectory("bmcast-bench-pki") : null;
+            try {
+                tlsDir = tls ? BenchCerts.make(pki) : null;
+                return nbd(size, runtime.toNanos(), dir, repeat, o);
+            } finally {
+                if (pki != null) BenchCerts.delete(pki);
+            }
         }
     }
 
@@ -73,8 +98,22 @@ public final class BenchCommand implements Callable<Integer> {
         throw new UsageException("bench needs a benchmark: nbd, startup, fleet or workload");
     }
 
-    static int nbd(long size, long runtimeNs, Path dir) throws Exception {
+    /** With {@code bench nbd --tls}: the certificates every peer serves with and fio trusts; null for plaintext. */
+    static Path tlsDir;
+
+    /** What {@code peer} needs on its command line to require TLS (empty for plaintext). */
+    static List<String> tlsArgs(String peer) {
+        if (tlsDir == null) return List.of();
+        return switch (peer) {
+            case "bmcast" -> List.of("--tls-dir", tlsDir.toString());
+            case "nbdkit" -> List.of("--tls=require", "--tls-certificates=" + tlsDir);
+            default -> List.of("--object", "tls-creds-x509,id=tls0,endpoint=server,verify-peer=off,dir=" + tlsDir, "--tls-creds=tls0");
+        };
+    }
+
+    static int nbd(long size, long runtimeNs, Path dir, int repeat, Path out) throws Exception {
         if (size < (16 << 20)) throw new UsageException("--size must be at least 16M");
+        if (repeat < 1) throw new UsageException("--repeat must be 1 or more");
         long runtimeS = Math.max(1, TimeUnit.NANOSECONDS.toSeconds(runtimeNs));
         for (String tool : List.of("fio", "nbdkit", "qemu-nbd")) {
             if (which(tool) == null) throw new IllegalStateException("bench nbd needs '" + tool + "' on PATH");
@@ -83,60 +122,80 @@ public final class BenchCommand implements Callable<Integer> {
         Path work = ownDir ? Files.createTempDirectory("bmcast-bench") : Files.createDirectories(dir);
         Path file = work.resolve("bench.img");
         Path sock = work.resolve("nbd.sock");
+        List<Peer> peers = List.of(
+                new Peer("bmcast", ourServer(file, sock)),
+                new Peer("nbdkit", concat(List.of("nbdkit", "--foreground", "--unix", sock.toString()), tlsArgs("nbdkit"),
+                        List.of("file", "file=" + file))),
+                new Peer("qemu-nbd", concat(List.of("qemu-nbd", "--persistent", "--format=raw", "--socket=" + sock,
+                        "--cache=writeback", "--aio=threads", "--export-name="), tlsArgs("qemu-nbd"), List.of(file.toString()))));
         try {
+            Files.createDirectories(out);
             System.err.printf(Locale.ROOT, "bench: writing %s test file %s%n", Units.formatSize(size), file);
             makeFile(file, size);
-            List<Peer> peers = List.of(
-                    new Peer("bmcast", ourServer(file, sock)),
-                    new Peer("nbdkit", List.of("nbdkit", "--foreground", "--unix", sock.toString(), "file",
-                            "file=" + file)),
-                    new Peer("qemu-nbd", List.of("qemu-nbd", "--persistent", "--format=raw", "--socket=" + sock,
-                            "--cache=writeback", "--aio=threads", "--export-name=", file.toString())));
             String fioVersion = output(List.of("fio", "--version")).trim();
-            double[][] table = new double[WORKLOADS.size()][peers.size()];
-            long[] rss = new long[peers.size()];
-            for (int p = 0; p < peers.size(); p++) {
-                Peer peer = peers.get(p);
+            NbdTable table = new NbdTable(WORKLOADS, peers.stream().map(Peer::name).toList(), repeat);
+            List<String> order = new ArrayList<>();
+            for (Spread.Slot<Peer> slot : Spread.interleave(peers, repeat)) {
+                Peer peer = slot.mode();
+                int p = peers.indexOf(peer);
+                order.add(peer.name() + "#" + slot.run());
                 warm(file);
-                System.err.println("bench: starting " + peer.name());
+                System.err.printf(Locale.ROOT, "bench: run %d/%d: starting %s%n", slot.run(), repeat, peer.name());
                 Process server = new ProcessBuilder(peer.command())
                         .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                         .redirectError(work.resolve(peer.name() + ".log").toFile()).start();
                 try {
                     waitForSocket(sock, server);
+                    // Every server gets the same unmeasured pass first: what is measured is a warm server (for
+                    // ours: code the JIT has compiled; in a 10 s run here C2 compiling took a good part of a core).
+                    long warmS = warmUpSeconds(runtimeS);
+                    if (warmS > 0) {
+                        System.err.printf(Locale.ROOT, "bench: run %d/%d: warming %s up, %d s per workload (not measured)%n",
+                                slot.run(), repeat, peer.name(), warmS);
+                        for (Workload wl : WORKLOADS) fio(wl, sock, size, warmS);
+                    }
                     for (int w = 0; w < WORKLOADS.size(); w++) {
                         Workload wl = WORKLOADS.get(w);
-                        table[w][p] = fio(wl, sock, size, runtimeS);
-                        System.err.printf(Locale.ROOT, "bench: %-8s %-22s %s%n", peer.name(), wl.label(),
-                                format(wl, table[w][p]));
+                        try {
+                            double v = fio(wl, sock, size, runtimeS);
+                            table.add(w, p, slot.run(), v);
+                            System.err.printf(Locale.ROOT, "bench: run %d/%d: %-8s %-22s %s%n", slot.run(), repeat,
+                                    peer.name(), wl.label(), format(wl, v));
+                        } catch (IOException e) {
+                            System.err.printf(Locale.ROOT, "bench: run %d/%d: %-8s %-22s failed: %s%n", slot.run(), repeat,
+                                    peer.name(), wl.label(), e.getMessage());
+                        }
                     }
-                    rss[p] = peakRssKb(server.pid());
+                    table.peakRss(p, peakRssKb(server.pid()));
                 } finally {
                     stop(server);
                     Files.deleteIfExists(sock);
                 }
             }
-            System.out.printf(Locale.ROOT, "fio %s, ioengine=nbd over a Unix socket, %s file in the page cache, %d s per run%n",
-                    fioVersion, Units.formatSize(size), runtimeS);
-            System.out.printf(Locale.ROOT, "%-22s %12s %12s %12s %10s %10s%n", "workload", "bmcast", "nbdkit",
-                    "qemu-nbd", "/nbdkit", "/qemu-nbd");
-            for (int w = 0; w < WORKLOADS.size(); w++) {
-                Workload wl = WORKLOADS.get(w);
-                double ours = table[w][0];
-                System.out.printf(Locale.ROOT, "%-22s %12s %12s %12s %9.2fx %9.2fx%n", wl.label(), format(wl, ours),
-                        format(wl, table[w][1]), format(wl, table[w][2]), ours / table[w][1], ours / table[w][2]);
-            }
-            System.out.printf(Locale.ROOT, "%-22s %12s %12s %12s%n", "peak RSS (VmHWM)", mib(rss[0]), mib(rss[1]),
-                    mib(rss[2]));
-            return 0;
+            String header = String.format(Locale.ROOT,
+                    "%s, ioengine=nbd over a Unix socket%s, %s file in the page cache, %d s per run, %d run%s per server%n",
+                    fioVersion, tlsDir != null ? " with TLS 1.3 (every server)" : "", Units.formatSize(size), runtimeS, repeat, repeat == 1 ? "" : "s");
+            String text = header + table.format();
+            System.out.print(text);
+            Map<String, Object> doc = new LinkedHashMap<>();
+            doc.put("fio", fioVersion);
+            doc.put("fileBytes", size);
+            doc.put("runtimeSeconds", runtimeS);
+            doc.put("repeat", repeat);
+            doc.put("tls", tlsDir != null);
+            doc.put("order", order);
+            doc.put("workloads", table.toJson());
+            doc.put("peakRssKb", table.peakRssJson());
+            Path json = out.resolve("results.json");
+            Files.writeString(json, Jackson.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(doc) + "\n");
+            Files.writeString(out.resolve("table.txt"), text);
+            System.out.println("results: " + json.toAbsolutePath());
+            return table.complete() ? 0 : 1;
         } finally {
             Files.deleteIfExists(file);
             Files.deleteIfExists(sock);
             if (ownDir) {
-                for (Peer p : List.of(new Peer("bmcast", List.of()), new Peer("nbdkit", List.of()),
-                        new Peer("qemu-nbd", List.of()))) {
-                    Files.deleteIfExists(work.resolve(p.name() + ".log"));
-                }
+                for (Peer p : peers) Files.deleteIfExists(work.resolve(p.name() + ".log"));
                 Files.deleteIfExists(work);
             }
         }
@@ -145,9 +204,16 @@ public final class BenchCommand implements Callable<Integer> {
     /** This very launcher's JVM and jar, serving the file read-write as a separate process. */
     private static List<String> ourServer(Path file, Path sock) {
         String java = ProcessHandle.current().info().command().orElse("java");
-        return List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
+        return concat(List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
                 "-cp", System.getProperty("java.class.path"), "io.bmcast.cli.Main",
-                "serve-file", file.toString(), "--socket", sock.toString(), "--writable");
+                "serve-file", file.toString(), "--socket", sock.toString(), "--writable"), tlsArgs("bmcast"));
+    }
+
+    @SafeVarargs
+    private static List<String> concat(List<String>... parts) {
+        List<String> all = new ArrayList<>();
+        for (List<String> p : parts) all.addAll(p);
+        return all;
     }
 
     /** Incompressible data, so no server can take a short cut on zeros. */
@@ -192,32 +258,33 @@ public final class BenchCommand implements Callable<Integer> {
         throw new IOException("server did not listen on " + sock + " within 30 s");
     }
 
+    /** The warm-up per workload: a fifth of the measured run time; none for runs under 5 s (the suite's). */
+    static long warmUpSeconds(long runtimeS) {
+        return runtimeS >= 5 ? runtimeS / 5 : 0;
+    }
+
     /** Runs one fio job; returns bytes/s (throughput rows) or IOPS. */
     static double fio(Workload wl, Path sock, long size, long runtimeS) throws IOException, InterruptedException {
+        // A short run gets no ramp, so that the suite's tiny runs stay short.
+        long ramp = runtimeS >= 4 ? 2 : 0;
         List<String> cmd = new ArrayList<>(List.of("fio", "--name=" + wl.rw(), "--ioengine=nbd",
-                "--uri=nbd+unix:///?socket=" + sock, "--rw=" + wl.rw(), "--bs=" + wl.bs(),
-                "--iodepth=" + wl.iodepth(), "--size=" + size, "--time_based", "--ramp_time=2",
+                (tlsDir == null ? "--uri=nbd+unix:///?socket=" : "--uri=nbds+unix:///?socket=") + sock, "--rw=" + wl.rw(), "--bs=" + wl.bs(),
+                "--iodepth=" + wl.iodepth(), "--size=" + size, "--time_based", "--ramp_time=" + ramp,
                 "--runtime=" + runtimeS, "--output-format=json"));
-        String json = output(cmd);
-        int start = json.indexOf('{');
-        if (start < 0) throw new IOException("fio printed no JSON:\n" + json);
-        String section = json.substring(start);
-        int at = section.indexOf("\"" + (wl.write() ? "write" : "read") + "\" :");
-        if (at < 0) throw new IOException("no " + (wl.write() ? "write" : "read") + " section in fio's output");
-        section = section.substring(at);
-        Matcher m = Pattern.compile(wl.iops() ? "\"iops\"\\s*:\\s*([0-9.]+)" : "\"bw_bytes\"\\s*:\\s*([0-9]+)")
-                .matcher(section);
-        if (!m.find()) throw new IOException("no figure in fio's output");
-        return Double.parseDouble(m.group(1));
+        // fio's engine refuses tls-certificates= in the URI; libnbd's default is $HOME/.pki/libnbd.
+        String text = output(cmd, tlsDir == null ? Map.of() : Map.of("HOME", BenchCerts.libnbdHome(tlsDir).toString()));
+        int start = text.indexOf('{'); // fio may print notes before its JSON
+        if (start < 0) throw new IOException("fio printed no JSON:\n" + text);
+        JsonNode job = Jackson.MAPPER.readTree(text.substring(start)).path("jobs").path(0)
+                .path(wl.write() ? "write" : "read");
+        JsonNode figure = job.path(wl.iops() ? "iops" : "bw_bytes");
+        if (!figure.isNumber()) throw new IOException("no " + (wl.write() ? "write" : "read") + " figure in fio's output");
+        return figure.asDouble();
     }
 
     static String format(Workload wl, double v) {
         return wl.iops() ? String.format(Locale.ROOT, "%.1fk IOPS", v / 1000)
                 : String.format(Locale.ROOT, "%.2f GB/s", v / 1e9);
-    }
-
-    private static String mib(long kb) {
-        return kb <= 0 ? "?" : String.format(Locale.ROOT, "%.0f MiB", kb / 1024.0);
     }
 
     /** VmHWM of a process in KiB, or -1. */
@@ -241,8 +308,13 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private static String output(List<String> cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(false)
-                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        return output(cmd, java.util.Map.of());
+    }
+
+    private static String output(List<String> cmd, java.util.Map<String, String> env) throws IOException, InterruptedException {
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(false).redirectError(ProcessBuilder.Redirect.DISCARD);
+        pb.environment().putAll(env);
+        Process p = pb.start();
         String out;
         try (InputStream in = p.getInputStream()) {
             out = new String(in.readAllBytes(), StandardCharsets.UTF_8);

@@ -86,14 +86,15 @@ final class OperatorClient implements AutoCloseable {
         send(json("/api/v1/images", new Api.NewImage(name, uri, null)), 201);
     }
 
-    /** Adds an image with a kernel to boot it with, as {@code image add --kernel} does (multipart). */
-    void addImage(String name, String uri, Path kernel, String append) throws IOException, InterruptedException {
+    /** Adds an image with a kernel (and initrd, or null) to boot it with, as {@code image add --kernel} does (multipart). */
+    void addImage(String name, String uri, Path kernel, Path initrd, String append) throws IOException, InterruptedException {
         String boundary = "bmcast-bench-" + System.nanoTime();
         ByteArrayOutputStream body = new ByteArrayOutputStream();
         part(body, boundary, "name", null, name.getBytes(StandardCharsets.UTF_8));
         part(body, boundary, "uri", null, uri.getBytes(StandardCharsets.UTF_8));
         if (append != null) part(body, boundary, "append", null, append.getBytes(StandardCharsets.UTF_8));
         part(body, boundary, "kernel", "vmlinuz", Files.readAllBytes(kernel));
+        if (initrd != null) part(body, boundary, "initrd", "initrd.img", Files.readAllBytes(initrd));
         body.writeBytes(("--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
         send(request("/api/v1/images").header("Content-Type", "multipart/form-data; boundary=" + boundary)
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray())), 201);

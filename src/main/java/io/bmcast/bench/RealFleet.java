@@ -74,7 +74,7 @@ final class RealFleet implements AutoCloseable {
             server.start(listener);
             controller = Controller.start(ControllerConfig.defaults(dir.resolve("controller")));
             api = new OperatorClient(controller.url(), controller.adminToken(), Duration.ofMinutes(2));
-            api.addImage(IMAGE, NbdUri.unix(listener.socketPath(), IMAGE).toString(), guest.kernel(), guest.append());
+            api.addImage(IMAGE, NbdUri.unix(listener.socketPath(), IMAGE).toString(), guest.kernel(), guest.initrd(), guest.append());
             for (int i = 1; i <= machines; i++) {
                 Path work = Files.createDirectories(dir.resolve("machine-" + i));
                 Machine.Config config = new Machine.Config(work, null, diskBytes, 256L << 20, Duration.ofSeconds(10), List.of());

@@ -49,7 +49,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * </pre>
  *
  * Times are wall seconds from the start of each mode (a copy before the boot counts). Time-to-ready is also a
- * ratio to bmcast's: this machine is shared and noisy, and only ratios from one run compare fairly.
+ * ratio to bmcast's: this machine is shared and noisy, and only ratios from one run compare fairly. With
+ * {@code --repeat N} the modes take turns N times (all modes, then all again) and the table shows medians with
+ * min-max; {@code results.json} keeps every run.
  */
 public final class StartupBench {
     static final List<String> ALL_MODES = List.of("local", "full-copy", "sparse-copy", "remote", "qemu-stream", "bmcast");
@@ -59,7 +61,8 @@ public final class StartupBench {
     static final long DEFAULT_ESTIMATE_WINDOW_NS = TimeUnit.SECONDS.toNanos(20);
 
     record Options(GuestKind guest, long rate, long latencyNs, long appData, List<String> modes, Path out,
-            Boolean estimateFullCopy, long estimateWindowNs, Duration readyTimeout, Duration localTimeout, int regionSize, long hydrateRate) {}
+            Boolean estimateFullCopy, long estimateWindowNs, Duration readyTimeout, Duration localTimeout, int regionSize, long hydrateRate,
+            int repeat) {}
 
     private final Options options;
     private final GuestImage image;
@@ -86,6 +89,8 @@ public final class StartupBench {
         GuestBuilder builder = new GuestBuilder(o.guest(), o.appData());
         System.err.println("startup: guest " + o.guest().id() + " in " + builder.defaultDir() + " (building if needed)");
         GuestImage image = builder.build(builder.defaultDir());
+        // Before any mode's clock starts: a first probe on this host boot may take seconds (see Accel).
+        io.bmcast.vmm.Accel.detect(image.kernel());
         Files.createDirectories(o.out());
         Path work = Files.createTempDirectory("bmcast-startup-");
         Path sock = work.resolve("image.sock");
@@ -110,8 +115,11 @@ public final class StartupBench {
     private int runModes() throws IOException, InterruptedException {
         List<ModeResult> results = new ArrayList<>();
         Map<String, Object> failures = new LinkedHashMap<>();
-        for (String mode : options.modes()) {
-            System.err.println("startup: --- " + mode + " ---");
+        int repeat = options.repeat();
+        for (Spread.Slot<String> slot : Spread.interleave(options.modes(), repeat)) {
+            String mode = slot.mode();
+            String tag = repeat > 1 ? String.format(Locale.ROOT, "run %d/%d: ", slot.run(), repeat) : "";
+            System.err.println("startup: --- " + tag + mode + " ---");
             Path dir = Files.createDirectories(work.resolve(mode));
             long bytesBefore = counter.bytesRead();
             try {
@@ -125,12 +133,12 @@ public final class StartupBench {
                     default -> throw new IllegalStateException(mode);
                 };
                 results.add(r);
-                System.err.printf(Locale.ROOT, "startup: %s: ready %s s, local %s s, moved %s%s%n", mode,
+                System.err.printf(Locale.ROOT, "startup: %s%s: ready %s s, local %s s, moved %s%s%n", tag, mode,
                         StartupTable.seconds(r.readySeconds()), StartupTable.seconds(r.localSeconds()),
                         Units.formatSize(r.bytesMoved()), r.estimated() ? " (estimated)" : "");
             } catch (IOException | RuntimeException e) {
-                System.err.println("startup: " + mode + " failed: " + e.getMessage());
-                failures.put(mode, String.valueOf(e.getMessage()));
+                System.err.println("startup: " + tag + mode + " failed: " + e.getMessage());
+                failures.put(repeat > 1 ? mode + "#" + slot.run() : mode, String.valueOf(e.getMessage()));
                 results.add(new ModeResult(mode, -1, -1, counter.bytesRead() - bytesBefore, false, false,
                         Map.of("error", String.valueOf(e.getMessage()))));
             } finally {
@@ -156,6 +164,7 @@ public final class StartupBench {
         doc.put("linkBytesPerSec", options.rate());
         doc.put("latencyNs", options.latencyNs());
         doc.put("accel", accel());
+        doc.put("repeat", repeat);
         doc.put("modes", table.toJson());
         if (!failures.isEmpty()) doc.put("failures", failures);
         Files.writeString(json, Jackson.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(doc) + "\n");
@@ -168,12 +177,20 @@ public final class StartupBench {
 
     static BarChart.Chart chart(StartupTable table, String subtitle) {
         List<BarChart.Group> groups = new ArrayList<>();
-        for (ModeResult r : table.rows()) {
-            groups.add(new BarChart.Group(r.mode(), List.of(new BarChart.Bar(r.readySeconds(), r.readyEstimated()),
-                    new BarChart.Bar(r.localSeconds(), r.localEstimated()))));
+        boolean spread = table.runs() > 1;
+        for (StartupTable.Row row : table.samples()) {
+            ModeResult r = row.summary();
+            groups.add(new BarChart.Group(r.mode(), List.of(bar(r.readySeconds(), r.readyEstimated(), row.ready(), spread),
+                    bar(r.localSeconds(), r.localEstimated(), row.local(), spread))));
         }
+        String axis = spread ? "seconds from the start of each mode, median of " + table.runs()
+                + " runs with min-max whiskers (log scale)" : "seconds from the start of each mode (log scale)";
         return new BarChart.Chart("Instance startup: time to ready and time until the disk is local",
-                subtitle.replace("bench startup: ", ""), List.of("time to ready", "time until local"), groups);
+                subtitle.replace("bench startup: ", ""), List.of("time to ready", "time until local"), groups, axis);
+    }
+
+    private static BarChart.Bar bar(double median, boolean estimated, Spread s, boolean spread) {
+        return spread && s.present() ? new BarChart.Bar(median, estimated, s.min(), s.max()) : new BarChart.Bar(median, estimated);
     }
 
     /** The issue's targets, reported (not asserted) from the table. */
@@ -326,7 +343,7 @@ public final class StartupBench {
     private ModeResult bmcast(Path dir, long bytesBefore) throws IOException, InterruptedException {
         Path state = dir.resolve("state");
         Instance.Spec spec = new Instance.Spec(NbdUri.unix(socket, EXPORT), dir.resolve("disk.img"), state,
-                image.kernel(), null, image.append(), 512, DiskBus.NVME, null, null, options.regionSize(), options.hydrateRate(),
+                image.kernel(), image.initrd(), image.append(), 512, DiskBus.DEFAULT, null, null, options.regionSize(), options.hydrateRate(),
                 image.readyMarker());
         long t0 = System.nanoTime();
         AtomicLong atReady = new AtomicLong(-1), readyNs = new AtomicLong();

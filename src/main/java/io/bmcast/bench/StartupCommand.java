@@ -38,6 +38,11 @@ final class StartupCommand implements Callable<Integer> {
             + "full-copy,sparse-copy,remote,qemu-stream,bmcast).")
     List<String> modes;
 
+    @Option(names = "--repeat", paramLabel = "N", defaultValue = "1",
+            description = "Runs of each mode, interleaved (all modes, then all again); the table shows medians with min-max "
+                    + "(default ${DEFAULT-VALUE}: a whole run takes minutes; use 5 for figures that noise cannot hide).")
+    int repeat;
+
     @Option(names = "--out", paramLabel = "DIR", description = "Where the table, JSON and chart go (default bench-results/startup-TIME).")
     Path out;
 
@@ -87,6 +92,7 @@ final class StartupCommand implements Callable<Integer> {
             if (!chosen.contains(m)) chosen.add(m);
         }
         if (chosen.isEmpty()) throw new UsageException("--modes: no mode given");
+        if (repeat < 1) throw new UsageException("--repeat must be 1 or more");
         if (estimateWindow != null && exactFullCopy) {
             throw new UsageException("give --estimate-full-copy or --exact-full-copy, not both");
         }
@@ -99,6 +105,6 @@ final class StartupCommand implements Callable<Integer> {
         Path dir = out != null ? out : Path.of("bench-results",
                 "startup-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         return new StartupBench.Options(kind, rate, latency.toNanos(), appData, chosen, dir, estimate, window, readyTimeout,
-                localTimeout, (int) regionSize, hydrateRate == null ? 0 : hydrateRate);
+                localTimeout, (int) regionSize, hydrateRate == null ? 0 : hydrateRate, repeat);
     }
 }

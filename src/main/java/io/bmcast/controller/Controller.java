@@ -67,7 +67,8 @@ public final class Controller implements AutoCloseable {
             NodeSignals signals = new NodeSignals();
             Scheduler scheduler = new Scheduler(db, nodes, instances, events, signals, clockMs);
             SerializedLaunches serialized = new SerializedLaunches(config.serialized(), SERIALIZED_TAKE_TIMEOUT);
-            ImageCatalog images = new ImageCatalog(db, imageRows, instances, events, PROBE_TIMEOUT, clockMs);
+            ImageCatalog images = new ImageCatalog(db, imageRows, instances, events, PROBE_TIMEOUT, clockMs)
+                    .withTlsDir(config.tlsDir());
             Reconciler reconciler = new Reconciler(db, nodes, instances, transitions, scheduler, liveness, metrics,
                     progress, config.heartbeatTimeout().toMillis(), monotonicMs);
             InstanceLifecycle lifecycle = new InstanceLifecycle(db, instances, nodes, events, images, scheduler, transitions,

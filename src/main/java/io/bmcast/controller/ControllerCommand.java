@@ -33,6 +33,10 @@ public final class ControllerCommand implements Callable<Integer> {
             description = "a node not heard from for this long is offline (default: ${DEFAULT-VALUE})")
     Duration heartbeatTimeout;
 
+    @Option(names = "--tls-dir", paramLabel = "DIR",
+            description = "TLS client credentials (ca-cert.pem, and client-cert.pem, client-key.pem if the image server verifies clients) for reading nbds:// images")
+    Path tlsDir;
+
     @Option(names = "--serialized",
             description = "the pre-Swift-Birth toolstack, for comparison: one launch at a time behind a global lock, image metadata read again per launch")
     boolean serialized;
@@ -44,7 +48,8 @@ public final class ControllerCommand implements Callable<Integer> {
                 .withListen(listen.host(), listen.port())
                 .withJdbcUrl(db)
                 .withHeartbeatTimeout(heartbeatTimeout)
-                .withSerialized(serialized);
+                .withSerialized(serialized)
+                .withTlsDir(tlsDir == null ? null : tlsDir.toAbsolutePath());
         Controller controller;
         try {
             controller = Controller.start(config);

@@ -14,9 +14,10 @@ import java.util.Objects;
  * @param heartbeatTimeout a node not heard from for this long is offline
  * @param heartbeatInterval how often agents are told to report when nothing changes
  * @param serialized the pre-Swift-Birth toolstack (one launch at a time, metadata re-read per launch)
+ * @param tlsDir TLS client credentials for reading {@code nbds://} images' metadata (ca-cert.pem...); null for none
  */
 public record ControllerConfig(String host, int port, Path dataDir, String jdbcUrl, Duration heartbeatTimeout,
-        Duration heartbeatInterval, boolean serialized) {
+        Duration heartbeatInterval, boolean serialized, Path tlsDir) {
 
     public ControllerConfig {
         Objects.requireNonNull(host, "host");
@@ -33,27 +34,31 @@ public record ControllerConfig(String host, int port, Path dataDir, String jdbcU
 
     /** 127.0.0.1 on any free port, H2 under {@code dataDir}, 5 s timeout, 1 s heartbeats, not serialized. */
     public static ControllerConfig defaults(Path dataDir) {
-        return new ControllerConfig("127.0.0.1", 0, dataDir, null, DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, false);
+        return new ControllerConfig("127.0.0.1", 0, dataDir, null, DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, false, null);
     }
 
     public ControllerConfig withListen(String host, int port) {
-        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, serialized);
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, serialized, tlsDir);
     }
 
     public ControllerConfig withJdbcUrl(String url) {
-        return new ControllerConfig(host, port, dataDir, url, heartbeatTimeout, heartbeatInterval, serialized);
+        return new ControllerConfig(host, port, dataDir, url, heartbeatTimeout, heartbeatInterval, serialized, tlsDir);
     }
 
     public ControllerConfig withHeartbeatTimeout(Duration d) {
-        return new ControllerConfig(host, port, dataDir, jdbcUrl, d, heartbeatInterval, serialized);
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, d, heartbeatInterval, serialized, tlsDir);
     }
 
     public ControllerConfig withHeartbeatInterval(Duration d) {
-        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, d, serialized);
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, d, serialized, tlsDir);
+    }
+
+    public ControllerConfig withTlsDir(Path dir) {
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, serialized, dir);
     }
 
     public ControllerConfig withSerialized(boolean on) {
-        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, on);
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, on, tlsDir);
     }
 
     /**

@@ -28,6 +28,7 @@ public final class ImageCatalog {
     private final InstanceRepository instances;
     private final EventRepository events;
     private final Duration probeTimeout;
+    private volatile java.nio.file.Path tlsDir;
     private final LongSupplier clockMs;
     /** Image rows by name: filled on first use, dropped on delete. Rows never change once added. */
     private final ConcurrentHashMap<String, ImageRow> cache = new ConcurrentHashMap<>();
@@ -42,6 +43,12 @@ public final class ImageCatalog {
         this.clockMs = clockMs;
     }
 
+    /** TLS client credentials for probing {@code nbds://} images (null: none). */
+    public ImageCatalog withTlsDir(java.nio.file.Path dir) {
+        this.tlsDir = dir;
+        return this;
+    }
+
     /** Adds an image after reading its metadata from {@code uri}; {@code kernel}, {@code initrd} may be null. */
     public Api.Image add(Api.NewImage request, byte[] kernel, byte[] initrd) {
         if (request == null || request.name() == null || !NAME.matcher(request.name()).matches()) {
@@ -51,7 +58,7 @@ public final class ImageCatalog {
         if (initrd != null && kernel == null) throw ControllerException.invalid("an initrd needs a kernel to boot with");
         String name = request.name();
         if (find(name) != null) throw ControllerException.conflict("image '" + name + "' exists already");
-        ImageProbe.Metadata meta = ImageProbe.probe(request.uri(), probeTimeout);
+        ImageProbe.Metadata meta = ImageProbe.probe(request.uri(), probeTimeout, tlsDir);
         String append = request.append() == null || request.append().isBlank() ? null : request.append();
         ImageRow row = new ImageRow(name, request.uri(), meta.sizeBytes(), meta.allocatedBytes(), meta.extentCount(), append,
                 kernel != null, initrd != null, clockMs.getAsLong());
@@ -81,7 +88,7 @@ public final class ImageCatalog {
         ImageRow row = find(name);
         if (row == null) throw ControllerException.notFound("no image named '" + name + "'");
         if (!rereadFromServer) return row;
-        ImageProbe.Metadata meta = ImageProbe.probe(row.uri(), probeTimeout);
+        ImageProbe.Metadata meta = ImageProbe.probe(row.uri(), probeTimeout, tlsDir);
         return new ImageRow(row.name(), row.uri(), meta.sizeBytes(), meta.allocatedBytes(), meta.extentCount(), row.append(),
                 row.hasKernel(), row.hasInitrd(), row.createdAt());
     }

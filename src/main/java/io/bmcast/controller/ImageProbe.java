@@ -24,6 +24,11 @@ public final class ImageProbe {
      * {@code timeout} (connect plus handshake), not after the client's minute of reconnecting.
      */
     public static Metadata probe(String uri, Duration timeout) {
+        return probe(uri, timeout, null);
+    }
+
+    /** {@code tlsDir}: the client credentials an {@code nbds://} image is read with (null: none). */
+    public static Metadata probe(String uri, Duration timeout, java.nio.file.Path tlsDir) {
         NbdUri parsed;
         try {
             parsed = NbdUri.parse(uri);
@@ -31,6 +36,14 @@ public final class ImageProbe {
             throw ControllerException.invalid(e.getMessage());
         }
         NbdClient.Options options = NbdClient.Options.defaults().connectTimeout(timeout).giveUpAfter(timeout).stallTimeout(timeout);
+        if (parsed.tls()) {
+            if (tlsDir == null) throw ControllerException.unprocessable("cannot read image " + uri + ": it is served over TLS and the controller has no --tls-dir");
+            try {
+                options = options.tls(io.bmcast.transport.TlsCredentials.client(tlsDir));
+            } catch (IOException e) {
+                throw ControllerException.unprocessable("cannot read image " + uri + ": " + e.getMessage());
+            }
+        }
         try (RemoteExport export = RemoteExport.open(parsed, options)) {
             long[][] pairs = {new long[64]};
             int[] n = {0};

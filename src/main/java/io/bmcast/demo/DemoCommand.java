@@ -92,6 +92,9 @@ public final class DemoCommand implements Callable<Integer> {
         out.printf("demo: image: %s, %s allocated (%s of it application data the boot never reads)%n",
                 Units.formatSize(guest.diskSize()), Units.formatSize(allocated), Units.formatSize(appData));
 
+        // Before the agents join and anything is launched: a first probe on this host boot may take seconds, and
+        // the agents only read the answer then (see Accel).
+        io.bmcast.vmm.Accel.detect(guest.kernel());
         Path work = Files.createTempDirectory("bmcast-demo-");
         LinkEmulator link = new LinkEmulator(TokenBucket.withDefaultBurst(rate), latency.toNanos());
         List<Agent> agents = new ArrayList<>();
@@ -127,7 +130,7 @@ public final class DemoCommand implements Callable<Integer> {
             fields.put("name", "busybox");
             fields.put("uri", uri);
             fields.put("append", guest.append() + " " + SelfCheck.KERNEL_FLAG);
-            Api.Image added = api.postMultipart("api/v1/images", fields, Map.of("kernel", guest.kernel()), ApiClient.IMAGE);
+            Api.Image added = api.postMultipart("api/v1/images", fields, Map.of("kernel", guest.kernel(), "initrd", guest.initrd()), ApiClient.IMAGE);
             out.printf("demo: image %s added: the controller read its size and extent map once and caches them%n", added.name());
 
             FleetRun run = new FleetRun(api, out, guest.readyMarker());

@@ -17,16 +17,15 @@ import java.util.List;
  * <pre>
  *   byte 0        MBR: syslinux mbr.bin (first 440 bytes), disk signature {@link #DISK_SIGNATURE}, 2 entries
  *   1 MiB         partition 1, active, FAT16 "BMBOOT" (64 MiB): ldlinux.sys + ldlinux.c32 (syslinux), vmlinuz,
- *                 syslinux.cfg
+ *                 initrd.img, syslinux.cfg
  *   65 MiB        partition 2, Linux, ext4 to the end of the disk: the root tree (mke2fs -d, at an offset)
  * </pre>
  *
  * Boot chain: firmware → mbr.bin (loads the active partition's boot sector) → syslinux (ldlinux.sys, reads
- * syslinux.cfg from the FAT) → the kernel, whose command line names its root as {@code PARTUUID=<signature>-02}.
- * The PARTUUID rather than {@code /dev/nvme0n1p2} keeps the image bootable whatever the disk is called (NVMe under
- * QEMU, SATA or NVMe on the bare-metal machine after de-virtualization), and the kernel resolves it without an
- * initramfs. The cloud kernel has NVMe and ext4 built in but virtio-blk as a module, so this image boots on NVMe
- * (or SATA/AHCI) disks only; a virtio root would need an initramfs in the FAT and an {@code INITRD} line.
+ * syslinux.cfg from the FAT) → the kernel and Debian's initramfs, which loads the disk's driver (virtio-blk is a
+ * module in the cloud kernel) and mounts the root named on the command line as {@code root=UUID=<ext4 UUID>}. The
+ * UUID rather than {@code /dev/vda2} keeps the image bootable whatever the disk is called (virtio-blk or NVMe under
+ * QEMU, SATA or NVMe on the bare-metal machine after de-virtualization).
  *
  * <p>Tools: {@code sfdisk} (fdisk), {@code mkfs.vfat} (dosfstools), {@code mcopy} (mtools), {@code syslinux}
  * (syslinux, the mtools-based installer, which writes through an offset) and {@code mbr.bin} (syslinux-common).
@@ -41,10 +40,8 @@ public final class BootableDisk {
     public static final long BOOT_SIZE = 64L << 20;
     /** Partition 2, the ext4 root, follows the boot partition and runs to the end of the disk. */
     public static final long ROOT_OFFSET = BOOT_OFFSET + BOOT_SIZE;
-    /** MBR disk signature, fixed so builds are reproducible and the root's PARTUUID is known in advance. */
+    /** MBR disk signature, fixed so builds are reproducible. */
     public static final int DISK_SIGNATURE = 0x626d6373; // "bmcs"
-    /** How the kernel finds its root: partition 2 of the disk with {@link #DISK_SIGNATURE}. */
-    public static final String ROOT = "root=PARTUUID=%08x-02".formatted(DISK_SIGNATURE);
     static final String BOOT_LABEL = "BMBOOT";
     /** Boot code in the first 440 bytes of the MBR; the signature and partition table follow it. */
     static final int MBR_CODE_SIZE = 440;
@@ -53,7 +50,7 @@ public final class BootableDisk {
 
     private static final Duration TOOL = Duration.ofMinutes(5);
 
-    /** The syslinux configuration: boot the one kernel at once, on the serial console too. */
+    /** The syslinux configuration: boot the one kernel and its initramfs at once, on the serial console too. */
     static String syslinuxConfig(String append) {
         return """
                 SERIAL 0 115200
@@ -62,16 +59,18 @@ public final class BootableDisk {
                 DEFAULT linux
                 LABEL linux
                   LINUX /vmlinuz
+                  INITRD /initrd.img
                   APPEND %s
                 """.formatted(append);
     }
 
     /**
-     * Writes {@code image}: a sparse disk of {@code size} bytes booting {@code kernel} with command line
-     * {@code append} (which should carry {@link #ROOT}), the root filesystem made from {@code rootDir}.
+     * Writes {@code image}: a sparse disk of {@code size} bytes booting {@code kernel} and {@code initrd} with
+     * command line {@code append} (which should carry {@code root=UUID=} + {@code rootUuid}), the root filesystem
+     * made from {@code rootDir} with that UUID.
      */
-    public static void create(Path rootDir, Path kernel, String append, Path image, long size, String rootLabel)
-            throws IOException {
+    public static void create(Path rootDir, Path kernel, Path initrd, String append, Path image, long size,
+                              String rootLabel, java.util.UUID rootUuid) throws IOException {
         if (size < ROOT_OFFSET + (64L << 20)) throw new IllegalArgumentException("disk too small: " + size);
         if (size % SECTOR != 0) throw new IllegalArgumentException("disk size not a multiple of 512: " + size);
         Path mbr = MBR_BIN_CANDIDATES.stream().filter(Files::isReadable).findFirst()
@@ -91,6 +90,7 @@ public final class BootableDisk {
         try {
             String fat = img + "@@" + BOOT_OFFSET;
             HostCommand.run(TOOL, List.of("mcopy", "-i", fat, kernel.toString(), "::/vmlinuz"));
+            HostCommand.run(TOOL, List.of("mcopy", "-i", fat, initrd.toString(), "::/initrd.img"));
             HostCommand.run(TOOL, List.of("mcopy", "-i", fat, cfg.toString(), "::/syslinux.cfg"));
         } finally {
             Files.deleteIfExists(cfg);
@@ -98,7 +98,7 @@ public final class BootableDisk {
         // The mtools-based installer writes ldlinux.sys/.c32 into the FAT and its boot sector, at a byte offset.
         HostCommand.run(TOOL, List.of("syslinux", "--install", "--offset", Long.toString(BOOT_OFFSET), img));
         writeMbrCode(image, Files.readAllBytes(mbr));
-        Ext4Image.create(rootDir, image, ROOT_OFFSET, size - ROOT_OFFSET, rootLabel);
+        Ext4Image.create(rootDir, image, ROOT_OFFSET, size - ROOT_OFFSET, rootLabel, rootUuid);
     }
 
     /** Two primary partitions, the first active, with the fixed disk signature; sfdisk works on a plain file. */

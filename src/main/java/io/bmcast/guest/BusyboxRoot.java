@@ -29,12 +29,14 @@ final class BusyboxRoot {
                 # readiness, serve a shell on ttyS0. /run is a tmpfs: acpid's files there keep no file on the root
                 # open for writing, which would make a remount read-only fail.
                 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
-                mount -t proc proc /proc
-                mount -t sysfs sys /sys
-                mount -t devtmpfs dev /dev 2>/dev/null
+                # Debian's initramfs hands over /proc, /sys, /dev and /run already mounted.
+                mounted() { grep -q " $1 " /proc/mounts 2>/dev/null; }
+                mounted /proc || mount -t proc proc /proc
+                mounted /sys || mount -t sysfs sys /sys
+                mounted /dev || mount -t devtmpfs dev /dev
                 mkdir -p /dev/pts /run /tmp
-                mount -t devpts devpts /dev/pts
-                mount -t tmpfs run /run
+                mounted /dev/pts || mount -t devpts devpts /dev/pts
+                mounted /run || mount -t tmpfs run /run
                 mount -o remount,rw / 2>/dev/null
                 hostname bmcast-guest
                 for m in /lib/modules/*/%s /lib/modules/*/%s; do [ -f "$m" ] && insmod "$m" 2>/dev/null; done

@@ -3,31 +3,46 @@ package io.bmcast.guest;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.UUID;
 
 /**
  * Makes a sparse ext4 disk image straight from a directory tree with {@code mke2fs -d}: no loop device, no mount,
  * so it works unprivileged and in containers. The image has no partition table (the kernel mounts the whole
- * device as root), which is what {@code root=/dev/nvme0n1} expects, unless it is made at an offset inside a
- * partitioned disk ({@link BootableDisk}); every method here takes that offset (0 for a bare filesystem).
+ * device as root), which is what a root on the whole disk expects, unless it is made at an offset inside a
+ * partitioned disk ({@link BootableDisk}); every method here takes that offset (0 for a bare filesystem). The
+ * sample guests give the file system a UUID of their own and boot with {@code root=UUID=...}, so the device name
+ * ({@code /dev/vda}, {@code /dev/nvme0n1}) does not matter.
  */
 public final class Ext4Image {
     private Ext4Image() {}
 
     /** Creates {@code image} of {@code sizeBytes} (sparse) holding the tree under {@code rootDir}. */
     public static void create(Path rootDir, Path image, long sizeBytes, String label) throws IOException {
-        create(rootDir, image, 0, sizeBytes, label);
+        create(rootDir, image, 0, sizeBytes, label, null);
     }
 
     /**
      * Creates the filesystem {@code offset} bytes into {@code image} (a partition of a disk image), leaving the
-     * bytes before it and the file's size as they are.
+     * bytes before it and the file's size as they are; {@code uuid} null lets mke2fs pick one.
      */
-    public static void create(Path rootDir, Path image, long offset, long sizeBytes, String label) throws IOException {
+    public static void create(Path rootDir, Path image, long offset, long sizeBytes, String label, UUID uuid)
+            throws IOException {
         // -E root_owner keeps root the owner of "/" whoever runs this; lazy init keeps the file sparse.
-        HostCommand.run(Duration.ofMinutes(10), List.of("mke2fs", "-q", "-F", "-t", "ext4", "-L", label,
-                "-E", "lazy_itable_init=1,lazy_journal_init=1,root_owner=0:0" + (offset > 0 ? ",offset=" + offset : ""),
-                "-d", rootDir.toString(), image.toString(), (sizeBytes / 1024) + "k"));
+        List<String> argv = new ArrayList<>(List.of("mke2fs", "-q", "-F", "-t", "ext4", "-L", label,
+                "-E", "lazy_itable_init=1,lazy_journal_init=1,root_owner=0:0" + (offset > 0 ? ",offset=" + offset : "")));
+        if (uuid != null) argv.addAll(List.of("-U", uuid.toString()));
+        argv.addAll(List.of("-d", rootDir.toString(), image.toString(), (sizeBytes / 1024) + "k"));
+        HostCommand.run(Duration.ofMinutes(10), argv);
+    }
+
+    /**
+     * The UUID a sample guest's root file system gets: derived from its name, so a rebuild boots with the same
+     * command line and builds are reproducible.
+     */
+    public static UUID uuidFor(String name) {
+        return UUID.nameUUIDFromBytes(("bmcast-root:" + name).getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
     /**

@@ -48,7 +48,7 @@ public final class GuestCommand implements Callable<Integer> {
             System.out.println("disk:    " + g.disk());
             System.out.println("kernel:  " + (g.kernel() != null ? g.kernel()
                     : "(on the disk: MBR -> syslinux -> vmlinuz; boot with no --kernel)"));
-            if (g.initrd() != null) System.out.println("initrd:  " + g.initrd() + " (needed for a virtio-blk root)");
+            if (g.initrd() != null) System.out.println("initrd:  " + g.initrd() + " (Debian's initramfs: loads virtio-blk, finds the root by UUID)");
             System.out.println("append:  " + g.append());
             System.out.println("ready:   " + g.readyMarker());
             System.out.println("check:   cd " + g.dataDir() + " && sha256sum -c " + TestData.SUMS);

@@ -15,8 +15,9 @@ import java.util.Map;
  * directory with it is a finished build. A guest whose kind {@linkplain GuestKind#bootsItself boots itself} has
  * no {@code vmlinuz}: its disk carries boot loader and kernel ({@code "kernel": null, "bootLoader": "syslinux"}).
  *
- * @param append     kernel command line for an NVMe root (see {@link #append(String)} for other buses); for a
- *                   disk that boots itself, the command line its boot loader passes (informational)
+ * @param append     kernel command line; it names the root by file-system UUID ({@code root=UUID=...}, resolved by
+ *                   Debian's initramfs {@code initrd.img}), so it boots on any disk device; for a disk that boots
+ *                   itself, the command line its boot loader passes (informational)
  * @param readyMarker line the guest prints on its console when it is ready for work
  * @param dataDir    directory inside the guest holding the test data and {@code SHA256SUMS}
  * @param checksums  SHA-256 of each test data file, by name inside {@code dataDir}
@@ -34,6 +35,7 @@ public record GuestImage(Path dir, GuestKind kind, long diskSize, String append,
 
     public static final String JSON = "guest.json";
     public static final String READY_MARKER = "BMCAST-READY";
+    /** The root of guests built before they named it by UUID (revision 4 and older); see {@link #append(String)}. */
     static final String NVME_ROOT = "root=/dev/nvme0n1";
 
     public Path disk() { return dir.resolve("disk.img"); }
@@ -44,15 +46,19 @@ public record GuestImage(Path dir, GuestKind kind, long diskSize, String append,
     /** Byte offset of the root (ext4) filesystem in {@link #disk()}: 0 for a bare filesystem image. */
     public long rootOffset() { return kind.bootsItself() ? BootableDisk.ROOT_OFFSET : 0; }
 
-    /** Debian's initramfs for this kernel; needed only when the root disk is virtio-blk (a module). */
+    /**
+     * Debian's initramfs for this kernel: it loads virtio-blk (a module in the cloud kernel) and resolves
+     * {@code root=UUID=}, so every kernel-booted sample guest needs it; null only for builds without it.
+     */
     public Path initrd() {
         Path p = dir.resolve("initrd.img");
         return Files.exists(p) ? p : null;
     }
 
     /**
-     * The kernel command line for a root disk at {@code rootDevice}, e.g. {@code /dev/vda} for virtio-blk. A disk
-     * that boots itself names its root by PARTUUID, the same on every bus: its command line is returned as is.
+     * The kernel command line for a root disk at {@code rootDevice}, e.g. {@code /dev/vda} for virtio-blk. Guests
+     * name their root by UUID, the same on every device: their command line is returned as is; only an old build
+     * ({@code root=/dev/nvme0n1}) has its root device replaced.
      */
     public String append(String rootDevice) {
         if (kind.bootsItself()) return append;
@@ -86,7 +92,6 @@ public record GuestImage(Path dir, GuestKind kind, long diskSize, String append,
         m.put("bootLoader", bootsItself ? "syslinux" : null);
         m.put("rootOffset", rootOffset());
         m.put("append", append);
-        m.put("appendVirtio", bootsItself ? null : append("/dev/vda"));
         m.put("readyMarker", readyMarker);
         m.put("dataDir", dataDir);
         m.put("checksumFile", dataDir + "/" + TestData.SUMS);

@@ -7,9 +7,10 @@ import java.util.Comparator;
 import java.util.stream.Stream;
 
 /**
- * The Debian cloud kernel installed on this host, booted directly by QEMU ({@code -kernel}). It has NVMe and ext4
- * built in, so an NVMe root needs no initramfs; virtio-blk is a module, so a virtio root needs the matching
- * Debian initramfs ({@code initrd}), which loads it.
+ * The Debian cloud kernel installed on this host, booted directly by QEMU ({@code -kernel}), and its Debian
+ * initramfs ({@code initrd}, from the same kernel package). The kernel has NVMe and ext4 built in but virtio-blk
+ * as a module, and it cannot resolve {@code root=UUID=} by itself: the sample guests boot with the initramfs,
+ * which loads the disk's driver and finds the root by UUID.
  */
 public record HostKernel(Path vmlinuz, Path initrd, String version) {
     static final Path BOOT = Path.of("/boot");

@@ -3,10 +3,16 @@
  *
  * <p>Findings that shaped it:
  * <ul>
- *   <li>Debian's cloud kernel has NVMe and ext4 built in but virtio-blk as a module: an NVMe root boots with no
- *       initramfs; a virtio root ({@code root=/dev/vda}) needs Debian's own initramfs, copied as
- *       {@code initrd.img} next to the kernel.</li>
- *   <li>With {@code root=} and no initramfs the kernel runs {@code /sbin/init}, not {@code /init}.</li>
+ *   <li>Debian's cloud kernel has NVMe and ext4 built in but virtio-blk (and virtio-pci) as modules. virtio-blk is
+ *       the default disk (NVMe times out under sustained load in QEMU 7.2, see {@link io.bmcast.vmm.DiskBus}), so
+ *       every guest boots with Debian's own initramfs for that kernel, copied as {@code initrd.img} next to it (or
+ *       into busybox-disk's FAT, with an {@code INITRD} line). The root is named by file-system UUID
+ *       ({@code root=UUID=...}, fixed per guest kind, see {@link io.bmcast.guest.Ext4Image#uuidFor}), which the
+ *       initramfs resolves, so one command line boots on virtio-blk and NVMe.</li>
+ *   <li>The initramfs mounts the root and runs its {@code /sbin/init} (the busybox guest's script) with
+ *       {@code /dev}, {@code /proc}, {@code /sys} and {@code /run} already mounted; the script's own mounts of them
+ *       fail harmlessly. {@code rw} on the command line makes it mount the root read-write; it runs no fsck (no
+ *       fsck in the cloud initramfs), so a boot reads little of the disk.</li>
  *   <li>{@code mke2fs -d} allocates every file contiguously from the start of the disk (the whole busybox guest,
  *       test data included, lies within its first ~60 MiB), so "spread" test data is many files and many
  *       regions, not far-apart offsets.</li>
@@ -19,9 +25,8 @@
  *       debugfs/e2fsck read it back as {@code disk.img?offset=BYTES}.</li>
  *   <li>On a 32 GiB file {@code mkfs.vfat} picks FAT32 and then refuses a 64 MiB filesystem as too small for it:
  *       ask for FAT16 ({@code -F 16}).</li>
- *   <li>SeaBIOS boots NVMe, and under TCG the busybox disk is at its ready marker ~3 s after QEMU starts, no
- *       slower than with {@code -kernel}. The cloud kernel resolves {@code root=PARTUUID=<MBR signature>-02}
- *       without an initramfs, so one command line serves NVMe here and SATA or NVMe on bare metal.</li>
+ *   <li>SeaBIOS boots virtio-blk and NVMe; syslinux loads the kernel and the initramfs from the FAT. The root by
+ *       UUID serves virtio or NVMe here and SATA or NVMe on bare metal.</li>
  *   <li>The workload guest ({@code debian-db}, {@link io.bmcast.guest.DebianDbRoot}) gets PostgreSQL 15 and fio by a
  *       two-stage debootstrap ({@code --foreign}, then {@code --second-stage} in a chroot) with a {@code policy-rc.d}
  *       in between: a one-stage debootstrap would let PostgreSQL's maintainer scripts start the server inside the

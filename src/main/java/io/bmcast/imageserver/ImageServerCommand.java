@@ -5,6 +5,7 @@ import io.bmcast.transport.Export;
 import io.bmcast.transport.NbdServer;
 import io.bmcast.util.UsageException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -16,6 +17,12 @@ import picocli.CommandLine.Option;
         description = "Export every file of DIR read-only over NBD, named after the file without its extension. "
                 + "Give exactly one of --socket and --listen.")
 public final class ImageServerCommand implements Callable<Integer> {
+    /**
+     * Mediators reconnect on their own, so dropping a client idle this long costs it nothing, and frees the
+     * slot of a client that went away without closing.
+     */
+    static final Duration IDLE_TIMEOUT = Duration.ofMinutes(10);
+
     @Option(names = "--dir", paramLabel = "DIR", required = true, description = "The directory of image files.")
     Path dir;
 
@@ -25,6 +32,8 @@ public final class ImageServerCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         serve.check();
+        NbdServer.Limits limits = serve.limits(IDLE_TIMEOUT);
+        serve.faults();
         LinkEmulator link = serve.link();
         Map<String, Export> exports;
         try {
@@ -32,6 +41,6 @@ public final class ImageServerCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }
-        return serve.serve(exports, NbdServer.Config.defaults(), link);
+        return serve.serve(exports, NbdServer.Config.defaults().withLimits(limits), link);
     }
 }

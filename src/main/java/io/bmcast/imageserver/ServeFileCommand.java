@@ -6,6 +6,7 @@ import io.bmcast.transport.NbdServer;
 import io.bmcast.util.UsageException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -30,6 +31,9 @@ public final class ServeFileCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         serve.check();
+        // QEMU attached straight to the file has no reconnect by default: never drop it for idling.
+        NbdServer.Limits limits = serve.limits(Duration.ZERO);
+        serve.faults();
         LinkEmulator link = serve.link();
         if (!Files.exists(file)) throw new UsageException("no such file: " + file);
         if (Files.isDirectory(file)) throw new UsageException(file + " is a directory (serve a directory with image-server --dir)");
@@ -40,6 +44,6 @@ public final class ServeFileCommand implements Callable<Integer> {
             throw new UsageException(e.getMessage());
         }
         return serve.serve(Map.of(export.name(), ImageServer.wrap(export, link)),
-                NbdServer.Config.defaults().withDefaultExport(export.name()), link);
+                NbdServer.Config.defaults().withDefaultExport(export.name()).withLimits(limits), link);
     }
 }

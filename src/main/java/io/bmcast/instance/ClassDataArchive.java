@@ -15,7 +15,8 @@ import java.util.List;
  * JVM loading and verifying our classes. The first mediator without an archive records one as it runs and writes
  * it when it exits ({@code -XX:AOTCacheOutput}: the JVM starts a second JVM at exit, ~2 s), into a file of its own
  * that is then renamed into place, so a concurrent mediator never maps a half-written archive. The name carries
- * the class path's size and modification time: a rebuilt jar gets a new archive.
+ * the class path and its entries' sizes and modification times: a rebuilt jar gets a new archive and the old
+ * one is dropped, while another installation's archive (its own class path) is left alone.
  *
  * <p>Not the dynamic archive ({@code -XX:ArchiveClassesAtExit}) it used to be: that one sits on the JDK's own
  * archive, which was dumped without {@code --enable-native-access}, so every mediator logged "Mismatched values
@@ -26,6 +27,8 @@ final class ClassDataArchive {
     private static final String PREFIX = "node-";
     private static final String SUFFIX = ".aot";
     private final Path dir;
+    /** {@code node-<class path>-}: the archives of this installation, whatever its build. */
+    private final String installPrefix;
     private final Path archive;
     /**
      * The JDK archives classes from jars only: with a class directory on the path (tests, an IDE) the dump fails
@@ -35,7 +38,8 @@ final class ClassDataArchive {
 
     ClassDataArchive(Path dir, String classPath) {
         this.dir = dir;
-        this.archive = dir.resolve(PREFIX + Long.toHexString(key(classPath)) + SUFFIX);
+        this.installPrefix = PREFIX + Integer.toHexString(classPath.hashCode()) + "-";
+        this.archive = dir.resolve(installPrefix + Long.toHexString(key(classPath)) + SUFFIX);
         this.archivable = java.util.Arrays.stream(classPath.split(java.io.File.pathSeparator))
                 .noneMatch(e -> Files.isDirectory(Path.of(e)));
     }
@@ -57,9 +61,18 @@ final class ClassDataArchive {
                 return;
             }
             Files.move(dumped, archive, StandardCopyOption.ATOMIC_MOVE);
-            // The older builds' archives, and the dynamic archives (.jsa) of bmcast before the AOT cache.
-            try (DirectoryStream<Path> old = Files.newDirectoryStream(dir, PREFIX + "*.{aot,jsa}")) {
+            // This installation's older builds' archives, and the dynamic archives (.jsa) of bmcast before the AOT
+            // cache. Not another installation's (a second checkout, another version beside this one): each would
+            // delete the other's at every exit and every mediator would start without one.
+            try (DirectoryStream<Path> old = Files.newDirectoryStream(dir, installPrefix + "*" + SUFFIX)) {
                 for (Path p : old) if (!p.equals(archive)) Files.deleteIfExists(p);
+            }
+            // Archives named before installations had their own prefix ("node-<key>.aot"): no one maps them again.
+            try (DirectoryStream<Path> old = Files.newDirectoryStream(dir, PREFIX + "*.{jsa,aot}")) {
+                for (Path p : old) {
+                    String n = p.getFileName().toString();
+                    if (n.endsWith(".jsa") || n.indexOf('-', PREFIX.length()) < 0) Files.deleteIfExists(p);
+                }
             }
         } catch (IOException e) {
             // An optimisation only: without the archive the mediator starts as it always did.

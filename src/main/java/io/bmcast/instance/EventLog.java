@@ -10,7 +10,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 
 /**
  * The timeline of one instance: JSON lines {@code {"t": seconds_since_start, "event": NAME, ...}} appended
@@ -20,11 +23,20 @@ public final class EventLog implements AutoCloseable {
     private final long startNs;
     private final OutputStream file;
     private final PrintStream terminal;
+    private final List<Consumer<String>> listeners = new CopyOnWriteArrayList<>();
 
     public EventLog(long startNs, Path file, PrintStream terminal) throws IOException {
         this.startNs = startNs;
         this.file = file == null ? null : Files.newOutputStream(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         this.terminal = terminal;
+    }
+
+    /**
+     * Calls {@code listener} with each event's name once it is recorded, in the thread that emitted it: a test
+     * acts at an exact step of the instance (kills the mediator the moment it listens, say). Keep it short.
+     */
+    public void addListener(Consumer<String> listener) {
+        listeners.add(listener);
     }
 
     public double secondsSinceStart() {
@@ -51,6 +63,7 @@ public final class EventLog implements AutoCloseable {
             }
         }
         if (terminal != null) terminal.println(human);
+        for (Consumer<String> l : listeners) l.accept(event);
     }
 
     @Override

@@ -5,6 +5,7 @@ import io.bmcast.node.MediatorConfig;
 import io.bmcast.node.NodeState;
 import io.bmcast.transport.NbdUri;
 import io.bmcast.util.Units;
+import io.bmcast.vmm.Accel;
 import io.bmcast.vmm.Devirtualizer;
 import io.bmcast.vmm.DiskBus;
 import io.bmcast.vmm.GuestDisk;
@@ -18,6 +19,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.util.function.Consumer;
 
 /**
@@ -25,7 +28,8 @@ import java.util.function.Consumer;
  * the steps between them.
  *
  * <pre>
- *   start mediator ── start QEMU (disk = nbd0 on the mediator's socket, reconnect-delay) ── guest runs
+ *   start mediator ─┬─ mediator listens ── attach the disk (nbd0 on its socket, reconnect-delay) ── guest runs
+ *   start QEMU ─────┘  (paused, no disk yet: the two starts overlap)
  *        ^  mediator died: restart it on the same state; QEMU holds guest I/O meanwhile
  *   hydrated (every region local, map committed) ── de-virtualize over QMP ── stop the mediator
  *   guest powers off ── if not yet hydrated, finish the copy first, so the disk ends complete
@@ -42,10 +46,11 @@ public final class Instance {
      * power off (a {@linkplain #requestStop stop request}) has before QEMU is killed; zero kills at once.
      * {@code sourceExtents}: the image's cached extent map for the mediator ({@code node --source-extents}), or null.
      * {@code hydration}: the background copy's share, deadline, or none ({@code --hydrate-share} ...).
+     * {@code tlsDir}: the mediator's TLS credentials for an {@code nbds://} image ({@code node --tls-dir}), or null.
      */
     public record Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
             DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker,
-            Duration stopGrace, Path sourceExtents, MediatorConfig.Hydration hydration) {
+            Duration stopGrace, Path sourceExtents, MediatorConfig.Hydration hydration, Path tlsDir) {
 
         public static final Duration DEFAULT_STOP_GRACE = Duration.ofSeconds(10);
 
@@ -57,13 +62,20 @@ public final class Instance {
                 DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker,
                 Duration stopGrace, Path sourceExtents) {
             this(image, disk, state, kernel, initrd, append, memoryMiB, bus, console, events, regionSize, hydrateRate,
-                    readyMarker, stopGrace, sourceExtents, MediatorConfig.Hydration.DEFAULTS);
+                    readyMarker, stopGrace, sourceExtents, MediatorConfig.Hydration.DEFAULTS, null);
+        }
+
+        public Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
+                DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker,
+                Duration stopGrace, Path sourceExtents, MediatorConfig.Hydration hydration) {
+            this(image, disk, state, kernel, initrd, append, memoryMiB, bus, console, events, regionSize, hydrateRate,
+                    readyMarker, stopGrace, sourceExtents, hydration, null);
         }
 
         /** The same instance with other background-copy settings. */
         public Spec withHydration(MediatorConfig.Hydration h) {
             return new Spec(image, disk, state, kernel, initrd, append, memoryMiB, bus, console, events, regionSize,
-                    hydrateRate, readyMarker, stopGrace, sourceExtents, h);
+                    hydrateRate, readyMarker, stopGrace, sourceExtents, h, tlsDir);
         }
 
         public Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
@@ -146,9 +158,34 @@ public final class Instance {
         Thread hook = null;
         double ready = -1, hydrated = -1, devirtualized = -1, exited = -1;
         MediatorSupervisor mediator = new MediatorSupervisor(node);
+        Thread mediatorStop = null;
         try {
-            node.start(MEDIATOR_START, out::println);
-            events.emit("mediator-started", "pid", node.pid());
+            // The mediator's JVM and QEMU start side by side: QEMU paused and without its disk until the mediator
+            // listens, then the disk is attached and the guest let run.
+            node.launch();
+            QemuSpec qs = new QemuSpec(runDir.resolve("vm"), new GuestDisk.Nbd(socket, Mediator.EXPORT, 20),
+                    spec.bus(), spec.kernel(), spec.initrd(), spec.append(), spec.memoryMiB(), accel(), List.of());
+            if (spec.console() != null) linkConsole(Qemu.consoleLog(qs.workDir()), spec.console());
+            FutureTask<Qemu> qemuStart = new FutureTask<>(() -> Qemu.startWithoutDisk(qs));
+            Thread.ofVirtual().name("qemu-start").start(qemuStart);
+            IOException mediatorFailed = null;
+            try {
+                node.awaitListening(MEDIATOR_START, out::println);
+                events.emit("mediator-started", "pid", node.pid());
+            } catch (IOException e) {
+                mediatorFailed = e;
+            }
+            qemu = started(qemuStart, mediatorFailed);
+            Qemu vm = qemu;
+            hook = Thread.ofPlatform().unstarted(() -> {
+                // SIGINT or SIGTERM without a handler (Ctrl-C reaches the mediator too): the supervision loop
+                // must not restart the mediator it sees die, or it would outlive us holding the state dir.
+                node.refuseStarts();
+                vm.stop();
+                node.stop(Duration.ofSeconds(10));
+            });
+            Runtime.getRuntime().addShutdownHook(hook);
+            if (mediatorFailed != null) throw mediatorFailed;
             if (stopRequests.get() > 0) {
                 // Destroyed before the guest ever ran: nothing to power off.
                 events.emit("stop-requested", "graceSeconds", 0);
@@ -156,20 +193,13 @@ public final class Instance {
                 events.emit("stopped", "phase", statusPhase(state));
                 return new Result(-1, -1, -1, -1, -1, 0, NodeState.readStatus(state), true);
             }
-            QemuSpec qs = new QemuSpec(runDir.resolve("vm"), new GuestDisk.Nbd(socket, Mediator.EXPORT, 20),
-                    spec.bus(), spec.kernel(), spec.initrd(), spec.append(), spec.memoryMiB(), null, List.of());
-            if (spec.console() != null) linkConsole(Qemu.consoleLog(qs.workDir()), spec.console());
-            qemu = Qemu.start(qs);
-            Qemu vm = qemu;
-            hook = Thread.ofPlatform().unstarted(() -> {
-                vm.stop();
-                node.stop(Duration.ofSeconds(10));
-            });
-            Runtime.getRuntime().addShutdownHook(hook);
+            attachDisk(qemu, node, mediator);
+            qemu.resume();
             events.emit("vmm-started", "accel", qemu.accel().qemuName(), "pid", qemu.pid());
             ReadyWatch readyWatch = ReadyWatch.start(qemu, spec.readyMarker(), events, guestReady);
             vmmStarted.accept(qemu);
 
+            PausedGuestResumer resumer = new PausedGuestResumer(qemu, events);
             boolean hydratedSeen = false;
             boolean devirtualizeFailed = false;
             Stop stop = null;
@@ -180,6 +210,7 @@ public final class Instance {
                     stop.kill(qemu, events);
                     break;
                 }
+                if (stop == null) resumer.poll(System.nanoTime());
                 // While the guest powers off it still needs its disk: keep the mediator up until QEMU is gone.
                 if (devirtualized < 0) mediator.keepAlive();
                 Map<String, Object> status = NodeState.readStatus(state);
@@ -205,8 +236,9 @@ public final class Instance {
                     devirtualized = events.secondsSinceStart();
                     NodeState.markDevirtualized(state, devirtualized);
                     events.emit("devirtualized", "disk", spec.disk().toString());
-                    node.stop(Duration.ofSeconds(30));
-                    events.emit("mediator-exited", "code", node.exitCode());
+                    // Out of the guest's path now. Its exit may take a while (it commits its map; the first one
+                    // also writes the class-data archive): meanwhile this loop keeps watching QEMU and stop requests.
+                    mediatorStop = Thread.ofVirtual().name("mediator-stop").start(() -> stopMediator(node));
                 }
                 NodeProcess.sleep(100);
             }
@@ -214,9 +246,10 @@ public final class Instance {
             exited = events.secondsSinceStart();
             ready = readyWatch.readyAt();
             events.emit("vmm-exited", "code", code);
-            if (stop == null && devirtualized < 0) {
+            if (stop == null && devirtualized < 0 && spec.hydration().background()) {
                 // The guest powered itself off before the disk was complete: finish the copy so the disk ends
                 // whole. An operator may still destroy the instance meanwhile (then the copy is left as it is).
+                // Remote-only copies nothing in the background, so there is nothing to finish.
                 hydrated = finishHydration(mediator, state);
                 if (hydrated < 0) stop = Stop.afterVmm(events);
             }
@@ -225,6 +258,7 @@ public final class Instance {
             return new Result(code, ready, hydrated, devirtualized, exited, mediator.restarts, NodeState.readStatus(state),
                     stop != null);
         } finally {
+            if (mediatorStop != null) mediatorStop.join();
             guestReady.completeExceptionally(new IllegalStateException("the instance ended before the guest was ready"));
             if (qemu != null) qemu.stop();
             node.stop(Duration.ofSeconds(10));
@@ -273,6 +307,56 @@ public final class Instance {
         void kill(Qemu qemu, EventLog events) {
             events.emit("vmm-killed", "afterSeconds", Math.round((System.nanoTime() - sinceNs) / 1e6) / 1000.0);
             qemu.stop();
+        }
+    }
+
+    /**
+     * The accelerator, decided before this instance's clock started ({@link Accel#detect} at the agent's, the
+     * command's or the benchmark's start). Probed here only if no one did: then the probe's seconds are in the
+     * timeline, and an event says so.
+     */
+    private Accel accel() {
+        Accel a = Accel.known();
+        if (a != null) return a;
+        double t = events.secondsSinceStart();
+        a = Accel.detect(spec.kernel());
+        events.emit("accel-probed", "accel", a.qemuName(), "seconds", Math.round((events.secondsSinceStart() - t) * 1000) / 1000.0);
+        return a;
+    }
+
+    /**
+     * The QEMU started beside the mediator, once it is up. If it failed, its error is thrown (with the mediator's,
+     * if that failed too, as suppressed).
+     */
+    private static Qemu started(FutureTask<Qemu> qemuStart, IOException mediatorFailed) throws IOException,
+            InterruptedException {
+        try {
+            return qemuStart.get();
+        } catch (ExecutionException e) {
+            IOException failed = e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+            if (mediatorFailed != null) failed.addSuppressed(mediatorFailed);
+            throw failed;
+        }
+    }
+
+    /**
+     * Attaches the guest's disk to the paused QEMU. The NBD node connects as it is added: if the mediator died
+     * since it listened, it is restarted (as under a running guest) and the disk attached to the new one.
+     */
+    private void attachDisk(Qemu qemu, NodeProcess node, MediatorSupervisor mediator) throws IOException {
+        while (true) {
+            checkAborted();
+            try {
+                qemu.attachDisk();
+                return;
+            } catch (IOException e) {
+                if (node.isAlive() || !qemu.isAlive()) throw e;
+            }
+            while (!node.isAlive()) {
+                checkAborted();
+                mediator.keepAlive();
+                if (!node.isAlive()) NodeProcess.sleep(100);
+            }
         }
     }
 
@@ -338,7 +422,7 @@ public final class Instance {
         }
 
         void keepAlive() throws IOException {
-            if (node.isAlive()) return;
+            if (node.isAlive() || node.isClosed()) return;
             if (!exitReported) {
                 exitReported = true;
                 events.emit("mediator-exited", "code", node.exitCode());
@@ -370,7 +454,7 @@ public final class Instance {
         Path extents = spec.sourceExtents() == null ? null : spec.sourceExtents().toAbsolutePath();
         return new MediatorConfig(spec.image(), spec.disk().toAbsolutePath(), spec.state().toAbsolutePath(), socket,
                 spec.regionSize(), Math.max(0, spec.hydrateRate()), MediatorConfig.DEFAULT_GIVE_UP, null, extents,
-                spec.hydration());
+                spec.hydration(), spec.tlsDir() == null ? null : spec.tlsDir().toAbsolutePath(), false);
     }
 
     /** Unix socket paths are limited to 107 bytes: use {@code preferred} when short enough, else a temp dir. */

@@ -8,6 +8,7 @@ import io.bmcast.transport.NbdUri;
 import io.bmcast.util.UnitConverters.RateConverter;
 import io.bmcast.util.UnitConverters.SizeConverter;
 import io.bmcast.util.UsageException;
+import io.bmcast.vmm.Accel;
 import io.bmcast.vmm.DiskBus;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,8 +54,8 @@ public final class InstanceCommand implements Callable<Integer> {
                 description = "Guest memory (default ${DEFAULT-VALUE}).")
         long memory;
 
-        @Option(names = "--device", paramLabel = "nvme|virtio", defaultValue = "nvme",
-                description = "The guest's disk device (default nvme).")
+        @Option(names = "--device", paramLabel = "nvme|virtio", defaultValue = "virtio",
+                description = "The guest's disk device (default virtio; nvme times out under sustained load in QEMU 7.2).")
         DiskBus device;
 
         @Option(names = "--console", paramLabel = "FILE", description = "Write the guest's serial console here.")
@@ -87,9 +88,15 @@ public final class InstanceCommand implements Callable<Integer> {
                 description = "The image's data extents as the control plane caches them, given to the mediator.")
         Path sourceExtents;
 
+        @Option(names = "--tls-dir", paramLabel = "DIR",
+                description = "For an nbds:// image: the mediator's TLS credentials (DIR/ca-cert.pem, and client-cert.pem, client-key.pem if the server verifies clients).")
+        Path tlsDir;
+
         @Override
         public Integer call() throws Exception {
             Instance.Spec spec = spec();
+            // Before the timeline's clock starts: a first probe on this host boot may take seconds.
+            Accel.detect(spec.kernel());
             try (EventLog log = new EventLog(System.nanoTime(), spec.events(), System.out)) {
                 Instance instance = new Instance(spec, log, System.out);
                 Signals.onTerminate(instance::requestStop);
@@ -102,13 +109,15 @@ public final class InstanceCommand implements Callable<Integer> {
         Instance.Spec spec() {
             if (memory < 64L << 20 || memory > 1L << 40) throw new UsageException("--memory must be between 64M and 1T");
             if (kernel != null && !Files.isRegularFile(kernel)) throw new UsageException("no kernel at " + kernel);
+            if (image.tls() && tlsDir == null) throw new UsageException("the image " + image + " is served over TLS: give --tls-dir DIR (ca-cert.pem)");
+            if (tlsDir != null && !Files.isDirectory(tlsDir)) throw new UsageException("--tls-dir: no directory " + tlsDir);
             if (initrd != null && !Files.isRegularFile(initrd)) throw new UsageException("no initrd at " + initrd);
             if (append != null && kernel == null) throw new UsageException("--append needs --kernel");
             if (initrd != null && kernel == null) throw new UsageException("--initrd needs --kernel");
             String cmdline = append != null || kernel == null ? append : "console=ttyS0 root=" + device.guestDevice() + " rw";
             return new Instance.Spec(image, disk, state, kernel, initrd, cmdline, (int) (memory >> 20), device, console, events,
                     regionSize, hydrateRate == null ? 0 : hydrateRate, readyMarker, stopGrace, sourceExtents,
-                    hydration.hydration());
+                    hydration.hydration(), tlsDir);
         }
     }
 }

@@ -41,6 +41,17 @@ final class NodeProcess {
     private final Path cdsDump;
     private final List<String> diagnostics;
     private Process process;
+    private LogFollower follower;
+    /** This process records the class-data archive: it writes it as it exits, which takes a while. */
+    private boolean recording;
+
+    /**
+     * Extra time a recording mediator gets to exit: killed, it takes the archive with it, and every later mediator
+     * starts without one and records again. Seconds on an idle machine, half a minute seen on a loaded one.
+     */
+    private static final Duration RECORDING_GRACE = Duration.ofSeconds(60);
+    /** Set by {@link #refuseStarts}: no start after it. Guarded by this. */
+    private boolean closed;
 
     NodeProcess(MediatorConfig config) {
         this(config, mediatorClassPath(), GuestCache.root().resolve("cds"), List.of());
@@ -78,29 +89,46 @@ final class NodeProcess {
      * to {@code progress}: while the image server cannot be reached, those lines are all an operator sees.
      */
     synchronized void start(Duration timeout, Consumer<String> progress) throws IOException {
+        launch();
+        awaitListening(timeout, progress);
+    }
+
+    /** Starts the mediator's process and returns at once; {@link #awaitListening} waits for its socket. */
+    synchronized void launch() throws IOException {
+        if (closed) throw new IOException("the instance is stopping: the mediator is not started again");
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx512m"));
         Files.createDirectories(state);
         cds.adopt(cdsDump); // a dump left by the previous mediator, if it exited cleanly
-        cmd.addAll(cds.jvmOptions(cdsDump));
+        List<String> archiveOptions = cds.jvmOptions(cdsDump);
+        recording = archiveOptions.stream().anyMatch(o -> o.startsWith("-XX:AOTCacheOutput"));
+        cmd.addAll(archiveOptions);
         cmd.addAll(diagnostics);
         Path settings = state.resolve(NodeState.CONFIG);
         config.write(settings);
         cmd.addAll(List.of("-cp", classPath, MediatorMain.class.getName(), settings.toString()));
         Path log = state.resolve("node.log");
-        LogFollower follower = new LogFollower(log, progress);
+        follower = new LogFollower(log);
         process = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
         Files.writeString(state.resolve(NodeState.PID), process.pid() + "\n", StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Waits until the mediator {@linkplain #launch launched} last accepts connections on its socket, passing each
+     * line it logs meanwhile to {@code progress}; kills it if it does not within {@code timeout}.
+     */
+    synchronized void awaitListening(Duration timeout, Consumer<String> progress) throws IOException {
+        Path log = state.resolve("node.log");
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             if (!process.isAlive()) {
-                follower.poll();
+                follower.poll(progress);
                 cds.discard(cdsDump); // classes of a failed start: a poor archive to keep for every later one
                 throw new IOException("the mediator exited with code " + process.exitValue() + ": " + lastLine(log));
             }
-            follower.poll();
+            follower.poll(progress);
             if (Files.exists(socket)) {
                 try (SocketChannel ignored = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
                     return;
@@ -116,6 +144,11 @@ final class NodeProcess {
         }
     }
 
+    /** True once {@link #refuseStarts} was called: the instance is going away. */
+    synchronized boolean isClosed() {
+        return closed;
+    }
+
     synchronized boolean isAlive() {
         return process != null && process.isAlive();
     }
@@ -128,12 +161,24 @@ final class NodeProcess {
         return process == null || process.isAlive() ? -1 : process.exitValue();
     }
 
-    /** SIGTERM (the mediator commits its map and exits), then SIGKILL after {@code grace}. */
+    /**
+     * Refuses every later {@link #start}: a supervision loop that sees the mediator die of the same Ctrl-C must not
+     * start one that outlives the instance. A start in progress finishes first (the caller then stops it).
+     */
+    synchronized void refuseStarts() {
+        closed = true;
+    }
+
+    /**
+     * SIGTERM (the mediator commits its map and exits), then SIGKILL after {@code grace} (plus
+     * {@link #RECORDING_GRACE} for a mediator that records the class-data archive as it exits).
+     */
     synchronized int stop(Duration grace) {
         if (process == null) return -1;
         process.destroy();
         try {
-            if (!process.waitFor(grace.toMillis(), TimeUnit.MILLISECONDS)) {
+            long waitMs = grace.toMillis() + (recording ? RECORDING_GRACE.toMillis() : 0);
+            if (!process.waitFor(waitMs, TimeUnit.MILLISECONDS)) {
                 process.destroyForcibly();
                 process.waitFor(5, TimeUnit.SECONDS);
             }
@@ -164,13 +209,11 @@ final class NodeProcess {
     /** Passes the mediator's own lines appended to its log since the start to a consumer, one poll at a time. */
     private static final class LogFollower {
         private final Path log;
-        private final Consumer<String> lines;
         private long offset;
         private final StringBuilder partial = new StringBuilder();
 
-        LogFollower(Path log, Consumer<String> lines) {
+        LogFollower(Path log) {
             this.log = log;
-            this.lines = lines;
             try {
                 this.offset = Files.exists(log) ? Files.size(log) : 0;
             } catch (IOException e) {
@@ -178,7 +221,7 @@ final class NodeProcess {
             }
         }
 
-        void poll() {
+        void poll(Consumer<String> lines) {
             try (var ch = java.nio.channels.FileChannel.open(log)) {
                 ByteBuffer b = ByteBuffer.allocate(8192);
                 int n;

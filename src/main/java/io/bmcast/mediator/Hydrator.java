@@ -99,6 +99,8 @@ public final class Hydrator implements AutoCloseable {
     public static final long QUIET_NS = 2_000_000L;
     /** How often the share is recomputed against the deadline and the status told about it. */
     private static final long REVIEW_NS = 500_000_000L;
+    /** How often a copy paused by a full local disk tries again. */
+    private static final long LOCAL_FULL_RETRY_NS = 1_000_000_000L;
 
     private final MediatedDisk disk;
     private final Options options;
@@ -114,6 +116,7 @@ public final class Hydrator implements AutoCloseable {
     private boolean backingOff;
     private long lastCommitNs;
     private long nextReviewNs;
+    private long bytesWhileBusy;
     private volatile Step lastStep;
     private volatile boolean running;
     private final List<Thread> threads = new ArrayList<>();
@@ -138,7 +141,7 @@ public final class Hydrator implements AutoCloseable {
         this.nextBatchNs = lastCommitNs;
         this.nextReviewNs = lastCommitNs;
         disk.hydrationReport(new MediatorStatus.Hydration(options.yieldPolicy().share(),
-                options.deadline() == null ? 0 : options.deadline().epochMs(), 0));
+                options.deadline() == null ? 0 : options.deadline().epochMs(), 0, 0));
     }
 
     /**
@@ -180,8 +183,17 @@ public final class Hydrator implements AutoCloseable {
     }
 
     private void run() {
+        ThreadPriority.niceCurrentThread(ThreadPriority.BACKGROUND_NICE);
         while (running) {
-            long park = doWork(clock.getAsLong());
+            long park;
+            try {
+                park = doWork(clock.getAsLong());
+            } catch (RuntimeException | Error e) {
+                // Never let a worker die silently (an OutOfMemoryError, say): count it as a failed batch.
+                synchronized (this) {
+                    park = failed(clock.getAsLong(), new IOException(e.getClass().getSimpleName() + ": " + e.getMessage(), e));
+                }
+            }
             if (lastStep == Step.DONE || lastStep == Step.FAILED) return;
             if (park > 0) LockSupport.parkNanos(this, park);
         }
@@ -196,6 +208,7 @@ public final class Hydrator implements AutoCloseable {
         // not thread-safe); the batch's I/O does not, so the workers overlap one's fetch with another's write.
         int first;
         int n;
+        boolean guestBusy;
         synchronized (this) {
             if (finished.isDone() || disk.isClosed()) {
                 lastStep = finished.isCompletedExceptionally() ? Step.FAILED : Step.DONE;
@@ -203,6 +216,7 @@ public final class Hydrator implements AutoCloseable {
             }
             try {
                 if (disk.completeIfHydrated()) {
+                    review(nowNs);
                     finished.complete(null);
                     lastStep = Step.DONE;
                     return 0;
@@ -246,6 +260,8 @@ public final class Hydrator implements AutoCloseable {
             }
             sizer.started(nowNs);
             options.yieldPolicy().batchStarted(nowNs);
+            long last = disk.lastGuestIoNs();
+            guestBusy = disk.guestInFlight() > 0 || last != Long.MIN_VALUE && nowNs - last - QUIET_NS < 0;
         }
         long bytes = 0;
         try {
@@ -266,6 +282,7 @@ public final class Hydrator implements AutoCloseable {
         synchronized (this) {
             // Charged after the batch (holes cost nothing): the next may start once the link has "sent" it.
             if (bucket != null) nextBatchNs = end + bucket.reserve(bytes, end);
+            if (guestBusy) bytesWhileBusy += bytes;
             if (backingOff || failures > 0) {
                 backingOff = false;
                 failures = 0;
@@ -299,12 +316,33 @@ public final class Hydrator implements AutoCloseable {
         if (d != null && p instanceof YieldPolicy.Share s) s.share(d.share(nowNs, s.minShare(), remaining, rate));
         long projected = HydrationDeadline.projectedNs(nowNs, remaining, rate, p.share());
         long projectedEpochMs = projected == Long.MIN_VALUE ? 0 : System.currentTimeMillis() + (projected - nowNs) / 1_000_000;
-        disk.hydrationReport(new MediatorStatus.Hydration(p.share(), d == null ? 0 : d.epochMs(), projectedEpochMs));
+        disk.hydrationReport(new MediatorStatus.Hydration(p.share(), d == null ? 0 : d.epochMs(), projectedEpochMs,
+                bytesWhileBusy));
     }
 
     private long failed(long nowNs, IOException e) {
         failures++;
         String why = e.getMessage() == null ? e.toString() : e.getMessage();
+        if (e instanceof LocalDiskFull) {
+            // Not the image server's fault, and no reason to give up: wait for space, never counting it as a failure.
+            failures--;
+            long delay = LOCAL_FULL_RETRY_NS;
+            backingOff = true;
+            backoffUntilNs = nowNs + delay;
+            disk.hydratorPhase(Phase.STALLED, "local disk full, background copy paused (retry every "
+                    + delay / 1_000_000_000 + " s): " + why);
+            lastStep = Step.BACKING_OFF;
+            return delay;
+        }
+        String local = disk.localFailure();
+        if (local != null) {
+            // The local disk lost acknowledged data: no retry can make it whole again.
+            disk.hydratorPhase(Phase.FAILED, "background copy stopped: " + local);
+            finished.completeExceptionally(e);
+            lastStep = Step.FAILED;
+            running = false;
+            return 0;
+        }
         if (options.backoff().exhausted(failures)) {
             disk.hydratorPhase(Phase.FAILED, "background copy gave up after " + failures + " failures: " + why);
             finished.completeExceptionally(e);

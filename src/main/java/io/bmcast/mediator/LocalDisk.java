@@ -32,6 +32,10 @@ final class LocalDisk implements AutoCloseable {
     private final Durability durability;
     private final Punch punch;
     private final java.util.concurrent.atomic.AtomicBoolean punchedSinceForce = new java.util.concurrent.atomic.AtomicBoolean();
+    /** Set when a write found no space, cleared by the next write that succeeds. */
+    private volatile boolean full;
+    /** Runs just before a hole is punched. Visible for testing (a commit racing the punch). */
+    volatile Runnable beforePunch;
 
     private LocalDisk(Path path, FileChannel channel, long size, boolean created, boolean blockDevice,
             Durability durability) {
@@ -115,15 +119,56 @@ final class LocalDisk implements AutoCloseable {
 
     void write(long offset, ByteBuffer src) throws IOException {
         long pos = offset;
-        while (src.hasRemaining()) pos += channel.write(src, pos);
+        try {
+            while (src.hasRemaining()) pos += channel.write(src, pos);
+        } catch (IOException e) {
+            if (!noSpace(e)) throw e;
+            full = true;
+            long free = freeBytes();
+            throw new LocalDiskFull("local disk " + path + " is full: " + (free < 0 ? "no" : Units.formatSize(free))
+                    + " space free on its file system, " + Units.formatSize(src.remaining()) + " more needed (a write of "
+                    + Units.formatSize(pos - offset + src.remaining()) + " at offset " + offset + ")", e);
+        }
+        full = false;
     }
 
-    /** Makes {@code [offset, offset+length)} read as zeros: punches a hole where the kernel can, else writes zeros. */
-    void zero(long offset, long length) throws IOException {
+    /** True when the last write found the local disk full (and none has succeeded since). */
+    boolean full() {
+        return full;
+    }
+
+    /** Bytes free for us on the local disk's file system, or -1 when unknown (a block device has no such thing). */
+    long freeBytes() {
+        if (blockDevice) return -1;
+        try {
+            return Files.getFileStore(path).getUsableSpace();
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    /** ENOSPC or EDQUOT, as the JDK words them (it reports errno's strerror text, the C locale's). */
+    private static boolean noSpace(IOException e) {
+        String m = e.getMessage();
+        return m != null && (m.contains("No space left on device") || m.contains("Disk quota exceeded"));
+    }
+
+    /**
+     * Makes {@code [offset, offset+length)} read as zeros: punches a hole where the kernel can (or, with
+     * {@code noHole}, zeroes the range in place and keeps its blocks allocated), else writes zeros.
+     */
+    void zero(long offset, long length, boolean noHole) throws IOException {
         if (length <= 0) return;
         if (punch != null) {
-            punchedSinceForce.set(true); // set before the punch: a force that starts after it also syncs metadata
-            if (punch.punch(offset, length)) return;
+            Runnable hook = beforePunch;
+            if (hook != null) hook.run();
+            if (noHole ? punch.zeroRange(offset, length) : punch.punch(offset, length)) {
+                // Set after the allocation changed, never before: a commit that clears the flag between a
+                // set-before and the punch would sync metadata too early, and the next force (the FUA
+                // zeroing's own) would skip it.
+                punchedSinceForce.set(true);
+                return;
+            }
         }
         long pos = offset;
         long end = offset + length;
@@ -161,6 +206,8 @@ final class LocalDisk implements AutoCloseable {
         private static final int O_RDWR = 2;
         private static final int O_CLOEXEC = 0x80000;
         private static final int PUNCH_HOLE_KEEP_SIZE = 0x02 | 0x01;
+        /** {@code FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE}: zeros, blocks stay allocated (ext4, xfs; not tmpfs). */
+        private static final int ZERO_RANGE_KEEP_SIZE = 0x10 | 0x01;
         private static final MethodHandle OPEN;
         private static final MethodHandle FALLOCATE;
         private static final MethodHandle CLOSE;
@@ -189,6 +236,7 @@ final class LocalDisk implements AutoCloseable {
 
         private final int fd;
         private volatile boolean works = true;
+        private volatile boolean zeroRangeWorks = true;
 
         private Punch(int fd) {
             this.fd = fd;
@@ -214,6 +262,19 @@ final class LocalDisk implements AutoCloseable {
                 // fall through
             }
             works = false; // EOPNOTSUPP and friends do not go away: stop asking
+            return false;
+        }
+
+        /** Zeroes the range keeping its blocks; false when the kernel cannot here (callers then write zeros). */
+        boolean zeroRange(long offset, long length) {
+            if (!zeroRangeWorks) return false;
+            try {
+                int rc = (int) FALLOCATE.invokeExact(fd, ZERO_RANGE_KEEP_SIZE, offset, length);
+                if (rc == 0) return true;
+            } catch (Throwable t) {
+                // fall through
+            }
+            zeroRangeWorks = false;
             return false;
         }
 

@@ -3,6 +3,7 @@ package io.bmcast.mediator;
 import io.bmcast.protocol.Nbd;
 import io.bmcast.protocol.NbdException;
 import io.bmcast.transport.Export;
+import io.bmcast.util.Units;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -47,6 +48,13 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class MediatedDisk implements Export {
     /** Largest single read from the source: bounds the buffer of one fetch. */
     static final int MAX_FETCH = 8 << 20;
+    /**
+     * Bytes of fetch buffers in use at once, across every fetch of this disk: four of the largest. A fetch
+     * holds its buffer only while its bytes travel from the image to the local disk's page cache, so four keep
+     * the link busy (the hydrator runs two batches of up to 2 MiB); without the bound, 128 guest reads of
+     * 4 MiB regions at once asked for 512 MiB of heap, and the mediator ran out of memory.
+     */
+    static final int FETCH_BUFFER_BYTES = 4 * MAX_FETCH;
     /** Largest range one zeroing step claims. */
     static final long MAX_ZERO_SLICE = 1L << 30;
 
@@ -86,6 +94,15 @@ public final class MediatedDisk implements Export {
     private final AtomicLong sourceErrors = new AtomicLong();
     private volatile String lastError;
     private volatile Phase phase = Phase.STREAMING;
+    /** Permits are bytes of fetch buffers ({@link #FETCH_BUFFER_BYTES}). */
+    private final java.util.concurrent.Semaphore fetchBuffers = new java.util.concurrent.Semaphore(FETCH_BUFFER_BYTES);
+    /**
+     * Why the local disk can no longer be trusted to hold what was acknowledged, or null. Set when a force of
+     * the local disk failed, and never cleared: Linux reports a write-back error once, then drops the dirty
+     * pages and lets the next fdatasync succeed, so a later commit would make bits durable whose data is gone
+     * (PostgreSQL's "fsyncgate"). From then on every FLUSH and FUA write fails and the map is not committed.
+     */
+    private volatile String syncFailure;
 
     /** Guards the committed map, {@link #commitsCompleted} and {@link #transitionsCommitted}. */
     private final ReentrantLock commitLock = new ReentrantLock();
@@ -136,6 +153,12 @@ public final class MediatedDisk implements Export {
     public static long recordedImageSize(Path stateDir) throws IOException {
         if (!Files.exists(stateDir.resolve(StateDir.IDENTITY))) return -1;
         return StateDir.Identity.readFrom(stateDir).size();
+    }
+
+    /** The identity of the image a state dir belongs to, or null when {@code stateDir} holds no state yet. */
+    public static String recordedImageIdentity(Path stateDir) throws IOException {
+        if (!Files.exists(stateDir.resolve(StateDir.IDENTITY))) return null;
+        return StateDir.Identity.readFrom(stateDir).image();
     }
 
     /**
@@ -266,7 +289,14 @@ public final class MediatedDisk implements Export {
             if (offset < imageSize) {
                 int first = regionOf(offset);
                 int last = regionOf(Math.min(offset + length, imageSize) - 1);
-                if (!map.allPresent(first, last)) ensurePresent(first, last);
+                if (!map.allPresent(first, last)) {
+                    try {
+                        ensurePresent(first, last);
+                    } catch (LocalDiskFull full) {
+                        readPassingThrough(offset, dst);
+                        return;
+                    }
+                }
             }
             // Every region of the request is PRESENT, and past the image all is local: its local bytes are the truth.
             local.read(offset, dst);
@@ -307,10 +337,25 @@ public final class MediatedDisk implements Export {
         }
     }
 
-    /** Zeroes the range (TRIM is only a hint, but zeroing whole regions is what spares their fetch). */
+    /**
+     * Zeroes the regions the range covers wholly (zeroing them is what spares their fetch) and the covered part
+     * of a partly covered region that is already local. A partly covered region that is not local yet keeps its
+     * bytes: TRIM is only a hint, and honouring it there would mean fetching the region first, which fails
+     * while the image server is away.
+     */
     @Override
     public void trim(long offset, long length, boolean fua) throws IOException {
-        writeZeroes(offset, length, false, false, fua);
+        long start = offset;
+        long end = offset + length;
+        if (start < imageSize && length > 0) {
+            int r = regionOf(start);
+            if (start > regionStart(r) && !map.isPresent(r)) start = Math.min(end, regionEnd(r));
+        }
+        if (end < imageSize && end > start) {
+            int r = regionOf(end - 1);
+            if (end < regionEnd(r) && !map.isPresent(r)) end = Math.max(start, regionStart(r));
+        }
+        writeZeroes(start, end - start, false, false, fua);
     }
 
     @Override
@@ -325,7 +370,7 @@ public final class MediatedDisk implements Export {
             long slice = Math.max(regionSize, MAX_ZERO_SLICE);
             for (long pos = offset, end = offset + length; pos < end; ) {
                 long next = Math.min(end, (pos / slice + 1) * slice);
-                writeThrough(pos, next - pos, (from, to) -> local.zero(from, to - from));
+                writeThrough(pos, next - pos, (from, to) -> local.zero(from, to - from, noHole));
                 pos = next;
             }
             if (fua) commit();
@@ -443,11 +488,48 @@ public final class MediatedDisk implements Export {
             // Holding no claim now: wait for the fetches of other requests.
             for (int w = first; w <= last; w++) {
                 if (awaitSettled(w) == RegionMap.ABSENT) {
+                    // That fetch could not store its bytes: the local disk is full, not the image server failing.
+                    if (local.full()) throw new LocalDiskFull(lastError == null ? "local disk full" : lastError, null);
                     throw new NbdException(Nbd.EIO, "fetch of region " + w + " (offset " + regionStart(w)
                             + ") failed: " + (lastError == null ? "image server error" : lastError));
                 }
             }
         }
+    }
+
+    /**
+     * Serves a read while the local disk is full: what is local from the local disk, the rest straight from the
+     * image, storing nothing. A guest must still read its disk while the copy waits for space.
+     */
+    private void readPassingThrough(long offset, ByteBuffer dst) throws IOException {
+        int base = dst.position();
+        long end = offset + dst.remaining();
+        long pos = offset;
+        while (pos < end) {
+            long runEnd;
+            boolean isLocal;
+            if (pos >= imageSize) {
+                runEnd = end;
+                isLocal = true;
+            } else {
+                isLocal = map.isPresent(regionOf(pos));
+                runEnd = Math.min(end, regionEnd(regionOf(pos)));
+                while (runEnd < Math.min(end, imageSize) && map.isPresent(regionOf(runEnd)) == isLocal) {
+                    runEnd = Math.min(end, regionEnd(regionOf(runEnd)));
+                }
+            }
+            ByteBuffer piece = dst.duplicate();
+            piece.position(base + (int) (pos - offset)).limit(base + (int) (runEnd - offset));
+            if (isLocal) {
+                local.read(pos, piece);
+            } else {
+                source.read(pos, piece);
+                if (piece.hasRemaining()) throw new NbdException(Nbd.EIO, "image source returned a short read at " + pos);
+                bytesOnDemand.add(runEnd - pos);
+            }
+            pos = runEnd;
+        }
+        dst.position(dst.limit());
     }
 
     /** The local half of a write: writes (or zeroes) bytes {@code [from, to)} of the request. */
@@ -535,7 +617,7 @@ public final class MediatedDisk implements Export {
                 if (holes.isZero(s)) {
                     int e = s + 1;
                     while (e < end && holes.isZero(e)) e++;
-                    if (!localKnownZero) local.zero(regionStart(s), regionEnd(e - 1) - regionStart(s));
+                    if (!localKnownZero) local.zero(regionStart(s), regionEnd(e - 1) - regionStart(s), false);
                     for (; done < e; done++) map.markPresent(done);
                     regionsFromHoles.add(e - s);
                     continue;
@@ -544,11 +626,23 @@ public final class MediatedDisk implements Export {
                 while (e < end && ((long) (e - s + 1) << regionShift) <= MAX_FETCH && !holes.isZero(e)) e++;
                 long off = regionStart(s);
                 int len = (int) (regionEnd(e - 1) - off);
-                ByteBuffer buf = ByteBuffer.allocate(len);
-                source.read(off, buf);
-                if (buf.hasRemaining()) throw new IOException("image source returned " + buf.position() + " of " + len + " bytes");
-                buf.flip();
-                local.write(off, buf);
+                if (local.full()) {
+                    // Still no room since the last write failed: do not fetch what cannot be stored.
+                    long free = local.freeBytes();
+                    if (free >= 0 && free < len) {
+                        throw new LocalDiskFull("local disk " + local.path() + " is full: " + Units.formatSize(free)
+                                + " free on its file system, " + Units.formatSize(len) + " needed to store offset " + off, null);
+                    }
+                }
+                ByteBuffer buf = acquireFetchBuffer(len);
+                try {
+                    source.read(off, buf);
+                    if (buf.hasRemaining()) throw new IOException("image source returned " + buf.position() + " of " + len + " bytes");
+                    buf.flip();
+                    local.write(off, buf);
+                } finally {
+                    fetchBuffers.release(len);
+                }
                 // The data is in the local disk's page cache: now the regions may be PRESENT.
                 for (; done < e; done++) map.markPresent(done);
                 transferred += len;
@@ -556,8 +650,13 @@ public final class MediatedDisk implements Export {
                 if (onDemand) profileRecorder.record(off, len);
             }
             return transferred;
-        } catch (IOException | RuntimeException e) {
+        } catch (Throwable e) {
+            // Any Throwable, an OutOfMemoryError included: a region left FETCHING would stall its readers for ever.
             for (int r = done; r < end; r++) map.release(r);
+            if (e instanceof LocalDiskFull full) {
+                lastError = full.getMessage();
+                throw full;
+            }
             sourceErrors.incrementAndGet();
             lastError = describe(e);
             if (e instanceof NbdException ne && ne.error() == Nbd.EIO) throw ne;
@@ -565,8 +664,25 @@ public final class MediatedDisk implements Export {
         }
     }
 
+    /** A heap buffer of {@code len} bytes, once the fetch buffers in use leave room for it. */
+    private ByteBuffer acquireFetchBuffer(int len) throws IOException {
+        try {
+            fetchBuffers.acquire(len);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new NbdException(Nbd.EIO, "interrupted while waiting for a fetch buffer", e);
+        }
+        try {
+            return ByteBuffer.allocate(len);
+        } catch (Throwable e) {
+            fetchBuffers.release(len);
+            throw e;
+        }
+    }
+
     private static String describe(Throwable e) {
-        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        return e instanceof Error ? e.getClass().getSimpleName() + ": " + m : m;
     }
 
     private byte awaitSettled(int r) throws IOException {
@@ -588,6 +704,8 @@ public final class MediatedDisk implements Export {
         long ticket = commitsStarted.get();
         commitLock.lock();
         try {
+            String failed = syncFailure;
+            if (failed != null) throw new NbdException(Nbd.EIO, failed);
             if (commitsCompleted > ticket) return;
             long seq = commitsStarted.incrementAndGet();
             long transitions = map.transitions();
@@ -596,7 +714,16 @@ public final class MediatedDisk implements Export {
             long[] bits = live.snapshot();
             // (2) Force the local disk: that data, and every write acknowledged before we were called, is
             //     now on stable storage.
-            local.force();
+            try {
+                local.force();
+            } catch (IOException e) {
+                failed = "local disk " + local.path() + " failed to sync (" + describe(e) + "): writes acknowledged"
+                        + " before may be lost, so every later flush fails and the region map is no longer committed;"
+                        + " deploy again on a sound disk";
+                syncFailure = failed;
+                lastError = failed;
+                throw new NbdException(Nbd.EIO, failed, e);
+            }
             // (3) Only now may those bits become durable. Bits set after (1) wait for the next commit: their
             //     data was not necessarily covered by (2).
             if (!Arrays.equals(bits, committed.bits())) committed.commit(bits);
@@ -808,6 +935,33 @@ public final class MediatedDisk implements Export {
         }
         double dataShare = knownTotal == 0 ? 1.0 : (double) knownData / knownTotal;
         return (long) ((absentData + unknownAbsent * dataShare) * regionSize);
+    }
+
+    /**
+     * Null when the local disk's file system has room for the image's data not yet local; else why not, naming
+     * the local disk, the free space and what is needed. Asks the image server for block status (once, cached):
+     * holes need no room. A block device always has room for the image (it is at least as large).
+     */
+    public String lowSpace() throws IOException {
+        long free = local.freeBytes();
+        if (free < 0) return null;
+        long needed = 0;
+        for (int r = 0; r < regions; r++) {
+            if (!map.isPresent(r) && !holes.isZero(r)) needed += regionEnd(r) - regionStart(r);
+        }
+        if (needed <= free) return null;
+        return "local disk " + local.path() + " has " + Units.formatSize(free) + " free on its file system, but the"
+                + " image still needs " + Units.formatSize(needed) + " (its data not yet local)";
+    }
+
+    /** True while the local disk has no room for the last write that tried (the background copy waits). */
+    boolean localFull() {
+        return local.full();
+    }
+
+    /** Why the local disk failed to sync (and so nothing more is committed), or null. */
+    String localFailure() {
+        return syncFailure;
     }
 
     void hydratorPhase(Phase p, String error) {

@@ -37,8 +37,10 @@ public record MediatorStatus(String name, long sizeBytes, long imageSizeBytes, i
      * @param deadlineEpochMs {@code --hydrate-by} as wall-clock time, 0 for none
      * @param projectedEpochMs when the disk would be local if the guest stayed busy throughout (idle time only
      *     brings it closer), 0 when not measured yet
+     * @param bytesWhileBusy of the background bytes, those copied in batches started while the guest was busy
+     *     (the share at work; the rest used the guest's idle time)
      */
-    public record Hydration(double share, long deadlineEpochMs, long projectedEpochMs) {}
+    public record Hydration(double share, long deadlineEpochMs, long projectedEpochMs, long bytesWhileBusy) {}
 
     public double fractionPresent() {
         return regionsTotal == 0 ? 1.0 : (double) regionsPresent / regionsTotal;
@@ -72,6 +74,7 @@ public record MediatorStatus(String name, long sizeBytes, long imageSizeBytes, i
                 g.writeNumberField("hydrateShare", Math.round(hydration.share() * 1000) / 1000.0);
                 g.writeStringField("hydrateBy", instant(hydration.deadlineEpochMs()));
                 g.writeStringField("projectedLocal", instant(hydration.projectedEpochMs()));
+                g.writeNumberField("bytesBackgroundWhileBusy", hydration.bytesWhileBusy());
             }
             g.writeEndObject();
         } catch (IOException e) {

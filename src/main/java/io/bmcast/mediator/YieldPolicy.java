@@ -58,7 +58,9 @@ public interface YieldPolicy {
      * interrupted. Only a guest that leaves no gaps (a database under load) lets the credit grow, and then it gets one
      * batch whenever the credit is positive: one batch of {@code t} every {@code t / share}.
      *
-     * <p>The credit is capped at {@link #MAX_CREDIT_NS} either way: a long quiet spell does not buy a burst that a
+     * <p>It starts owing {@link #MAX_CREDIT_NS}: a guest that is busy from its first read (a boot) is not interrupted
+     * for its first {@code MAX_CREDIT_NS / share} (250 ms at 0.2); the idle gaps of a boot pay the rest. The credit
+     * is capped at {@link #MAX_CREDIT_NS} either way: a long quiet spell does not buy a burst that a
      * busy guest would then wait behind, and long idle copying does not starve the next busy spell for long.
      * {@link #share(double)} raises the share (a deadline); it never goes below the configured minimum.
      */
@@ -69,7 +71,7 @@ public interface YieldPolicy {
         private final double minShare;
         private final WhenIdle idle;
         private double share;
-        private long creditNs;
+        private long creditNs = -MAX_CREDIT_NS;
         private long accruedAtNs = Long.MIN_VALUE;
         private int inFlight;
 

@@ -6,14 +6,19 @@ import io.bmcast.mediator.MediatedDisk;
 import io.bmcast.mediator.MediatorOptions;
 import io.bmcast.mediator.YieldPolicy;
 import io.bmcast.mediator.HydrationDeadline;
+import io.bmcast.mediator.MediatorStatus;
+import io.bmcast.mediator.Phase;
 import io.bmcast.storage.DeferredExport;
 import io.bmcast.storage.RemoteExport;
+import io.bmcast.storage.RetryingExport;
 import io.bmcast.transport.Export;
 import io.bmcast.transport.Listener;
 import io.bmcast.transport.NbdClient;
 import io.bmcast.transport.NbdOptionException;
 import io.bmcast.transport.NbdServer;
 import io.bmcast.transport.NbdUri;
+import io.bmcast.transport.TlsCredentials;
+import io.bmcast.transport.TlsHandshakeException;
 import io.bmcast.util.Signals;
 import io.bmcast.util.UsageException;
 import io.bmcast.util.Units;
@@ -23,6 +28,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One mediator's life, whoever started it ({@code bmcast node} from a shell, {@link MediatorMain} from
@@ -37,6 +43,17 @@ public final class Mediator {
 
     private Mediator() {}
 
+    /** The client credentials an {@code nbds://} image is read with; null for a plaintext one. */
+    private static TlsCredentials tls(MediatorConfig c) {
+        if (!c.image().tls()) return null;
+        if (c.tlsDir() == null) throw new UsageException("the image " + c.image() + " is served over TLS: give --tls-dir DIR (ca-cert.pem)");
+        try {
+            return TlsCredentials.client(c.tlsDir().toAbsolutePath());
+        } catch (IOException e) {
+            throw new UsageException("--tls-dir: " + e.getMessage());
+        }
+    }
+
     /** Runs until SIGTERM or SIGINT; returns the exit code. {@link UsageException}: settings that cannot work. */
     public static int run(MediatorConfig c, PrintStream log) throws IOException, InterruptedException {
         if (c.regionSize() > Integer.MAX_VALUE) throw new UsageException("--region-size is too large");
@@ -44,12 +61,17 @@ public final class Mediator {
         NbdUri image = c.image();
         ImageExtents extents = c.sourceExtents() == null ? null : ImageExtents.read(c.sourceExtents());
 
-        NbdClient.Options clientOptions = NbdClient.Options.defaults().giveUpAfter(c.giveUp());
+        NbdClient.Options clientOptions = NbdClient.Options.defaults().giveUpAfter(c.giveUp()).tls(tls(c));
         // Resuming a state dir: the image's size is known, so serve what is local at once and let only reads
         // of missing regions wait for the image server. A fresh state needs the server for the size.
         long knownSize = MediatedDisk.recordedImageSize(c.state());
-        Export source = knownSize < 0 ? connect(image, clientOptions, giveUp, log)
-                : new DeferredExport(image.exportName(), knownSize, giveUp, () -> openOnce(image, clientOptions));
+        if (knownSize >= 0 && !NodeState.imageIdentity(image, knownSize).equals(MediatedDisk.recordedImageIdentity(c.state()))) {
+            // Another image's state dir: it will be refused, but only the image server knows this image's size.
+            knownSize = -1;
+        }
+        // A read the image server fails (EIO now and then) is retried up to the same give-up time.
+        Export source = new RetryingExport(knownSize < 0 ? connect(image, clientOptions, giveUp, log)
+                : new DeferredExport(image.exportName(), knownSize, giveUp, () -> openOnce(image, clientOptions)), giveUp);
         MediatedDisk mediated;
         try {
             MediatorOptions options;
@@ -70,6 +92,22 @@ public final class Mediator {
             source.close();
             throw e;
         }
+        if (mediated.regionsPresent() == 0 && !c.allowLowSpace()) {
+            // Nothing streamed yet (a fresh deployment, or one refused before): refuse now rather than stall half-way.
+            // A deployment under way is never refused: its mediator restarts on the state it has.
+            String low;
+            try {
+                low = mediated.lowSpace();
+            } catch (IOException | RuntimeException e) {
+                low = null; // block status unavailable: the copy will tell
+            }
+            if (low != null) {
+                mediated.close();
+                source.close();
+                throw new IOException(low + "; free space there, or give --allow-low-space to start anyway");
+            }
+        }
+        NodeState.recordPid(c.state());
         mediated.startHousekeeping();
         Hydrator hydrator = c.hydration().background() ? new Hydrator(mediated, hydratorOptions(c)) : null;
         NbdServer server = new NbdServer(Map.of(EXPORT, mediated), NbdServer.Config.defaults().withDefaultExport(EXPORT));
@@ -82,7 +120,17 @@ public final class Mediator {
                 Units.formatSize(mediated.regionSize()), mediated.regionsPresent(), c.socket(), image);
         mediated.hydrated().thenRun(() -> log.printf("node: hydrated: every region of %s is local%n", c.disk()));
         if (hydrator == null) log.printf("node: remote-only: no background copy; the disk keeps only what the guest reads%n");
-        stopped.await();
+        Phase shown = Phase.STREAMING;
+        while (!stopped.await(1, TimeUnit.SECONDS)) {
+            // Say in the log when the copy stalls and why (a full local disk, a failing image server), and when it goes on.
+            MediatorStatus st = mediated.status(System.nanoTime());
+            if (st.phase() != shown && (st.phase() == Phase.STALLED || st.phase() == Phase.FAILED)) {
+                log.printf("node: %s: %s%n", st.phase().name().toLowerCase(java.util.Locale.ROOT), st.lastError());
+            } else if (st.phase() == Phase.STREAMING && shown == Phase.STALLED) {
+                log.printf("node: streaming again%n");
+            }
+            shown = st.phase();
+        }
         // Stop taking requests, stop copying, then commit the map (close syncs the data first) and go.
         server.close();
         if (hydrator != null) hydrator.close();
@@ -108,6 +156,8 @@ public final class Mediator {
             return RemoteExport.open(image, options);
         } catch (NbdOptionException e) {
             throw new DeferredExport.Permanent("the image server at " + image + " refused: " + e.getMessage(), e);
+        } catch (TlsHandshakeException e) {
+            throw new DeferredExport.Permanent(e.getMessage(), e);
         }
     }
 
@@ -127,6 +177,8 @@ public final class Mediator {
                 return RemoteExport.open(image, options);
             } catch (NbdOptionException e) {
                 throw new IOException("the image server at " + image + " refused: " + e.getMessage(), e);
+            } catch (TlsHandshakeException e) {
+                throw new IOException(e.getMessage(), e); // a certificate that does not verify will not verify later
             } catch (IOException e) {
                 // The client's own message is the socket's ("No such file or directory", "Connection refused"):
                 // say which image server could not be reached, and keep saying so while retrying.

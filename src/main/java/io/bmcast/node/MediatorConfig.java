@@ -24,9 +24,11 @@ import java.util.Properties;
  * @param sourceExtents the image's extent map as the control plane caches it; null to ask the image server
  * @param hydration how the background copy shares the link with a busy guest ({@link Hydration#DEFAULTS} when a
  *     file written before these settings existed is read)
+ * @param tlsDir the client's TLS credentials (ca-cert.pem, client-cert.pem...) for an {@code nbds://} image; null for none
+ * @param allowLowSpace start a fresh deployment even when the local disk's file system lacks room for the image's data
  */
 public record MediatorConfig(NbdUri image, Path disk, Path state, Path socket, long regionSize, long hydrateRate,
-        Duration giveUp, Path bootProfile, Path sourceExtents, Hydration hydration) {
+        Duration giveUp, Path bootProfile, Path sourceExtents, Hydration hydration, Path tlsDir, boolean allowLowSpace) {
     public static final long DEFAULT_REGION_SIZE = 64 * 1024;
     public static final Duration DEFAULT_GIVE_UP = Duration.ofSeconds(60);
 
@@ -55,7 +57,12 @@ public record MediatorConfig(NbdUri image, Path disk, Path state, Path socket, l
 
     public MediatorConfig(NbdUri image, Path disk, Path state, Path socket, long regionSize, long hydrateRate,
             Duration giveUp, Path bootProfile, Path sourceExtents) {
-        this(image, disk, state, socket, regionSize, hydrateRate, giveUp, bootProfile, sourceExtents, Hydration.DEFAULTS);
+        this(image, disk, state, socket, regionSize, hydrateRate, giveUp, bootProfile, sourceExtents, Hydration.DEFAULTS, null, false);
+    }
+
+    public MediatorConfig(NbdUri image, Path disk, Path state, Path socket, long regionSize, long hydrateRate,
+            Duration giveUp, Path bootProfile, Path sourceExtents, Hydration hydration) {
+        this(image, disk, state, socket, regionSize, hydrateRate, giveUp, bootProfile, sourceExtents, hydration, null, false);
     }
 
     public MediatorConfig {
@@ -82,6 +89,8 @@ public record MediatorConfig(NbdUri image, Path disk, Path state, Path socket, l
         p.setProperty("hydrateShare", Double.toString(hydration.share()));
         if (hydration.by() != null) p.setProperty("hydrateBy", hydration.by().toString());
         p.setProperty("backgroundCopy", Boolean.toString(hydration.background()));
+        if (tlsDir != null) p.setProperty("tlsDir", tlsDir.toString());
+        if (allowLowSpace) p.setProperty("allowLowSpace", "true");
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
             p.store(w, "bmcast mediator (written by instance run, read by the mediator it starts)");
@@ -99,7 +108,7 @@ public record MediatorConfig(NbdUri image, Path disk, Path state, Path socket, l
                     Path.of(required(p, "state", file)), Path.of(required(p, "socket", file)),
                     Long.parseLong(required(p, "regionSize", file)), Long.parseLong(required(p, "hydrateRate", file)),
                     Duration.parse(required(p, "giveUp", file)), optionalPath(p, "bootProfile"), optionalPath(p, "sourceExtents"),
-                    hydration(p));
+                    hydration(p), optionalPath(p, "tlsDir"), Boolean.parseBoolean(p.getProperty("allowLowSpace", "false")));
         } catch (IllegalArgumentException | DateTimeParseException e) {
             throw new IOException(file + " is not a mediator's configuration: " + e.getMessage(), e);
         }

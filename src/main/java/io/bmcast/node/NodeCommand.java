@@ -65,6 +65,14 @@ public final class NodeCommand implements Callable<Integer> {
             description = "The image's data extents as the control plane caches them ({\"size\": N, \"extents\": [[offset, length], ...]}), trusted instead of asking the image server for block status.")
     Path extentsFile;
 
+    @Option(names = "--tls-dir", paramLabel = "DIR",
+            description = "For an nbds:// image: the CA that signs the image server's certificate (DIR/ca-cert.pem), and DIR/client-cert.pem, client-key.pem if it verifies clients.")
+    Path tlsDir;
+
+    @Option(names = "--allow-low-space",
+            description = "Start even when the local disk's file system has less free space than the image's data needs (the copy then pauses when it fills, until space is freed).")
+    boolean allowLowSpace;
+
     /** {@code bmcast node status --state DIR}. */
     @Command(name = "status", description = "Print the mediator's progress in a state dir as JSON.")
     static final class Status implements Callable<Integer> {
@@ -88,6 +96,6 @@ public final class NodeCommand implements Callable<Integer> {
         if (socket == null) missing.add("--socket PATH");
         if (!missing.isEmpty()) throw new UsageException("node needs " + String.join(", ", missing) + " (or a sub-command: status)");
         return Mediator.run(new MediatorConfig(image, disk, state, socket, regionSize, hydrateRate == null ? 0 : hydrateRate,
-                giveUp, bootProfile, extentsFile, hydration.hydration()), System.err);
+                giveUp, bootProfile, extentsFile, hydration.hydration(), tlsDir, allowLowSpace), System.err);
     }
 }

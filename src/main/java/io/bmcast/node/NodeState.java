@@ -1,5 +1,6 @@
 package io.bmcast.node;
 
+import io.bmcast.mediator.MediatedDisk;
 import io.bmcast.transport.NbdUri;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
@@ -51,6 +52,13 @@ public final class NodeState {
         Files.move(tmp, state.resolve(DEVIRTUALIZED), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
+    /** Records this process as the state dir's mediator (a standalone {@code node} as much as a supervised one). */
+    static void recordPid(Path state) throws IOException {
+        Path tmp = state.resolve(PID + ".tmp");
+        Files.writeString(tmp, ProcessHandle.current().pid() + "\n", StandardCharsets.UTF_8);
+        Files.move(tmp, state.resolve(PID), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
     public static boolean isDevirtualized(Path state) {
         return Files.exists(state.resolve(DEVIRTUALIZED));
     }
@@ -69,13 +77,17 @@ public final class NodeState {
     public static String statusJson(Path state) throws IOException {
         Map<String, Object> status = readStatus(state);
         Map<String, Object> out = new LinkedHashMap<>();
+        ProcessHandle p = runningNode(state);
+        if (status == null && p == null && MediatedDisk.recordedImageSize(state) < 0) {
+            throw new IOException(state + " holds no mediator state (no status, no region map, no running mediator);"
+                    + " give the --state dir of a node or an instance run");
+        }
         if (status == null) {
             out.put("phase", "starting");
         } else {
             out.putAll(status);
             if (isDevirtualized(state)) out.put("phase", "devirtualized");
         }
-        ProcessHandle p = runningNode(state);
         out.put("mediatorPid", p == null ? null : p.pid());
         return Jackson.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(out) + "\n";
     }

@@ -45,6 +45,7 @@ final class BufferPool implements AutoCloseable {
 
     private final long maxOutstanding;
     private final long maxRetained;
+    private final InFlightBudget budget;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition released = lock.newCondition();
     // Guarded by lock: free buffers per size class, bytes kept in them, bytes handed out.
@@ -54,9 +55,11 @@ final class BufferPool implements AutoCloseable {
     private long outstanding;
     private boolean closed;
 
-    BufferPool(long maxOutstanding, long maxRetained) {
+    /** Every native byte this pool allocates is also charged to the server-wide {@code budget}. */
+    BufferPool(long maxOutstanding, long maxRetained, InFlightBudget budget) {
         this.maxOutstanding = maxOutstanding;
         this.maxRetained = maxRetained;
+        this.budget = budget;
         for (int i = MIN_SHIFT; i <= MAX_SHIFT; i++) free[i] = new ArrayDeque<>();
     }
 
@@ -66,46 +69,98 @@ final class BufferPool implements AutoCloseable {
         return Math.max(MIN_SHIFT, shift);
     }
 
-    /** A buffer of {@code length} bytes, or null when that would exceed the in-flight bound. */
+    /** A buffer of {@code length} bytes, or null when that would exceed this pool's or the server's bound. */
     Buf tryAcquire(int length) {
         int c = sizeClass(length);
         long cap = 1L << c;
         lock.lock();
         try {
             if (outstanding > 0 && outstanding + cap > maxOutstanding) return null;
-            return take(c, cap, length);
+            Buf b = reuse(c, cap, length);
+            if (b != null) return b;
+            if (!budget.tryBytes(cap)) {
+                dropRetained();
+                if (!budget.tryBytes(cap)) return null;
+            }
+            outstanding += cap;
         } finally {
             lock.unlock();
         }
+        return allocate(c, cap, length);
     }
 
-    /** A buffer of {@code length} bytes, waiting while the in-flight bound is reached. */
+    /** A buffer of {@code length} bytes, waiting while this pool's or the server's bound is reached. */
     Buf acquire(int length) throws InterruptedException {
         int c = sizeClass(length);
         long cap = 1L << c;
         lock.lock();
         try {
             while (outstanding > 0 && outstanding + cap > maxOutstanding) released.await(1, TimeUnit.SECONDS);
-            return take(c, cap, length);
+            Buf b = reuse(c, cap, length);
+            if (b != null) return b;
+            outstanding += cap; // reserved here while we wait for the server's budget
+            if (budget.tryBytes(cap)) {
+                lock.unlock();
+                return allocate(c, cap, length);
+            }
+            dropRetained();
+        } finally {
+            if (lock.isHeldByCurrentThread()) lock.unlock();
+        }
+        try {
+            budget.acquireBytes(cap); // never with our lock held: releases on this pool must go on
+        } catch (InterruptedException e) {
+            unreserve(cap);
+            throw e;
+        }
+        return allocate(c, cap, length);
+    }
+
+    private Buf reuse(int c, long cap, int length) {
+        Buf b = free[c].pollLast();
+        if (b == null) return null;
+        retained -= cap;
+        outstanding += cap;
+        b.buffer.clear().limit(length);
+        return b;
+    }
+
+    /** A new buffer for bytes already counted as outstanding here and charged to the budget. */
+    private Buf allocate(int c, long cap, int length) {
+        Buf b;
+        try {
+            b = new Buf(c);
+        } catch (RuntimeException | OutOfMemoryError e) {
+            budget.releaseBytes(cap);
+            unreserve(cap);
+            throw e;
+        }
+        b.buffer.clear().limit(length);
+        return b;
+    }
+
+    private void unreserve(long cap) {
+        lock.lock();
+        try {
+            outstanding -= cap;
+            released.signalAll();
         } finally {
             lock.unlock();
         }
     }
 
-    private Buf take(int c, long cap, int length) {
-        Buf b = free[c].pollLast();
-        if (b != null) retained -= cap;
-        outstanding += cap;
-        if (b == null) {
-            try {
-                b = new Buf(c);
-            } catch (RuntimeException | OutOfMemoryError e) {
-                outstanding -= cap;
-                throw e;
-            }
+    /** Frees the buffers kept for reuse (lock held): the server needs the room more than we need the cache. */
+    private void dropRetained() {
+        for (int i = MIN_SHIFT; i <= MAX_SHIFT; i++) {
+            Buf b;
+            while ((b = free[i].pollLast()) != null) dispose(b);
         }
-        b.buffer.clear().limit(length);
-        return b;
+        retained = 0;
+    }
+
+    private void dispose(Buf b) {
+        b.free();
+        budget.releaseBytes(1L << b.sizeClass);
     }
 
     void release(Buf b) {
@@ -114,7 +169,7 @@ final class BufferPool implements AutoCloseable {
         lock.lock();
         try {
             outstanding -= cap;
-            drop = closed || retained + cap > maxRetained;
+            drop = closed || retained + cap > maxRetained || !budget.roomToKeep();
             if (!drop) {
                 free[b.sizeClass].addLast(b);
                 retained += cap;
@@ -123,7 +178,7 @@ final class BufferPool implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-        if (drop) b.free();
+        if (drop) dispose(b);
     }
 
     long outstanding() {
@@ -150,6 +205,6 @@ final class BufferPool implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-        for (Buf b : drop) b.free();
+        for (Buf b : drop) dispose(b);
     }
 }

@@ -7,6 +7,8 @@ import io.bmcast.protocol.ProtocolException;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.GatheringByteChannel;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -19,6 +21,10 @@ import java.util.List;
  * with structured replies); GO with INFO_BLOCK_SIZE and INFO_DESCRIPTION. A server that does not know GO
  * (NBD_REP_ERR_UNSUP) gets EXPORT_NAME instead; a server that is not even fixed newstyle gets only
  * EXPORT_NAME. Every length the server sends is checked before anything is sized from it.
+ *
+ * <p>With {@link TlsCredentials}, STARTTLS comes first and everything else goes inside TLS; a server that
+ * refuses STARTTLS, or whose certificate does not verify, fails the handshake: there is no fallback to
+ * plaintext.
  */
 final class ClientHandshake {
     private static final long OLDSTYLE_MAGIC = 0x00420281861253L;
@@ -27,6 +33,12 @@ final class ClientHandshake {
     record Listed(String name, String description) {}
 
     private final SocketChannel ch;
+    private final TlsCredentials tlsCredentials;
+    private final Endpoint endpoint;
+    // The plain channel, then the TLS channel once STARTTLS is done.
+    private ReadableByteChannel in;
+    private GatheringByteChannel out;
+    private TlsChannel tls;
     private final ByteBuffer header = ByteBuffer.allocate(OptionReplyHeader.LENGTH);
     private final OptionReplyHeader reply = new OptionReplyHeader().wrap(header, 0);
     private boolean fixedNewstyle;
@@ -34,7 +46,21 @@ final class ClientHandshake {
     private ByteBuffer payload = ByteBuffer.allocate(1024);
 
     ClientHandshake(SocketChannel ch) {
+        this(ch, null, null);
+    }
+
+    /** {@code tls}: the credentials to require TLS with (null: plaintext); {@code endpoint}: the host name to check. */
+    ClientHandshake(SocketChannel ch, TlsCredentials tls, Endpoint endpoint) {
         this.ch = ch;
+        this.in = ch;
+        this.out = ch;
+        this.tlsCredentials = tls;
+        this.endpoint = endpoint;
+    }
+
+    /** The TLS channel the session continues on, or null for plaintext. */
+    TlsChannel tls() {
+        return tls;
     }
 
     /** Reads the greeting and sends the client flags. */
@@ -51,6 +77,23 @@ final class ClientHandshake {
         noZeroes = (serverFlags & Nbd.FLAG_NO_ZEROES) != 0;
         int clientFlags = (fixedNewstyle ? Nbd.FLAG_C_FIXED_NEWSTYLE : 0) | (noZeroes ? Nbd.FLAG_C_NO_ZEROES : 0);
         writeFully(ByteBuffer.allocate(4).putInt(0, clientFlags));
+        if (tlsCredentials != null) startTls();
+    }
+
+    private void startTls() throws IOException {
+        if (!fixedNewstyle) throw new ProtocolException("server " + endpoint + " is not fixed newstyle, so it cannot do TLS");
+        sendOption(Nbd.OPT_STARTTLS, ByteBuffer.allocate(0));
+        int type = readReply(Nbd.OPT_STARTTLS);
+        if (type != Nbd.REP_ACK) {
+            if (OptionReplyHeader.isError(type)) {
+                throw new NbdOptionException(Nbd.OPT_STARTTLS, type, "server " + endpoint + " does not offer TLS ("
+                        + NbdOptionException.replyName(type) + " to STARTTLS); not falling back to plaintext");
+            }
+            throw new ProtocolException(String.format("unexpected reply 0x%08x to STARTTLS", type));
+        }
+        tls = TlsChannel.handshake(ch, tlsCredentials.clientEngine(endpoint), "server " + endpoint);
+        in = tls;
+        out = tls;
     }
 
     ExportInfo negotiate(String exportName) throws IOException {
@@ -187,6 +230,9 @@ final class ClientHandshake {
     }
 
     private NbdOptionException refused(int option, int type, String what) {
+        if (type == Nbd.REP_ERR_TLS_REQD) {
+            return new NbdOptionException(option, type, "server requires TLS for " + what + ": use an nbds:// URI with --tls-dir DIR");
+        }
         String msg = payload.hasRemaining() ? ": " + new String(payload.array(), payload.position(), payload.remaining(), StandardCharsets.UTF_8) : "";
         return new NbdOptionException(option, type, "server refused " + what + " (" + NbdOptionException.replyName(type) + ")" + msg);
     }
@@ -227,12 +273,12 @@ final class ClientHandshake {
 
     private void readFully(ByteBuffer b, String what) throws IOException {
         while (b.hasRemaining()) {
-            if (ch.read(b) < 0) throw new EOFException("server closed the connection during the handshake (" + what + ")");
+            if (in.read(b) < 0) throw new EOFException("server closed the connection during the handshake (" + what + ")");
         }
         b.flip();
     }
 
     private void writeFully(ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) ch.write(b);
+        while (b.hasRemaining()) out.write(b);
     }
 }

@@ -10,6 +10,8 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.GatheringByteChannel;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -63,7 +65,8 @@ public final class NbdClient implements AutoCloseable {
             Duration stallTimeout,
             Duration connectTimeout,
             ReconnectBackoff backoff,
-            LongSupplier nanoClock) {
+            LongSupplier nanoClock,
+            TlsCredentials tls) {
 
         public Options {
             if (maxInFlight < 1 || maxInFlight > 65536) throw new IllegalArgumentException("maxInFlight must be 1..65536");
@@ -76,27 +79,32 @@ public final class NbdClient implements AutoCloseable {
 
         public static Options defaults() {
             return new Options(64, Duration.ofSeconds(60), Duration.ofSeconds(30), Duration.ofSeconds(10),
-                    new ReconnectBackoff(Duration.ofMillis(50), Duration.ofSeconds(2)), System::nanoTime);
+                    new ReconnectBackoff(Duration.ofMillis(50), Duration.ofSeconds(2)), System::nanoTime, null);
         }
 
         public Options maxInFlight(int n) {
-            return new Options(n, giveUpAfter, stallTimeout, connectTimeout, backoff, nanoClock);
+            return new Options(n, giveUpAfter, stallTimeout, connectTimeout, backoff, nanoClock, tls);
         }
 
         public Options giveUpAfter(Duration d) {
-            return new Options(maxInFlight, d, stallTimeout, connectTimeout, backoff, nanoClock);
+            return new Options(maxInFlight, d, stallTimeout, connectTimeout, backoff, nanoClock, tls);
         }
 
         public Options stallTimeout(Duration d) {
-            return new Options(maxInFlight, giveUpAfter, d, connectTimeout, backoff, nanoClock);
+            return new Options(maxInFlight, giveUpAfter, d, connectTimeout, backoff, nanoClock, tls);
         }
 
         public Options connectTimeout(Duration d) {
-            return new Options(maxInFlight, giveUpAfter, stallTimeout, d, backoff, nanoClock);
+            return new Options(maxInFlight, giveUpAfter, stallTimeout, d, backoff, nanoClock, tls);
         }
 
         public Options backoff(ReconnectBackoff b) {
-            return new Options(maxInFlight, giveUpAfter, stallTimeout, connectTimeout, b, nanoClock);
+            return new Options(maxInFlight, giveUpAfter, stallTimeout, connectTimeout, b, nanoClock, tls);
+        }
+
+        /** The credentials an {@code nbds://} URI is connected with (ignored for {@code nbd://}). */
+        public Options tls(TlsCredentials credentials) {
+            return new Options(maxInFlight, giveUpAfter, stallTimeout, connectTimeout, backoff, nanoClock, credentials);
         }
     }
 
@@ -178,13 +186,18 @@ public final class NbdClient implements AutoCloseable {
     }
 
     public static List<ListedExport> list(Endpoint endpoint, Duration timeout) throws IOException {
+        return list(endpoint, timeout, null);
+    }
+
+    /** The exports the server lists, asked inside TLS when {@code tls} is not null. */
+    public static List<ListedExport> list(Endpoint endpoint, Duration timeout, TlsCredentials tls) throws IOException {
         AtomicBoolean timedOut = new AtomicBoolean();
         try (SocketChannel ch = endpoint.open()) {
             Thread watchdog = closeAfter(ch, timeout, timedOut);
             try {
                 ch.connect(endpoint.address());
                 List<ListedExport> out = new ArrayList<>();
-                for (ClientHandshake.Listed l : new ClientHandshake(ch).list()) out.add(new ListedExport(l.name(), l.description()));
+                for (ClientHandshake.Listed l : new ClientHandshake(ch, tls, endpoint).list()) out.add(new ListedExport(l.name(), l.description()));
                 return out;
             } catch (IOException e) {
                 if (timedOut.get()) throw new IOException("listing exports of " + endpoint + " timed out after " + timeout.toMillis() + " ms", e);
@@ -467,7 +480,7 @@ public final class NbdClient implements AutoCloseable {
         try {
             if (r.state != SENT || r.conn != c) return;
             r.gather(c);
-            SocketChannel ch = c.channel;
+            GatheringByteChannel ch = c.out;
             ByteBuffer[] g = r.gather;
             int n = r.gatherCount;
             long remaining = r.wireLength();
@@ -492,6 +505,7 @@ public final class NbdClient implements AutoCloseable {
     // -------------------------------------------------------------------------------- connection lifecycle
 
     private static Connection openConnection(NbdUri uri, Options options, long id, NbdClient client) throws IOException {
+        if (uri.tls() && options.tls() == null) throw new IOException(uri + " needs TLS credentials (--tls-dir DIR)");
         SocketChannel ch = uri.endpoint().open();
         // An unreachable host, or a server that accepts but never answers, must not hang the attempt: close
         // the socket when connect plus handshake take longer than connectTimeout.
@@ -499,8 +513,9 @@ public final class NbdClient implements AutoCloseable {
         Thread watchdog = closeAfter(ch, options.connectTimeout(), timedOut);
         try {
             ch.connect(uri.endpoint().address());
-            ExportInfo info = new ClientHandshake(ch).negotiate(uri.exportName());
-            Connection c = new Connection(id, ch, info);
+            ClientHandshake handshake = new ClientHandshake(ch, uri.tls() ? options.tls() : null, uri.endpoint());
+            ExportInfo info = handshake.negotiate(uri.exportName());
+            Connection c = new Connection(id, ch, handshake.tls(), info);
             c.client = client;
             return c;
         } catch (IOException | RuntimeException e) {
@@ -683,7 +698,8 @@ public final class NbdClient implements AutoCloseable {
             try {
                 ByteBuffer disc = ByteBuffer.allocate(RequestHeader.LENGTH);
                 new RequestHeader().wrap(disc, 0).set(0, Nbd.CMD_DISC, 0, 0, 0);
-                while (disc.hasRemaining()) c.channel.write(disc);
+                while (disc.hasRemaining()) c.out.write(disc);
+                if (c.tls != null) c.tls.closeOutbound();
                 c.channel.shutdownOutput();
             } catch (IOException e) {
                 // the server is gone already
@@ -845,6 +861,10 @@ public final class NbdClient implements AutoCloseable {
     private static final class Connection {
         final long id;
         final SocketChannel channel;
+        // What requests go out on and replies come in from: the channel, or TLS over it.
+        final TlsChannel tls;
+        final GatheringByteChannel out;
+        final ReadableByteChannel in;
         final ExportInfo info;
         NbdClient client;
         Thread reader;
@@ -852,9 +872,12 @@ public final class NbdClient implements AutoCloseable {
         volatile long lastProgressNs;
         volatile String deathReason;
 
-        Connection(long id, SocketChannel channel, ExportInfo info) {
+        Connection(long id, SocketChannel channel, TlsChannel tls, ExportInfo info) {
             this.id = id;
             this.channel = channel;
+            this.tls = tls;
+            this.out = tls != null ? tls : channel;
+            this.in = tls != null ? tls : channel;
             this.info = info;
         }
 
@@ -880,7 +903,7 @@ public final class NbdClient implements AutoCloseable {
         private static final int MAX_EXTENTS = 1 << 16;
         private final NbdClient client;
         private final Connection conn;
-        private final SocketChannel ch;
+        private final ReadableByteChannel ch;
         private final ByteBuffer in = ByteBuffer.allocateDirect(BUFFER).flip();
         private final boolean structured;
         private final long contextId;
@@ -889,7 +912,7 @@ public final class NbdClient implements AutoCloseable {
         ReplyReader(NbdClient client, Connection conn) {
             this.client = client;
             this.conn = conn;
-            this.ch = conn.channel;
+            this.ch = conn.in;
             this.structured = conn.info.structuredReplies();
             this.contextId = conn.info.baseAllocationContext();
         }
@@ -910,7 +933,7 @@ public final class NbdClient implements AutoCloseable {
             } catch (IOException | RuntimeException e) {
                 reason = e.toString();
             }
-            closeQuietly(ch);
+            closeQuietly(conn.channel);
             if (conn.deathReason != null) reason = conn.deathReason;
             // The socket is closed, so a sender still writing to it fails at once and lets go of writeLock;
             // holding writeLock while handing requests back means no sender is inside their buffers.

@@ -7,20 +7,31 @@ import java.util.Objects;
 
 /**
  * An NBD URI as libnbd, qemu and nbdkit write them (NetworkBlockDevice/nbd, doc/uri.md), limited to what
- * bmcast speaks: plain (no TLS) TCP and Unix sockets.
+ * bmcast speaks: TCP and Unix sockets, plaintext or TLS.
  *
  * <pre>
  *   nbd://host[:port]/export           TCP, port 10809 by default; IPv6 hosts in brackets
  *   nbd+unix:///export?socket=PATH     Unix domain socket
+ *   nbds://..., nbds+unix://...        the same with TLS required (NBD_OPT_STARTTLS), never plaintext
  * </pre>
  * The export name is the path after the first slash, percent-decoded (empty means the default export).
  * {@link #toString()} prints the canonical form, which {@link #parse} reads back to an equal value.
  */
-public record NbdUri(Endpoint endpoint, String exportName) {
+public record NbdUri(Endpoint endpoint, String exportName, boolean tls) {
 
     public NbdUri {
         Objects.requireNonNull(endpoint, "endpoint");
         Objects.requireNonNull(exportName, "exportName");
+    }
+
+    /** A plaintext URI. */
+    public NbdUri(Endpoint endpoint, String exportName) {
+        this(endpoint, exportName, false);
+    }
+
+    /** The same export with TLS required. */
+    public NbdUri withTls() {
+        return new NbdUri(endpoint, exportName, true);
     }
 
     public static NbdUri tcp(String host, int port, String exportName) {
@@ -59,29 +70,31 @@ public record NbdUri(Endpoint endpoint, String exportName) {
                 }
             }
         }
+        boolean tls = scheme.startsWith("nbds");
+        if (tls) scheme = "nbd" + scheme.substring(4);
         switch (scheme) {
             case "nbd", "nbd+tcp" -> {
                 if (socket != null) throw new IllegalArgumentException("'socket=' needs the nbd+unix scheme: '" + text + "'");
                 if (authority.indexOf('@') >= 0) throw new IllegalArgumentException("user info not supported in NBD URI '" + text + "'");
                 if (authority.isEmpty()) throw new IllegalArgumentException("missing host in NBD URI '" + text + "'");
-                return new NbdUri(Endpoint.parseTcp(decode(authority, text)), name);
+                return new NbdUri(Endpoint.parseTcp(decode(authority, text)), name, tls);
             }
             case "nbd+unix" -> {
                 if (!authority.isEmpty()) throw new IllegalArgumentException("nbd+unix URI must not name a host (use nbd+unix:///export?socket=PATH): '" + text + "'");
                 if (socket == null || socket.isEmpty()) throw new IllegalArgumentException("nbd+unix URI needs ?socket=PATH: '" + text + "'");
-                return new NbdUri(new Endpoint.Unix(Path.of(socket)), name);
+                return new NbdUri(new Endpoint.Unix(Path.of(socket)), name, tls);
             }
-            case "nbds", "nbds+tcp", "nbds+unix", "nbds+vsock" -> throw new IllegalArgumentException("TLS not supported: '" + text + "'");
             case "nbd+vsock" -> throw new IllegalArgumentException("vsock not supported: '" + text + "'");
-            default -> throw new IllegalArgumentException("unknown URI scheme '" + scheme + "' (expected nbd or nbd+unix): '" + text + "'");
+            default -> throw new IllegalArgumentException("unknown URI scheme '" + text.substring(0, sep)
+                    + "' (expected nbd, nbd+unix, nbds or nbds+unix): '" + text + "'");
         }
     }
 
     @Override
     public String toString() {
         return switch (endpoint) {
-            case Endpoint.Tcp t -> "nbd://" + t + "/" + encode(exportName, false);
-            case Endpoint.Unix u -> "nbd+unix:///" + encode(exportName, false) + "?socket=" + encode(u.path().toString(), true);
+            case Endpoint.Tcp t -> (tls ? "nbds://" : "nbd://") + t + "/" + encode(exportName, false);
+            case Endpoint.Unix u -> (tls ? "nbds+unix:///" : "nbd+unix:///") + encode(exportName, false) + "?socket=" + encode(u.path().toString(), true);
         };
     }
 

@@ -7,6 +7,8 @@ import io.bmcast.protocol.ProtocolException;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.GatheringByteChannel;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
@@ -18,7 +20,12 @@ import java.nio.charset.StandardCharsets;
  * {@link Nbd#MAX_OPTION_LENGTH} or the payload it arrived in before anything is sized from it.
  *
  * <p>Reads exactly the bytes each step needs, never more, so the transmission phase starts on a
- * request boundary.
+ * request boundary (and a TLS handshake on the byte after STARTTLS).
+ *
+ * <p>TLS: on a server with {@link TlsCredentials}, STARTTLS switches the connection to TLS and the options
+ * start afresh inside it (what was negotiated before is forgotten, as the spec asks). Until then every
+ * option but STARTTLS and ABORT is answered NBD_REP_ERR_TLS_REQD, and EXPORT_NAME, which cannot be
+ * refused politely, drops the client: nothing is listed or served in plaintext.
  */
 final class ServerHandshake {
     /** What the handshake settled: the export and the features negotiated for it. */
@@ -28,9 +35,17 @@ final class ServerHandshake {
     static final int BASE_ALLOCATION_ID = 1;
     /** More options than this on one connection is a client looping: disconnect it. */
     static final int MAX_OPTIONS = 1024;
+    /** An option longer than {@link Nbd#MAX_OPTION_LENGTH} but at most this is read and refused; longer: disconnect. */
+    static final long MAX_SKIPPED_OPTION_LENGTH = 1 << 20;
+    /** Option payloads are read into a buffer of this size first, grown as bytes actually arrive. */
+    private static final int FIRST_PAYLOAD_CHUNK = 4096;
 
     private final SocketChannel ch;
     private final NbdServer server;
+    // The plain channel, then the TLS channel once STARTTLS is done.
+    private ReadableByteChannel in;
+    private GatheringByteChannel out;
+    private TlsChannel tls;
     private final ByteBuffer small = ByteBuffer.allocate(OptionReplyHeader.LENGTH + 64);
     private final OptionHeader optionHeader = new OptionHeader();
     private final OptionReplyHeader replyHeader = new OptionReplyHeader();
@@ -42,6 +57,13 @@ final class ServerHandshake {
     ServerHandshake(SocketChannel ch, NbdServer server) {
         this.ch = ch;
         this.server = server;
+        this.in = ch;
+        this.out = ch;
+    }
+
+    /** The TLS channel the session continues on, or null for plaintext. */
+    TlsChannel tls() {
+        return tls;
     }
 
     /** Runs the handshake: the session, or null when the client aborted. */
@@ -72,13 +94,21 @@ final class ServerHandshake {
             long length = optionHeader.payloadLength();
             if (length > Nbd.MAX_OPTION_LENGTH) {
                 if (option == Nbd.OPT_EXPORT_NAME) throw new ProtocolException("export name of " + length + " bytes");
+                if (length > MAX_SKIPPED_OPTION_LENGTH) {
+                    // The spec lets us answer TOO_BIG and hang up rather than read megabytes of nothing.
+                    replyError(option, Nbd.REP_ERR_TOO_BIG, "option payload of " + length + " bytes is too big");
+                    throw new ProtocolException("option " + option + " announced " + length + " bytes of payload");
+                }
                 skip(length);
                 replyError(option, Nbd.REP_ERR_TOO_BIG, "option payload of " + length + " bytes is too big");
                 continue;
             }
-            ByteBuffer payload = ByteBuffer.allocate((int) length);
-            readFully(payload);
-            payload.flip();
+            ByteBuffer payload = readPayload((int) length);
+            if (server.tls() != null && tls == null && option != Nbd.OPT_STARTTLS && option != Nbd.OPT_ABORT) {
+                if (option == Nbd.OPT_EXPORT_NAME) throw new ProtocolException("EXPORT_NAME in plaintext on a server that requires TLS");
+                replyError(option, Nbd.REP_ERR_TLS_REQD, "this server requires TLS: send NBD_OPT_STARTTLS first");
+                continue;
+            }
             Session s = option(option, payload);
             if (s == ABORTED) return null;
             if (s != null) return s;
@@ -134,9 +164,11 @@ final class ServerHandshake {
             case Nbd.OPT_LIST_META_CONTEXT, Nbd.OPT_SET_META_CONTEXT -> {
                 return metaContext(option, p);
             }
+            case Nbd.OPT_STARTTLS -> {
+                return startTls(option, p);
+            }
             default -> {
                 String what = switch (option) {
-                    case Nbd.OPT_STARTTLS -> "TLS is not supported";
                     case Nbd.OPT_EXTENDED_HEADERS -> "extended headers are not supported";
                     default -> "unknown option " + option;
                 };
@@ -231,6 +263,23 @@ final class ServerHandshake {
         return null;
     }
 
+    private Session startTls(int option, ByteBuffer p) throws IOException {
+        if (p.hasRemaining()) return invalid(option, "STARTTLS takes no data");
+        if (server.tls() == null) {
+            replyError(option, Nbd.REP_ERR_UNSUP, "TLS is not configured on this server");
+            return null;
+        }
+        if (tls != null) return invalid(option, "TLS is already on");
+        reply(option, Nbd.REP_ACK, null);
+        tls = TlsChannel.handshake(ch, server.tls().serverEngine(), "client " + NbdConnection.peerOf(ch));
+        in = tls;
+        out = tls;
+        structured = false;
+        metaExport = null;
+        metaAllocation = false;
+        return null;
+    }
+
     private Session session(String name, Export e) {
         String canonical = server.canonicalName(name);
         boolean ctx = structured && metaAllocation && canonical.equals(metaExport);
@@ -274,7 +323,7 @@ final class ServerHandshake {
             writeFully(small);
         } else {
             ByteBuffer[] v = {small, payload};
-            while (small.hasRemaining() || payload.hasRemaining()) ch.write(v);
+            while (small.hasRemaining() || payload.hasRemaining()) out.write(v);
         }
     }
 
@@ -298,21 +347,36 @@ final class ServerHandshake {
 
     private void readFully(ByteBuffer b) throws IOException {
         while (b.hasRemaining()) {
-            if (ch.read(b) < 0) throw new EOFException("client closed during the handshake");
+            if (in.read(b) < 0) throw new EOFException("client closed during the handshake");
+        }
+    }
+
+    /**
+     * The {@code length} bytes of an option's payload. The buffer grows (doubling) as bytes arrive, so a
+     * client that announces 64 KiB and sends 3 bytes costs 4 KiB, not what it announced.
+     */
+    private ByteBuffer readPayload(int length) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(Math.min(length, FIRST_PAYLOAD_CHUNK));
+        while (true) {
+            readFully(b);
+            if (b.capacity() == length) return b.flip();
+            ByteBuffer bigger = ByteBuffer.allocate((int) Math.min(length, 2L * b.capacity()));
+            bigger.put(b.flip());
+            b = bigger;
         }
     }
 
     private void skip(long n) throws IOException {
-        ByteBuffer scratch = ByteBuffer.allocate(64 << 10);
+        ByteBuffer scratch = ByteBuffer.allocate(FIRST_PAYLOAD_CHUNK);
         while (n > 0) {
             scratch.clear().limit((int) Math.min(scratch.capacity(), n));
-            int r = ch.read(scratch);
+            int r = in.read(scratch);
             if (r < 0) throw new EOFException("client closed during the handshake");
             n -= r;
         }
     }
 
     private void writeFully(ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) ch.write(b);
+        while (b.hasRemaining()) out.write(b);
     }
 }

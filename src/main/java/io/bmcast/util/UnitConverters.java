@@ -47,4 +47,22 @@ public final class UnitConverters {
             }
         }
     }
+
+    /** A fraction of something, 0 to 1: {@code 0.05} or {@code 5%}. */
+    public static final class FractionConverter implements ITypeConverter<Double> {
+        @Override
+        public Double convert(String text) {
+            String t = text.trim();
+            boolean percent = t.endsWith("%");
+            double v;
+            try {
+                v = Double.parseDouble(percent ? t.substring(0, t.length() - 1).trim() : t);
+            } catch (NumberFormatException e) {
+                throw new TypeConversionException("'" + text + "' is not a fraction (0.05 or 5%)");
+            }
+            if (percent) v /= 100;
+            if (!(v >= 0 && v <= 1)) throw new TypeConversionException("'" + text + "' is not between 0 and 1 (0% and 100%)");
+            return v;
+        }
+    }
 }

@@ -29,25 +29,21 @@ public enum Accel {
 
     /**
      * The accelerator to use, probing with {@code kernel} (a bootable bzImage; null for the host's cloud kernel)
-     * if not known yet.
+     * if not known yet. The probe can take seconds: call this before a deployment's clock starts (when an agent,
+     * {@code instance run}, the demo or a benchmark starts), never on a deployment's path; that path asks
+     * {@link #known}.
      */
     public static Accel detect(Path kernel) {
-        String forced = System.getenv("BMCAST_ACCEL");
-        if (forced != null && !forced.isBlank()) return valueOf(forced.trim().toUpperCase(Locale.ROOT));
-        Accel a = detected;
+        Accel a = known();
         if (a != null) return a;
         synchronized (Accel.class) {
-            if (detected != null) return detected;
-            Path memo = memoFile();
-            try {
-                if (memo != null && Files.exists(memo)) return detected = valueOf(Files.readString(memo).trim());
-            } catch (IOException | IllegalArgumentException ignored) {
-                // probe again
-            }
+            a = known();
+            if (a != null) return a;
             // A guest that boots itself brings no kernel to probe with: probe with the host's, so the answer
             // remembered for this host boot is not "TCG" merely for lack of a kernel.
             if (kernel == null) kernel = hostKernel();
             a = kvmOpenable() && kvmBoots(kernel) ? KVM : TCG;
+            Path memo = memoFile();
             try {
                 if (memo != null) {
                     Files.createDirectories(memo.getParent());
@@ -58,6 +54,24 @@ public enum Accel {
             }
             return detected = a;
         }
+    }
+
+    /**
+     * The accelerator if it is known without a probe: forced by {@code BMCAST_ACCEL}, decided in this JVM, or
+     * remembered for this host boot; null when only {@link #detect} can tell.
+     */
+    public static Accel known() {
+        String forced = System.getenv("BMCAST_ACCEL");
+        if (forced != null && !forced.isBlank()) return valueOf(forced.trim().toUpperCase(Locale.ROOT));
+        Accel a = detected;
+        if (a != null) return a;
+        Path memo = memoFile();
+        try {
+            if (memo != null && Files.exists(memo)) return detected = valueOf(Files.readString(memo).trim());
+        } catch (IOException | IllegalArgumentException ignored) {
+            // unreadable: only a probe can tell
+        }
+        return null;
     }
 
     static boolean kvmOpenable() {

@@ -30,14 +30,17 @@ public final class Qemu implements AutoCloseable {
     private final Qmp qmp;
     private final GuestConsole console;
     private final long startedNanos;
+    private final List<String> argv;
 
-    private Qemu(QemuSpec spec, Accel accel, Process process, Qmp qmp, GuestConsole console, long startedNanos) {
+    private Qemu(QemuSpec spec, Accel accel, Process process, Qmp qmp, GuestConsole console, long startedNanos,
+            List<String> argv) {
         this.spec = spec;
         this.accel = accel;
         this.process = process;
         this.qmp = qmp;
         this.console = console;
         this.startedNanos = startedNanos;
+        this.argv = argv;
     }
 
     /** QMP control socket, in the work dir. */
@@ -57,6 +60,24 @@ public final class Qemu implements AutoCloseable {
      * process is killed and the error carries the tail of QEMU's log.
      */
     public static Qemu start(QemuSpec spec) throws IOException {
+        Qemu q = launch(spec, true);
+        q.resume();
+        return q;
+    }
+
+    /**
+     * Starts QEMU for {@code spec} paused and without its disk: QMP and the console are connected, the guest has
+     * not run an instruction. {@link #attachDisk} adds the disk's nodes and device, {@link #resume} lets the guest
+     * run. This is how an instance starts QEMU while its mediator is still starting: QEMU's own start (~0.2 s
+     * here) overlaps the mediator's, and the NBD node, which connects when it is added, is added once the
+     * mediator listens. A device added before the guest first runs is found by the firmware and the kernel as
+     * one given on the command line is (checked on QEMU 7.2 with NVMe, virtio-blk and a disk's own boot loader).
+     */
+    public static Qemu startWithoutDisk(QemuSpec spec) throws IOException {
+        return launch(spec, false);
+    }
+
+    private static Qemu launch(QemuSpec spec, boolean withDisk) throws IOException {
         Files.createDirectories(spec.workDir());
         for (Path p : List.of(qmpSocket(spec.workDir()), consoleSocket(spec.workDir()))) {
             if (p.toString().length() > 107) throw new IOException("socket path too long for Unix sockets: " + p);
@@ -73,7 +94,7 @@ public final class Qemu implements AutoCloseable {
                     overlay.toString(), Long.toString(size)));
         }
         Accel accel = spec.accel() != null ? spec.accel() : Accel.detect(spec.kernel());
-        List<String> argv = commandLine(spec, accel);
+        List<String> argv = commandLine(spec, accel, withDisk);
         Path log = qemuLog(spec.workDir());
         long t0 = System.nanoTime();
         Process p = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile()).start();
@@ -82,19 +103,60 @@ public final class Qemu implements AutoCloseable {
         try {
             qmp = connectWhileAlive(p, spec.workDir());
             console = GuestConsole.connect(consoleSocket(spec.workDir()), null, Duration.ofSeconds(10));
-            qmp.execute("cont", Map.of());
-            return new Qemu(spec, accel, p, qmp, console, t0);
+            return new Qemu(spec, accel, p, qmp, console, t0, argv);
         } catch (IOException | RuntimeException e) {
             if (console != null) console.close();
             if (qmp != null) qmp.close();
-            p.destroyForcibly();
-            try {
-                p.waitFor(5, TimeUnit.SECONDS);
-            } catch (InterruptedException ie) {
-                Thread.currentThread().interrupt();
-            }
+            kill(p);
             throw new IOException("QEMU failed to start: " + e.getMessage() + "\ncommand: " + String.join(" ", argv)
                     + "\nqemu log:\n" + readTail(log), e);
+        }
+    }
+
+    /**
+     * Adds the disk's block nodes (bottom first) and its device to a QEMU started {@linkplain #startWithoutDisk
+     * without them}. The NBD node connects as it is added: a server not listening fails it, and then the nodes
+     * added so far are removed again, so that the call can be repeated once the server is back.
+     */
+    public void attachDisk() throws IOException {
+        List<String> added = new ArrayList<>();
+        try {
+            for (Map<String, Object> node : blockNodes(spec.disk())) {
+                qmp.execute("blockdev-add", node);
+                added.add((String) node.get("node-name"));
+            }
+            qmp.execute("device_add", device(spec));
+        } catch (IOException e) {
+            for (String name : added.reversed()) {
+                try {
+                    qmp.execute("blockdev-del", Map.of("node-name", name));
+                } catch (IOException ignored) {
+                    // QEMU is gone or the node is in use: the caller stops QEMU on the first error anyway
+                }
+            }
+            throw e;
+        }
+    }
+
+    /** Lets the guest run ({@code cont}); on failure QEMU is killed and the error carries its log's tail. */
+    public void resume() throws IOException {
+        try {
+            qmp.execute("cont", Map.of());
+        } catch (IOException e) {
+            console.close();
+            qmp.close();
+            kill(process);
+            throw new IOException("QEMU failed to start: " + e.getMessage() + "\ncommand: " + String.join(" ", argv)
+                    + "\nqemu log:\n" + readTail(qemuLog(spec.workDir())), e);
+        }
+    }
+
+    private static void kill(Process p) {
+        p.destroyForcibly();
+        try {
+            p.waitFor(5, TimeUnit.SECONDS);
+        } catch (InterruptedException ie) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -122,6 +184,11 @@ public final class Qemu implements AutoCloseable {
 
     /** The full QEMU command line for {@code spec}: pure, for tests and for printing. */
     public static List<String> commandLine(QemuSpec spec, Accel accel) {
+        return commandLine(spec, accel, true);
+    }
+
+    /** ... and without the disk's nodes and device when {@code withDisk} is false ({@link #startWithoutDisk}). */
+    static List<String> commandLine(QemuSpec spec, Accel accel, boolean withDisk) {
         Path w = spec.workDir();
         List<String> a = new ArrayList<>(List.of(BINARY, "-name", "bmcast-guest", "-accel", accel.qemuName(),
                 "-m", Integer.toString(spec.memoryMiB()), "-nodefaults", "-no-user-config", "-display", "none",
@@ -133,15 +200,28 @@ public final class Qemu implements AutoCloseable {
         if (spec.kernel() != null) {
             a.addAll(List.of("-kernel", spec.kernel().toString()));
             if (spec.initrd() != null) a.addAll(List.of("-initrd", spec.initrd().toString()));
-            if (spec.append() != null) a.addAll(List.of("-append", spec.append()));
+            String append = spec.bus().withKernelArgs(spec.append());
+            if (append != null) a.addAll(List.of("-append", append));
         }
-        for (Map<String, Object> node : blockNodes(spec.disk())) a.addAll(List.of("-blockdev", json(node)));
-        String dev = spec.bus().qemuDevice() + ",id=disk0,drive=" + topNode(spec.disk())
-                + (spec.bus() == DiskBus.NVME ? ",serial=bmcast0" : "")
-                + (spec.kernel() == null ? ",bootindex=0" : "");
-        a.addAll(List.of("-device", dev));
+        if (withDisk) {
+            for (Map<String, Object> node : blockNodes(spec.disk())) a.addAll(List.of("-blockdev", json(node)));
+            StringBuilder dev = new StringBuilder();
+            for (Map.Entry<String, Object> e : device(spec).entrySet()) {
+                if (e.getKey().equals("driver")) dev.append(e.getValue());
+                else dev.append(',').append(e.getKey()).append('=').append(e.getValue());
+            }
+            a.addAll(List.of("-device", dev.toString()));
+        }
         a.addAll(spec.extraArgs());
         return a;
+    }
+
+    /** The guest disk's device, as {@code device_add} takes it (driver first, as on the command line). */
+    private static Map<String, Object> device(QemuSpec spec) {
+        Map<String, Object> d = node("driver", spec.bus().qemuDevice(), "id", "disk0", "drive", topNode(spec.disk()));
+        if (spec.bus() == DiskBus.NVME) d.put("serial", "bmcast0");
+        if (spec.kernel() == null) d.put("bootindex", 0);
+        return d;
     }
 
     /** A block node's properties in the order given, so the command line reads as QEMU's documentation does. */

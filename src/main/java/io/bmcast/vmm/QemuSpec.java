@@ -23,22 +23,22 @@ public record QemuSpec(Path workDir, GuestDisk disk, DiskBus bus, Path kernel, P
     }
 
     /**
-     * A built sample guest booted by QEMU's direct kernel loading (or, for a guest that boots itself, by the
-     * firmware from the disk), on an NVMe disk, 512 MiB, accel detected.
+     * A built sample guest booted by QEMU's direct kernel loading with Debian's initramfs (or, for a guest that
+     * boots itself, by the firmware from the disk), on the {@linkplain DiskBus#DEFAULT default} disk device, 512 MiB,
+     * accel detected.
      */
     public static QemuSpec forGuest(GuestImage guest, GuestDisk disk, Path workDir) {
-        Path kernel = guest.kernel();
-        return new QemuSpec(workDir, disk, DiskBus.NVME, kernel, null, kernel == null ? null : guest.append(), 512,
-                null, List.of());
+        return new QemuSpec(workDir, disk, DiskBus.DEFAULT, null, null, null, 512, null, List.of()).withBus(DiskBus.DEFAULT, guest);
     }
 
     /**
-     * The same guest on another bus. A virtio-blk root needs the Debian initramfs (virtio_blk is a module in the
-     * cloud kernel), so {@code guest} supplies it and the {@code root=} device.
+     * The same guest on another device. The guest's initramfs (which loads virtio-blk, a module in the cloud kernel,
+     * and finds the root by UUID) goes with its kernel on every device; the command line is the guest's own.
      */
     public QemuSpec withBus(DiskBus b, GuestImage guest) {
-        return new QemuSpec(workDir, disk, b, kernel, b == DiskBus.VIRTIO ? guest.initrd() : null,
-                kernel == null ? null : guest.append(b.guestDevice()), memoryMiB, accel, extraArgs);
+        Path k = guest.kernel();
+        return new QemuSpec(workDir, disk, b, k, k == null ? null : guest.initrd(),
+                k == null ? null : guest.append(b.guestDevice()), memoryMiB, accel, extraArgs);
     }
 
     public QemuSpec withDisk(GuestDisk d) {

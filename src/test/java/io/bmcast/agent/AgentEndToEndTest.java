@@ -46,7 +46,7 @@ class AgentEndToEndTest {
             Files.createSymbolicLink(images.resolve("disk.img"), guest.disk());
             Path sock = procs.path("image.sock");
             procs.bmcastOn(sock, "image-server", "--dir", images.toString(), "--socket", sock.toString(), "--rate", "2Gbit");
-            c.addImage("busybox", NbdUri.unix(sock, "disk").toString(), guest.kernel(), guest.append());
+            c.addImage("busybox", NbdUri.unix(sock, "disk").toString(), guest.kernel(), guest.initrd(), guest.append());
             Machine.Config config = new Machine.Config(work, null, 2 * guest.diskSize(), 256L << 20, Duration.ofSeconds(10), List.of());
 
             Agent first = new Agent("node-1", config, c.agentClient()).start();

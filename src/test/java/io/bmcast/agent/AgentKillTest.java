@@ -45,7 +45,7 @@ class AgentKillTest {
             Files.createSymbolicLink(images.resolve("disk.img"), guest.disk());
             Path sock = procs.path("image.sock");
             procs.bmcastOn(sock, "image-server", "--dir", images.toString(), "--socket", sock.toString(), "--rate", "2Gbit");
-            c.addImage("busybox", NbdUri.unix(sock, "disk").toString(), guest.kernel(), guest.append());
+            c.addImage("busybox", NbdUri.unix(sock, "disk").toString(), guest.kernel(), guest.initrd(), guest.append());
             Path token = Files.writeString(tmp.resolve("join.token"), c.controller.joinToken() + "\n");
             List<String> cmd = List.of(ProcessHandle.current().info().command().orElse("java"), "--enable-native-access=ALL-UNNAMED",
                     "-Xmx256m", "-cp", System.getProperty("java.class.path"), AgentMain.class.getName(),

@@ -42,14 +42,15 @@ final class ControllerFixture implements AutoCloseable {
         return new ControllerClient(URI.create(controller.url()), controller.joinToken(), http);
     }
 
-    /** Adds an image with a kernel to boot it with (multipart, as {@code image add --kernel} sends it). */
-    Api.Image addImage(String name, String uri, Path kernel, String append) throws Exception {
+    /** Adds an image with a kernel (and initrd, or null) to boot it with (multipart, as {@code image add --kernel} sends it). */
+    Api.Image addImage(String name, String uri, Path kernel, Path initrd, String append) throws Exception {
         String boundary = "bmcast-test-boundary";
         ByteArrayOutputStream body = new ByteArrayOutputStream();
         part(body, boundary, "name", null, name.getBytes(StandardCharsets.UTF_8));
         part(body, boundary, "uri", null, uri.getBytes(StandardCharsets.UTF_8));
         if (append != null) part(body, boundary, "append", null, append.getBytes(StandardCharsets.UTF_8));
         if (kernel != null) part(body, boundary, "kernel", "vmlinuz", Files.readAllBytes(kernel));
+        if (initrd != null) part(body, boundary, "initrd", "initrd.img", Files.readAllBytes(initrd));
         body.write(("--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
         HttpResponse<String> r = http.send(request("/api/v1/images").header("Content-Type", "multipart/form-data; boundary=" + boundary)
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray())).build(), HttpResponse.BodyHandlers.ofString());

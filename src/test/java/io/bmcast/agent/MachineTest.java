@@ -55,8 +55,8 @@ class MachineTest {
             Path sock = procs.path("image.sock");
             procs.bmcastOn(sock, "image-server", "--dir", images.toString(), "--socket", sock.toString(), "--rate", "2Gbit");
             ImageSpec image = new ImageSpec("busybox", NbdUri.unix(sock, "disk").toString(), guest.diskSize(), 0,
-                    "/api/v1/images/busybox/kernel", null, guest.append());
-            BootSource boot = spec -> new BootSource.Local(guest.kernel(), null);
+                    "/api/v1/images/busybox/kernel", "/api/v1/images/busybox/initrd", guest.append());
+            BootSource boot = spec -> new BootSource.Local(guest.kernel(), guest.initrd());
             Machine.Config config = new Machine.Config(work, null, guest.diskSize() * 2, 256L << 20, Duration.ofSeconds(10), List.of());
 
             Machine first = new Machine(config, "machine-1", boot).open();

@@ -1,6 +1,7 @@
 package io.bmcast.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -60,6 +61,37 @@ class BarChartTest {
     void rejectsGroupsWithTheWrongNumberOfBars() {
         assertThrows(IllegalArgumentException.class, () -> new BarChart.Chart("t", null, List.of("a", "b"),
                 List.of(new BarChart.Group("x", List.of(new BarChart.Bar(1, false))))));
+    }
+
+    @Test
+    void aWhiskerSpansTheRunsMinToMaxAcrossTheMedianBar(@TempDir Path dir) throws Exception {
+        BarChart.Chart c = new BarChart.Chart("startup", null, List.of("ready"), List.of(
+                new BarChart.Group("bmcast", List.of(new BarChart.Bar(10, false, 5, 50))),
+                new BarChart.Group("local", List.of(new BarChart.Bar(10, false)))));
+        assertEquals(0, BarChart.axisFor(c).lowDecade());
+        assertEquals(2, BarChart.axisFor(c).highDecade(), "the axis covers the whisker's max");
+        Path png = dir.resolve("w.png");
+        BarChart.write(c, png);
+        BufferedImage img = ImageIO.read(png.toFile());
+        int plotW = BarChart.WIDTH - BarChart.LEFT - BarChart.RIGHT;
+        int mid = BarChart.TOP + BarChart.BAR_HEIGHT / 2;
+        int barEnd = BarChart.LEFT + plotW / 2; // 10 s on a 1..100 s axis
+        int maxX = BarChart.LEFT + (int) Math.round(Math.log10(50) / 2 * plotW);
+        assertTrue(Math.abs(barLength(img, BarChart.TOP + 2) - plotW / 2) <= 3, "the median bar, along its top row (the caps stop short of it)");
+        int dark = 0;
+        for (int x = barEnd + 3; x < maxX - 2; x++) if (isDark(img.getRGB(x, mid))) dark++;
+        assertTrue(dark >= maxX - barEnd - 6, "the whisker runs on past the bar to the max: " + dark);
+        assertTrue(isDark(img.getRGB(maxX, mid - 4)), "cap at the max");
+        int below = BarChart.TOP + BarChart.BAR_HEIGHT + BarChart.GROUP_GAP + BarChart.BAR_HEIGHT / 2;
+        for (int x = barEnd + 80; x < maxX - 2; x++) { // past the "10.0 s" label
+            assertFalse(isDark(img.getRGB(x, below)) && isDark(img.getRGB(x + 1, below)) && isDark(img.getRGB(x + 2, below)),
+                    "one run, no whisker, only a label");
+        }
+    }
+
+    private static boolean isDark(int rgb) {
+        int r = (rgb >> 16) & 0xff, g = (rgb >> 8) & 0xff, b = rgb & 0xff;
+        return r < 80 && g < 80 && b < 80;
     }
 
     /** Coloured (non-grey) pixels from the plot's left edge along row {@code y}. */

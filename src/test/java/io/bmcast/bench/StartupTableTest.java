@@ -90,6 +90,79 @@ class StartupTableTest {
         assertEquals("859x", StartupTable.ratio(859.4));
     }
 
+    /** Two modes, three interleaved runs; bmcast's second run hit a slow spell, remote's third failed. */
+    private static final List<ModeResult> RUNS = List.of(
+            ModeResult.of("local", 3.0, 0, 0), ModeResult.of("remote", 3.6, Double.NaN, 2 << 20),
+            ModeResult.of("bmcast", 3.2, 10, 100).withExtra("idleLinkUtilization", 0.9),
+            ModeResult.of("local", 3.1, 0, 0), ModeResult.of("remote", 3.4, Double.NaN, 2 << 20),
+            ModeResult.of("bmcast", 9.0, 30, 300).withExtra("idleLinkUtilization", 0.5),
+            ModeResult.of("local", 2.9, 0, 0),
+            new ModeResult("remote", -1, Double.NaN, 0, false, false, Map.of("error", "boom")),
+            ModeResult.of("bmcast", 3.3, 12, 200).withExtra("idleLinkUtilization", 0.95));
+
+    @Test
+    void repeatedRunsAreSummarizedByTheirMedians() {
+        StartupTable t = new StartupTable(RUNS);
+        assertEquals(3, t.runs());
+        assertEquals(List.of("local", "remote", "bmcast"), t.rows().stream().map(ModeResult::mode).toList());
+        ModeResult bmcast = t.reference();
+        assertEquals(3.3, bmcast.readySeconds(), 1e-9, "the 9 s run is outvoted");
+        assertEquals(12, bmcast.localSeconds(), 1e-9);
+        assertEquals(200, bmcast.bytesMoved());
+        assertEquals(0.9, (Double) bmcast.extra().get("idleLinkUtilization"), 1e-9);
+        ModeResult remote = t.rows().get(1);
+        assertEquals(3.5, remote.readySeconds(), 1e-9, "the failed run counts in no median");
+        assertEquals(3.0 / 3.3, t.readyRatio(t.rows().get(0)), 1e-9, "ratio of medians");
+        StartupTable.Row row = t.samples().get(2);
+        assertEquals(3.2, row.ready().min(), 1e-9);
+        assertEquals(9.0, row.ready().max(), 1e-9);
+        assertEquals(1, t.samples().get(1).ready().failed());
+    }
+
+    @Test
+    void repeatedTableShowsMinMaxAndFailedRuns() {
+        String text = new StartupTable(RUNS).format();
+        String[] lines = text.split("\n");
+        assertTrue(line(lines, "bmcast").contains("3.30 (3.20-9.00)") && line(lines, "bmcast").contains("12.00 (10.00-30.00)"),
+                line(lines, "bmcast"));
+        assertTrue(line(lines, "remote").contains("3.50 (3.40-3.60) !1"), line(lines, "remote"));
+        assertTrue(line(lines, "local").contains("0.91x"), line(lines, "local"));
+        assertTrue(text.contains("median of 3 interleaved runs") && text.contains("!k: k runs failed"), text);
+        assertTrue(StartupBench.targets(new StartupTable(RUNS)).contains("1.10x  met"), "3.3 / 3.0 on medians");
+    }
+
+    @Test
+    void repeatedJsonKeepsEveryRun() throws Exception {
+        List<Map<String, Object>> rows = new StartupTable(RUNS).toJson();
+        Map<String, Object> bmcast = rows.get(2);
+        assertEquals(3.3, bmcast.get("readySeconds"));
+        assertEquals(3.2, bmcast.get("readyMinSeconds"));
+        assertEquals(9.0, bmcast.get("readyMaxSeconds"));
+        assertEquals(30.0, bmcast.get("localMaxSeconds"));
+        assertEquals(3, bmcast.get("runs"));
+        List<?> samples = (List<?>) bmcast.get("samples");
+        assertEquals(List.of(3.2, 9.0, 3.3), samples.stream().map(m -> ((Map<?, ?>) m).get("readySeconds")).toList(),
+                "in run order");
+        assertEquals(0.5, ((Map<?, ?>) samples.get(1)).get("idleLinkUtilization"));
+        Map<String, Object> remote = rows.get(1);
+        assertEquals(1, remote.get("failedRuns"));
+        assertFalse(remote.containsKey("localMinSeconds"), "remote never makes the disk local");
+        assertEquals("boom", ((Map<?, ?>) ((List<?>) remote.get("samples")).get(2)).get("error"));
+        Jackson.MAPPER.writeValueAsString(Map.of("modes", rows));
+    }
+
+    @Test
+    void chartGetsWhiskersOnlyWithRepeats() {
+        BarChart.Chart one = StartupBench.chart(new StartupTable(ROWS), "x");
+        assertFalse(one.groups().getLast().bars().getFirst().hasWhisker());
+        BarChart.Chart many = StartupBench.chart(new StartupTable(RUNS), "x");
+        BarChart.Bar ready = many.groups().get(2).bars().getFirst();
+        assertEquals(3.3, ready.value(), 1e-9);
+        assertEquals(3.2, ready.min(), 1e-9);
+        assertEquals(9.0, ready.max(), 1e-9);
+        assertTrue(Double.isNaN(many.groups().get(1).bars().get(1).value()), "remote: no local bar");
+    }
+
     private static String line(String[] lines, String mode) {
         for (String l : lines) if (l.startsWith(mode + " ")) return l;
         throw new AssertionError("no row " + mode);

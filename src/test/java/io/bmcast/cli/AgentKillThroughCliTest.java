@@ -60,7 +60,7 @@ class AgentKillThroughCliTest {
             // A slow link, so that the background copy is still under way when the agent is killed.
             procs.bmcastOn(sock, "image-server", "--dir", images.toString(), "--socket", sock.toString(), "--rate", "20Mbit");
             Cli cli = new Cli(controller.url(), tmp.resolve("controller/admin.token"));
-            cli.ok("image", "add", "busybox", "--uri", NbdUri.unix(sock, "disk").toString(), "--kernel", guest.kernel().toString(),
+            cli.ok("image", "add", "busybox", "--uri", NbdUri.unix(sock, "disk").toString(), "--kernel", guest.kernel().toString(), "--initrd", guest.initrd().toString(),
                     "--append", guest.append() + " " + GuestImage.SELF_CHECK_FLAG + "=" + tag);
             List<String> agentCommand = ClientTestProcesses.bmcastCommand("agent", "--controller", controller.url(),
                     "--join-token", tmp.resolve("controller/join.token").toString(), "--name", "node-1", "--work", work.toString(),

@@ -93,7 +93,7 @@ class FleetLifecycleTest {
             Cli cli = new Cli(controller.url(), tmp.resolve("controller/admin.token"));
 
             String added = cli.ok("image", "add", "busybox", "--uri", NbdUri.unix(sock, "disk").toString(),
-                    "--kernel", guest.kernel().toString(), "--append", guest.append() + " " + GuestImage.SELF_CHECK_FLAG + "=" + tag);
+                    "--kernel", guest.kernel().toString(), "--initrd", guest.initrd().toString(), "--append", guest.append() + " " + GuestImage.SELF_CHECK_FLAG + "=" + tag);
             assertTrue(added.contains("boots its own kernel"), added);
 
             for (int i = 0; i < NODES; i++) {

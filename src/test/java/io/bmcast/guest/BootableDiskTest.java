@@ -48,12 +48,12 @@ class BootableDiskTest {
         assertEquals(BootableDisk.ROOT_OFFSET, ((Number) json.get("rootOffset")).longValue());
         assertEquals(BootableDisk.ROOT_OFFSET, g.rootOffset());
 
-        // Partition table: p1 active FAT at 1 MiB, p2 Linux from 65 MiB to the end; the signature is the PARTUUID.
+        // Partition table: p1 active FAT at 1 MiB, p2 Linux from 65 MiB to the end, the fixed disk signature.
         String table = HostCommand.run(T, List.of("sfdisk", "-d", disk.toString())).output();
         assertTrue(table.contains("label-id: 0x626d6373"), table);
         assertTrue(table.contains("start=        2048, size=      131072, type=e, bootable"), table);
         assertTrue(table.contains("start=      133120, size=    66975744, type=83"), table);
-        assertTrue(g.append().contains("root=PARTUUID=626d6373-02"), g.append());
+        assertTrue(g.append().contains("root=UUID=" + Ext4Image.uuidFor("busybox-disk")), g.append());
 
         // MBR boot code from syslinux-common in front of the table, and the 0x55AA boot signature.
         byte[] head = new byte[512];
@@ -69,14 +69,20 @@ class BootableDiskTest {
         // The FAT holds syslinux, the host's kernel byte for byte, and a configuration booting it.
         String fat = disk + "@@" + BootableDisk.BOOT_OFFSET;
         String dir = HostCommand.run(T, List.of("mdir", "-a", "-b", "-i", fat, "::/")).output();
-        for (String f : List.of("LDLINUX.SYS", "LDLINUX.C32", "VMLINUZ", "SYSLINUX.CFG")) {
+        for (String f : List.of("LDLINUX.SYS", "LDLINUX.C32", "VMLINUZ", "INITRD.IMG", "SYSLINUX.CFG")) {
             assertTrue(dir.toUpperCase().contains(f), f + " in the boot partition: " + dir);
         }
         Path kernelCopy = tmp.resolve("vmlinuz.out");
         HostCommand.run(T, List.of("mcopy", "-i", fat, "::/vmlinuz", kernelCopy.toString()));
         assertArrayEquals(Files.readAllBytes(HostKernel.find().vmlinuz()), Files.readAllBytes(kernelCopy));
         String cfg = HostCommand.run(T, List.of("mtype", "-i", fat, "::/syslinux.cfg")).output();
-        assertTrue(cfg.contains("LINUX /vmlinuz") && cfg.contains("APPEND " + g.append()), cfg);
+        assertTrue(cfg.contains("LINUX /vmlinuz") && cfg.contains("INITRD /initrd.img") && cfg.contains("APPEND " + g.append()), cfg);
+        Path initrdCopy = tmp.resolve("initrd.out");
+        HostCommand.run(T, List.of("mcopy", "-i", fat, "::/initrd.img", initrdCopy.toString()));
+        assertArrayEquals(Files.readAllBytes(HostKernel.find().initrd()), Files.readAllBytes(initrdCopy));
+        // The root partition carries the UUID the command line names.
+        String super_ = HostCommand.run(T, List.of("dumpe2fs", "-h", Ext4Image.device(disk, g.rootOffset()))).output();
+        assertTrue(super_.contains("Filesystem UUID:          " + Ext4Image.uuidFor("busybox-disk")), super_);
 
         // The root filesystem in partition 2: clean, with the busybox init and the same test data.
         Ext4Image.check(disk, g.rootOffset());

@@ -31,7 +31,12 @@ class GuestBuilderTest {
                 java.util.List.of("stat", "--format=%b", g.disk().toString())).output().strip());
         assertTrue(allocated < 200L << 20, "disk should be sparse, has " + allocated + " bytes allocated");
         assertTrue(Files.size(g.kernel()) > 1 << 20);
-        assertTrue(g.append().contains("root=/dev/nvme0n1") && g.append("/dev/vda").contains("root=/dev/vda"));
+        // The root by UUID, the same command line on every device; Debian's initramfs resolves it.
+        String root = "root=UUID=" + Ext4Image.uuidFor("busybox");
+        assertTrue(g.append().contains(root) && g.append("/dev/vda").equals(g.append()), g.append());
+        assertTrue(Files.size(g.initrd()) > 1 << 20, "Debian's initramfs is part of the guest");
+        String super_ = HostCommand.run(java.time.Duration.ofSeconds(10), java.util.List.of("dumpe2fs", "-h", g.disk().toString())).output();
+        assertTrue(super_.contains("Filesystem UUID:          " + Ext4Image.uuidFor("busybox")), super_);
         assertEquals(8, g.checksums().size());
 
         byte[] data = Ext4Image.readFile(g.disk(), "/data/data-03.bin");

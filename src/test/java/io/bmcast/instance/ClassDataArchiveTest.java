@@ -45,14 +45,24 @@ class ClassDataArchiveTest {
         assertEquals(1, opts.size());
         assertTrue(opts.get(0).startsWith("-XX:AOTCache=" + cache), opts.toString());
 
+        // Another installation (another checkout's jar) shares the cache dir: its archive is its own.
+        Path otherJar = Files.writeString(Files.createDirectories(tmp.resolve("other")).resolve("bmcast.jar"), "v1");
+        ClassDataArchive other = new ClassDataArchive(cache, otherJar.toString());
+        Files.writeString(dump, "other classes");
+        other.adopt(dump);
+        assertEquals(opts, cds.jvmOptions(dump), "another installation's archive leaves this one's in place");
+
+        Path legacy = Files.writeString(cache.resolve("node-26fbffe64842f.aot"), "an archive named by an older bmcast");
         Files.writeString(jar, "v2, rebuilt");
         ClassDataArchive rebuilt = new ClassDataArchive(cache, jar.toString());
         assertEquals(List.of("-XX:AOTCacheOutput=" + dump), rebuilt.jvmOptions(dump), "another build: dump anew");
         Files.writeString(dump, "classes v2");
         rebuilt.adopt(dump);
         try (var files = Files.list(cache)) {
-            assertEquals(1, files.count(), "the older build's archive is dropped");
+            assertEquals(2, files.count(), "the older build's archive is dropped, the other installation's kept");
         }
+        assertTrue(other.jvmOptions(dump).get(0).startsWith("-XX:AOTCache="), "the other installation still has its archive");
+        assertFalse(Files.exists(legacy), "an archive named the old way is dropped");
     }
 
     @Test

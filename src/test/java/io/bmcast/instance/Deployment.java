@@ -53,6 +53,7 @@ final class Deployment implements AutoCloseable {
     final Path console;
     private ClientTestProcesses.Server imageServer;
     private String rate;
+    private io.bmcast.node.MediatorConfig.Hydration hydration = io.bmcast.node.MediatorConfig.Hydration.DEFAULTS;
     private Instance instance;
     private final CompletableFuture<Qemu> vmm = new CompletableFuture<>();
     private final CompletableFuture<Instance.Result> result = new CompletableFuture<>();
@@ -96,7 +97,7 @@ final class Deployment implements AutoCloseable {
     java.util.List<String> instanceRunArgs(String... more) {
         java.util.List<String> a = new java.util.ArrayList<>(java.util.List.of("instance", "run", "--image",
                 imageUri().toString(), "--disk", disk.toString(), "--state", state.toString(), "--kernel",
-                guest.kernel().toString(), "--append", guest.append(), "--console", console.toString(), "--events",
+                guest.kernel().toString(), "--initrd", guest.initrd().toString(), "--append", guest.append(), "--console", console.toString(), "--events",
                 events.toString()));
         a.addAll(java.util.List.of(more));
         return a;
@@ -132,9 +133,18 @@ final class Deployment implements AutoCloseable {
      * @param onVmm       called in the instance's thread right after QEMU starts (keep it short)
      */
     void start(long hydrateRate, String append, String readyMarker, Consumer<Qemu> onVmm) throws IOException {
-        Instance.Spec spec = new Instance.Spec(imageUri(), disk, state, guest.kernel(), null, append, 512, DiskBus.NVME,
-                console, events, 64 << 10, hydrateRate, readyMarker);
+        start(hydrateRate, append, readyMarker, onVmm, event -> {});
+    }
+
+    /** ... and {@code onEvent} called with each event's name in the instance's thread as it is recorded. */
+    void start(long hydrateRate, String append, String readyMarker, Consumer<Qemu> onVmm, Consumer<String> onEvent)
+            throws IOException {
+        // As `instance run` and the agent do: the accelerator is decided before the instance's clock starts.
+        io.bmcast.vmm.Accel.detect(guest.kernel());
+        Instance.Spec spec = new Instance.Spec(imageUri(), disk, state, guest.kernel(), guest.initrd(), append, 512, DiskBus.DEFAULT,
+                console, events, 64 << 10, hydrateRate, readyMarker).withHydration(hydration);
         EventLog log = new EventLog(System.nanoTime(), events, System.out);
+        log.addListener(onEvent);
         instance = new Instance(spec, log, System.out, q -> {
             vmm.complete(q);
             onVmm.accept(q);
@@ -149,6 +159,11 @@ final class Deployment implements AutoCloseable {
                 vmm.completeExceptionally(new IllegalStateException("the instance ended before QEMU started"));
             }
         });
+    }
+
+    /** The background copy's settings for the next {@link #start} ({@code --hydrate-share} ...). */
+    void hydration(io.bmcast.node.MediatorConfig.Hydration h) {
+        this.hydration = h;
     }
 
     void start(long hydrateRate) throws IOException {

@@ -63,7 +63,7 @@ class InstanceBootLoaderTest {
         try (TestServer server = TestServer.on(tmp).file("busybox-disk", guest.disk(), false).start();
              EventLog events = new EventLog(System.nanoTime(), tmp.resolve("events.jsonl"), System.out)) {
             Instance.Spec spec = new Instance.Spec(NbdUri.unix(server.socket(), "busybox-disk"), local, state,
-                    null, null, null, 512, DiskBus.NVME, console, tmp.resolve("events.jsonl"), 64 << 10, HYDRATE_RATE,
+                    null, null, null, 512, DiskBus.DEFAULT, console, tmp.resolve("events.jsonl"), 64 << 10, HYDRATE_RATE,
                     guest.readyMarker());
             r = new Instance(spec, events, System.out,
                     qemu -> Thread.ofVirtual().name("guest-driver").start(() -> drive(qemu, guest, state, seen, errors)))

@@ -32,13 +32,13 @@ class LargerDiskBootTest {
             d.start(StreamedBootTest.SLOW_HYDRATION);
             d.awaitReady();
 
-            assertEquals(Long.toString(sectors), d.run("cat /sys/block/nvme0n1/size").strip(), "disk size while streaming");
+            assertEquals(Long.toString(sectors), d.run("cat /sys/block/vda/size").strip(), "disk size while streaming");
             writeSector(d, pastImage, "written-while-streaming");
             assertEquals("streaming", d.status().get("phase"), "written through the mediator: " + d.status());
             d.checkImageData();
 
             d.awaitDevirtualized();
-            assertEquals(Long.toString(sectors), d.run("cat /sys/block/nvme0n1/size").strip(), "disk size on the local disk");
+            assertEquals(Long.toString(sectors), d.run("cat /sys/block/vda/size").strip(), "disk size on the local disk");
             d.run("echo 3 > /proc/sys/vm/drop_caches");
             assertEquals("written-while-streaming", readSector(d, pastImage));
             writeSector(d, sectors - 1, "the-last-sector");
@@ -58,11 +58,11 @@ class LargerDiskBootTest {
 
     /** Writes {@code text} at the start of sector {@code sector} of the guest's disk, then syncs. */
     private static void writeSector(Deployment d, long sector, String text) throws Exception {
-        d.run("printf '" + text + "' | dd of=/dev/nvme0n1 bs=512 seek=" + sector + " conv=notrunc 2>/dev/null && sync");
+        d.run("printf '" + text + "' | dd of=/dev/vda bs=512 seek=" + sector + " conv=notrunc 2>/dev/null && sync");
     }
 
     private static String readSector(Deployment d, long sector) throws Exception {
-        return d.run("dd if=/dev/nvme0n1 bs=512 skip=" + sector + " count=1 2>/dev/null | tr -d '\\000'").strip();
+        return d.run("dd if=/dev/vda bs=512 skip=" + sector + " count=1 2>/dev/null | tr -d '\\000'").strip();
     }
 
     private static String hostRead(Deployment d, long sector, int length) throws Exception {

@@ -20,7 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The mediator dies with SIGKILL twice under a running guest: (a) right after QEMU starts, before the guest has
  * booted, and (b) while the guest verifies its data and the hydrator is copying. Each time the instance restarts
  * it on the same state, QEMU holds the guest's I/O meanwhile (reconnect-delay), the guest's checks pass, the
- * instance still de-virtualizes, and the disk ends whole.
+ * instance still de-virtualizes, and the disk ends whole. And once (c) the moment it first listens, before
+ * QEMU, started beside it, has attached the guest's disk.
  */
 class MediatorKillTest {
     @TempDir
@@ -65,6 +66,48 @@ class MediatorKillTest {
             d.assertFileSystemClean();
             d.assertImageDataOnDisk();
             d.assertFileOnDisk("/root/after-kills.bin", written);
+        }
+    }
+
+    /**
+     * QEMU starts beside the mediator, paused and without its disk, and attaches the disk once the mediator
+     * listens. Here the mediator dies with SIGKILL the moment it listens, before QEMU has connected: the instance
+     * restarts it, attaches the disk to the new one, and the guest boots, checks its data, de-virtualizes and
+     * ends with its disk whole.
+     */
+    @Test
+    @Timeout(360)
+    void guestBootsWhenTheMediatorIsKilledBeforeItsDiskIsAttached() throws Exception {
+        try (Deployment d = Deployment.of(tmp)) {
+            d.startImageServer("1Gbit");
+            long[] killed = {-1};
+            d.start(0, d.guest.append(), d.guest.readyMarker(), q -> {}, event -> {
+                if (event.equals("mediator-started") && killed[0] < 0) {
+                    try {
+                        killed[0] = kill9Mediator(d.state);
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                }
+            });
+            d.awaitReady();
+            assertTrue(killed[0] > 0, "the mediator was not killed");
+            java.util.List<String> names = d.eventsText().lines()
+                    .map(l -> l.replaceAll(".*\"event\":\"([^\"]+)\".*", "$1")).toList();
+            String timeline = String.join(", ", names);
+            assertTrue(names.indexOf("mediator-started") < names.indexOf("mediator-exited")
+                    && names.indexOf("mediator-exited") < names.indexOf("mediator-restarted")
+                    && names.indexOf("mediator-restarted") < names.indexOf("vmm-started"),
+                    "the disk is attached to the restarted mediator, then the guest runs: " + timeline);
+            d.checkImageData();
+            String written = d.writeRandomFile("/root/after-kill.bin", 2);
+            d.awaitDevirtualized();
+            Instance.Result result = d.powerOff(true);
+            assertEquals(0, result.vmmExitCode());
+            assertEquals(1, result.mediatorRestarts(), d.eventsText());
+            d.assertFileSystemClean();
+            d.assertImageDataOnDisk();
+            d.assertFileOnDisk("/root/after-kill.bin", written);
         }
     }
 

@@ -31,6 +31,9 @@ final class TestImage implements ReadOnlyExport {
     volatile CountDownLatch entered;
     /** Called at the start of every read with its offset (delays, checks). */
     volatile LongConsumer onRead;
+    /** Bytes asked for by the reads in progress now, and the most ever at once. */
+    final AtomicLong bytesInRead = new AtomicLong();
+    final AtomicLong peakBytesInRead = new AtomicLong();
 
     TestImage(byte[] data) {
         this.data = data;
@@ -58,6 +61,16 @@ final class TestImage implements ReadOnlyExport {
 
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
+        int asked = dst.remaining();
+        peakBytesInRead.accumulateAndGet(bytesInRead.addAndGet(asked), Math::max);
+        try {
+            readCounted(offset, dst);
+        } finally {
+            bytesInRead.addAndGet(-asked);
+        }
+    }
+
+    private void readCounted(long offset, ByteBuffer dst) throws IOException {
         LongConsumer hook = onRead;
         if (hook != null) hook.accept(offset);
         CountDownLatch e = entered;

@@ -56,7 +56,8 @@ class NodeCommandTest {
             // The same state dir for another image: refused before the local disk is touched.
             long diskBytes = Files.size(disk);
             Tools.Result other = NodeFixture.bmcast(NodeFixture.args(f.uri("beta"), disk, state, sock));
-            assertRefused(other, "belongs to image", "'alpha'", "'beta'");
+            assertRefused(other, "belongs to image", "'alpha'", "'beta'", "'beta' of " + 32 * MIB + " bytes");
+            assertTrue(!other.stderr().contains("'beta' of " + 64 * MIB), "beta given alpha's size: " + other.stderr());
             assertEquals(diskBytes, Files.size(disk), "the other image's node resized the local disk");
 
             // A local disk of the wrong size, with a fresh state dir.
@@ -82,6 +83,10 @@ class NodeCommandTest {
 
             Tools.Result noState = NodeFixture.bmcast(java.util.List.of("node", "status", "--state", tmp.resolve("none").toString()));
             assertRefused(noState, "no state dir");
+            Path empty = Files.createDirectories(tmp.resolve("empty"));
+            Tools.Result emptyState = NodeFixture.bmcast(java.util.List.of("node", "status", "--state", empty.toString()));
+            assertRefused(emptyState, "no mediator state", empty.toString());
+            assertEquals(1, emptyState.exitCode(), "a state dir without state is a failure, not a usage error");
         }
     }
 

@@ -101,9 +101,7 @@ final class NodeFixture implements AutoCloseable {
      */
     ClientTestProcesses.Server startNode(NbdUri image, Path disk, Path state, Path socket, String... more)
             throws IOException {
-        ClientTestProcesses.Server s = procs.bmcastOn(socket, args(image, disk, state, socket, more).toArray(String[]::new));
-        Files.writeString(state.resolve(NodeState.PID), s.process().pid() + "\n", StandardCharsets.UTF_8);
-        return s;
+        return procs.bmcastOn(socket, args(image, disk, state, socket, more).toArray(String[]::new));
     }
 
     /** {@code bmcast ARGS} to completion (bounded); the caller judges the exit code. */

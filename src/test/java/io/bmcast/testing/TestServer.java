@@ -28,6 +28,8 @@ public final class TestServer implements AutoCloseable {
         private final Map<String, Export> exports = new LinkedHashMap<>();
         private String defaultExport;
         private boolean tcp;
+        private io.bmcast.transport.TlsCredentials tls;
+        private NbdServer.Limits limits = NbdServer.Limits.defaults();
 
         Builder(Path dir) {
             this.dir = dir;
@@ -48,13 +50,25 @@ public final class TestServer implements AutoCloseable {
             return this;
         }
 
+        public Builder limits(NbdServer.Limits l) {
+            this.limits = l;
+            return this;
+        }
+
         public Builder tcp() {
             this.tcp = true;
             return this;
         }
 
+        /** Requires TLS with the server credentials in {@code dir} (QEMU's layout). */
+        public Builder tls(Path dir, boolean verifyPeer) throws IOException {
+            this.tls = io.bmcast.transport.TlsCredentials.server(dir, verifyPeer);
+            return this;
+        }
+
         public TestServer start() throws IOException {
-            NbdServer s = new NbdServer(exports, NbdServer.Config.defaults().withDefaultExport(defaultExport));
+            NbdServer s = new NbdServer(exports, NbdServer.Config.defaults().withDefaultExport(defaultExport).withLimits(limits));
+            if (tls != null) s.requireTls(tls);
             Listener l = tcp ? Listener.tcp("127.0.0.1", 0) : Listener.unix(dir.resolve("nbd.sock"));
             s.start(l);
             return new TestServer(s, l);
@@ -63,6 +77,11 @@ public final class TestServer implements AutoCloseable {
 
     public String uri(String name) {
         return listener.uri(name);
+    }
+
+    /** The {@code nbds://} or {@code nbds+unix://} URI of export {@code name} (TCP: host name localhost). */
+    public String tlsUri(String name) {
+        return listener.uri(name).replaceFirst("^nbd", "nbds").replace("//127.0.0.1:", "//localhost:");
     }
 
     public Path socket() {

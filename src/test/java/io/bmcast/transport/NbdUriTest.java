@@ -43,9 +43,23 @@ class NbdUriTest {
     }
 
     @Test
+    void tlsSchemesParseAndPrintBack() {
+        NbdUri t = NbdUri.parse("nbds://images.example:10810/debian-12");
+        assertTrue(t.tls());
+        assertEquals(new Endpoint.Tcp("images.example", 10810), t.endpoint());
+        assertEquals("nbds://images.example:10810/debian-12", t.toString());
+        NbdUri u = NbdUri.parse("nbds+unix:///disk?socket=/run/s.sock");
+        assertTrue(u.tls());
+        assertEquals("nbds+unix:///disk?socket=/run/s.sock", u.toString());
+        assertEquals(u, NbdUri.parse(u.toString()));
+        assertFalse(NbdUri.parse("nbd+unix:///disk?socket=/run/s.sock").tls());
+        assertNotEquals(NbdUri.parse("nbd://h/x"), NbdUri.parse("nbds://h/x"));
+    }
+
+    @Test
     void clearErrors() {
-        assertMessage("TLS not supported", "nbds://host/x");
-        assertMessage("TLS not supported", "nbds+unix:///x?socket=/s");
+        assertMessage("must not name a host", "nbds+unix://host/x?socket=/s");
+        assertMessage("vsock not supported", "nbds+vsock://2/x");
         assertMessage("vsock not supported", "nbd+vsock://2/x");
         assertMessage("unknown URI scheme 'http'", "http://host/x");
         assertMessage("not an NBD URI", "host:10809");

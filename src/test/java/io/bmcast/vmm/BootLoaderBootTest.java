@@ -18,7 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A full-disk image boots the way users' images do, with no {@code -kernel}: SeaBIOS runs the MBR code, which
- * runs syslinux from the active FAT partition, which loads the kernel, which mounts partition 2 by PARTUUID.
+ * runs syslinux from the active FAT partition, which loads the kernel and Debian's initramfs, which mounts partition 2
+ * by its file-system UUID.
  */
 class BootLoaderBootTest {
     static final Duration BOOT = Duration.ofSeconds(120);
@@ -44,12 +45,14 @@ class BootLoaderBootTest {
             long readyMs = vm.elapsedNanos() / 1_000_000;
 
             GuestConsole.Result cmdline = con.run("cat /proc/cmdline", CMD);
-            assertTrue(cmdline.output().startsWith("BOOT_IMAGE=/vmlinuz ") && cmdline.output().contains(BootableDisk.ROOT),
+            assertTrue(cmdline.output().startsWith("BOOT_IMAGE=/vmlinuz ") && cmdline.output().contains("root=UUID="),
                     "the kernel was started by syslinux with the image's command line: " + cmdline.output());
-            GuestConsole.Result parts = con.run("grep -c 'nvme0n1p[12]$' /proc/partitions", CMD);
+            GuestConsole.Result parts = con.run("grep -c 'vda[12]$' /proc/partitions", CMD);
             assertEquals("2", parts.output().strip(), "the guest sees both partitions");
             GuestConsole.Result check = con.run("cd " + guest.dataDir() + " && sha256sum -c SHA256SUMS", CMD);
             assertTrue(check.ok(), "checksums: " + check.output());
+            GuestConsole.Result root = con.run("grep ' / ' /proc/mounts", CMD);
+            assertTrue(root.output().startsWith("/dev/vda2 "), "the initramfs found the root partition by UUID: " + root.output());
             assertEquals(guest.checksums().size(), check.output().lines().filter(l -> l.endsWith(": OK")).count());
             assertTrue(con.run("echo written-by-the-guest > /root/hello.txt && sync", CMD).ok());
             // Read-only before power-off so the journal is clean and e2fsck on the host has nothing to say.

@@ -31,6 +31,22 @@ class QemuVariantsTest {
                 Jackson.MAPPER.readTree(argv.get(argv.indexOf("-blockdev") + 1)));
         assertTrue(line.contains("-blockdev {\"driver\":\"raw\",\"node-name\":\"fmt\",\"file\":\"nbd0\"}"), line);
         assertTrue(line.contains("-device nvme,id=disk0,drive=fmt,serial=bmcast0"), line);
+        assertEquals("console=ttyS0 nvme_core.io_timeout=" + DiskBus.NVME_IO_TIMEOUT_SECONDS,
+                argv.get(argv.indexOf("-append") + 1), "an NVMe guest rides out host stalls past the driver's 30 s");
+    }
+
+    @Test
+    void onlyNvmeGuestsGetALongerCommandTimeoutAndAnOwnSettingWins() {
+        assertEquals("console=ttyS0", DiskBus.VIRTIO.withKernelArgs("console=ttyS0"));
+        assertEquals("root=UUID=x nvme_core.io_timeout=600", DiskBus.NVME.withKernelArgs("root=UUID=x"));
+        assertEquals("root=UUID=x nvme_core.io_timeout=5", DiskBus.NVME.withKernelArgs("root=UUID=x nvme_core.io_timeout=5"));
+        assertEquals(null, DiskBus.NVME.withKernelArgs(null), "no kernel, no command line");
+        QemuSpec spec = new QemuSpec(Path.of("/run/x"), new GuestDisk.Local(Path.of("/d.img")), DiskBus.VIRTIO,
+                Path.of("/k"), Path.of("/i"), "console=ttyS0", 512, Accel.TCG, List.of());
+        List<String> argv = Qemu.commandLine(spec, Accel.TCG);
+        assertEquals("console=ttyS0", argv.get(argv.indexOf("-append") + 1));
+        assertEquals("/i", argv.get(argv.indexOf("-initrd") + 1));
+        assertTrue(String.join(" ", argv).contains("-device virtio-blk-pci,id=disk0,drive=fmt"), argv.toString());
     }
 
     @Test
