@@ -8,7 +8,7 @@ import java.util.regex.Pattern;
 
 /**
  * One line the workload guest ({@code debian-db}) prints on its console, e.g.
- * {@code bmcast-workload: pgbench t=3.0 tps=41.2 lat_ms=96.8 n=35} or {@code bmcast-workload: done fio-randread n=17}:
+ * {@code bmcast-workload: pgbench t=3.0 tps=41.2 lat_ms=96.8 n=34} or {@code bmcast-workload: done fio-randread n=17}:
  * a word and {@code key=value} pairs. Figures are jobs ({@code pgbench}, {@code fio-seqread}, ...) with a {@code t};
  * {@code start}, {@code done} and {@code failed} name the job they are about as their second word.
  *

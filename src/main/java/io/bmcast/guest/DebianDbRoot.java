@@ -16,15 +16,16 @@ import java.util.function.Consumer;
  * <p>The benchmark is chosen on the kernel command line: {@code bmcast.workload=pgbench} (the default),
  * {@code fio} or {@code none}, and {@code bmcast.workload.seconds=N} (pgbench runs N s; fio runs each of its three
  * jobs N s). The same script runs by hand from the console: {@code bmcast-workload fio 10}. Console lines, one
- * {@code key=value} list each, {@code t} in seconds since that job began:
+ * {@code key=value} list each, {@code t} in seconds since that job began, {@code n} the length of the text between
+ * the prefix and it (the line that ends a job comes twice):
  * <pre>
- *   bmcast-workload: start pgbench seconds=60
- *   bmcast-workload: pgbench t=3.0 tps=41.2 lat_ms=96.8
- *   bmcast-workload: done pgbench tps=40.7
- *   bmcast-workload: fio-seqread t=3.0 mbps=85.1          (MB/s, 10^6 bytes)
- *   bmcast-workload: fio-seqwrite t=3.0 mbps=60.3
- *   bmcast-workload: fio-randread t=3.0 iops=812
- *   bmcast-workload: failed fio-randread                  (the job printed no figures)
+ *   bmcast-workload: start pgbench seconds=60 n=26
+ *   bmcast-workload: pgbench t=3.0 tps=41.2 lat_ms=96.8 n=34
+ *   bmcast-workload: done pgbench tps=40.7 n=21
+ *   bmcast-workload: fio-seqread t=3.0 mbps=85.1 n=29          (MB/s, 10^6 bytes)
+ *   bmcast-workload: fio-seqwrite t=3.0 mbps=60.3 n=30
+ *   bmcast-workload: fio-randread t=3.0 iops=812.0 n=31
+ *   bmcast-workload: failed fio-randread n=19                  (the job printed no figures)
  * </pre>
  *
  * <p>Sizes: pgbench scale {@value #PGBENCH_SCALE} is ~{@value #PGBENCH_SCALE}*15 MiB of tables and indexes, beyond
