@@ -19,12 +19,12 @@ import java.util.function.Consumer;
  * {@code key=value} list each, {@code t} in seconds since that job began, {@code n} the length of the text between
  * the prefix and it (the line that ends a job comes twice):
  * <pre>
- *   bmcast-workload: start pgbench seconds=60 n=26
+ *   bmcast-workload: start pgbench seconds=60 n=24
  *   bmcast-workload: pgbench t=3.0 tps=41.2 lat_ms=96.8 n=34
  *   bmcast-workload: done pgbench tps=40.7 n=21
- *   bmcast-workload: fio-seqread t=3.0 mbps=85.1 n=29          (MB/s, 10^6 bytes)
- *   bmcast-workload: fio-seqwrite t=3.0 mbps=60.3 n=30
- *   bmcast-workload: fio-randread t=3.0 iops=812.0 n=31
+ *   bmcast-workload: fio-seqread t=3.0 mbps=85.1 n=27          (MB/s, 10^6 bytes)
+ *   bmcast-workload: fio-seqwrite t=3.0 mbps=60.3 n=28
+ *   bmcast-workload: fio-randread t=3.0 iops=812.0 n=29
  *   bmcast-workload: failed fio-randread n=19                  (the job printed no figures)
  * </pre>
  *
