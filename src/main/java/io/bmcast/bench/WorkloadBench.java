@@ -299,7 +299,7 @@ public final class WorkloadBench {
                 sm.put("job", s.line().word());
                 sm.put("phase", r.phaseAt(s.seconds()));
                 s.line().fields().forEach((k, v) -> {
-                    if (!k.equals("t")) sm.put(k, s.line().value(k));
+                    if (!k.equals("t") && !k.equals("n")) sm.put(k, s.line().value(k));
                 });
                 samples.add(sm);
             }
@@ -366,7 +366,7 @@ public final class WorkloadBench {
             if (!series.isEmpty()) panels.add(new LineChart.Panel(WorkloadTable.jobLabel(job), series, markers));
         }
         return new LineChart.Chart("Workload throughput over time: local disk, bmcast, remote-only",
-                header.replace("bench workload: ", ""), "seconds since QEMU started", panels);
+                header.replace("bench workload: ", ""), "seconds since QEMU (or the instance) started", panels);
     }
 
     // ---- helpers ----

@@ -8,9 +8,13 @@ import java.util.regex.Pattern;
 
 /**
  * One line the workload guest ({@code debian-db}) prints on its console, e.g.
- * {@code bmcast-workload: pgbench t=3.0 tps=41.2 lat_ms=96.8} or {@code bmcast-workload: done fio-randread}: a
- * word and {@code key=value} pairs. Figures are jobs ({@code pgbench}, {@code fio-seqread}, ...) with a {@code t};
+ * {@code bmcast-workload: pgbench t=3.0 tps=41.2 lat_ms=96.8 n=34} or {@code bmcast-workload: done fio-randread n=17}:
+ * a word and {@code key=value} pairs. Figures are jobs ({@code pgbench}, {@code fio-seqread}, ...) with a {@code t};
  * {@code start}, {@code done} and {@code failed} name the job they are about as their second word.
+ *
+ * <p>The guest's serial console, under TCG on a busy host, now and then repeats a character ({@code bmmcast},
+ * {@code tps=334.4} for 34.4: seen here). Every line therefore ends with {@code n=} the length of what precedes it
+ * after the prefix; a line whose length disagrees is not the guest's and is dropped.
  *
  * @param word   {@code start}, {@code done}, {@code failed}, or the job of a figure
  * @param job    the job the line is about
@@ -18,7 +22,8 @@ import java.util.regex.Pattern;
  */
 public record WorkloadLine(String word, String job, Map<String, String> fields) {
     public static final String PREFIX = "bmcast-workload:";
-    private static final Pattern LINE = Pattern.compile("bmcast-workload: (\\S+)((?: \\S+)*)\\s*$");
+    /** {@code PREFIX BODY n=LENGTH}, the body being a word and more words, each after one space. */
+    private static final Pattern LINE = Pattern.compile("bmcast-workload: ((\\S+)((?: \\S+)*)) n=([0-9]{1,6})\\s*$");
 
     /** The line's meaning, or empty when it is not a workload line (the console carries everything else too). */
     public static Optional<WorkloadLine> parse(String line) {
@@ -26,10 +31,11 @@ public record WorkloadLine(String word, String job, Map<String, String> fields) 
         if (at < 0) return Optional.empty();
         Matcher m = LINE.matcher(line.substring(at));
         if (!m.matches()) return Optional.empty();
-        String word = m.group(1);
+        if (m.group(1).length() != Integer.parseInt(m.group(4))) return Optional.empty();
+        String word = m.group(2);
         String job = word;
         Map<String, String> fields = new LinkedHashMap<>();
-        for (String token : m.group(2).strip().split(" ")) {
+        for (String token : m.group(3).strip().split(" ")) {
             if (token.isEmpty()) continue;
             int eq = token.indexOf('=');
             if (eq > 0) {

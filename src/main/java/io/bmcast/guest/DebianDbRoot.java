@@ -16,15 +16,16 @@ import java.util.function.Consumer;
  * <p>The benchmark is chosen on the kernel command line: {@code bmcast.workload=pgbench} (the default),
  * {@code fio} or {@code none}, and {@code bmcast.workload.seconds=N} (pgbench runs N s; fio runs each of its three
  * jobs N s). The same script runs by hand from the console: {@code bmcast-workload fio 10}. Console lines, one
- * {@code key=value} list each, {@code t} in seconds since that job began:
+ * {@code key=value} list each, {@code t} in seconds since that job began, {@code n} the length of the text between
+ * the prefix and it (the line that ends a job comes twice):
  * <pre>
- *   bmcast-workload: start pgbench seconds=60
- *   bmcast-workload: pgbench t=3.0 tps=41.2 lat_ms=96.8
- *   bmcast-workload: done pgbench tps=40.7
- *   bmcast-workload: fio-seqread t=3.0 mbps=85.1          (MB/s, 10^6 bytes)
- *   bmcast-workload: fio-seqwrite t=3.0 mbps=60.3
- *   bmcast-workload: fio-randread t=3.0 iops=812
- *   bmcast-workload: failed fio-randread                  (the job printed no figures)
+ *   bmcast-workload: start pgbench seconds=60 n=24
+ *   bmcast-workload: pgbench t=3.0 tps=41.2 lat_ms=96.8 n=34
+ *   bmcast-workload: done pgbench tps=40.7 n=21
+ *   bmcast-workload: fio-seqread t=3.0 mbps=85.1 n=27          (MB/s, 10^6 bytes)
+ *   bmcast-workload: fio-seqwrite t=3.0 mbps=60.3 n=28
+ *   bmcast-workload: fio-randread t=3.0 iops=812.0 n=29
+ *   bmcast-workload: failed fio-randread n=19                  (the job printed no figures)
  * </pre>
  *
  * <p>Sizes: pgbench scale {@value #PGBENCH_SCALE} is ~{@value #PGBENCH_SCALE}*15 MiB of tables and indexes, beyond
@@ -49,12 +50,6 @@ final class DebianDbRoot {
     static void populate(Path root, String marker, HostKernel kernel, Consumer<String> progress) throws IOException {
         DebianRoot.populate(root, marker, kernel, List.of("postgresql-" + PG_VERSION, "fio"));
         Files.writeString(root.resolve("etc/hostname"), "bmcast-debian-db\n");
-        // agetty hangs up the tty when it starts (vhangup): a unit already writing to ttyS0 would lose its output.
-        Files.writeString(root.resolve("etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf"), """
-                [Service]
-                ExecStart=
-                ExecStart=-/sbin/agetty --autologin root --noclear --nohangup --keep-baud 115200,57600,38400,9600 %I $TERM
-                """);
         Files.writeString(root.resolve(PG_CONF.substring(1)).resolve("conf.d/bmcast.conf"), """
                 # bmcast workload guest: a small cache, so the database keeps reading its (streamed) disk
                 shared_buffers = 64MB
@@ -162,24 +157,28 @@ final class DebianDbRoot {
                 done
                 name=${name:-pgbench}
                 secs=${secs:-%1$d}
-                say() { echo "bmcast-workload: $*"; }
+                say() { s="$*"; echo "bmcast-workload: $s n=${#s}"; }
+                # The serial console under TCG now and then repeats a character: every line carries its length
+                # (n=) so a garbled one is dropped, and the line that ends a job is printed twice.
+                AWK_LINE='function line(s) { printf "bmcast-workload: %%s n=%%d\\n", s, length(s); fflush() }
+                    function end(s) { line(s); line(s) }'
 
                 fio_job() { # JOB RW BS IODEPTH FILE SIZE DIRECTION METRIC
                     say "start fio-$1 seconds=$secs"
                     fio --name="$1" --filename="$5" --size="$6" --rw="$2" --bs="$3" --iodepth="$4" \\
                         --ioengine=libaio --direct=1 --time_based --runtime="$secs" \\
                         --output-format=terse --terse-version=3 --status-interval=1 \\
-                    | awk -F';' -v job="$1" -v dir="$7" -v metric="$8" '
+                    | awk -F';' -v job="$1" -v dir="$7" -v metric="$8" "$AWK_LINE"'
                         $1 == "3" {
                             kb = dir == "read" ? $6 : $47; ms = dir == "read" ? $9 : $50
                             if (ms - pms >= 500) {
                                 s = (ms - pms) / 1000
                                 v = metric == "iops" ? (kb - pkb) / 4 / s : (kb - pkb) * 1024 / 1e6 / s
-                                printf "bmcast-workload: fio-%%s t=%%.1f %%s=%%.1f\\n", job, ms / 1000, metric, v
-                                fflush(); n++; pkb = kb; pms = ms
+                                line("fio-" job sprintf(" t=%%.1f %%s=%%.1f", ms / 1000, metric, v))
+                                n++; pkb = kb; pms = ms
                             }
                         }
-                        END { if (n) print "bmcast-workload: done fio-" job; else print "bmcast-workload: failed fio-" job }'
+                        END { end(n ? "done fio-" job : "failed fio-" job) }'
                 }
 
                 case $name in
@@ -193,11 +192,11 @@ final class DebianDbRoot {
                     say "start pgbench seconds=$secs"
                     cd /tmp
                     runuser -u postgres -- %2$s/pgbench -h /run/postgresql -P 1 -T "$secs" -c 4 -j 2 %3$s 2>&1 \\
-                    | awk '
-                        /^progress:/ { printf "bmcast-workload: pgbench t=%%s tps=%%s lat_ms=%%s\\n", $2, $4, $7; fflush(); next }
+                    | awk "$AWK_LINE"'
+                        /^progress:/ { line("pgbench t=" $2 " tps=" $4 " lat_ms=" $7); next }
                         /^tps = / { final = $3 }
-                        /ERROR|FATAL|error:/ { print "bmcast-workload: pgbench-log " $0; fflush() }
-                        END { if (final != "") print "bmcast-workload: done pgbench tps=" final; else print "bmcast-workload: failed pgbench" }'
+                        /ERROR|FATAL|error:/ { line("pgbench-log " $0) }
+                        END { end(final != "" ? "done pgbench tps=" final : "failed pgbench") }'
                     ;;
                 fio)
                     fio_job seqread read 1M 8 %4$s/read.dat %5$dM read mbps

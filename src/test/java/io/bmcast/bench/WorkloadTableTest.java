@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 
 class WorkloadTableTest {
     private static ConsoleSampler.Sample tps(double t, double v) {
-        return new ConsoleSampler.Sample(t, WorkloadLine.parse("bmcast-workload: pgbench t=" + t + " tps=" + v).orElseThrow());
+        return new ConsoleSampler.Sample(t, WorkloadLine.parse(WorkloadLineTest.line("pgbench t=" + t + " tps=" + v)).orElseThrow());
     }
 
     private static WorkloadRun run(String mode, double devirtualized, double... tpsEverySecond) {
