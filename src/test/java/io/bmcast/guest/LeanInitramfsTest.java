@@ -1,0 +1,58 @@
+package io.bmcast.guest;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+class LeanInitramfsTest {
+    @TempDir
+    Path tmp;
+
+    /** Debian's mkinitramfs, run with our configuration, gives an lz4 initramfs with the disk drivers and little else. */
+    @Test
+    @Timeout(300)
+    void mkinitramfsMakesAnLz4InitramfsWithJustTheDiskDrivers() throws Exception {
+        HostKernel kernel = HostKernel.find();
+        Path out = tmp.resolve("initrd.img");
+        List<String> steps = new ArrayList<>();
+        LeanInitramfs.build(kernel, out, tmp, steps::add);
+        assertTrue(steps.size() == 1 && steps.getFirst().startsWith("making a lean initramfs"),
+                "built by mkinitramfs, no fallback: " + steps);
+        byte[] magic = new byte[4];
+        try (InputStream in = Files.newInputStream(out)) {
+            assertEquals(4, in.readNBytes(magic, 0, 4));
+        }
+        assertArrayEquals(new byte[] {0x02, 0x21, 0x4c, 0x18}, magic, "lz4 (legacy frame, as the kernel unpacks it)");
+        String files = HostCommand.run(Duration.ofMinutes(1), List.of("lsinitramfs", out.toString())).output();
+        for (String ko : List.of("/virtio_blk.ko", "/virtio_pci.ko", "/virtio_ring.ko")) {
+            assertTrue(files.contains(ko), ko + " is in it");
+        }
+        for (String ko : List.of("/ata_piix.ko", "/libata.ko", "/scsi_mod.ko", "/e1000.ko")) {
+            assertFalse(files.contains(ko), ko + " is not: MODULES=list");
+        }
+        assertTrue(files.contains("scripts/local") && files.contains("blkid"), "still Debian's initramfs, resolving root=UUID=");
+        assertFalse(Files.exists(tmp.resolve("initramfs-tools")), "the private configuration is removed");
+        if (kernel.initrd() != null) {
+            assertTrue(Files.size(out) < Files.size(kernel.initrd()), Files.size(out) + " bytes, the host's: "
+                    + Files.size(kernel.initrd()));
+        }
+    }
+
+    @Test
+    void settingReplacesOrAppendsALine() {
+        assertEquals("# MODULES=dep\nMODULES=list\nBUSYBOX=auto\n",
+                LeanInitramfs.setting("# MODULES=dep\nMODULES=most\nBUSYBOX=auto\n", "MODULES", "list"));
+        assertEquals("BUSYBOX=auto\nCOMPRESS=lz4\n", LeanInitramfs.setting("BUSYBOX=auto", "COMPRESS", "lz4"));
+    }
+}
