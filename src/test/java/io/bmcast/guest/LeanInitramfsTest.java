@@ -49,6 +49,26 @@ class LeanInitramfsTest {
         }
     }
 
+    /** mkinitramfs fails for a kernel version with no modules: the host's initrd is used, and the build says so. */
+    @Test
+    @Timeout(120)
+    void aFailingMkinitramfsFallsBackToTheHostsInitrd() throws Exception {
+        HostKernel host = HostKernel.find();
+        org.junit.jupiter.api.Assumptions.assumeTrue(host.initrd() != null, "the host has an initrd");
+        HostKernel odd = new HostKernel(host.vmlinuz(), host.initrd(), "0.0.0-no-such-kernel");
+        Path out = tmp.resolve("initrd.img");
+        List<String> steps = new ArrayList<>();
+        LeanInitramfs.build(odd, out, tmp, steps::add);
+        assertEquals(2, steps.size(), steps.toString());
+        assertTrue(steps.get(1).startsWith("mkinitramfs failed: ") && steps.get(1).endsWith("(slower to boot)"), steps.get(1));
+        assertArrayEquals(Files.readAllBytes(host.initrd()), Files.readAllBytes(out));
+
+        HostKernel none = new HostKernel(host.vmlinuz(), null, "0.0.0-no-such-kernel");
+        var e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                () -> LeanInitramfs.build(none, tmp.resolve("other.img"), tmp, s -> {}));
+        assertTrue(e.getMessage().startsWith("cannot make an initramfs (mkinitramfs failed: "), e.getMessage());
+    }
+
     @Test
     void settingReplacesOrAppendsALine() {
         assertEquals("# MODULES=dep\nMODULES=list\nBUSYBOX=auto\n",
