@@ -57,6 +57,9 @@ final class LeanInitramfs {
             why = "mkinitramfs not found (apt-get install initramfs-tools)";
         } else if (!Files.isDirectory(HOST_CONF)) {
             why = "no " + HOST_CONF;
+        } else if (!Files.isDirectory(Path.of("/lib/modules", kernel.version()))
+                || !Files.isReadable(HostKernel.BOOT.resolve("config-" + kernel.version()))) {
+            why = "no modules or config in /lib/modules and /boot for kernel " + kernel.version();
         } else {
             progress.accept("making a lean initramfs (" + String.join(", ", MODULES) + "; " + COMPRESS + ")");
             Path conf = work.resolve("initramfs-tools");
