@@ -38,12 +38,14 @@ public enum GuestKind {
      * with {@code bmcast.selfcheck=TAG} writes a file of its own too (4: builds of a revision 3 recipe without the
      * write may be in a shared cache). 5 (busybox guests) and 3 (Debian): the root is found by file-system UUID through
      * Debian's initramfs, so the guest boots on virtio-blk (the default) as on NVMe; busybox-disk's syslinux loads
-     * the initramfs too. 6 (busybox guests), 4 (Debian, debian-db): a lean initramfs made at build time
+     * the initramfs too. 6 (busybox guests), 4 (Debian), 5 (debian-db; 3 and 4 were its
+     * workload changes on another branch): a lean initramfs made at build time
      * ({@link LeanInitramfs}: few modules, lz4) instead of a copy of the host's, and {@code no_timer_check}.
      */
     public int revision() {
         return switch (this) {
-            case DEBIAN, DEBIAN_DB -> 4;
+            case DEBIAN -> 4;
+            case DEBIAN_DB -> 5;
             case BUSYBOX, BUSYBOX_DISK -> 6;
         };
     }
