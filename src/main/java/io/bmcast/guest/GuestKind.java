@@ -7,7 +7,9 @@ public enum GuestKind {
     /**
      * busybox-static and a shell script as init, gives a shell on ttyS0. Under TCG it booted in about 3 s without an
      * initramfs; Debian's initramfs (udev, module loading) costs more than that again: on a loaded host here, 11-18 s
-     * without it against 19-31 s with it.
+     * without it against 19-31 s with it. With the lean initramfs ({@link LeanInitramfs}) and {@code quiet}, 6-12 s
+     * here, no different from the host's initramfs within this host's noise; without {@code quiet} 6.4-7.7 s against
+     * 12-14 s.
      */
     BUSYBOX,
     /** debootstrap minbase bookworm with systemd: a real distribution boot, about 8-10 s under TCG. */
@@ -36,13 +38,15 @@ public enum GuestKind {
      * with {@code bmcast.selfcheck=TAG} writes a file of its own too (4: builds of a revision 3 recipe without the
      * write may be in a shared cache). 5 (busybox guests) and 3 (Debian): the root is found by file-system UUID through
      * Debian's initramfs, so the guest boots on virtio-blk (the default) as on NVMe; busybox-disk's syslinux loads
-     * the initramfs too. debian-db counts on its own: 2, its console lines carry their length; 3, root by UUID.
+     * the initramfs too. 6 (busybox guests), 4 (Debian), 6 (debian-db; 3 to 5 were its
+     * workload changes on other branches): a lean initramfs made at build time
+     * ({@link LeanInitramfs}: few modules, lz4) instead of a copy of the host's, and {@code no_timer_check}.
      */
     public int revision() {
         return switch (this) {
-            case DEBIAN -> 3;
-            case DEBIAN_DB -> 3;
-            case BUSYBOX, BUSYBOX_DISK -> 5;
+            case DEBIAN -> 4;
+            case DEBIAN_DB -> 6;
+            case BUSYBOX, BUSYBOX_DISK -> 6;
         };
     }
 

@@ -5,7 +5,8 @@
  * <ul>
  *   <li>Debian's cloud kernel has NVMe and ext4 built in but virtio-blk (and virtio-pci) as modules. virtio-blk is
  *       the default disk (NVMe times out under sustained load in QEMU 7.2, see {@link io.bmcast.vmm.DiskBus}), so
- *       every guest boots with Debian's own initramfs for that kernel, copied as {@code initrd.img} next to it (or
+ *       every guest boots with Debian's own initramfs for that kernel, made lean by {@code mkinitramfs} at build
+ *       time ({@link io.bmcast.guest.LeanInitramfs}: MODULES=list, lz4), as {@code initrd.img} next to it (or
  *       into busybox-disk's FAT, with an {@code INITRD} line). The root is named by file-system UUID
  *       ({@code root=UUID=...}, fixed per guest kind, see {@link io.bmcast.guest.Ext4Image#uuidFor}), which the
  *       initramfs resolves, so one command line boots on virtio-blk and NVMe.</li>

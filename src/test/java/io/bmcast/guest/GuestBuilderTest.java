@@ -35,6 +35,8 @@ class GuestBuilderTest {
         String root = "root=UUID=" + Ext4Image.uuidFor("busybox");
         assertTrue(g.append().contains(root) && g.append("/dev/vda").equals(g.append()), g.append());
         assertTrue(Files.size(g.initrd()) > 1 << 20, "Debian's initramfs is part of the guest");
+        assertTrue(steps.stream().anyMatch(s -> s.startsWith("making a lean initramfs")), "made for the guest: " + steps);
+        assertTrue(g.append().contains(" no_timer_check"), g.append());
         String super_ = HostCommand.run(java.time.Duration.ofSeconds(10), java.util.List.of("dumpe2fs", "-h", g.disk().toString())).output();
         assertTrue(super_.contains("Filesystem UUID:          " + Ext4Image.uuidFor("busybox")), super_);
         assertEquals(8, g.checksums().size());
