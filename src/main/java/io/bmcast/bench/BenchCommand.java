@@ -32,7 +32,8 @@ import picocli.CommandLine.Option;
 /**
  * {@code bmcast bench nbd}: fio's {@code nbd} engine against our server, {@code nbdkit file} and
  * {@code qemu-nbd}, one after another, on the same page-cached file over a Unix socket. Prints one row
- * per workload with each server's figure and our ratio to each peer, and the peak RSS of every server.
+ * per workload with each server's figure and our ratio to each peer, each server's CPU time per unit of work
+ * (what a busy neighbour moves far less than throughput), and the peak RSS of every server.
  * A benchmark, not a test: figures on a shared machine are noisy, so with {@code --repeat N} the servers take
  * turns N times and the table shows medians with min-max ({@link NbdTable}); every sample goes to
  * {@code results.json}.
@@ -157,8 +158,13 @@ public final class BenchCommand implements Callable<Integer> {
                     for (int w = 0; w < WORKLOADS.size(); w++) {
                         Workload wl = WORKLOADS.get(w);
                         try {
+                            long cpu0 = cpuTicks(server.pid());
+                            long t0 = System.nanoTime();
                             double v = fio(wl, sock, size, runtimeS);
+                            double wallS = (System.nanoTime() - t0) / 1e9;
+                            long cpu1 = cpuTicks(server.pid());
                             table.add(w, p, slot.run(), v);
+                            if (cpu0 >= 0 && cpu1 >= cpu0) table.addCpu(w, p, slot.run(), (cpu1 - cpu0) / USER_HZ / wallS);
                             System.err.printf(Locale.ROOT, "bench: run %d/%d: %-8s %-22s %s%n", slot.run(), repeat,
                                     peer.name(), wl.label(), format(wl, v));
                         } catch (IOException e) {
@@ -285,6 +291,21 @@ public final class BenchCommand implements Callable<Integer> {
     static String format(Workload wl, double v) {
         return wl.iops() ? String.format(Locale.ROOT, "%.1fk IOPS", v / 1000)
                 : String.format(Locale.ROOT, "%.2f GB/s", v / 1e9);
+    }
+
+    /** The unit of /proc/PID/stat's times: fixed at 100 by the kernel's user ABI, whatever HZ it runs at. */
+    private static final double USER_HZ = 100;
+
+    /** User plus system CPU time of a process and all its threads, in clock ticks, or -1. */
+    static long cpuTicks(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            // The command name (field 2) may hold spaces: count fields from after its closing parenthesis.
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime: fields 14 and 15
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
     }
 
     /** VmHWM of a process in KiB, or -1. */

@@ -19,6 +19,8 @@ final class NbdTable {
     private final List<String> servers;
     // [workload][server][run]: bytes/s or IOPS; NaN for a run that failed or did not happen.
     private final double[][][] samples;
+    // [workload][server][run]: the server's CPU per unit of work (ms per GB, or us per request); NaN when unknown.
+    private final double[][][] cpu;
     private final long[] peakRssKb;
 
     NbdTable(List<Workload> workloads, List<String> servers, int repeat) {
@@ -26,7 +28,9 @@ final class NbdTable {
         this.servers = List.copyOf(servers);
         if (!this.servers.contains(OURS)) throw new IllegalArgumentException("no " + OURS + " among " + servers);
         this.samples = new double[workloads.size()][servers.size()][repeat];
+        this.cpu = new double[workloads.size()][servers.size()][repeat];
         for (double[][] w : samples) for (double[] s : w) Arrays.fill(s, Double.NaN);
+        for (double[][] w : cpu) for (double[] s : w) Arrays.fill(s, Double.NaN);
         this.peakRssKb = new long[servers.size()];
         Arrays.fill(peakRssKb, -1);
     }
@@ -38,6 +42,21 @@ final class NbdTable {
     /** Records one fio figure; {@code run} counts from 1. */
     void add(int workload, int server, int run, double value) {
         samples[workload][server][run - 1] = value;
+    }
+
+    /**
+     * Records what one fio figure cost the server: {@code cores}, its CPU time over the run's wall time. Stored
+     * per unit of work: ms per GB for throughput rows, us per request for IOPS rows. A server's CPU cost moves
+     * far less than its throughput when neighbours take the cores, so it tells efficiency apart from noise.
+     */
+    void addCpu(int workload, int server, int run, double cores) {
+        double v = samples[workload][server][run - 1];
+        if (!(v > 0) || !(cores >= 0)) return;
+        cpu[workload][server][run - 1] = workloads.get(workload).iops() ? cores * 1e6 / v : cores * 1e3 / (v / 1e9);
+    }
+
+    Spread cpuSpread(int workload, int server) {
+        return Spread.of(cpu[workload][server]);
     }
 
     /** Keeps the largest peak RSS seen for {@code server} over its runs. */
@@ -82,6 +101,28 @@ final class NbdTable {
                     peakRssKb[p] <= 0 ? "?" : String.format(Locale.ROOT, "%.0f MiB", peakRssKb[p] / 1024.0)));
         }
         b.append('\n');
+        b.append(String.format(Locale.ROOT, "%-22s", "server CPU per work"));
+        b.append('\n');
+        for (int w = 0; w < workloads.size(); w++) {
+            Workload wl = workloads.get(w);
+            b.append(String.format(Locale.ROOT, "%-22s", "  " + wl.label()));
+            for (int p = 0; p < servers.size(); p++) {
+                Spread c = cpuSpread(w, p);
+                String f = wl.iops() ? "%.1f" : "%.0f"; // a request costs a few us, a GB a few hundred ms
+                b.append(String.format(Locale.ROOT, " %" + cell + "s", !c.present() ? "?"
+                        : String.format(Locale.ROOT, f, c.median())
+                                + (spread ? String.format(Locale.ROOT, " (" + f + "-" + f + ")", c.min(), c.max()) : "")
+                                + (wl.iops() ? " us/req" : " ms/GB")));
+            }
+            for (int p = 0; p < servers.size(); p++) {
+                if (p == ours) continue;
+                Spread a = cpuSpread(w, ours), c = cpuSpread(w, p);
+                b.append(String.format(Locale.ROOT, " %10s", a.present() && c.present() && c.median() > 0
+                        ? StartupTable.ratio(a.median() / c.median()) : "-"));
+            }
+            b.append('\n');
+        }
+        b.append("(server CPU: its CPU time over the run's wall time, per GB or per request; lower is better)\n");
         if (spread) b.append("median of ").append(repeat()).append(" interleaved runs (min-max); ratios are of medians\n");
         return b.toString();
     }
@@ -120,6 +161,10 @@ final class NbdTable {
                 List<Double> all = new ArrayList<>();
                 for (double v : samples[w][p]) all.add(Double.isNaN(v) ? null : v);
                 m.put("samples", all); // in run order
+                List<Double> costs = new ArrayList<>();
+                for (double v : cpu[w][p]) costs.add(Double.isNaN(v) ? null : StartupTable.round(v));
+                m.put("cpuPerUnit", wl.iops() ? "us per request" : "ms per GB");
+                m.put("cpuSamples", costs);
                 byServer.put(servers.get(p), m);
             }
             row.put("servers", byServer);

@@ -59,6 +59,8 @@ public final class StartupBench {
     /** A full copy predicted to take longer than this at link rate is estimated unless --exact-full-copy. */
     static final double AUTO_ESTIMATE_ABOVE_S = 120;
     static final long DEFAULT_ESTIMATE_WINDOW_NS = TimeUnit.SECONDS.toNanos(20);
+    /** Issue 7's target: bmcast's time to ready at most this many times a local boot's (1e-9: 3.3 / 3.0 is met). */
+    static final double LOCAL_TARGET = 1.10 + 1e-9;
 
     record Options(GuestKind guest, long rate, long latencyNs, long appData, List<String> modes, Path out,
             Boolean estimateFullCopy, long estimateWindowNs, Duration readyTimeout, Duration localTimeout, int regionSize, long hydrateRate,
@@ -202,8 +204,8 @@ public final class StartupBench {
             double ratio = t.readyRatio(r);
             if (Double.isNaN(ratio)) continue;
             switch (r.mode()) {
-                case "local" -> b.append(String.format(Locale.ROOT, "  bmcast ready <= 1.15x local boot:      %.2fx  %s%n",
-                        1 / ratio, 1 / ratio <= 1.15 ? "met" : "MISSED"));
+                case "local" -> b.append(String.format(Locale.ROOT, "  bmcast ready <= 1.10x local boot%s: %.2fx  %s%n",
+                        t.runs() > 1 ? " (medians)" : "", 1 / ratio, 1 / ratio <= LOCAL_TARGET ? "met" : "MISSED"));
                 case "full-copy" -> b.append(String.format(Locale.ROOT, "  bmcast >= 20x faster than full copy:   %.1fx%s  %s%n",
                         ratio, r.estimated() ? " (est.)" : "", ratio >= 20 ? "met" : "MISSED"));
                 case "qemu-stream" -> {

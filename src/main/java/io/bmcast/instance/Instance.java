@@ -47,10 +47,12 @@ public final class Instance {
      * {@code sourceExtents}: the image's cached extent map for the mediator ({@code node --source-extents}), or null.
      * {@code hydration}: the background copy's share, deadline, or none ({@code --hydrate-share} ...).
      * {@code tlsDir}: the mediator's TLS credentials for an {@code nbds://} image ({@code node --tls-dir}), or null.
+     * {@code allowLowSpace}: start even when the local disk lacks room for the image's data ({@code node --allow-low-space}).
      */
     public record Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
             DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker,
-            Duration stopGrace, Path sourceExtents, MediatorConfig.Hydration hydration, Path tlsDir) {
+            Duration stopGrace, Path sourceExtents, MediatorConfig.Hydration hydration, Path tlsDir,
+            boolean allowLowSpace) {
 
         public static final Duration DEFAULT_STOP_GRACE = Duration.ofSeconds(10);
 
@@ -62,20 +64,20 @@ public final class Instance {
                 DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker,
                 Duration stopGrace, Path sourceExtents) {
             this(image, disk, state, kernel, initrd, append, memoryMiB, bus, console, events, regionSize, hydrateRate,
-                    readyMarker, stopGrace, sourceExtents, MediatorConfig.Hydration.DEFAULTS, null);
+                    readyMarker, stopGrace, sourceExtents, MediatorConfig.Hydration.DEFAULTS, null, false);
         }
 
         public Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
                 DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker,
                 Duration stopGrace, Path sourceExtents, MediatorConfig.Hydration hydration) {
             this(image, disk, state, kernel, initrd, append, memoryMiB, bus, console, events, regionSize, hydrateRate,
-                    readyMarker, stopGrace, sourceExtents, hydration, null);
+                    readyMarker, stopGrace, sourceExtents, hydration, null, false);
         }
 
         /** The same instance with other background-copy settings. */
         public Spec withHydration(MediatorConfig.Hydration h) {
             return new Spec(image, disk, state, kernel, initrd, append, memoryMiB, bus, console, events, regionSize,
-                    hydrateRate, readyMarker, stopGrace, sourceExtents, h, tlsDir);
+                    hydrateRate, readyMarker, stopGrace, sourceExtents, h, tlsDir, allowLowSpace);
         }
 
         public Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
@@ -423,6 +425,15 @@ public final class Instance {
 
         void keepAlive() throws IOException {
             if (node.isAlive() || node.isClosed()) return;
+            // Stopping, and the mediator exited cleanly: the same Ctrl-C (SIGINT to the process group) stopped it.
+            // Restarting it now would only start a copy nobody wants; a crash (kill -9) is still restarted.
+            if (stopRequests.get() > 0 && node.exitCode() == 0) {
+                if (!exitReported) {
+                    exitReported = true;
+                    events.emit("mediator-exited", "code", 0);
+                }
+                return;
+            }
             if (!exitReported) {
                 exitReported = true;
                 events.emit("mediator-exited", "code", node.exitCode());
@@ -454,7 +465,7 @@ public final class Instance {
         Path extents = spec.sourceExtents() == null ? null : spec.sourceExtents().toAbsolutePath();
         return new MediatorConfig(spec.image(), spec.disk().toAbsolutePath(), spec.state().toAbsolutePath(), socket,
                 spec.regionSize(), Math.max(0, spec.hydrateRate()), MediatorConfig.DEFAULT_GIVE_UP, null, extents,
-                spec.hydration(), spec.tlsDir() == null ? null : spec.tlsDir().toAbsolutePath(), false);
+                spec.hydration(), spec.tlsDir() == null ? null : spec.tlsDir().toAbsolutePath(), spec.allowLowSpace());
     }
 
     /** Unix socket paths are limited to 107 bytes: use {@code preferred} when short enough, else a temp dir. */

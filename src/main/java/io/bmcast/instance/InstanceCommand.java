@@ -92,6 +92,10 @@ public final class InstanceCommand implements Callable<Integer> {
                 description = "For an nbds:// image: the mediator's TLS credentials (DIR/ca-cert.pem, and client-cert.pem, client-key.pem if the server verifies clients).")
         Path tlsDir;
 
+        @Option(names = "--allow-low-space",
+                description = "Start even when the local disk's file system has less free space than the image's data needs.")
+        boolean allowLowSpace;
+
         @Override
         public Integer call() throws Exception {
             Instance.Spec spec = spec();
@@ -117,7 +121,7 @@ public final class InstanceCommand implements Callable<Integer> {
             String cmdline = append != null || kernel == null ? append : "console=ttyS0 root=" + device.guestDevice() + " rw";
             return new Instance.Spec(image, disk, state, kernel, initrd, cmdline, (int) (memory >> 20), device, console, events,
                     regionSize, hydrateRate == null ? 0 : hydrateRate, readyMarker, stopGrace, sourceExtents,
-                    hydration.hydration(), tlsDir);
+                    hydration.hydration(), tlsDir, allowLowSpace);
         }
     }
 }

@@ -21,7 +21,11 @@ import java.util.function.LongSupplier;
  *   <li>pipeline: {@code workers} batches at a time, so the link is busy while the last batch is being written
  *       to the local disk (stop-and-wait left the link idle for that write: 4 MiB into the page cache took
  *       5-14 ms here against 34 ms on a 1 Gbit/s wire, and idle-time hydration ran at 68% of the link);</li>
- *   <li>guest first: a batch starts only when the {@link YieldPolicy} allows it;</li>
+ *   <li>guest first, progress guaranteed: a batch starts only when the {@link YieldPolicy} allows it; the node's
+ *       policy ({@link YieldPolicy.Share}) runs freely while the guest is idle and takes a minimum share of the time
+ *       from a guest that never pauses; a {@link HydrationDeadline} raises that share as the time left shrinks;</li>
+ *   <li>CPU: the workers can run at a low priority ({@link ThreadPriority}, off by default: measured, it delayed
+ *       boots here), except for boot-profile batches and while a deadline needs the whole link;</li>
  *   <li>rate: at most {@code rateBytesPerSec} on average ({@link TokenBucket});</li>
  *   <li>errors: exponential {@link Backoff}; the disk's phase says STALLED and why; with a failure limit
  *       the hydrator stops, reports FAILED and fails {@link #finished()} — never silently.</li>
@@ -117,6 +121,21 @@ public final class Hydrator implements AutoCloseable {
     private long lastCommitNs;
     private long nextReviewNs;
     private long bytesWhileBusy;
+    /**
+     * The workers' nice value for the bulk of the copy: {@link ThreadPriority#BACKGROUND_NICE} so that the guest's
+     * vCPU wins the CPU, but 0 while a deadline is at risk (the share it needs is the whole link): then the
+     * operator's deadline outranks the guest's CPU. Batches of the boot profile always run at 0: the booting guest
+     * is about to read those regions and waits for a batch that claimed them, so a niced worker descheduled in the
+     * middle of one would hold the boot up (a priority inversion). Each worker applies the value to itself (a nice
+     * value is per thread) when it changes; lowering it again needs the privilege a mediator on a real host has, and
+     * without it the worker just stays niced.
+     */
+    private volatile int wantedNice = ThreadPriority.BACKGROUND_NICE;
+    /**
+     * The nice value this worker thread last set ({@code Integer.MIN_VALUE}: none yet); unset in threads that are not
+     * workers (a test calling {@link #doWork} must not nice itself).
+     */
+    private static final ThreadLocal<int[]> THREAD_NICE = new ThreadLocal<>();
     private volatile Step lastStep;
     private volatile boolean running;
     private final List<Thread> threads = new ArrayList<>();
@@ -160,8 +179,8 @@ public final class Hydrator implements AutoCloseable {
     }
 
     /**
-     * The link time of a batch taken from a busy guest by its share: 5 ms at a share of 0.2 (6 ms), more as the
-     * share rises (20 ms at 0.75). Each such batch delays the guest's requests behind it by up to its length once
+     * The link time of a batch taken from a busy guest by its share: 6.25 ms at a share of 0.2, more as the share
+     * rises (20 ms at 0.75). Each such batch delays the guest's requests behind it by up to its length once
      * per {@code length / share}; smaller batches would spend more of the share on round trips than on data.
      */
     static long busyBatchNs(double share) {
@@ -183,7 +202,7 @@ public final class Hydrator implements AutoCloseable {
     }
 
     private void run() {
-        ThreadPriority.niceCurrentThread(ThreadPriority.BACKGROUND_NICE);
+        THREAD_NICE.set(new int[] {Integer.MIN_VALUE});
         while (running) {
             long park;
             try {
@@ -209,6 +228,7 @@ public final class Hydrator implements AutoCloseable {
         int first;
         int n;
         boolean guestBusy;
+        boolean forBoot;
         synchronized (this) {
             if (finished.isDone() || disk.isClosed()) {
                 lastStep = finished.isCompletedExceptionally() ? Step.FAILED : Step.DONE;
@@ -252,6 +272,7 @@ public final class Hydrator implements AutoCloseable {
                 return options.pollNs();
             }
             first = r;
+            forBoot = order.inProfile(); // the order stays on a profile region until it is no longer ABSENT
             int regions = (int) Math.max(1, sizer.batchBytes(linkTimeAllowed(nowNs)) / disk.regionSize());
             n = disk.claimRun(r, regions); // claimed under the lock: the next pick starts past this batch
             if (n == 0) {
@@ -263,6 +284,7 @@ public final class Hydrator implements AutoCloseable {
             long last = disk.lastGuestIoNs();
             guestBusy = disk.guestInFlight() > 0 || last != Long.MIN_VALUE && nowNs - last - QUIET_NS < 0;
         }
+        niceThisThread(forBoot ? 0 : wantedNice);
         long bytes = 0;
         try {
             bytes = disk.fillClaimed(first, n);
@@ -304,6 +326,13 @@ public final class Hydrator implements AutoCloseable {
         return 0;
     }
 
+    private static void niceThisThread(int nice) {
+        int[] current = THREAD_NICE.get();
+        if (current == null || current[0] == nice) return;
+        current[0] = nice;
+        ThreadPriority.niceCurrentThread(nice);
+    }
+
     /**
      * Every {@link #REVIEW_NS}: raises the share as the deadline requires (the share policy only), and tells the
      * status the share in force and when the disk would be local if the guest stayed busy. Called under the lock.
@@ -313,7 +342,10 @@ public final class Hydrator implements AutoCloseable {
         double rate = sizer.rate();
         YieldPolicy p = options.yieldPolicy();
         HydrationDeadline d = options.deadline();
-        if (d != null && p instanceof YieldPolicy.Share s) s.share(d.share(nowNs, s.minShare(), remaining, rate));
+        if (d != null && p instanceof YieldPolicy.Share s) {
+            s.share(d.share(nowNs, s.minShare(), remaining, rate));
+            wantedNice = s.share() >= 1 ? 0 : ThreadPriority.BACKGROUND_NICE;
+        }
         long projected = HydrationDeadline.projectedNs(nowNs, remaining, rate, p.share());
         long projectedEpochMs = projected == Long.MIN_VALUE ? 0 : System.currentTimeMillis() + (projected - nowNs) / 1_000_000;
         disk.hydrationReport(new MediatorStatus.Hydration(p.share(), d == null ? 0 : d.epochMs(), projectedEpochMs,

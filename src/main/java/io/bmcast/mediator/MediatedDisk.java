@@ -722,6 +722,7 @@ public final class MediatedDisk implements Export {
                         + " deploy again on a sound disk";
                 syncFailure = failed;
                 lastError = failed;
+                phase = Phase.FAILED; // the status says so at once, not only when the background copy next commits
                 throw new NbdException(Nbd.EIO, failed, e);
             }
             // (3) Only now may those bits become durable. Bits set after (1) wait for the next commit: their
@@ -944,7 +945,7 @@ public final class MediatedDisk implements Export {
      */
     public String lowSpace() throws IOException {
         long free = local.freeBytes();
-        if (free < 0) return null;
+        if (free < 0 || free >= imageSize) return null; // room for all of it: no need to ask where the holes are
         long needed = 0;
         for (int r = 0; r < regions; r++) {
             if (!map.isPresent(r) && !holes.isZero(r)) needed += regionEnd(r) - regionStart(r);
@@ -965,7 +966,7 @@ public final class MediatedDisk implements Export {
     }
 
     void hydratorPhase(Phase p, String error) {
-        if (phase == Phase.HYDRATED) return;
+        if (phase == Phase.HYDRATED || syncFailure != null) return; // a failed sync is final: the status keeps saying so
         phase = p;
         if (error != null) lastError = error;
     }

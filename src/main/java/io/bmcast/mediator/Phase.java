@@ -4,9 +4,15 @@ package io.bmcast.mediator;
 public enum Phase {
     /** Regions are still missing: reads may go to the image server, the hydrator copies the rest. */
     STREAMING,
-    /** Still streaming, but the background copy is backing off from a failing image server. */
+    /**
+     * Still streaming, but the background copy waits: for a failing image server (backing off), or for space on a
+     * full local disk. The status's {@code lastError} says which.
+     */
     STALLED,
-    /** The background copy gave up after its failure limit; guest reads still fetch on demand. */
+    /**
+     * The background copy gave up after its failure limit (guest reads still fetch on demand), or the local disk
+     * failed to sync (every later flush fails).
+     */
     FAILED,
     /** Every region is local and committed: the mediator may step out of the I/O path. */
     HYDRATED

@@ -108,8 +108,9 @@ public final class Mediator {
             }
         }
         NodeState.recordPid(c.state());
-        mediated.startHousekeeping();
+        // The hydrator first: it tells the disk its share before the housekeeper writes the first status.
         Hydrator hydrator = c.hydration().background() ? new Hydrator(mediated, hydratorOptions(c)) : null;
+        mediated.startHousekeeping();
         NbdServer server = new NbdServer(Map.of(EXPORT, mediated), NbdServer.Config.defaults().withDefaultExport(EXPORT));
         CountDownLatch stopped = new CountDownLatch(1);
         Signals.onTerminate(stopped::countDown);

@@ -91,7 +91,8 @@ final class ClientHandshake {
             }
             throw new ProtocolException(String.format("unexpected reply 0x%08x to STARTTLS", type));
         }
-        tls = TlsChannel.handshake(ch, tlsCredentials.clientEngine(endpoint), "server " + endpoint);
+        tls = TlsChannel.handshake(ch, tlsCredentials.clientEngine(endpoint), "server " + endpoint,
+                tlsCredentials.dir().resolve("ca-cert.pem").toString());
         in = tls;
         out = tls;
     }

@@ -271,7 +271,8 @@ final class ServerHandshake {
         }
         if (tls != null) return invalid(option, "TLS is already on");
         reply(option, Nbd.REP_ACK, null);
-        tls = TlsChannel.handshake(ch, server.tls().serverEngine(), "client " + NbdConnection.peerOf(ch));
+        tls = TlsChannel.handshake(ch, server.tls().serverEngine(), "client " + NbdConnection.peerOf(ch),
+                server.tls().dir().resolve("ca-cert.pem").toString());
         in = tls;
         out = tls;
         structured = false;

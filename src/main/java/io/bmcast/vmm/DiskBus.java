@@ -8,11 +8,13 @@ package io.bmcast.vmm;
  * path): under sustained concurrent I/O (direct reads and fsync'd writes without pause) the guest's NVMe driver
  * times commands out after ~40 s, resets the controller, then disables it, and the root file system is gone at
  * ~100 s. virtio-blk under the same load is fine. NVMe stays selectable ({@code --device nvme}) because bare-metal
- * servers have NVMe disks and an image may know no other controller. Why it fails: QEMU completes a command only
- * when the host has done it, and on a busy host a flush (an fdatasync of everything the guest wrote) or a write can
- * take longer than the Linux NVMe driver's 30 s command timeout; the driver then aborts (which QEMU cannot do to
- * I/O in flight), resets the controller in the middle of the load, and gives the disk up when the reset times out
- * as well. virtio-blk has no command timeout in the guest: it waits. So when bmcast boots a kernel itself
+ * servers have NVMe disks and an image may know no other controller.
+ *
+ * <p>Why it fails (the mechanism NvmeStallTest reproduces with a paused NBD server; when a sustained load triggers
+ * it depends on the host): QEMU completes a command only when the host has done it, and on a busy host a flush (an
+ * fdatasync of everything the guest wrote) or a write can take longer than the Linux NVMe driver's 30 s command
+ * timeout; the driver then aborts the command and, when it times out again, resets the controller in the middle of
+ * the load. virtio-blk has no command timeout in the guest: it waits. So when bmcast boots a kernel itself
  * ({@code -kernel}) on NVMe, it raises the driver's timeout on the kernel command line ({@link #kernelArgs}); a
  * disk that boots through its own boot loader keeps its own command line, and so the 30 s limit.
  *

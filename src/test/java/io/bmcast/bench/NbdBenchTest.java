@@ -58,6 +58,8 @@ class NbdBenchTest {
             for (String server : List.of("bmcast", "nbdkit", "qemu-nbd")) {
                 JsonNode s = w.path("servers").path(server);
                 assertEquals(2, s.path("samples").size(), w.toString());
+                assertEquals(2, s.path("cpuSamples").size(), w.toString());
+                for (JsonNode c : s.path("cpuSamples")) assertTrue(c.isNumber() && c.asDouble() >= 0, "the server's CPU was read: " + w);
                 for (JsonNode v : s.path("samples")) assertTrue(v.isNumber() && v.asDouble() > 0, w.toString());
                 assertTrue(s.path("min").asDouble() <= s.path("median").asDouble()
                         && s.path("median").asDouble() <= s.path("max").asDouble(), w.toString());

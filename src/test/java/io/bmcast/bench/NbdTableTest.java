@@ -77,6 +77,33 @@ class NbdTableTest {
         Jackson.MAPPER.writeValueAsString(Map.of("workloads", rows)); // serializable as is
     }
 
+    @Test
+    void cpuIsPerGigabyteOrPerRequestAndComparedByMedians() {
+        NbdTable t = new NbdTable(BenchCommand.WORKLOADS, SERVERS, 2);
+        t.add(0, 0, 1, 2e9);
+        t.addCpu(0, 0, 1, 0.5); // half a core for 2 GB/s
+        t.add(0, 0, 2, 1e9);
+        t.addCpu(0, 0, 2, 0.5);
+        t.add(0, 1, 1, 1e9);
+        t.addCpu(0, 1, 1, 0.2);
+        t.add(2, 0, 1, 50e3);
+        t.addCpu(2, 0, 1, 1.0); // a whole core for 50k requests/s
+        t.addCpu(1, 0, 1, 1.0); // no figure for that run: no cost either
+        assertEquals(250, t.cpuSpread(0, 0).min(), 1e-9);
+        assertEquals(500, t.cpuSpread(0, 0).max(), 1e-9);
+        assertEquals(375, t.cpuSpread(0, 0).median(), 1e-9);
+        assertEquals(20, t.cpuSpread(2, 0).median(), 1e-9);
+        assertFalse(t.cpuSpread(1, 0).present());
+        String text = t.format();
+        String row = line(text, "  seq read");
+        assertTrue(row.contains("375 (250-500) ms/GB") && row.contains("200 (200-200) ms/GB") && row.contains("1.88x"), row);
+        assertTrue(line(text, "  rand read").contains("20.0 (20.0-20.0) us/req"), text);
+        @SuppressWarnings("unchecked")
+        Map<String, Map<String, Object>> servers = (Map<String, Map<String, Object>>) t.toJson().get(0).get("servers");
+        assertEquals(Arrays.asList(250.0, 500.0), servers.get("bmcast").get("cpuSamples"));
+        assertEquals("ms per GB", servers.get("bmcast").get("cpuPerUnit"));
+    }
+
     private static String line(String text, String start) {
         for (String l : text.split("\n")) if (l.startsWith(start)) return l;
         throw new AssertionError("no row " + start + " in\n" + text);

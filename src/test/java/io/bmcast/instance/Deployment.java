@@ -54,6 +54,8 @@ final class Deployment implements AutoCloseable {
     private ClientTestProcesses.Server imageServer;
     private String rate;
     private io.bmcast.node.MediatorConfig.Hydration hydration = io.bmcast.node.MediatorConfig.Hydration.DEFAULTS;
+    /** The guest's disk device for {@link #start}. */
+    DiskBus bus = DiskBus.DEFAULT;
     private Instance instance;
     private final CompletableFuture<Qemu> vmm = new CompletableFuture<>();
     private final CompletableFuture<Instance.Result> result = new CompletableFuture<>();
@@ -141,7 +143,7 @@ final class Deployment implements AutoCloseable {
             throws IOException {
         // As `instance run` and the agent do: the accelerator is decided before the instance's clock starts.
         io.bmcast.vmm.Accel.detect(guest.kernel());
-        Instance.Spec spec = new Instance.Spec(imageUri(), disk, state, guest.kernel(), guest.initrd(), append, 512, DiskBus.DEFAULT,
+        Instance.Spec spec = new Instance.Spec(imageUri(), disk, state, guest.kernel(), guest.initrd(), append, 512, bus,
                 console, events, 64 << 10, hydrateRate, readyMarker).withHydration(hydration);
         EventLog log = new EventLog(System.nanoTime(), events, System.out);
         log.addListener(onEvent);

@@ -54,6 +54,11 @@ class InstanceInterruptTest {
                 p.descendants().forEach(ProcessHandle::destroyForcibly);
                 p.destroyForcibly();
             }
+            String first = d.eventsText();
+            int stopAt = first.indexOf("\"event\":\"stop-requested\"");
+            assertTrue(stopAt > 0, "SIGINT is a stop request:\n" + first);
+            assertTrue(!first.substring(stopAt).contains("\"event\":\"mediator-restarted\""),
+                    "the mediator was restarted after Ctrl-C:\n" + first);
             // A restart in the last moments of the JVM would come up after it exited: give it time to show.
             Thread.sleep(3000);
             List<String> left = ProcessHandle.allProcesses()

@@ -189,11 +189,20 @@ class CrashTest {
                             if (fua) model.sinceFlush.set(s, new HashSet<>(Set.of(t)));
                         }
                     } else if (kind < 10) { // write zeroes or trim
-                        for (int s = first; s < first + count; s++) model.sinceFlush.get(s).add(-1);
-                        inflightToken = -1; inflightFirst = first; inflightCount = count;
+                        int from = first, to = first + count; // the sectors that read as zero afterwards
+                        if (kind != 8) {
+                            // TRIM is a hint: a partly covered edge region that is not local keeps its bytes.
+                            int perRegion = disk.regionSize() / SECTOR;
+                            int imageSectors = (int) (disk.imageSize() / SECTOR);
+                            int r0 = from / perRegion, r1 = (to - 1) / perRegion;
+                            if (from < imageSectors && from % perRegion != 0 && !disk.map().isPresent(r0)) from = Math.min(to, (r0 + 1) * perRegion);
+                            if (to < imageSectors && to % perRegion != 0 && to > from && !disk.map().isPresent(r1)) to = Math.max(from, r1 * perRegion);
+                        }
+                        for (int s = from; s < to; s++) model.sinceFlush.get(s).add(-1);
+                        inflightToken = -1; inflightFirst = from; inflightCount = to - from;
                         if (kind == 8) disk.writeZeroes((long) first * SECTOR, (long) count * SECTOR, false, false, false);
                         else disk.trim((long) first * SECTOR, (long) count * SECTOR, false);
-                        for (int s = first; s < first + count; s++) model.current[s] = -1;
+                        for (int s = from; s < to; s++) model.current[s] = -1;
                     } else if (kind < 13) { // read: the acknowledged state, exactly
                         ByteBuffer b = ByteBuffer.allocate(count * SECTOR);
                         disk.read((long) first * SECTOR, b);

@@ -302,7 +302,7 @@ class MediatedDiskTest {
             assertTrue(json.contains("\"regionsTotal\":16,\"regionsPresent\":1,"), json);
             assertTrue(json.contains("\"bytesOnDemand\":16384,\"bytesBackground\":0,"), json);
             assertTrue(json.contains("\"phase\":\"streaming\""), json);
-            assertTrue(json.contains("\"lastError\":null}"), json);
+            assertTrue(json.contains("\"lastError\":null,\"backgroundCopy\":false}"), json); // no hydrator: remote-only
         }
         String nasty = "a\"b\\c\n\u0001";
         MediatorStatus withError = new MediatorStatus("vm1", 1, 1, RS, 1, 0, 0, 0, 0, Phase.STALLED, 0, 1, nasty);

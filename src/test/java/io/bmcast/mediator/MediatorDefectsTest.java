@@ -118,6 +118,7 @@ class MediatorDefectsTest {
             assertThrows(NbdException.class, () -> disk.write(2 * RS, ByteBuffer.wrap(new byte[RS]), true),
                     "a FUA write after a failed force must fail too");
             assertEquals(commitsAfterFailure, mapCommits.get(), "the region map was committed after a failed force");
+            assertEquals(Phase.FAILED, disk.status(0).phase());
             String why = disk.status(0).lastError();
             assertNotNull(why);
             assertTrue(why.contains("local disk"), why);

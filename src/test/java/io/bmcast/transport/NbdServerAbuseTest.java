@@ -189,6 +189,42 @@ class NbdServerAbuseTest {
         }
     }
 
+    @Test
+    void requestsInFlightAreCappedAcrossConnectionsAndAllAreAnswered() throws Exception {
+        Path image = TestFiles.random(dir.resolve("slow.img"), 1 << 20, 8);
+        byte[] content = Files.readAllBytes(image);
+        // Every request takes 300 ms: without the cap, 3 x 8 would be in flight at once.
+        var slow = new io.bmcast.storage.FaultInjectingExport(new io.bmcast.storage.FileExport("slow", "slow", image, true),
+                io.bmcast.storage.FaultInjectingExport.Faults.none().withSpikes(1, java.time.Duration.ofMillis(300)));
+        try (TestServer s = TestServer.on(dir).export("slow", slow)
+                .limits(NbdServer.Limits.defaults().withInFlight(64L << 20, 4)).start()) {
+            List<RawNbd> clients = new ArrayList<>();
+            try {
+                for (int c = 0; c < 3; c++) {
+                    RawNbd r = new RawNbd(s.socket()).greet().go("slow", false, false);
+                    for (int i = 0; i < 8; i++) r.request(0, Nbd.CMD_READ, i, 4096L * (8 * c + i), 4096, null);
+                    clients.add(r);
+                }
+                int peak = 0;
+                for (int i = 0; i < 40; i++) {
+                    peak = Math.max(peak, s.server.budget().requests());
+                    Thread.sleep(25);
+                }
+                assertTrue(peak <= 4, "at most 4 requests in flight across the server, saw " + peak);
+                for (int c = 0; c < 3; c++) {
+                    for (int i = 0; i < 8; i++) {
+                        RawNbd.Reply r = clients.get(c).reply(4096);
+                        assertEquals(0, r.error());
+                        int off = (int) (4096 * (8 * c + r.cookie()));
+                        assertArrayEquals(Arrays.copyOfRange(content, off, off + 4096), r.payload(), "reply " + r.cookie());
+                    }
+                }
+            } finally {
+                for (RawNbd c : clients) c.close();
+            }
+        }
+    }
+
     private static void awaitTrue(BooleanSupplier condition, String what) throws InterruptedException {
         long deadline = System.nanoTime() + 30 * SECOND;
         while (!condition.getAsBoolean()) {
