@@ -4,7 +4,9 @@ import io.bmcast.vmm.GuestConsole;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -20,22 +22,33 @@ final class ConsoleSampler {
 
     private final GuestConsole console;
     private final long t0;
-    // Guards offset and lines: the bench's driver thread polls while the final collection may read.
+    // Guards offset, lines and started: the bench's driver thread polls while the final collection may read.
     private int offset;
     private final List<Sample> lines = new ArrayList<>();
+    private final Map<String, Double> started = new HashMap<>(); // job -> when its latest start line arrived
 
     ConsoleSampler(GuestConsole console, long t0) {
         this.console = console;
         this.t0 = t0;
     }
 
-    /** Takes in every complete line printed since the last poll. */
+    /**
+     * Takes in every complete line printed since the last poll. A figure is placed at its job's start (when the host
+     * saw {@code start JOB}, printed straight to the console) plus the guest's own {@code t}, or when it arrived if
+     * that is sooner: a guest whose figures come out late or in bursts (a build of the guest before revision 4 printed
+     * them all at the end of the run) still gets a true timeline.
+     */
     synchronized void poll() {
         String out = console.output();
         double now = (System.nanoTime() - t0) / 1e9;
         int end;
         while ((end = out.indexOf('\n', offset)) >= 0) {
-            WorkloadLine.parse(out.substring(offset, end)).ifPresent(l -> lines.add(new Sample(now, l)));
+            WorkloadLine.parse(out.substring(offset, end)).ifPresent(l -> {
+                if (l.word().equals("start")) started.put(l.job(), now);
+                Double start = started.get(l.word());
+                double t = l.value("t");
+                lines.add(new Sample(l.isSample() && start != null && t >= 0 ? Math.min(now, start + t) : now, l));
+            });
             offset = end + 1;
         }
     }

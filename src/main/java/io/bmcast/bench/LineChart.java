@@ -52,6 +52,8 @@ public final class LineChart {
     static final int PANEL_HEIGHT = 260;
     static final int PANEL_GAP = 70;
     static final int BOTTOM = 50;
+    /** Points further apart than this are not joined: the series has no figure in between. */
+    static final double GAP_SECONDS = 5;
 
     private LineChart() {}
 
@@ -69,7 +71,7 @@ public final class LineChart {
             g.setFont(base.deriveFont(Font.BOLD, 16f));
             g.setColor(Color.BLACK);
             g.drawString(c.title(), LEFT, 24);
-            g.setFont(base);
+            g.setFont(base.deriveFont(11f));
             g.setColor(Color.DARK_GRAY);
             if (c.subtitle() != null) g.drawString(c.subtitle(), LEFT, 42);
             double xMax = 1;
@@ -125,13 +127,14 @@ public final class LineChart {
             Series s = p.series().get(i);
             if (s.points().isEmpty()) continue;
             Path2D.Double line = new Path2D.Double();
-            boolean first = true;
+            double last = Double.NaN;
             for (double[] pt : s.points()) {
                 double x = LEFT + plotW * pt[0] / xMax;
                 double y = bottom - PANEL_HEIGHT * pt[1] / yMax;
-                if (first) line.moveTo(x, y);
+                // a pause longer than GAP_SECONDS (between two runs of the workload) is a gap, not a slope
+                if (!(pt[0] - last <= GAP_SECONDS)) line.moveTo(x, y);
                 else line.lineTo(x, y);
-                first = false;
+                last = pt[0];
             }
             g.setColor(BarChart.PALETTE[i % BarChart.PALETTE.length]);
             g.setStroke(new BasicStroke(1.8f));

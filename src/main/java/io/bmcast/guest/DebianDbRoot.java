@@ -139,7 +139,8 @@ final class DebianDbRoot {
 
     /**
      * The guest's {@code bmcast-workload} script. pgbench's {@code -P 1} lines and fio's terse status (cumulative
-     * kilobytes and runtime, every second) are turned into per-second figures by awk, flushed line by line.
+     * kilobytes and runtime, every second) are turned into per-second figures by mawk (Debian's awk, in minbase),
+     * reading line by line ({@code -W interactive}) and flushing every line.
      */
     static String script() {
         return """
@@ -159,7 +160,8 @@ final class DebianDbRoot {
                 secs=${secs:-%1$d}
                 say() { s="$*"; echo "bmcast-workload: $s n=${#s}"; }
                 # The serial console under TCG now and then repeats a character: every line carries its length
-                # (n=) so a garbled one is dropped, and the line that ends a job is printed twice.
+                # (n=) so a garbled one is dropped, and the line that ends a job is printed twice. mawk reads a pipe
+                # in blocks unless -W interactive: without it every figure came out at the end of the run.
                 AWK_LINE='function line(s) { printf "bmcast-workload: %%s n=%%d\\n", s, length(s); fflush() }
                     function end(s) { line(s); line(s) }'
 
@@ -168,7 +170,7 @@ final class DebianDbRoot {
                     fio --name="$1" --filename="$5" --size="$6" --rw="$2" --bs="$3" --iodepth="$4" \\
                         --ioengine=libaio --direct=1 --time_based --runtime="$secs" \\
                         --output-format=terse --terse-version=3 --status-interval=1 \\
-                    | awk -F';' -v job="$1" -v dir="$7" -v metric="$8" "$AWK_LINE"'
+                    | mawk -W interactive -F';' -v job="$1" -v dir="$7" -v metric="$8" "$AWK_LINE"'
                         $1 == "3" {
                             kb = dir == "read" ? $6 : $47; ms = dir == "read" ? $9 : $50
                             if (ms - pms >= 500) {
@@ -192,7 +194,7 @@ final class DebianDbRoot {
                     say "start pgbench seconds=$secs"
                     cd /tmp
                     runuser -u postgres -- %2$s/pgbench -h /run/postgresql -P 1 -T "$secs" -c 4 -j 2 %3$s 2>&1 \\
-                    | awk "$AWK_LINE"'
+                    | mawk -W interactive "$AWK_LINE"'
                         /^progress:/ { line("pgbench t=" $2 " tps=" $4 " lat_ms=" $7); next }
                         /^tps = / { final = $3 }
                         /ERROR|FATAL|error:/ { line("pgbench-log " $0) }

@@ -39,7 +39,7 @@ public enum GuestKind {
      * write may be in a shared cache). 5 (busybox guests) and 3 (Debian): the root is found by file-system UUID through
      * Debian's initramfs, so the guest boots on virtio-blk (the default) as on NVMe; busybox-disk's syslinux loads
      * the initramfs too. 6 (busybox guests), 4 (Debian), 6 (debian-db; 3 to 5 were its
-     * workload changes on other branches): a lean initramfs made at build time
+     * workload changes: 3, root by UUID; 4, figures every second, mawk reading the pipes interactively): a lean initramfs made at build time
      * ({@link LeanInitramfs}: few modules, lz4) instead of a copy of the host's, and {@code no_timer_check}.
      */
     public int revision() {

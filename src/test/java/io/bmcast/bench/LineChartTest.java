@@ -28,15 +28,22 @@ class LineChartTest {
     @Test
     void drawsEachSeriesInItsColourAtItsHeight(@TempDir Path dir) throws Exception {
         // local at 100 the whole time, bmcast at 50: bmcast's line lies lower (larger y) than local's
-        LineChart.Series local = new LineChart.Series("local", List.of(new double[] {0, 100}, new double[] {100, 100}));
-        LineChart.Series bmcast = new LineChart.Series("bmcast", List.of(new double[] {0, 50}, new double[] {100, 50}));
+        // local at 100 every second; bmcast at 50 for two runs with a pause between them (20..80 s: no line)
+        List<double[]> localPoints = new java.util.ArrayList<>(), bmcastPoints = new java.util.ArrayList<>();
+        for (int t = 0; t <= 100; t++) {
+            localPoints.add(new double[] {t, 100});
+            if (t <= 20 || t >= 80) bmcastPoints.add(new double[] {t, 50});
+        }
+        LineChart.Series local = new LineChart.Series("local", localPoints);
+        LineChart.Series bmcast = new LineChart.Series("bmcast", bmcastPoints);
         LineChart.Chart c = new LineChart.Chart("t", "s", "seconds", List.of(new LineChart.Panel("tps",
                 List.of(local, bmcast), List.of(new LineChart.Marker("de-virtualized", 60, 1)))));
         Path png = dir.resolve("c.png");
         LineChart.write(c, png);
         BufferedImage img = ImageIO.read(png.toFile());
         assertEquals(LineChart.WIDTH, img.getWidth());
-        int x = LineChart.LEFT + (LineChart.WIDTH - LineChart.LEFT - LineChart.RIGHT) / 4;
+        int plotW = LineChart.WIDTH - LineChart.LEFT - LineChart.RIGHT;
+        int x = LineChart.LEFT + plotW / 10; // 10 s of a 100 s axis
         int localY = rowOf(img, x, BarChart.PALETTE[0].getRGB());
         int bmcastY = rowOf(img, x, BarChart.PALETTE[1].getRGB());
         assertTrue(localY > 0 && bmcastY > localY, "local at y=" + localY + ", bmcast at y=" + bmcastY);
@@ -44,6 +51,7 @@ class LineChartTest {
         // y axis tops out at 200 (100 * 1.1 rounded up): 100 sits half way up, 50 a quarter
         assertEquals(bottom - LineChart.PANEL_HEIGHT / 2, localY, 2);
         assertEquals(bottom - LineChart.PANEL_HEIGHT / 4, bmcastY, 2);
+        assertEquals(-1, rowOf(img, LineChart.LEFT + plotW / 2, BarChart.PALETTE[1].getRGB()), "no line across the pause");
     }
 
     /** The first row at column {@code x} (inside the plot) with exactly {@code rgb}, or -1. */
