@@ -428,9 +428,12 @@ final class NbdConnection implements Runnable {
     private void dispatch(Request req) {
         // Large WRITEs go to a worker too: copying 1 MiB into the page cache then overlaps with the reader
         // receiving the next payload, on the other core (fio, 1 MiB writes at QD8: ~2.4 to ~3.6 GB/s here).
-        // Large READs likewise: one worker's copy out of the page cache overlaps another's send.
+        // Large READs likewise: one worker's copy out of the page cache overlaps another's send. Not those sent
+        // with sendfile: there is no copy to overlap, the send is under the write lock either way, and a worker
+        // would only add a thread hand-off per reply.
         boolean slow = req.type == Nbd.CMD_FLUSH || req.has(Nbd.CMD_FLAG_FUA)
-                || ((req.type == Nbd.CMD_WRITE || req.type == Nbd.CMD_READ) && req.length >= PARALLEL_WRITE_BYTES)
+                || (req.type == Nbd.CMD_WRITE && req.length >= PARALLEL_WRITE_BYTES)
+                || (req.type == Nbd.CMD_READ && req.length >= PARALLEL_WRITE_BYTES && !mightSendfile(req))
                 || !export.completesQuickly(req.offset, req.length);
         if (!slow) {
             execute(req);
@@ -500,9 +503,14 @@ final class NbdConnection implements Runnable {
      * {@code length} bytes must follow.
      */
     private FileChannel sendableFile(Request req) throws IOException {
-        if (tls != null || req.length < SENDFILE_BYTES) return null;
+        if (!mightSendfile(req)) return null;
         FileChannel f = export.sendableRange(req.offset, req.length);
         return f != null && f.size() >= req.offset + req.length ? f : null;
+    }
+
+    /** Whether a READ is a candidate for sendfile (its file is then checked in {@link #sendableFile}). */
+    private boolean mightSendfile(Request req) {
+        return tls == null && req.length >= SENDFILE_BYTES && export.sendableRange(req.offset, req.length) != null;
     }
 
     private void blockStatus(Request req) throws IOException, InterruptedException {
