@@ -99,6 +99,12 @@ public final class FileExport implements Export {
         return true;
     }
 
+    /** Every range: the export is the file itself. */
+    @Override
+    public FileChannel sendableRange(long offset, long length) {
+        return channel;
+    }
+
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
         long pos = offset;

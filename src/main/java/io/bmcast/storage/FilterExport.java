@@ -8,6 +8,7 @@ import java.nio.ByteBuffer;
  * A layer over another export, in the manner of an nbdkit filter: every call goes to the inner export
  * unless the filter overrides it. Filters override only what they change (a delay, a count).
  */
+// Export.sendableRange is deliberately not passed on: a filter must see every read it shapes.
 public abstract class FilterExport implements Export {
     protected final Export inner;
 

@@ -3,6 +3,7 @@ package io.bmcast.transport;
 import io.bmcast.protocol.NbdException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 
 /**
  * A block device that an NBD server exports: a file, a remote export, a mediated disk, or a filter
@@ -71,6 +72,18 @@ public interface Export extends AutoCloseable {
      */
     default boolean completesQuickly(long offset, long length) {
         return false;
+    }
+
+    /**
+     * The file that holds this export's bytes at {@code offset} for {@code length} bytes, at the same
+     * offsets, so that a READ reply can go from it to the socket with {@code sendfile} (page cache to socket,
+     * no copy through a user buffer); null when there is none, the default. An export answers null when its
+     * bytes may come from elsewhere (the network, a region still being fetched) or are shaped on the way (a
+     * rate or latency filter), since the server then never calls {@link #read}. The server only reads the
+     * channel; a file shorter than the range is sent as {@link #read} would (zeros past its end).
+     */
+    default FileChannel sendableRange(long offset, long length) {
+        return null;
     }
 
     /** Fills {@code dst} from position to limit with the bytes at {@code offset}. */

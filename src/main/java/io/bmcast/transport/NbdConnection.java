@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.SocketChannel;
@@ -31,6 +32,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * system call. Other requests (and FLUSH, and FUA writes, which wait on the disk) go to workers that reply
  * out of order as they finish. Every reply is written under {@link #writeLock}.
  *
+ * <p>A READ of at least {@link #SENDFILE_BYTES} from an export backed by a file ({@link Export#sendableRange})
+ * on a plaintext connection is not read into a buffer: its reply header is written, then the payload goes
+ * from the file to the socket with {@code sendfile}, both under the same lock, so replies never interleave.
+ *
  * <p>Bounds: a fixed set of {@link Request}s (their count caps the requests in flight) and a
  * {@link BufferPool} whose outstanding bytes cap the payload in flight; the reader stops reading when
  * either runs out, which pushes back on the client through TCP or the Unix socket.
@@ -50,6 +55,13 @@ final class NbdConnection implements Runnable {
     private static final long BATCH_BYTES = 256 << 10;
     /** WRITEs at least this large are executed by a worker even when the export completes quickly. */
     private static final long PARALLEL_WRITE_BYTES = 256 << 10;
+    /**
+     * READs at least this large are sent with sendfile when the export allows. Smaller ones are copied: a
+     * batch of 4 KiB replies goes out in one gathering write, where sendfile would cost a call per reply.
+     */
+    private static final long SENDFILE_BYTES = 64 << 10;
+    /** Bytes written with a plain write when sendfile stalls on a full socket (see {@link #sendPayload}). */
+    private static final int STALL_WRITE = 4 << 10;
     /** Extents per BLOCK_STATUS reply at most. */
     private static final int MAX_EXTENTS = 4096;
 
@@ -73,6 +85,8 @@ final class NbdConnection implements Runnable {
     private final BufferPool pool;
     // Guards the socket's output: every reply is one locked gathering write.
     private final ReentrantLock writeLock = new ReentrantLock();
+    // A few bytes of a sendfile payload on their way through a plain write; guarded by writeLock.
+    private ByteBuffer stallBuffer;
 
     // Reader-thread state.
     private final ArrayList<Request> batch = new ArrayList<>();
@@ -414,9 +428,12 @@ final class NbdConnection implements Runnable {
     private void dispatch(Request req) {
         // Large WRITEs go to a worker too: copying 1 MiB into the page cache then overlaps with the reader
         // receiving the next payload, on the other core (fio, 1 MiB writes at QD8: ~2.4 to ~3.6 GB/s here).
-        // Large READs likewise: one worker's copy out of the page cache overlaps another's send.
+        // Large READs likewise: one worker's copy out of the page cache overlaps another's send. Not those sent
+        // with sendfile: there is no copy to overlap, the send is under the write lock either way, and a worker
+        // would only add a thread hand-off per reply.
         boolean slow = req.type == Nbd.CMD_FLUSH || req.has(Nbd.CMD_FLAG_FUA)
-                || ((req.type == Nbd.CMD_WRITE || req.type == Nbd.CMD_READ) && req.length >= PARALLEL_WRITE_BYTES)
+                || (req.type == Nbd.CMD_WRITE && req.length >= PARALLEL_WRITE_BYTES)
+                || (req.type == Nbd.CMD_READ && req.length >= PARALLEL_WRITE_BYTES && !mightSendfile(req))
                 || !export.completesQuickly(req.offset, req.length);
         if (!slow) {
             execute(req);
@@ -446,9 +463,12 @@ final class NbdConnection implements Runnable {
         try {
             switch (req.type) {
                 case Nbd.CMD_READ -> {
-                    req.data = acquireBufferForWorker((int) req.length);
-                    export.read(req.offset, req.data.buffer);
-                    req.data.buffer.flip();
+                    req.file = sendableFile(req);
+                    if (req.file == null) {
+                        req.data = acquireBufferForWorker((int) req.length);
+                        export.read(req.offset, req.data.buffer);
+                        req.data.buffer.flip();
+                    }
                     bytesRead.addAndGet(req.length);
                 }
                 case Nbd.CMD_WRITE -> export.write(req.offset, req.data.buffer, req.has(Nbd.CMD_FLAG_FUA));
@@ -474,6 +494,23 @@ final class NbdConnection implements Runnable {
             LOG.log(Level.ERROR, "conn#" + id + " " + Nbd.commandName(req.type) + " failed", e);
         }
         encode(req);
+    }
+
+    /**
+     * The file a READ's payload can be sent from with sendfile, or null. Not under TLS (the bytes must be
+     * encrypted on their way), and not when the file is shorter than the range now: the payload is then read,
+     * zeros past the end as {@link Export#read} gives them, since once the header is out exactly
+     * {@code length} bytes must follow.
+     */
+    private FileChannel sendableFile(Request req) throws IOException {
+        if (!mightSendfile(req)) return null;
+        FileChannel f = export.sendableRange(req.offset, req.length);
+        return f != null && f.size() >= req.offset + req.length ? f : null;
+    }
+
+    /** Whether a READ is a candidate for sendfile (its file is then checked in {@link #sendableFile}). */
+    private boolean mightSendfile(Request req) {
+        return tls == null && req.length >= SENDFILE_BYTES && export.sendableRange(req.offset, req.length) != null;
     }
 
     private void blockStatus(Request req) throws IOException, InterruptedException {
@@ -502,11 +539,12 @@ final class NbdConnection implements Runnable {
             pool.release(req.data);
             req.data = null;
         }
+        if (req.error != 0) req.file = null;
         if (!chunked) {
             new SimpleReplyHeader().wrap(h, 0).set(req.error, req.cookie);
             h.limit(SimpleReplyHeader.LENGTH);
             req.iov[0] = h;
-            if (req.error == 0 && req.type == Nbd.CMD_READ) {
+            if (req.error == 0 && req.type == Nbd.CMD_READ && req.file == null) {
                 req.iov[1] = req.data.buffer;
                 req.iovCount = 2;
             } else {
@@ -529,8 +567,10 @@ final class NbdConnection implements Runnable {
                 s.set(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_OFFSET_DATA, req.cookie, 8 + req.length);
                 h.putLong(StructuredReplyHeader.LENGTH, req.offset);
                 h.limit(StructuredReplyHeader.LENGTH + 8);
-                req.iov[1] = req.data.buffer;
-                req.iovCount = 2;
+                if (req.file == null) {
+                    req.iov[1] = req.data.buffer;
+                    req.iovCount = 2;
+                }
             }
         } else {
             ByteBuffer d = req.data.buffer;
@@ -554,22 +594,28 @@ final class NbdConnection implements Runnable {
     private void flushBatch() {
         int n = batch.size();
         if (n == 0) return;
-        int v = 0;
-        for (int i = 0; i < n; i++) {
-            Request r = batch.get(i);
-            for (int j = 0; j < r.iovCount; j++) gather[v++] = r.iov[j];
-        }
         if (!broken) {
             writeLock.lock();
+            int v = 0;
             try {
+                for (int i = 0; i < n; i++) {
+                    Request r = batch.get(i);
+                    for (int j = 0; j < r.iovCount; j++) gather[v++] = r.iov[j];
+                    if (r.file != null) { // what is gathered so far, this header last, then its payload
+                        writeVector(gather, v);
+                        java.util.Arrays.fill(gather, 0, v, null);
+                        v = 0;
+                        sendPayload(r);
+                    }
+                }
                 writeVector(gather, v);
             } catch (IOException e) {
                 markBroken(e);
             } finally {
                 writeLock.unlock();
+                java.util.Arrays.fill(gather, 0, v, null);
             }
         }
-        java.util.Arrays.fill(gather, 0, v, null);
         for (int i = 0; i < n; i++) releaseSlot(batch.get(i));
         batch.clear();
         batchBytes = 0;
@@ -581,6 +627,7 @@ final class NbdConnection implements Runnable {
             writeLock.lock();
             try {
                 writeVector(req.iov, req.iovCount);
+                if (req.file != null) sendPayload(req);
             } catch (IOException e) {
                 markBroken(e);
             } finally {
@@ -601,6 +648,41 @@ final class NbdConnection implements Runnable {
         } finally {
             replyBlockedSinceNs = 0;
         }
+    }
+
+    /**
+     * Sends a READ's {@code length} bytes from its file, after its header; the caller holds {@link #writeLock}.
+     * The socket is non-blocking underneath a virtual thread and sendfile does not park: it sends nothing when
+     * the socket's buffer is full (or when the file has shrunk). A plain write of a few bytes then parks until
+     * the client reads, and sendfile goes on; what is past the file's end goes out as zeros.
+     */
+    private void sendPayload(Request r) throws IOException {
+        long pos = r.offset;
+        long end = r.offset + r.length;
+        replyBlockedSinceNs = System.nanoTime();
+        try {
+            while (pos < end) {
+                long n = r.file.transferTo(pos, end - pos, ch);
+                if (n <= 0) n = writeStalled(r.file, pos, (int) Math.min(STALL_WRITE, end - pos));
+                pos += n;
+                lastActivityNs = System.nanoTime();
+            }
+        } finally {
+            replyBlockedSinceNs = 0;
+        }
+    }
+
+    private int writeStalled(FileChannel file, long pos, int length) throws IOException {
+        if (stallBuffer == null) stallBuffer = ByteBuffer.allocateDirect(STALL_WRITE);
+        ByteBuffer b = stallBuffer.clear().limit(length);
+        while (b.hasRemaining()) {
+            if (file.read(b, pos + b.position()) < 0) {
+                while (b.hasRemaining()) b.put((byte) 0);
+            }
+        }
+        b.flip();
+        while (b.hasRemaining()) ch.write(b);
+        return length;
     }
 
     private void markBroken(IOException e) {
@@ -652,6 +734,7 @@ final class NbdConnection implements Runnable {
             req.data = null;
         }
         req.iov[0] = req.iov[1] = null;
+        req.file = null;
         server.budget().releaseRequest();
         returnSlot(req);
     }

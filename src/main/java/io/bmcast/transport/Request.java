@@ -21,6 +21,8 @@ final class Request {
     int type;
     int flags;
     BufferPool.Buf data;
+    /** A READ's payload source when it is sent with sendfile after the header, instead of from {@link #data}. */
+    java.nio.channels.FileChannel file;
     int error;
 
     Request(ByteBuffer header) {
@@ -35,6 +37,6 @@ final class Request {
     long replyBytes() {
         long n = 0;
         for (int i = 0; i < iovCount; i++) n += iov[i].remaining();
-        return n;
+        return file != null ? n + length : n;
     }
 }
