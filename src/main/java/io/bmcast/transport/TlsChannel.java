@@ -149,6 +149,9 @@ final class TlsChannel implements ReadableByteChannel, GatheringByteChannel {
 
     // ---------------------------------------------------------------------------------------------- reading
 
+    /** Set once the peer sent application data: from then on, a failed write is not a handshake's verdict. */
+    private volatile boolean dataSeen;
+
     @Override
     public int read(ByteBuffer dst) throws IOException {
         readLock.lock();
@@ -175,7 +178,10 @@ final class TlsChannel implements ReadableByteChannel, GatheringByteChannel {
                         if (!direct) appIn.flip();
                     }
                     if (status == SSLEngineResult.Status.CLOSED) inboundClosed = true;
-                    if (produced > 0) return direct ? produced : transfer(appIn, dst);
+                    if (produced > 0) {
+                        dataSeen = true;
+                        return direct ? produced : transfer(appIn, dst);
+                    }
                     if (inboundClosed) return -1;
                     if (status == SSLEngineResult.Status.BUFFER_OVERFLOW) {
                         growAppIn();
@@ -319,6 +325,13 @@ final class TlsChannel implements ReadableByteChannel, GatheringByteChannel {
         } catch (IOException e) {
             TlsHandshakeException why = alertBehind(e);
             if (why != null) throw why;
+            if (engine.getUseClientMode() && !dataSeen) {
+                // The alert was lost with the connection (a reset can drop what was unread): say what it most
+                // likely was rather than "Broken pipe".
+                throw new TlsHandshakeException("TLS with " + peer + " failed: the server hung up right after the handshake ("
+                        + e.getMessage() + "); a server that verifies peers does so when it requires a client certificate"
+                        + " signed by its CA and ours is missing or signed by another", e);
+            }
             throw e;
         } finally {
             writeLock.unlock();
