@@ -4,7 +4,6 @@ import io.bmcast.agent.HollowTimeline;
 import io.bmcast.guest.GuestBuilder;
 import io.bmcast.guest.GuestImage;
 import io.bmcast.guest.GuestKind;
-import io.bmcast.guest.HostCommand;
 import io.bmcast.storage.FileExport;
 import io.bmcast.storage.LinkEmulator;
 import io.bmcast.storage.TokenBucket;
@@ -76,7 +75,7 @@ final class FleetBench {
         try {
             return new FleetBench(o, work).runAll();
         } finally {
-            removeTree(work);
+            BenchImageServer.removeTree(work, "fleet");
         }
     }
 
@@ -157,7 +156,7 @@ final class FleetBench {
                 }
             }
         } finally {
-            removeTree(dir);
+            BenchImageServer.removeTree(dir, "fleet");
         }
     }
 
@@ -262,13 +261,5 @@ final class FleetBench {
 
     static void say(String line) {
         System.err.println("fleet: " + line);
-    }
-
-    private static void removeTree(Path p) {
-        try {
-            if (Files.exists(p)) HostCommand.run(Duration.ofMinutes(5), List.of("rm", "-rf", "--one-file-system", p.toString()));
-        } catch (IOException e) {
-            say("cannot remove " + p + ": " + e.getMessage());
-        }
     }
 }

@@ -9,10 +9,6 @@ import io.bmcast.instance.Instance;
 import io.bmcast.node.NodeState;
 import io.bmcast.storage.Extents;
 import io.bmcast.storage.FileExport;
-import io.bmcast.storage.LinkEmulator;
-import io.bmcast.imageserver.ImageServer;
-import io.bmcast.transport.Listener;
-import io.bmcast.transport.NbdServer;
 import io.bmcast.transport.NbdUri;
 import io.bmcast.util.Jackson;
 import io.bmcast.util.Units;
@@ -55,7 +51,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class StartupBench {
     static final List<String> ALL_MODES = List.of("local", "full-copy", "sparse-copy", "remote", "qemu-stream", "bmcast");
-    static final String EXPORT = "image";
+    static final String EXPORT = BenchImageServer.EXPORT;
     /** A full copy predicted to take longer than this at link rate is estimated unless --exact-full-copy. */
     static final double AUTO_ESTIMATE_ABOVE_S = 120;
     static final long DEFAULT_ESTIMATE_WINDOW_NS = TimeUnit.SECONDS.toNanos(20);
@@ -94,23 +90,10 @@ public final class StartupBench {
         // Before any mode's clock starts: a first probe on this host boot may take seconds (see Accel).
         io.bmcast.vmm.Accel.detect(image.kernel());
         Files.createDirectories(o.out());
-        Path work = Files.createTempDirectory("bmcast-startup-");
-        Path sock = work.resolve("image.sock");
-        LinkEmulator link = new LinkEmulator(io.bmcast.storage.TokenBucket.withDefaultBurst(o.rate()), o.latencyNs());
-        FileExport file = new FileExport(EXPORT, "guest image", image.disk(), true);
-        long dataBytes = Extents.dataBytes(file);
-        CountingExport counter = new CountingExport(ImageServer.wrap(file, link));
-        NbdServer server = new NbdServer(Map.of(EXPORT, counter), NbdServer.Config.defaults().withDefaultExport(EXPORT));
-        try {
-            server.start(Listener.unix(sock));
-            System.err.printf(Locale.ROOT, "startup: image server on %s: %s image, %s of data, %s%n", sock,
-                    Units.formatSize(file.size()), Units.formatSize(dataBytes), link);
-            warm(file);
-            StartupBench bench = new StartupBench(o, image, counter, sock, work, dataBytes);
+        try (BenchImageServer images = BenchImageServer.start("startup", image, o.rate(), o.latencyNs())) {
+            warm(images.file);
+            StartupBench bench = new StartupBench(o, image, images.counter, images.socket, images.work, images.dataBytes);
             return bench.runModes();
-        } finally {
-            server.close();
-            removeTree(work);
         }
     }
 
@@ -144,7 +127,7 @@ public final class StartupBench {
                 results.add(new ModeResult(mode, -1, -1, counter.bytesRead() - bytesBefore, false, false,
                         Map.of("error", String.valueOf(e.getMessage()))));
             } finally {
-                removeTree(dir);
+                BenchImageServer.removeTree(dir, "startup");
             }
         }
         StartupTable table = new StartupTable(results);
@@ -462,13 +445,5 @@ public final class StartupBench {
                 f.read(o, buf);
             }
         });
-    }
-
-    private static void removeTree(Path p) {
-        try {
-            if (Files.exists(p)) HostCommand.run(Duration.ofMinutes(5), List.of("rm", "-rf", "--one-file-system", p.toString()));
-        } catch (IOException e) {
-            System.err.println("startup: cannot remove " + p + ": " + e.getMessage());
-        }
     }
 }

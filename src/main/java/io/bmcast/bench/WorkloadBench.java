@@ -4,16 +4,10 @@ import io.bmcast.guest.GuestBuilder;
 import io.bmcast.guest.GuestImage;
 import io.bmcast.guest.GuestKind;
 import io.bmcast.guest.HostCommand;
-import io.bmcast.imageserver.ImageServer;
 import io.bmcast.instance.EventLog;
 import io.bmcast.instance.Instance;
 import io.bmcast.node.MediatorConfig;
 import io.bmcast.node.NodeState;
-import io.bmcast.storage.Extents;
-import io.bmcast.storage.FileExport;
-import io.bmcast.storage.LinkEmulator;
-import io.bmcast.transport.Listener;
-import io.bmcast.transport.NbdServer;
 import io.bmcast.transport.NbdUri;
 import io.bmcast.util.Jackson;
 import io.bmcast.util.Units;
@@ -51,7 +45,7 @@ import java.util.concurrent.atomic.AtomicReference;
 public final class WorkloadBench {
     static final List<String> ALL_MODES = List.of("local", "bmcast", "remote-only");
     static final List<String> ALL_WORKLOADS = List.of("pgbench", "fio");
-    static final String EXPORT = "image";
+    static final String EXPORT = BenchImageServer.EXPORT;
     static final int MEMORY_MIB = 512;
 
     record Options(long rate, long latencyNs, long appData, List<String> modes, List<String> workloads,
@@ -95,21 +89,8 @@ public final class WorkloadBench {
         GuestImage image = builder.build(builder.defaultDir(), step -> System.err.println("workload: guest: " + step));
         if (image.initrd() == null) throw new IOException("the debian-db guest has no initrd.img: it cannot boot on virtio-blk");
         Files.createDirectories(o.out());
-        Path work = Files.createTempDirectory("bmcast-workload-");
-        Path sock = work.resolve("image.sock");
-        LinkEmulator link = new LinkEmulator(io.bmcast.storage.TokenBucket.withDefaultBurst(o.rate()), o.latencyNs());
-        FileExport file = new FileExport(EXPORT, "guest image", image.disk(), true);
-        long dataBytes = Extents.dataBytes(file);
-        CountingExport counter = new CountingExport(ImageServer.wrap(file, link));
-        NbdServer server = new NbdServer(Map.of(EXPORT, counter), NbdServer.Config.defaults().withDefaultExport(EXPORT));
-        try {
-            server.start(Listener.unix(sock));
-            System.err.printf(Locale.ROOT, "workload: image server on %s: %s image, %s of data, %s%n", sock,
-                    Units.formatSize(file.size()), Units.formatSize(dataBytes), link);
-            return new WorkloadBench(o, image, counter, sock, work, dataBytes).runAll();
-        } finally {
-            server.close();
-            removeTree(work);
+        try (BenchImageServer images = BenchImageServer.start("workload", image, o.rate(), o.latencyNs())) {
+            return new WorkloadBench(o, image, images.counter, images.socket, images.work, images.dataBytes).runAll();
         }
     }
 
@@ -134,7 +115,7 @@ public final class WorkloadBench {
                     } catch (IOException | RuntimeException e) {
                         r = new WorkloadRun(mode, workload, round, List.of(), -1, -1, String.valueOf(e.getMessage()), Map.of());
                     } finally {
-                        removeTree(dir);
+                        BenchImageServer.removeTree(dir, "workload");
                     }
                     runs.add(r);
                     report(r);
@@ -384,13 +365,5 @@ public final class WorkloadBench {
     /** How long to wait for the disk to become local once the workload is over: the data at a third of link rate, plus 2 min. */
     private Duration localBound() {
         return Duration.ofSeconds(120 + 3 * imageDataBytes / Math.max(1, options.rate()));
-    }
-
-    private static void removeTree(Path p) {
-        try {
-            if (Files.exists(p)) HostCommand.run(Duration.ofMinutes(5), List.of("rm", "-rf", "--one-file-system", p.toString()));
-        } catch (IOException e) {
-            System.err.println("workload: cannot remove " + p + ": " + e.getMessage());
-        }
     }
 }
