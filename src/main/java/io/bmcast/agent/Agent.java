@@ -60,6 +60,8 @@ public final class Agent implements AutoCloseable {
     private String destroyRetryOf;
     /** The last long-poll was held and answered: poll again without waiting for the interval or a tick. */
     private boolean pollAgain;
+    /** The operator ordered a scrub and the controller has not yet heard a "not clean" report since (agent thread only). */
+    private boolean scrubOwed;
 
     public Agent(String name, Machine.Config config, ControllerClient client) {
         this.name = Objects.requireNonNull(name, "name");
@@ -129,6 +131,8 @@ public final class Agent implements AutoCloseable {
 
     private void step(long now) throws InterruptedException {
         AgentProtocol.Report r = scrubbingFirst(new AgentProtocol.Report(name, machine.observe(consoleAck), machine.diskClean()));
+        // An ordered scrub is acknowledged by a "not clean" report, even when the scrub took less than one tick.
+        if (scrubOwed && r.diskClean()) r = new AgentProtocol.Report(r.name(), r.instance(), false);
         lastReport = r;
         if (now - retryAtNs < 0) return;
         if (!registered && !register(now)) return;
@@ -202,6 +206,7 @@ public final class Agent implements AutoCloseable {
         pollAgain = waitNs > 0 && ControllerClient.pollAgain(d, waitNs, answeredNs - now);
         lastSent = r;
         lastSentNs = answeredNs;
+        if (!r.diskClean()) scrubOwed = false; // the controller has heard the scrub is under way
         directive = d;
         var inst = r.instance();
         if (inst != null && inst.id().equals(machine.instanceId())) {
@@ -229,7 +234,12 @@ public final class Agent implements AutoCloseable {
             deletedReported = false;
         }
         switch (step) {
-            case KEEP, FORGET -> {}
+            case KEEP, FORGET -> {
+                if (d.scrub() && !scrubOwed && machine.held(deletedReported) == null) {
+                    scrubOwed = true;
+                    machine.rescrub();
+                }
+            }
             case START -> {
                 deletedReported = false;
                 consoleAck = d.consoleOffset();

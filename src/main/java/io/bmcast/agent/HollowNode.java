@@ -41,6 +41,8 @@ final class HollowNode {
     private boolean deletedReported;
     private long consoleAck;
     private long imageBytes;
+    /** An ordered scrub the controller has not yet heard under way: reported as a disk not clean until it has. */
+    private boolean scrubOwed;
 
     HollowNode(String name, HollowFleet fleet) {
         this.name = name;
@@ -140,6 +142,7 @@ final class HollowNode {
                     && InstanceState.DELETED.wire().equals(sent.instance().phase())) {
                 deletedReported = true;
             }
+            if (scrubOwed && !sent.diskClean()) scrubOwed = false; // heard: a hollow scrub takes no time
             if (d != null && d.assignment() != null && d.assignment().instanceId().equals(instanceId)) {
                 consoleAck = d.consoleOffset();
             }
@@ -152,6 +155,10 @@ final class HollowNode {
             }
             switch (step) {
                 case START -> {
+                    if (a.image() == null) {
+                        hold(a.instanceId(), InstanceState.FAILED, Machine.noImage(a.instanceId()));
+                        break;
+                    }
                     hold(a.instanceId(), null, null);
                     startedAtNs = now;
                     imageBytes = a.image() == null ? 0 : Math.max(a.image().allocatedBytes(), 0);
@@ -163,7 +170,12 @@ final class HollowNode {
                 }
                 case ADOPT_DELETED -> hold(a.instanceId(), InstanceState.DELETED, null);
                 case LOST -> hold(a.instanceId(), InstanceState.FAILED, "the agent lost the instance");
-                case KEEP, FORGET -> {}
+                case KEEP, FORGET -> {
+                    if (d != null && d.scrub() && instanceId == null && !scrubOwed) {
+                        scrubOwed = true;
+                        changed = true;
+                    }
+                }
             }
             changed |= step != Reconcile.Step.KEEP;
         }
@@ -202,7 +214,7 @@ final class HollowNode {
     }
 
     private synchronized AgentProtocol.Report report(long now) {
-        if (instanceId == null) return new AgentProtocol.Report(name, null, true);
+        if (instanceId == null) return new AgentProtocol.Report(name, null, !scrubOwed);
         InstanceState phase = phase(now);
         HollowTimeline t = fleet.timeline;
         long progressAt = destroyedAtNs == NONE ? now : destroyedAtNs;

@@ -70,17 +70,18 @@ public final class Controller implements AutoCloseable {
             ImageCatalog images = new ImageCatalog(db, imageRows, instances, events, PROBE_TIMEOUT, clockMs)
                     .withTlsDir(config.tlsDir());
             Reconciler reconciler = new Reconciler(db, nodes, instances, transitions, scheduler, liveness, metrics,
-                    progress, config.heartbeatTimeout().toMillis(), monotonicMs);
+                    progress, config.heartbeatTimeout().toMillis(), monotonicMs, events, config.deadlines(), clockMs);
             InstanceLifecycle lifecycle = new InstanceLifecycle(db, instances, nodes, events, images, scheduler, transitions,
                     progress, consoles, serialized, metrics, clockMs);
             AgentGateway agents = new AgentGateway(db, nodes, instances, events, transitions, images, progress, consoles,
                     liveness, serialized, metrics, reconciler::wake, signals, config.heartbeatInterval().toMillis(),
                     config.heartbeatTimeout().toMillis(), clockMs, monotonicMs);
             FleetSummary summary = new FleetSummary(db, nodes, instances, liveness, metrics, clockMs);
+            NodeAdmin nodeAdmin = new NodeAdmin(db, nodes, instances, events, transitions, liveness, signals, clockMs);
             EventFeed feed = new EventFeed(db, events, streams);
 
             HttpApi http = HttpApi.start(config.host(), config.port(),
-                    new HttpApi.Services(tokens, agents, lifecycle, images, summary, feed, metrics));
+                    new HttpApi.Services(tokens, agents, lifecycle, images, summary, feed, metrics, nodeAdmin));
             try {
                 // Every known node gets a whole timeout from now, when its agent can first reach us: a slow
                 // start (cold JVM, busy machine) must not count against nodes that were fine all along.
