@@ -53,7 +53,7 @@ public final class Controller implements AutoCloseable {
             EventStreams streams = new EventStreams();
             db.onCommittedEvent(streams::publish);
             NodeRepository nodes = new NodeRepository(db.dialect());
-            InstanceRepository instances = new InstanceRepository();
+            InstanceRepository instances = new InstanceRepository(db.dialect());
             ImageRepository imageRows = new ImageRepository();
             EventRepository events = new EventRepository(clockMs);
             AccessTokens tokens = new AccessTokens(db, new TokenRepository(), clockMs);

@@ -13,6 +13,12 @@ import java.util.Optional;
 
 /** The instances table. Every state change is conditional on the state the caller read. */
 public final class InstanceRepository {
+    private final Database.Dialect dialect;
+
+    public InstanceRepository(Database.Dialect dialect) {
+        this.dialect = dialect;
+    }
+
     private static final String SELECT = "SELECT i.id, i.project, i.image, i.node, i.state, i.reason, i.bytes_on_demand,"
             + " i.bytes_background, i.fraction_local, i.created_at, i.updated_at, n.state"
             + " FROM instances i LEFT JOIN nodes n ON n.name = i.node";
@@ -24,6 +30,19 @@ public final class InstanceRepository {
      * {@link StoreException#isForeignKey()}.
      */
     public boolean insertPending(Tx tx, String id, String project, String image, long nowMs) throws SQLException {
+        if (dialect == Database.Dialect.H2) {
+            // H2 checks a foreign key without locking the parent row, so a removal that does not see this uncommitted
+            // insert could commit beside it (ImageRemovalRaceTest showed it). Locking the image row here makes the
+            // removal wait for this transaction, and its own key check then sees the instance. It also makes launches
+            // of one image take turns on H2 for the length of their insert; PostgreSQL's key check takes a shared
+            // lock that launches do not contend on, so it needs none.
+            try (PreparedStatement ps = tx.connection().prepareStatement("SELECT name FROM images WHERE name = ? FOR UPDATE")) {
+                ps.setString(1, image);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) return false;
+                }
+            }
+        }
         try (PreparedStatement ps = tx.connection().prepareStatement(
                 "INSERT INTO instances (id, project, image, image_ref, node, state, reason, bytes_on_demand, bytes_background,"
                         + " fraction_local, created_at, updated_at)"
