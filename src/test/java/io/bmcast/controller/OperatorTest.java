@@ -162,8 +162,8 @@ class OperatorTest {
         try (TestFleet fleet = TestFleet.start(db, dir)) {
             fleet.addImage("busybox", "small");
             ProtocolAgent n1 = fleet.availableAgent("n1", 1024 * MiB);
-            fleet.availableAgent("n2", 1024 * MiB);
             Api.Instance inst = running(fleet, n1, "busybox");
+            fleet.availableAgent("n2", 1024 * MiB);
             ApiClient.Response refused = fleet.operator.delete("/api/v1/nodes/n1");
             assertEquals(409, refused.status(), refused.body());
             assertTrue(refused.error().contains("--force"), refused.error());
