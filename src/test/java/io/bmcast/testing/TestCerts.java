@@ -32,9 +32,14 @@ public final class TestCerts {
         RSA,
         EC;
 
-        /** A file of a {@link #keyTypeSet}: {@code file("client", "key")} is {@code client-rsa-key.pem}. */
+        /** A file of a {@link #keyTypeSet}: {@code RSA.file("client", "key")} is {@code client-rsa-key.pem}. */
         public String file(String role, String what) {
-            return role + "-" + name().toLowerCase(java.util.Locale.ROOT) + "-" + what + ".pem";
+            return base(role) + "-" + what + ".pem";
+        }
+
+        /** {@code client-rsa}: the stem of the files for {@code role} with this key type. */
+        String base(String role) {
+            return role + "-" + name().toLowerCase(java.util.Locale.ROOT);
         }
     }
 
@@ -130,8 +135,8 @@ public final class TestCerts {
 
     private static void opensslLeaf(Path dir, KeyType type, String role, String subject, String usage, String more) throws IOException {
         Path key = dir.resolve(type.file(role, "key"));
-        Path csr = dir.resolve(type.file(role, "req"));
-        Path ext = Files.writeString(dir.resolve(type.file(role, "ext")), "basicConstraints=critical,CA:FALSE\n"
+        Path csr = dir.resolve(type.base(role) + ".csr");
+        Path ext = Files.writeString(dir.resolve(type.base(role) + ".ext"), "basicConstraints=critical,CA:FALSE\n"
                 + "keyUsage=critical,digitalSignature" + (type == KeyType.RSA ? ",keyEncipherment" : "") + "\n"
                 + "extendedKeyUsage=" + usage + "\n" + more);
         List<String> newKey = type == KeyType.RSA ? List.of("-newkey", "rsa:2048")
@@ -148,7 +153,7 @@ public final class TestCerts {
     private static void certtoolLeaf(Path dir, KeyType type, String role, String template) throws IOException {
         Path key = dir.resolve(type.file(role, "key"));
         // encryption_key (RSA key exchange) is meaningless for an EC key; certtool drops it there anyway.
-        Path info = Files.writeString(dir.resolve(type.file(role, "info")), "organization = \"bmcast test\"\n" + template
+        Path info = Files.writeString(dir.resolve(type.base(role) + ".info"), "organization = \"bmcast test\"\n" + template
                 + "signing_key\n" + (type == KeyType.RSA ? "encryption_key\n" : "") + "expiration_days = 2\n");
         if (type == KeyType.RSA) {
             certtool("--generate-privkey", "--outfile", key.toString());
