@@ -253,9 +253,7 @@ public final class Machine implements AutoCloseable {
         } catch (InterruptedException e) {
             fail(id, "the agent stopped while starting the instance");
         } finally {
-            synchronized (this) {
-                operation = null;
-            }
+            endStep();
         }
     }
 
@@ -280,6 +278,7 @@ public final class Machine implements AutoCloseable {
         LOG.log(Level.WARNING, who + ": instance " + id + " failed: " + reason);
         state = state.withInstance(withPhase(h, InstanceState.FAILED, reason));
         save();
+        endStep();
     }
 
     /** The controller wants deleted an instance not held here: it is, once the disk is proved clean. */
@@ -345,9 +344,7 @@ public final class Machine implements AutoCloseable {
         } catch (InterruptedException e) {
             // the agent is closing: the next one finishes the destroy (the state says destroying)
         } finally {
-            synchronized (this) {
-                operation = null;
-            }
+            endStep();
         }
     }
 
@@ -375,6 +372,7 @@ public final class Machine implements AutoCloseable {
         synchronized (this) {
             state = state.withInstance(withPhase(state.instance(), InstanceState.DELETED, null)).withDiskClean(true);
             save();
+            endStep(); // with the verdict: whoever sees deleted also sees the machine idle and clean
         }
         LOG.log(Level.INFO, String.format(Locale.ROOT, "%s: instance %s scrubbed and verified in %.3f s (%s disk, %s)",
                 who, id, o.seconds(), Units.formatSize(disk.size()), o.method()));
@@ -401,6 +399,12 @@ public final class Machine implements AutoCloseable {
         LOG.log(Level.ERROR, who + ": instance " + id + ": " + reason + "; the machine is not offered again until a scrub is verified");
         state = state.withInstance(withPhase(state.instance(), InstanceState.FAILED, reason)).withDiskClean(false);
         save();
+        endStep();
+    }
+
+    /** The step running on this thread is over (a later step's thread is left alone). */
+    private synchronized void endStep() {
+        if (operation == Thread.currentThread()) operation = null;
     }
 
     /**
@@ -424,6 +428,7 @@ public final class Machine implements AutoCloseable {
                         lastScrub = o;
                         state = state.withDiskClean(o.clean() && leftover == null);
                         save();
+                        if (o.clean() && leftover == null) endStep();
                     }
                     if (o.clean() && leftover == null) {
                         LOG.log(Level.INFO, String.format(Locale.ROOT, "%s: disk scrubbed and verified in %.3f s (%s)", who, o.seconds(), o.method()));
@@ -436,9 +441,7 @@ public final class Machine implements AutoCloseable {
             } catch (InterruptedException e) {
                 // the agent is closing: the next one scrubs (the state says not clean)
             } finally {
-                synchronized (this) {
-                    operation = null;
-                }
+                endStep();
             }
         });
     }

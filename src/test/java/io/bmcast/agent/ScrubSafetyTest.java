@@ -10,10 +10,18 @@ import static org.junit.jupiter.api.Assertions.fail;
 import io.bmcast.fleet.AgentProtocol.ImageSpec;
 import io.bmcast.fleet.AgentProtocol.InstanceReport;
 import io.bmcast.fleet.InstanceState;
+import io.bmcast.guest.GuestBuilder;
+import io.bmcast.guest.GuestImage;
+import io.bmcast.guest.GuestKind;
 import io.bmcast.storage.FileHoles;
+import io.bmcast.testing.ClientTestProcesses;
+import io.bmcast.testing.Tools;
+import io.bmcast.transport.NbdUri;
 import java.io.File;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -80,6 +88,50 @@ class ScrubSafetyTest {
         } finally {
             if (survivor > 1 && Proc.running(survivor)) Posix.killProcess(survivor, Posix.SIGKILL);
             if (Proc.running(leader.pid())) Posix.killProcess(leader.pid(), Posix.SIGKILL);
+        }
+    }
+
+    /** The same with the real thing: {@code instance run} killed with -9 while its mediator and QEMU stream the guest. */
+    @Test
+    @Timeout(420)
+    void aRealInstanceWhoseJvmWasKilledWithMinus9LeavesNothingBehindItsScrub() throws Exception {
+        Tools.assume("qemu-system-x86_64", "e2fsck", "debugfs", "qemu-img");
+        GuestBuilder b = new GuestBuilder(GuestKind.BUSYBOX, 0);
+        GuestImage guest = b.build(b.defaultDir());
+        List<byte[]> needles = MachineTest.needles(guest);
+        Path work = tmp.resolve("w");
+        List<Long> survivors = new ArrayList<>();
+        try (ClientTestProcesses procs = new ClientTestProcesses()) {
+            Path images = Files.createDirectories(tmp.resolve("images"));
+            Files.createSymbolicLink(images.resolve("disk.img"), guest.disk());
+            Path sock = procs.path("image.sock");
+            procs.bmcastOn(sock, "image-server", "--dir", images.toString(), "--socket", sock.toString(), "--rate", "2Gbit");
+            ImageSpec image = new ImageSpec("busybox", NbdUri.unix(sock, "disk").toString(), guest.diskSize(), 0, null, null, guest.append());
+            BootSource boot = spec -> new BootSource.Local(guest.kernel(), guest.initrd());
+            Machine.Config config = new Machine.Config(work, null, guest.diskSize() * 2, 256L << 20, Duration.ofSeconds(5), List.of());
+            long leader;
+            try (Machine first = new Machine(config, "machine-1", boot).open()) {
+                first.start("i-1", image);
+                MachineTest.await(first, p -> p == InstanceState.STREAMING || p == InstanceState.DEVIRTUALIZED);
+                leader = AgentState.load(work).instance().pid();
+            }
+            survivors.addAll(Proc.groupMembers(leader));
+            survivors.remove(leader);
+            assertFalse(survivors.isEmpty(), "the instance has no mediator or QEMU");
+            Posix.killProcess(leader, Posix.SIGKILL);
+            awaitGone(leader);
+            for (long pid : survivors) assertTrue(Proc.running(pid), "pid " + pid + " died with its leader: nothing to prove");
+
+            try (Machine second = new Machine(config, "machine-2", boot).open()) {
+                second.destroy();
+                InstanceReport r = await(second, p -> p == InstanceState.DELETED || p == InstanceState.FAILED);
+                assertEquals(InstanceState.DELETED.wire(), r.phase(), "destroy ended " + r.phase() + ": " + r.reason());
+            }
+            for (long pid : survivors) assertFalse(Proc.running(pid), "pid " + pid + " of the instance outlived the scrub");
+            assertTrue(WorkFiles.find(work, needles).isEmpty(), "image data left under WORK: " + WorkFiles.find(work, needles));
+        } finally {
+            for (long pid : survivors) if (Proc.running(pid)) Posix.killProcess(pid, Posix.SIGKILL);
+            MachineTest.killSession(work);
         }
     }
 
