@@ -42,6 +42,9 @@ public final class AgentCommand implements Callable<Integer> {
     @Option(names = "--disk", paramLabel = "DEVICE", description = "use this block device as the machine's disk instead (its content is destroyed)")
     Path device;
 
+    @Option(names = "--scrub", paramLabel = "MODE", description = "how a --disk device is wiped before it is read back whole: zero (BLKZEROOUT), discard (BLKDISCARD; fails where the device does not then read zeros) or secure-erase (BLKSECDISCARD, where the device has one) (default: ${DEFAULT-VALUE})", defaultValue = "zero")
+    String scrub;
+
     @Option(names = "--memory", paramLabel = "SIZE", description = "memory of the instance's guest (default: ${DEFAULT-VALUE})", defaultValue = "512M")
     String memory;
 
@@ -76,6 +79,15 @@ public final class AgentCommand implements Callable<Integer> {
         if (device != null && spec.commandLine().getParseResult().hasMatchedOption("--disk-size")) {
             throw usage("give --disk-size or --disk, not both");
         }
+        ScrubMode scrubMode;
+        try {
+            scrubMode = ScrubMode.parse(scrub);
+        } catch (IllegalArgumentException e) {
+            throw usage("--scrub must be one of " + ScrubMode.names() + ", not '" + scrub + "'");
+        }
+        if (device == null && spec.commandLine().getParseResult().hasMatchedOption("--scrub")) {
+            throw usage("--scrub goes with --disk: a disk file is always punched and proved by SEEK_DATA");
+        }
         String token;
         try {
             token = ControllerClient.readToken(joinToken);
@@ -104,7 +116,7 @@ public final class AgentCommand implements Callable<Integer> {
             }
             Duration grace = Duration.ofNanos(duration("--stop-grace", stopGrace));
             try (Agent agent = new Agent(name, new Machine.Config(work, device, disk, mem, grace,
-                    tlsDir == null ? java.util.List.of() : java.util.List.of("--tls-dir", tlsDir.toAbsolutePath().toString())), client).start()) {
+                    tlsDir == null ? java.util.List.of() : java.util.List.of("--tls-dir", tlsDir.toAbsolutePath().toString()), scrubMode), client).start()) {
                 stop.await();
             }
             return 0;
