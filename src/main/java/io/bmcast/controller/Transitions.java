@@ -60,12 +60,24 @@ final class Transitions {
     boolean move(InstanceRow inst, InstanceState to, String reason, boolean diskClean, String message) {
         check(inst, to);
         long now = clockMs.getAsLong();
-        return db.transaction(tx -> {
-            if (!instances.move(tx, inst.id(), inst.state(), to, reason, now)) return false;
-            if (inst.node() != null) moveNode(tx, inst, to, diskClean, now);
-            events.append(tx, new NewEvent("instance." + to.wire(), inst.project(), inst.id(), inst.node(), message));
-            return true;
-        });
+        boolean recovering = inst.state() == InstanceState.FAILED && !to.isGoingAway() && to != InstanceState.FAILED;
+        try {
+            return db.transaction(tx -> {
+                if (!instances.move(tx, inst.id(), inst.state(), to, reason, now)) return false;
+                // A failed instance comes back to life only on the node that still holds it. One that failed on its way
+                // out (a scrub not verified, a destroy past its deadline) let go of its node then: the tenant asked
+                // for it to go, and a late report from a concurrent heartbeat must not bring it back (checked after
+                // the update, which waits for any transition of this row in flight, so its node change is seen).
+                if (recovering && !nodes.find(tx, inst.node()).map(n -> inst.id().equals(n.instanceId())).orElse(false)) {
+                    throw new Changed();
+                }
+                if (inst.node() != null) moveNode(tx, inst, to, diskClean, now);
+                events.append(tx, new NewEvent("instance." + to.wire(), inst.project(), inst.id(), inst.node(), message));
+                return true;
+            });
+        } catch (Changed e) {
+            return false;
+        }
     }
 
     private void moveNode(Tx tx, InstanceRow inst, InstanceState to, boolean diskClean, long now) throws SQLException {
