@@ -147,4 +147,28 @@ class NodeIdentityTest {
             assertEquals("failed", fleet.instance(id).state(), "a newer one is");
         }
     }
+
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void aNodeFromBeforeCredentialsIsClaimedByTheFirstAgentToRegisterAfterTheUpgrade(Db db) throws Exception {
+        String url = db == Db.POSTGRESQL ? PostgresFixture.shared().newDatabase()
+                : "jdbc:h2:file:" + dir.toAbsolutePath().resolve("v1") + ";WRITE_DELAY=0;DB_CLOSE_ON_EXIT=FALSE";
+        // a fleet database as version 1 left it: a node registered, no credential anywhere
+        org.flywaydb.core.Flyway.configure().dataSource(url, null, null).locations("classpath:db/migration").target("1").load().migrate();
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection(url);
+             java.sql.Statement st = c.createStatement()) {
+            st.executeUpdate("INSERT INTO nodes (name, state, disk_bytes, memory_bytes, cpus, accel, simulated, instance_id, registered_at,"
+                    + " updated_at) VALUES ('old-1', 'available', " + 1024 * MiB + ", 0, 2, 'kvm', FALSE, NULL, 1, 1)");
+            if (db == Db.H2) st.execute("SHUTDOWN");
+        }
+        try (TestFleet fleet = TestFleet.start(db, dir, c -> c.withJdbcUrl(url))) {
+            ProtocolAgent old = fleet.agent("old-1", 1024 * MiB);
+            ApiClient.Response unclaimed = old.beatRaw();
+            assertEquals(401, unclaimed.status(), "no credential, no heartbeat, even for a node from before: " + unclaimed.body());
+            assertNotNull(old.register().credential(), "the first registration after the upgrade claims the name");
+            assertEquals(409, fleet.agent("old-1", 1024 * MiB).registerRaw().status(), "and the second is refused");
+            old.beat();
+            assertEquals("available", fleet.node("old-1").state(), "the node kept its state");
+        }
+    }
 }
