@@ -58,6 +58,7 @@ public final class AgentGateway {
     private final LongSupplier monotonicMs;
     /** The last illegal phase each instance's agent reported, so a stuck agent yields one event, not one a second. */
     private final ConcurrentHashMap<String, String> illegalReported = new ConcurrentHashMap<>();
+    private final ReportOrder reportOrder = new ReportOrder();
 
     AgentGateway(Database db, NodeRepository nodes, InstanceRepository instances, EventRepository events,
             Transitions transitions, ImageCatalog images, ProgressBoard progress, ConsoleLogs consoles, Liveness liveness,
@@ -100,21 +101,16 @@ public final class AgentGateway {
         String name = hello.name();
         String accel = hello.accel();
         long now = clockMs.getAsLong();
-        String issued = null;
-        boolean isNew = false;
-        java.util.Optional<NodeIdentity> known = db.read(tx -> nodes.identity(tx, name));
-        if (known.isEmpty()) {
-            String fresh = NodeCredentials.issue();
-            NodeRow row = new NodeRow(name, NodeState.SCRUBBING, hello.diskBytes(), hello.memoryBytes(), hello.cpus(), accel,
-                    hello.simulated(), null, now, now);
-            isNew = db.read(tx -> nodes.insert(tx, row, NodeCredentials.hash(fresh)));
-            if (isNew) issued = fresh;
-            else known = db.read(tx -> nodes.identity(tx, name)); // another agent registered the name just now
-        }
+        // Insert first: a new name (the usual case) costs one statement, a known one is read only when it exists.
+        String fresh = NodeCredentials.issue();
+        NodeRow row = new NodeRow(name, NodeState.SCRUBBING, hello.diskBytes(), hello.memoryBytes(), hello.cpus(), accel,
+                hello.simulated(), null, now, now);
+        boolean isNew = db.read(tx -> nodes.insert(tx, row, NodeCredentials.hash(fresh)));
+        String issued = isNew ? fresh : null;
         if (!isNew) {
-            NodeIdentity id = known.orElseThrow(() -> ControllerException.conflict("node " + name + " is being registered; try again"));
+            NodeIdentity id = db.read(tx -> nodes.identity(tx, name))
+                    .orElseThrow(() -> ControllerException.conflict("node " + name + " is being removed; register again"));
             if (id.credentialHash() == null) {
-                String fresh = NodeCredentials.issue();
                 if (!db.read(tx -> nodes.claimUnowned(tx, name, NodeCredentials.hash(fresh)))) throw taken(name);
                 issued = fresh;
                 LOG.info("node " + name + " (registered before node credentials) claimed by the agent that registered it now");
@@ -122,6 +118,7 @@ public final class AgentGateway {
                 throw taken(name);
             }
         }
+        if (issued != null) reportOrder.forget(name); // a new credential, a new agent: its own sequence
         boolean created = isNew;
         db.transaction(tx -> {
             if (!created) nodes.updateHardware(tx, name, hello.diskBytes(), hello.memoryBytes(), hello.cpus(), accel, hello.simulated(), now);
@@ -159,7 +156,7 @@ public final class AgentGateway {
         InstanceRow held = node.instanceId() == null ? null : db.read(tx -> instances.find(tx, node.instanceId())).orElse(null);
         if (seen != null && held != null && seen.id().equals(held.id())) {
             applyInstanceReport(held, seen, report.diskClean());
-        } else if (held != null && (seen == null || seen.phase() == null)) {
+        } else if (held != null && seen == null) {
             applyNothingRuns(node, held, report.diskClean());
         } else if (held == null || held.state() == InstanceState.DELETED) {
             // The node as read above, not again: a launch may have claimed it meanwhile, and a fresh read would
@@ -171,8 +168,8 @@ public final class AgentGateway {
 
     /**
      * Whether {@code report} is to be applied: true when it comes with its node's credential and is newer than the
-     * last one applied (recorded now). False for an older or equal one; refused (401, 403, 404) when the caller does
-     * not speak for the node. One conditional update in the usual case.
+     * last one applied (see {@link ReportOrder}). False for an older or equal one; refused (401, 403, 404) when the
+     * caller does not speak for the node, and then nothing about the node changes.
      */
     private boolean authenticated(Report report, String credential) {
         String name = report.name();
@@ -180,15 +177,15 @@ public final class AgentGateway {
             throw new ControllerException(ControllerException.Kind.UNAUTHENTICATED, "a heartbeat needs the node's credential in the "
                     + AgentProtocol.CREDENTIAL_HEADER + " header (issued when the node first registers)");
         }
-        String hash = NodeCredentials.hash(credential);
-        if (db.read(tx -> nodes.advanceSeq(tx, name, hash, report.seq()))) return true;
         NodeIdentity id = db.read(tx -> nodes.identity(tx, name))
                 .orElseThrow(() -> ControllerException.notFound("node " + name + " is not registered; register it first"));
         if (!NodeCredentials.matches(credential, id.credentialHash())) {
             throw ControllerException.forbidden("this credential is not node " + name + "'s: only the agent that registered "
                     + name + " may report for it");
         }
-        return false; // a report older than (or equal to) the last applied: the directive only
+        int verdict = reportOrder.accept(name, report.seq(), id.lastSeq(), monotonicMs.getAsLong());
+        if (verdict == 2) db.read(tx -> nodes.advanceSeq(tx, name, id.credentialHash(), report.seq()));
+        return verdict != 0;
     }
 
     /**

@@ -50,12 +50,11 @@ final class AgentInput {
         if (i == null) return report;
         if (i.id() == null) throw ControllerException.invalid("instance.id is required when instance is given");
         if (!INSTANCE_ID.matcher(i.id()).matches()) throw ControllerException.invalid("instance.id is 1-40 characters of letters, digits, '.', '_' or '-'");
-        if (i.phase() != null) {
-            try {
-                InstanceState.fromWire(i.phase());
-            } catch (IllegalArgumentException e) {
-                throw ControllerException.invalid("instance.phase '" + clip(i.phase(), 32) + "' is not a phase");
-            }
+        if (i.phase() == null) throw ControllerException.invalid("instance.phase is required when instance is given");
+        try {
+            InstanceState.fromWire(i.phase());
+        } catch (IllegalArgumentException e) {
+            throw ControllerException.invalid("instance.phase '" + clip(i.phase(), 32) + "' is not a phase");
         }
         if (i.bytesOnDemand() < 0 || i.bytesBackground() < 0) throw ControllerException.invalid("instance.bytesOnDemand and bytesBackground must not be negative");
         if (!(i.fractionLocal() >= 0 && i.fractionLocal() <= 1)) throw ControllerException.invalid("instance.fractionLocal must be between 0 and 1");

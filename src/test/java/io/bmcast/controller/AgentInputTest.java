@@ -91,6 +91,8 @@ class AgentInputTest {
                     new InstanceReport(id, "streaming", null, 0, 0, 7.5, 0, ""), false)), "fractionLocal");
             refused(400, n1.send("/api/v1/agent/heartbeat", Map.of("name", "n1", "seq", seq + 6, "diskClean", false,
                     "instance", Map.of("phase", "streaming"))), "instance.id");
+            refused(400, n1.send("/api/v1/agent/heartbeat", new Report("n1", seq + 7,
+                    new InstanceReport(id, null, null, 0, 0, 0, 0, ""), false)), "instance.phase");
             refused(400, n1.send("/api/v1/agent/heartbeat", new Report("n1", 0, null, false)), "seq");
             assertEquals("scheduled", fleet.instance(id).state(), "refused reports change nothing");
             n1.phase("streaming");

@@ -91,9 +91,9 @@ public final class NodeRepository {
     }
 
     /**
-     * Records {@code seq} as the node's last applied report, only if the node's credential is {@code credentialHash}
-     * and {@code seq} is newer than the last one; false otherwise (then nothing changed, and {@link #identity} tells
-     * which it was). One statement, so a heartbeat's check costs no extra round trip when it passes.
+     * Raises the node's stored {@code last_seq} to {@code seq}, never lowering it, and only while its credential is
+     * still {@code credentialHash} (a node removed and registered again meanwhile keeps its new sequence); false when
+     * nothing changed.
      */
     public boolean advanceSeq(Tx tx, String name, String credentialHash, long seq) throws SQLException {
         try (PreparedStatement ps = tx.connection().prepareStatement(
