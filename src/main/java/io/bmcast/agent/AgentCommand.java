@@ -97,7 +97,13 @@ public final class AgentCommand implements Callable<Integer> {
                 // with --work, the nodes' credentials outlive this process: the same fleet started again keeps its names
                 if (work != null) hollow.keepCredentialsIn(work.resolve("hollow-credentials"));
                 try (HollowFleet fleet = hollow.start()) {
+                    fleet.allRefused().thenRun(stop::countDown);
                     stop.await();
+                    String why = fleet.allRefused().getNow(null);
+                    if (why != null) {
+                        spec.commandLine().getErr().println("bmcast: " + (count == 1 ? why : "every hollow node was refused its name, e.g.: " + why));
+                        return 1;
+                    }
                 }
                 return 0;
             }

@@ -43,6 +43,7 @@ public final class HollowFleet implements AutoCloseable {
     /** Where each node's credential is kept ({@code DIR/NAME/node.credential}), or null: in memory only. */
     private volatile java.nio.file.Path credentialDir;
     private final java.util.concurrent.atomic.AtomicInteger refusedCount = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.CompletableFuture<String> allRefused = new java.util.concurrent.CompletableFuture<>();
 
     /** @param client shared with whoever else talks to the same controller; the caller closes its HTTP client */
     public HollowFleet(ControllerClient client, Options options) {
@@ -95,8 +96,13 @@ public final class HollowFleet implements AutoCloseable {
 
     /** A node refused its name: it stops; the fleet says so once per node. */
     void refused(String name, String why) {
-        refusedCount.incrementAndGet();
         System.getLogger("io.bmcast.agent").log(Level.ERROR, "hollow node " + name + " stopped: " + why);
+        if (refusedCount.incrementAndGet() == nodes.size()) allRefused.complete(why);
+    }
+
+    /** Completes (with the last reason) when every node was refused its name: the fleet has nothing left to do. */
+    public java.util.concurrent.CompletableFuture<String> allRefused() {
+        return allRefused;
     }
 
     /** How many nodes were refused their names and stopped. */

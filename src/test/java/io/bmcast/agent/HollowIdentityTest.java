@@ -2,6 +2,7 @@ package io.bmcast.agent;
 
 import static io.bmcast.agent.ControllerFixture.unchecked;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -38,6 +39,7 @@ class HollowIdentityTest {
             try (HollowFleet forgetful = fleet(c).start()) {
                 ControllerFixture.await(WAIT, "every name refused to a fleet without the credentials", forgetful::refused, n -> n == N);
                 assertEquals(0, forgetful.registered());
+                assertTrue(forgetful.allRefused().isDone(), "a fleet refused every name has nothing left to do");
             }
         }
     }
