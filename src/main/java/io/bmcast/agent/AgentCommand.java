@@ -33,7 +33,7 @@ public final class AgentCommand implements Callable<Integer> {
     @Option(names = "--name", required = true, paramLabel = "NAME", description = "this machine's name (with --count: the prefix of NAME-0001..)")
     String name;
 
-    @Option(names = "--work", paramLabel = "DIR", description = "the agent's own directory: state, disk file, instance files, boot file cache")
+    @Option(names = "--work", paramLabel = "DIR", description = "the agent's own directory: the node's credential, state, disk file, instance files, boot file cache (with --simulate: the hollow nodes' credentials)")
     Path work;
 
     @Option(names = "--disk-size", paramLabel = "SIZE", description = "size of the sparse disk file WORK/disk.img (default: ${DEFAULT-VALUE})", defaultValue = "32G")
@@ -104,9 +104,18 @@ public final class AgentCommand implements Callable<Integer> {
                 long local = duration("--local-after", localAfter);
                 if (local < ready) throw usage("--local-after must not be shorter than --ready-after");
                 var timeline = new HollowTimeline(ready, local);
-                try (HollowFleet fleet = new HollowFleet(client, new HollowFleet.Options(name, count, disk, mem,
-                        Runtime.getRuntime().availableProcessors(), timeline)).start()) {
+                HollowFleet hollow = new HollowFleet(client, new HollowFleet.Options(name, count, disk, mem,
+                        Runtime.getRuntime().availableProcessors(), timeline));
+                // with --work, the nodes' credentials outlive this process: the same fleet started again keeps its names
+                if (work != null) hollow.keepCredentialsIn(work.resolve("hollow-credentials"));
+                try (HollowFleet fleet = hollow.start()) {
+                    fleet.allRefused().thenRun(stop::countDown);
                     stop.await();
+                    String why = fleet.allRefused().getNow(null);
+                    if (why != null) {
+                        spec.commandLine().getErr().println("bmcast: " + (count == 1 ? why : "every hollow node was refused its name, e.g.: " + why));
+                        return 1;
+                    }
                 }
                 return 0;
             }
@@ -117,7 +126,14 @@ public final class AgentCommand implements Callable<Integer> {
             Duration grace = Duration.ofNanos(duration("--stop-grace", stopGrace));
             try (Agent agent = new Agent(name, new Machine.Config(work, device, disk, mem, grace,
                     tlsDir == null ? java.util.List.of() : java.util.List.of("--tls-dir", tlsDir.toAbsolutePath().toString()), scrubMode), client).start()) {
+                agent.refused().thenRun(stop::countDown);
                 stop.await();
+                // Refused its name: no retry loop; the operator must act (another agent holds it, or `node rm` it).
+                String why = agent.refused().getNow(null);
+                if (why != null) {
+                    spec.commandLine().getErr().println("bmcast: " + why);
+                    return 1;
+                }
             }
             return 0;
         }

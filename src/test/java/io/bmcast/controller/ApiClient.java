@@ -58,6 +58,13 @@ final class ApiClient {
         return send(request(path).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(toJson(json))));
     }
 
+    /** A POST with extra headers (name, value, name, value...). */
+    Response post(String path, Object json, String... headers) {
+        HttpRequest.Builder b = request(path).header("Content-Type", "application/json");
+        for (int i = 0; i + 1 < headers.length; i += 2) b.header(headers[i], headers[i + 1]);
+        return send(b.POST(HttpRequest.BodyPublishers.ofString(toJson(json))));
+    }
+
     Response delete(String path) {
         return send(request(path).DELETE());
     }
