@@ -135,7 +135,7 @@
     report(key, err) {
       if (err.status === 401) {
         this.set('auth', 'Your session expired, was revoked, or this browser never logged in: '
-            + 'run `bmcast token login` and open the one-time link it prints.');
+            + 'run `bmcast token login` for a one-time login link and open it.');
         return true;
       }
       if (err.status === 0) {
