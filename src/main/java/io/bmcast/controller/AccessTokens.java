@@ -189,7 +189,12 @@ public final class AccessTokens {
         LoginCode c = codes.remove(hash(code.strip()));
         long now = clockMs.getAsLong();
         if (c == null || now >= c.expiresAtMs()) return Optional.empty();
-        if (c.tokenId() != null && db.read(tx -> tokens.findById(tx, c.tokenId())).isEmpty()) return Optional.empty(); // revoked since
+        // Expired sessions go as new ones come, so logins cannot pile rows up; a revoked parent gives no session.
+        boolean parentGone = db.read(tx -> {
+            tokens.deleteExpired(tx, now);
+            return c.tokenId() != null && tokens.findById(tx, c.tokenId()).isEmpty();
+        });
+        if (parentGone) return Optional.empty();
         String session = newToken();
         String role = switch (c.principal().role()) {
             case OPERATOR -> "operator";

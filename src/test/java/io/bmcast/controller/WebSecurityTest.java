@@ -59,6 +59,18 @@ class WebSecurityTest {
             assertEquals(415, bearerPlain.status(), bearerPlain.body());
             assertEquals(List.of(), fleet.operator.get("/api/v1/instances").as(TestFleet.INSTANCES), "a refused request launched something");
 
+            // Multipart is the operator's image upload only; from another site it is refused like the rest.
+            String boundary = "b0undary";
+            String parts = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nup\r\n--" + boundary
+                    + "\r\nContent-Disposition: form-data; name=\"uri\"\r\n\r\n" + fleet.uri("small") + "\r\n--" + boundary + "--\r\n";
+            String multipart = "multipart/form-data; boundary=" + boundary;
+            ApiClient.Response launchForm = send(post(url, parts, multipart).header("Authorization", "Bearer " + fleet.controller.adminToken()));
+            assertEquals(415, launchForm.status(), launchForm.body());
+            ApiClient.Response crossUpload = send(upload(url, parts, multipart).header("Cookie", cookie).header("Origin", "https://evil.test"));
+            assertEquals(403, crossUpload.status(), crossUpload.body());
+            ApiClient.Response upload = send(upload(url, parts, multipart).header("Authorization", "Bearer " + fleet.controller.adminToken()));
+            assertEquals(201, upload.status(), upload.body());
+
             // The dashboard itself: same origin, JSON, the cookie.
             ApiClient.Response own = send(post(url, launch, "application/json").header("Cookie", cookie).header("Origin", url));
             assertEquals(201, own.status(), own.body());
@@ -144,6 +156,11 @@ class WebSecurityTest {
 
     private static HttpRequest.Builder post(String url, String body, String type) {
         return HttpRequest.newBuilder(URI.create(url + "/api/v1/instances")).header("Content-Type", type)
+                .POST(HttpRequest.BodyPublishers.ofString(body));
+    }
+
+    private static HttpRequest.Builder upload(String url, String body, String type) {
+        return HttpRequest.newBuilder(URI.create(url + "/api/v1/images")).header("Content-Type", type)
                 .POST(HttpRequest.BodyPublishers.ofString(body));
     }
 
