@@ -12,7 +12,9 @@ import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
+import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
  * X.509 credentials for NBD over TLS, read from a directory in QEMU's layout (the one {@code qemu-nbd
@@ -25,7 +27,8 @@ import javax.net.ssl.TrustManagerFactory;
  * </pre>
  * TLS 1.3 only. A client checks the server's certificate against the CA and, over TCP, the host name in
  * the URI against the certificate's names (as libnbd and QEMU do); over a Unix socket there is no host
- * name to check, so the CA alone vouches for the server.
+ * name to check, so the CA alone vouches for the server. A server that verifies peers names no CA in its
+ * certificate request ({@link UnlistedCaTrustManager}: gnutls clients would keep an RSA certificate back).
  */
 public final class TlsCredentials {
     static final String PROTOCOL = "TLSv1.3";
@@ -49,7 +52,8 @@ public final class TlsCredentials {
     public static TlsCredentials server(Path dir, boolean verifyPeer) throws IOException {
         checkDir(dir);
         KeyManagerFactory keys = keys(dir, "server-cert.pem", "server-key.pem");
-        TrustManagerFactory trust = verifyPeer ? trust(dir) : null;
+        // The CAs are not named in the certificate request: gnutls clients would keep an RSA certificate back.
+        TrustManager[] trust = verifyPeer ? new TrustManager[] {new UnlistedCaTrustManager(pkix(trust(dir)))} : null;
         return new TlsCredentials(dir, true, verifyPeer, context(keys, trust, dir));
     }
 
@@ -62,7 +66,7 @@ public final class TlsCredentials {
             throw new IOException("TLS directory " + dir + " has one of client-cert.pem and client-key.pem but not the other");
         }
         KeyManagerFactory keys = hasCert ? keys(dir, "client-cert.pem", "client-key.pem") : null;
-        return new TlsCredentials(dir, false, false, context(keys, trust, dir));
+        return new TlsCredentials(dir, false, false, context(keys, trust.getTrustManagers(), dir));
     }
 
     /**
@@ -86,7 +90,7 @@ public final class TlsCredentials {
      */
     public static SSLContext httpsClient(Path caFile) throws IOException {
         if (!Files.isReadable(caFile)) throw new IOException("cannot read the CA certificate file " + caFile);
-        return context("TLS", null, trustFile(caFile), caFile);
+        return context("TLS", null, trustFile(caFile).getTrustManagers(), caFile);
     }
 
     public Path dir() {
@@ -171,14 +175,22 @@ public final class TlsCredentials {
         }
     }
 
-    private static SSLContext context(KeyManagerFactory keys, TrustManagerFactory trust, Path dir) throws IOException {
+    /** The JDK's PKIX trust manager out of {@code trust} (it checks chains, names and algorithm constraints). */
+    private static X509ExtendedTrustManager pkix(TrustManagerFactory trust) {
+        for (TrustManager t : trust.getTrustManagers()) {
+            if (t instanceof X509ExtendedTrustManager x) return x;
+        }
+        throw new IllegalStateException("the JDK's default TrustManagerFactory gave no X509ExtendedTrustManager");
+    }
+
+    private static SSLContext context(KeyManagerFactory keys, TrustManager[] trust, Path dir) throws IOException {
         return context(PROTOCOL, keys, trust, dir);
     }
 
-    private static SSLContext context(String protocol, KeyManagerFactory keys, TrustManagerFactory trust, Path dir) throws IOException {
+    private static SSLContext context(String protocol, KeyManagerFactory keys, TrustManager[] trust, Path dir) throws IOException {
         try {
             SSLContext c = SSLContext.getInstance(protocol);
-            c.init(keys == null ? null : keys.getKeyManagers(), trust == null ? null : trust.getTrustManagers(), null);
+            c.init(keys == null ? null : keys.getKeyManagers(), trust, null);
             return c;
         } catch (GeneralSecurityException e) {
             throw new IOException("cannot set up TLS from " + dir + ": " + e.getMessage(), e);
