@@ -154,6 +154,30 @@ class WebSecurityTest {
         }
     }
 
+    /** A database from before token ids (schema V1, one project token): the token gets an id at start and still works. */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void tokensStoredBeforeIdsGetOneAndStillWork(Db db) throws Exception {
+        ControllerConfig config = ControllerConfig.defaults(dir.resolve("data")).withJdbcUrl(TestFleet.jdbcUrl(db));
+        String url = config.effectiveJdbcUrl();
+        org.flywaydb.core.Flyway.configure().dataSource(url, null, null).locations("classpath:db/migration").target("1").load().migrate();
+        String old = "bmc_a-project-token-from-before-ids";
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection(url);
+                java.sql.PreparedStatement ps = c.prepareStatement("INSERT INTO tokens (hash, role, project, created_at) VALUES (?, 'project', 'old', 1)")) {
+            ps.setString(1, AccessTokens.hash(old));
+            ps.executeUpdate();
+        }
+        try (Controller controller = Controller.start(config)) {
+            ApiClient operator = new ApiClient(controller.url(), controller.adminToken());
+            List<Api.TokenInfo> tokens = operator.get("/api/v1/tokens").as(TOKENS);
+            Api.TokenInfo info = tokens.stream().filter(t -> "old".equals(t.project())).findFirst().orElseThrow();
+            assertTrue(info.id() != null && info.id().startsWith("tok-"), tokens.toString());
+            assertEquals(200, new ApiClient(controller.url(), old).get("/api/v1/instances").status());
+            assertEquals(200, operator.delete("/api/v1/tokens/" + info.id()).status());
+            assertEquals(401, new ApiClient(controller.url(), old).get("/api/v1/instances").status());
+        }
+    }
+
     private static HttpRequest.Builder post(String url, String body, String type) {
         return HttpRequest.newBuilder(URI.create(url + "/api/v1/instances")).header("Content-Type", type)
                 .POST(HttpRequest.BodyPublishers.ofString(body));
