@@ -7,6 +7,7 @@ import io.bmcast.fleet.Api;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.LongSupplier;
 
 /** The event log as clients read it: pages from the database, and a live stream that resumes where it left. */
 public final class EventFeed {
@@ -15,9 +16,9 @@ public final class EventFeed {
     private final Database db;
     private final EventRepository events;
     private final EventStreams streams;
-    private final java.util.function.LongSupplier clockMs;
+    private final LongSupplier clockMs;
 
-    EventFeed(Database db, EventRepository events, EventStreams streams, java.util.function.LongSupplier clockMs) {
+    EventFeed(Database db, EventRepository events, EventStreams streams, LongSupplier clockMs) {
         this.db = db;
         this.events = events;
         this.streams = streams;
@@ -47,7 +48,7 @@ public final class EventFeed {
      * (Ids are assigned at insert, and on PostgreSQL a transaction that took an id may commit after one
      * that took a later id: a client that resumes in that instant can miss that one event; the live stream
      * itself does not.) The stream ends at once when {@code credential}'s token is revoked, and when it
-     * expires (at the latest one idle interval later).
+     * expires (the wait for the next event never outlasts the token).
      */
     public void follow(Principal who, Credential credential, long lastEventId, Follower to, long idleMs) throws InterruptedException {
         try (EventStreams.Subscription live = streams.subscribe(who.projectFilter(), credential)) {
