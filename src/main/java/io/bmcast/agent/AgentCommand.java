@@ -54,6 +54,9 @@ public final class AgentCommand implements Callable<Integer> {
     @Option(names = "--tls-dir", paramLabel = "DIR", description = "TLS credentials for images served over nbds:// (ca-cert.pem, and client-cert.pem, client-key.pem if the image server verifies clients)")
     Path tlsDir;
 
+    @Option(names = "--ca-cert", paramLabel = "FILE", description = "the CA (PEM) that signed an https:// controller's certificate (default: $BMCAST_CA_CERT, else the system's CAs)")
+    Path caCert;
+
     @Option(names = "--simulate", description = "hollow nodes: the protocol and the states, no QEMU, no disk")
     boolean simulate;
 
@@ -96,8 +99,15 @@ public final class AgentCommand implements Callable<Integer> {
         }
         CountDownLatch stop = new CountDownLatch(1);
         Signals.onTerminate(stop::countDown);
-        try (HttpClient http = ControllerClient.sharedHttp()) {
-            ControllerClient client = new ControllerClient(base, token, http);
+        Path ca = io.bmcast.fleet.ControllerTls.caCert(caCert);
+        javax.net.ssl.SSLContext tls;
+        try {
+            tls = io.bmcast.fleet.ControllerTls.context(ca);
+        } catch (java.io.IOException e) {
+            throw usage(e.getMessage());
+        }
+        try (HttpClient http = ControllerClient.sharedHttp(tls)) {
+            ControllerClient client = new ControllerClient(base, token, http, ca);
             if (simulate) {
                 if (count < 1 || count > 100_000) throw usage("--count must be between 1 and 100000");
                 long ready = duration("--ready-after", readyAfter);

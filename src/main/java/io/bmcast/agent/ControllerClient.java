@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executors;
+import javax.net.ssl.SSLContext;
 
 /**
  * The agent's side of {@link AgentProtocol}: register, heartbeat and boot-file downloads, JSON over HTTP with the
@@ -45,12 +46,20 @@ public final class ControllerClient {
     private final HttpClient http;
     /** The credential of the one node this client speaks for (a real agent), sent when a call names none. */
     private volatile String credential;
+    /** The CA the HTTP client trusts (null: the system's), named when a TLS handshake fails. */
+    private final Path caCert;
 
     public ControllerClient(URI base, String token, HttpClient http) {
+        this(base, token, http, null);
+    }
+
+    /** {@code http} was built with {@link #sharedHttp(SSLContext)} trusting {@code caCert}. */
+    public ControllerClient(URI base, String token, HttpClient http, Path caCert) {
         String s = base.toString();
         this.base = URI.create(s.endsWith("/") ? s.substring(0, s.length() - 1) : s);
         this.token = token.strip();
         this.http = http;
+        this.caCert = caCert;
     }
 
     /**
@@ -58,8 +67,17 @@ public final class ControllerClient {
      * nothing for small JSON bodies. Responses are handled on virtual threads.
      */
     public static HttpClient sharedHttp() {
+        return builder().build();
+    }
+
+    /** The same, for an {@code https://} controller: {@code tls} says which CAs to trust (the host name is checked too). */
+    public static HttpClient sharedHttp(SSLContext tls) {
+        return builder().sslContext(tls).build();
+    }
+
+    private static HttpClient.Builder builder() {
         return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5))
-                .executor(Executors.newVirtualThreadPerTaskExecutor()).build();
+                .executor(Executors.newVirtualThreadPerTaskExecutor());
     }
 
     public static String readToken(Path file) throws IOException {
@@ -126,7 +144,7 @@ public final class ControllerClient {
             r = http.send(req, HttpResponse.BodyHandlers.ofFile(tmp));
         } catch (IOException e) {
             Files.deleteIfExists(tmp);
-            throw new IOException("cannot download " + base + apiPath + ": " + describe(e), e);
+            throw new IOException("cannot download " + base + apiPath + ": " + explain(e), e);
         }
         if (r.statusCode() != 200) {
             String body = Files.readString(tmp);
@@ -148,7 +166,7 @@ public final class ControllerClient {
         return http.sendAsync(req, HttpResponse.BodyHandlers.ofByteArray()).handle((r, err) -> {
             if (err != null) {
                 Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
-                throw new CompletionException(new IOException("controller " + base + " unreachable: " + describe(cause), cause));
+                throw new CompletionException(new IOException("controller " + base + " unreachable: " + explain(cause), cause));
             }
             if (r.statusCode() / 100 != 2) {
                 String text = new String(r.body(), java.nio.charset.StandardCharsets.UTF_8);
@@ -190,6 +208,12 @@ public final class ControllerClient {
             default -> "HTTP " + status;
         };
         return msg.isEmpty() ? what : what + " (" + msg + ")";
+    }
+
+    /** {@link #describe}, or what a TLS failure means for this controller and the CA it was checked against. */
+    private String explain(Throwable e) {
+        String tls = io.bmcast.fleet.ControllerTls.explain(base, caCert, e);
+        return tls != null ? tls : describe(e);
     }
 
     static String describe(Throwable e) {

@@ -40,10 +40,17 @@ final class ApiClient {
 
     private final String baseUrl;
     private final String token;
+    private final HttpClient http;
 
     ApiClient(String baseUrl, String token) {
+        this(baseUrl, token, HTTP);
+    }
+
+    /** With another HTTP client (one that trusts a test CA, for an HTTPS controller). */
+    ApiClient(String baseUrl, String token, HttpClient http) {
         this.baseUrl = baseUrl;
         this.token = token;
+        this.http = http;
     }
 
     String token() {
@@ -77,7 +84,7 @@ final class ApiClient {
 
     Response send(HttpRequest.Builder b) {
         try {
-            HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
             return new Response(r.statusCode(), r.body());
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);

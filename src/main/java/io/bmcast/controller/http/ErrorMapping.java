@@ -54,6 +54,7 @@ final class ErrorMapping {
             case CONFLICT -> 409;
             case UNPROCESSABLE -> 422;
             case UNAVAILABLE -> 503;
+            case UNSUPPORTED_MEDIA_TYPE -> 415;
         };
     }
 
