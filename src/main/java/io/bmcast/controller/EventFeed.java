@@ -7,6 +7,7 @@ import io.bmcast.fleet.Api;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.LongSupplier;
 
 /** The event log as clients read it: pages from the database, and a live stream that resumes where it left. */
 public final class EventFeed {
@@ -15,11 +16,13 @@ public final class EventFeed {
     private final Database db;
     private final EventRepository events;
     private final EventStreams streams;
+    private final LongSupplier clockMs;
 
-    EventFeed(Database db, EventRepository events, EventStreams streams) {
+    EventFeed(Database db, EventRepository events, EventStreams streams, LongSupplier clockMs) {
         this.db = db;
         this.events = events;
         this.streams = streams;
+        this.clockMs = clockMs;
     }
 
     /** Events after {@code afterId} (the newest {@code limit} when {@code afterId} is negative), oldest first. */
@@ -44,10 +47,11 @@ public final class EventFeed {
      * it reads the backlog, so nothing committed in between is missed, and skips what the backlog already sent.
      * (Ids are assigned at insert, and on PostgreSQL a transaction that took an id may commit after one
      * that took a later id: a client that resumes in that instant can miss that one event; the live stream
-     * itself does not.)
+     * itself does not.) The stream ends at once when {@code credential}'s token is revoked, and when it
+     * expires (the wait for the next event never outlasts the token).
      */
-    public void follow(Principal who, long lastEventId, Follower to, long idleMs) throws InterruptedException {
-        try (EventStreams.Subscription live = streams.subscribe(who.projectFilter())) {
+    public void follow(Principal who, Credential credential, long lastEventId, Follower to, long idleMs) throws InterruptedException {
+        try (EventStreams.Subscription live = streams.subscribe(who.projectFilter(), credential)) {
             Set<Long> sent = new HashSet<>();
             long after = lastEventId;
             if (after >= 0) {
@@ -61,7 +65,11 @@ public final class EventFeed {
                 }
             }
             while (!live.overflowed()) {
-                EventRow e = live.next(idleMs);
+                long now = clockMs.getAsLong();
+                if (live.revoked() || credential != null && credential.expired(now)) return;
+                long wait = credential == null ? idleMs : Math.max(1, Math.min(idleMs, credential.expiresAtMs() - now));
+                EventRow e = live.next(wait);
+                if (live.revoked() || credential != null && credential.expired(clockMs.getAsLong())) return;
                 if (e == null) {
                     if (!to.idle()) return;
                 } else if (e.id() > after && !sent.contains(e.id())) {

@@ -16,14 +16,20 @@ public final class EventStreams {
 
     private final CopyOnWriteArraySet<Subscription> subscribers = new CopyOnWriteArraySet<>();
 
+    /** Put in a revoked subscriber's queue to wake its reader at once; never sent. */
+    private static final EventRow WAKE = new EventRow(-1, 0, "", null, null, null, null);
+
     /** One live stream; only events of {@code project} when it is not null. */
     public final class Subscription implements AutoCloseable {
         private final String project;
+        private final Credential credential;
         private final LinkedBlockingQueue<EventRow> queue = new LinkedBlockingQueue<>();
         private volatile boolean overflowed;
+        private volatile boolean revoked;
 
-        Subscription(String project) {
+        Subscription(String project, Credential credential) {
             this.project = project;
+            this.credential = credential;
         }
 
         void offer(EventRow e) {
@@ -36,13 +42,19 @@ public final class EventStreams {
             queue.add(e);
         }
 
-        /** The next event, or null after {@code timeoutMs} without one. */
+        /** The next event, or null after {@code timeoutMs} without one, or once the token is revoked. */
         public EventRow next(long timeoutMs) throws InterruptedException {
-            return queue.poll(timeoutMs, TimeUnit.MILLISECONDS);
+            EventRow e = queue.poll(timeoutMs, TimeUnit.MILLISECONDS);
+            return e == WAKE || revoked ? null : e;
         }
 
         public boolean overflowed() {
             return overflowed;
+        }
+
+        /** The token it was opened with has been revoked: the stream must end now. */
+        public boolean revoked() {
+            return revoked;
         }
 
         @Override
@@ -51,10 +63,22 @@ public final class EventStreams {
         }
     }
 
-    public Subscription subscribe(String project) {
-        Subscription s = new Subscription(project);
+    /** {@code credential}: the token the client showed (null for none), whose revocation ends the stream. */
+    public Subscription subscribe(String project, Credential credential) {
+        Subscription s = new Subscription(project, credential);
         subscribers.add(s);
         return s;
+    }
+
+    /** Ends every stream opened with token {@code tokenId} or a session made from it. */
+    public void revoke(String tokenId) {
+        for (Subscription s : subscribers) {
+            if (s.credential != null && s.credential.revokedWith(tokenId)) {
+                s.revoked = true;
+                s.close();
+                s.queue.add(WAKE);
+            }
+        }
     }
 
     public void publish(EventRow e) {

@@ -69,6 +69,30 @@ public final class TlsCredentials {
         return new TlsCredentials(dir, false, false, context(keys, trust.getTrustManagers(), dir));
     }
 
+    /**
+     * For HTTPS (the fleet controller): the server's certificate chain and key from {@code dir}'s
+     * {@code server-cert.pem} and {@code server-key.pem}, the same files and key formats as the NBD side.
+     * The context allows TLS 1.2 too: browsers and HTTP clients still meet it; the caller picks the versions.
+     */
+    public static SSLContext httpsServer(Path dir) throws IOException {
+        checkDir(dir);
+        return context("TLS", keys(dir, "server-cert.pem", "server-key.pem"), null, dir);
+    }
+
+    /** Whether {@code dir} holds a server's certificate (and so can serve HTTPS as well as read nbds:// images). */
+    public static boolean hasServerCertificate(Path dir) {
+        return dir != null && Files.exists(dir.resolve("server-cert.pem"));
+    }
+
+    /**
+     * For an HTTPS client that trusts only the CA certificates in {@code caFile} (PEM, one or more): the
+     * chain, dates and (the HTTP client's part) the host name are checked as with any public CA.
+     */
+    public static SSLContext httpsClient(Path caFile) throws IOException {
+        if (!Files.isReadable(caFile)) throw new IOException("cannot read the CA certificate file " + caFile);
+        return context("TLS", null, trustFile(caFile).getTrustManagers(), caFile);
+    }
+
     public Path dir() {
         return dir;
     }
@@ -134,7 +158,11 @@ public final class TlsCredentials {
     }
 
     private static TrustManagerFactory trust(Path dir) throws IOException {
-        List<X509Certificate> cas = Pem.certificates(required(dir, "ca-cert.pem"));
+        return trustFile(required(dir, "ca-cert.pem"));
+    }
+
+    private static TrustManagerFactory trustFile(Path caFile) throws IOException {
+        List<X509Certificate> cas = Pem.certificates(caFile);
         try {
             KeyStore ks = KeyStore.getInstance("PKCS12");
             ks.load(null, null);
@@ -143,7 +171,7 @@ public final class TlsCredentials {
             f.init(ks);
             return f;
         } catch (GeneralSecurityException e) {
-            throw new IOException(dir.resolve("ca-cert.pem") + ": " + e.getMessage(), e);
+            throw new IOException(caFile + ": " + e.getMessage(), e);
         }
     }
 
@@ -156,8 +184,12 @@ public final class TlsCredentials {
     }
 
     private static SSLContext context(KeyManagerFactory keys, TrustManager[] trust, Path dir) throws IOException {
+        return context(PROTOCOL, keys, trust, dir);
+    }
+
+    private static SSLContext context(String protocol, KeyManagerFactory keys, TrustManager[] trust, Path dir) throws IOException {
         try {
-            SSLContext c = SSLContext.getInstance(PROTOCOL);
+            SSLContext c = SSLContext.getInstance(protocol);
             c.init(keys == null ? null : keys.getKeyManagers(), trust, null);
             return c;
         } catch (GeneralSecurityException e) {

@@ -63,6 +63,11 @@ public final class TestCerts {
     }
 
     public static Path make(Path dir, KeyFormat serverKeyFormat) throws IOException {
+        return make(dir, serverKeyFormat, "DNS:localhost,IP:127.0.0.1");
+    }
+
+    /** With the server certificate for {@code names} instead (openssl's subjectAltName syntax, e.g. {@code DNS:elsewhere.test}). */
+    public static Path make(Path dir, KeyFormat serverKeyFormat, String names) throws IOException {
         Tools.assume("openssl");
         Files.createDirectories(dir);
         Path caKey = dir.resolve("ca-key.pem");
@@ -79,7 +84,7 @@ public final class TestCerts {
             case SEC1_EC -> openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", serverKey.toString());
         }
         sign(dir, serverKey, dir.resolve("server-cert.pem"), "/CN=localhost", "serverAuth",
-                "subjectAltName=DNS:localhost,IP:127.0.0.1");
+                "subjectAltName=" + names);
 
         Path clientKey = dir.resolve("client-key.pem");
         openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", clientKey.toString());

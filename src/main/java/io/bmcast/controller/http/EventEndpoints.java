@@ -42,7 +42,7 @@ final class EventEndpoints {
         OutputStream out = res.getOutputStream();
         out.write(": stream of bmcast events\n\n".getBytes(StandardCharsets.UTF_8));
         out.flush();
-        feed.follow(who, lastId, new EventFeed.Follower() {
+        feed.follow(who, Access.credential(ctx), lastId, new EventFeed.Follower() {
             @Override
             public boolean send(Api.Event e) {
                 try {
