@@ -71,6 +71,8 @@ class ImageRemovalRaceTest {
                     .collect(Collectors.toSet());
             List<Api.Instance> orphans = fleet.operator.get("/api/v1/instances").as(TestFleet.INSTANCES).stream()
                     .filter(i -> !i.state().equals("deleted") && !images.contains(i.image())).toList();
+            System.out.println("image removal race on " + db + ": " + removedRounds + " of " + ROUNDS + " rounds ended with the image"
+                    + " removed, " + launchedRounds + " of " + ROUNDS * LAUNCHERS + " launches went through, " + orphans.size() + " orphans");
             assertEquals(List.of(), orphans, "instances of removed images (" + removedRounds + " of " + ROUNDS
                     + " rounds ended with the image removed, " + launchedRounds + " launches went through)");
         }
