@@ -12,7 +12,7 @@ import io.javalin.http.Context;
  */
 final class Access {
     static final String SESSION_COOKIE = "bmcast_session";
-    private static final String PRINCIPAL = "bmcast.principal";
+    static final String PRINCIPAL = "bmcast.principal";
 
     private final AccessTokens tokens;
 
