@@ -69,6 +69,7 @@ public final class Controller implements AutoCloseable {
             SerializedLaunches serialized = new SerializedLaunches(config.serialized(), SERIALIZED_TAKE_TIMEOUT);
             ImageCatalog images = new ImageCatalog(db, imageRows, instances, events, PROBE_TIMEOUT, clockMs)
                     .withTlsDir(config.tlsDir());
+            images.moveLegacyBootFiles();
             Reconciler reconciler = new Reconciler(db, nodes, instances, transitions, scheduler, liveness, metrics,
                     progress, config.heartbeatTimeout().toMillis(), monotonicMs);
             InstanceLifecycle lifecycle = new InstanceLifecycle(db, instances, nodes, events, images, scheduler, transitions,
@@ -80,7 +81,7 @@ public final class Controller implements AutoCloseable {
             EventFeed feed = new EventFeed(db, events, streams);
 
             HttpApi http = HttpApi.start(config.host(), config.port(),
-                    new HttpApi.Services(tokens, agents, lifecycle, images, summary, feed, metrics));
+                    new HttpApi.Services(tokens, agents, lifecycle, images, summary, feed, metrics), config.limits());
             try {
                 // Every known node gets a whole timeout from now, when its agent can first reach us: a slow
                 // start (cold JVM, busy machine) must not count against nodes that were fine all along.

@@ -1,12 +1,10 @@
 package io.bmcast.controller.http;
 
-import io.bmcast.controller.ControllerException;
 import io.bmcast.controller.ImageCatalog;
 import io.bmcast.fleet.Api;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.UploadedFile;
-import java.io.IOException;
 import java.io.InputStream;
 
 /** Images: anyone may list them (projects launch from them); only the operator adds and removes them. */
@@ -22,7 +20,9 @@ final class ImageEndpoints {
             Access.operator(ctx);
             if (ctx.isMultipartFormData()) {
                 Api.NewImage request = new Api.NewImage(ctx.formParam("name"), ctx.formParam("uri"), ctx.formParam("append"));
-                ctx.status(201).json(images.add(request, file(ctx, "kernel"), file(ctx, "initrd")));
+                try (InputStream kernel = file(ctx, "kernel"); InputStream initrd = file(ctx, "initrd")) {
+                    ctx.status(201).json(images.add(request, kernel, initrd));
+                }
             } else {
                 ctx.status(201).json(images.add(Bodies.json(ctx, Api.NewImage.class), null, null));
             }
@@ -34,13 +34,9 @@ final class ImageEndpoints {
         });
     }
 
-    private static byte[] file(Context ctx, String field) throws IOException {
+    /** An uploaded file's bytes as a stream (Jetty keeps a large part on disk), or null when it was not sent. */
+    private static InputStream file(Context ctx, String field) {
         UploadedFile f = ctx.uploadedFile(field);
-        if (f == null) return null;
-        try (InputStream in = f.content()) {
-            byte[] bytes = in.readAllBytes();
-            if (bytes.length == 0) throw ControllerException.invalid("the uploaded " + field + " is empty");
-            return bytes;
-        }
+        return f == null ? null : f.content();
     }
 }
