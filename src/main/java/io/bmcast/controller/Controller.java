@@ -35,7 +35,11 @@ public final class Controller implements AutoCloseable {
     private final AccessTokens tokens;
     private final AgentGateway agents;
 
-    private Controller(ControllerConfig config, Database db, Reconciler reconciler, HttpApi http, AccessTokens tokens, AgentGateway agents) {
+    private final Retention retention;
+
+    private Controller(ControllerConfig config, Database db, Reconciler reconciler, HttpApi http, AccessTokens tokens, AgentGateway agents,
+            Retention retention) {
+        this.retention = retention;
         this.agents = agents;
         this.config = config;
         this.db = db;
@@ -62,7 +66,7 @@ public final class Controller implements AutoCloseable {
             FleetMetrics metrics = new FleetMetrics();
             Liveness liveness = new Liveness();
             ProgressBoard progress = new ProgressBoard(metrics.bytesFetched());
-            ConsoleLogs consoles = new ConsoleLogs(config.dataDir().resolve("console"));
+            ConsoleLogs consoles = new ConsoleLogs(config.dataDir().resolve("console"), config.limits().consoleKeepBytes());
             Transitions transitions = new Transitions(db, instances, nodes, events, clockMs);
             NodeSignals signals = new NodeSignals();
             Scheduler scheduler = new Scheduler(db, nodes, instances, events, signals, clockMs);
@@ -78,7 +82,11 @@ public final class Controller implements AutoCloseable {
                     liveness, serialized, metrics, reconciler::wake, signals, config.heartbeatInterval().toMillis(),
                     config.heartbeatTimeout().toMillis(), clockMs, monotonicMs);
             FleetSummary summary = new FleetSummary(db, nodes, instances, liveness, metrics, clockMs);
-            EventFeed feed = new EventFeed(db, events, streams);
+            EventFeed feed = new EventFeed(db, events, streams, config.limits(), clockMs);
+            Retention retention = new Retention(db, events, instances, consoles, progress, config.limits(), clockMs);
+            metrics.tracked("progress", progress::size);
+            metrics.tracked("console-offsets", () -> consoles.tracked().size());
+            metrics.tracked("event-streams", streams::size);
 
             HttpApi http = HttpApi.start(config.host(), config.port(),
                     new HttpApi.Services(tokens, agents, lifecycle, images, summary, feed, metrics), config.limits());
@@ -88,11 +96,12 @@ public final class Controller implements AutoCloseable {
                 liveness.grace(db.read(tx -> nodes.list(tx).stream().map(n -> n.name()).toList()), monotonicMs.getAsLong());
                 reconciler.reconcile(); // gauges, and instances left pending, right from the start
                 reconciler.start();
+                retention.start();
             } catch (RuntimeException e) {
                 http.close();
                 throw e;
             }
-            return new Controller(config, db, reconciler, http, tokens, agents);
+            return new Controller(config, db, reconciler, http, tokens, agents, retention);
         } catch (IOException | RuntimeException e) {
             db.close();
             throw e;
@@ -128,6 +137,11 @@ public final class Controller implements AutoCloseable {
         return http.routes();
     }
 
+    /** Runs the retention sweep now. Visible for testing. */
+    void sweep() {
+        retention.sweep();
+    }
+
     public ControllerConfig config() {
         return config;
     }
@@ -136,6 +150,7 @@ public final class Controller implements AutoCloseable {
     public void close() {
         agents.stopHolding();
         http.close();
+        retention.close();
         reconciler.close();
         db.close();
     }

@@ -1,6 +1,7 @@
 package io.bmcast.controller;
 
 import io.bmcast.controller.store.EventRow;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -15,15 +16,20 @@ public final class EventStreams {
     static final int MAX_BACKLOG = 10_000;
 
     private final CopyOnWriteArraySet<Subscription> subscribers = new CopyOnWriteArraySet<>();
+    /** Open streams by holder (a token's hash): {@code compute} on one key keeps its count and its cap in step. */
+    private final ConcurrentHashMap<String, Integer> open = new ConcurrentHashMap<>();
 
     /** One live stream; only events of {@code project} when it is not null. */
     public final class Subscription implements AutoCloseable {
         private final String project;
+        private final String holder;
         private final LinkedBlockingQueue<EventRow> queue = new LinkedBlockingQueue<>();
+        private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
         private volatile boolean overflowed;
 
-        Subscription(String project) {
+        Subscription(String project, String holder) {
             this.project = project;
+            this.holder = holder;
         }
 
         void offer(EventRow e) {
@@ -47,14 +53,31 @@ public final class EventStreams {
 
         @Override
         public void close() {
+            if (!closed.compareAndSet(false, true)) return;
             subscribers.remove(this);
+            open.computeIfPresent(holder, (k, n) -> n <= 1 ? null : n - 1);
         }
     }
 
-    public Subscription subscribe(String project) {
-        Subscription s = new Subscription(project);
+    /**
+     * A new stream for {@code holder} (who holds it: a token's hash), at most {@code max} open per holder: one more is
+     * refused (429) rather than each costing a thread and a queue without bound.
+     */
+    public Subscription subscribe(String project, String holder, int max) {
+        open.compute(holder, (k, n) -> {
+            int now = n == null ? 0 : n;
+            if (now >= max) throw new ControllerException(ControllerException.Kind.TOO_MANY, "this token has " + now
+                    + " event streams open already, the most it may hold; close one first");
+            return now + 1;
+        });
+        Subscription s = new Subscription(project, holder);
         subscribers.add(s);
         return s;
+    }
+
+    /** Live streams open now. */
+    public int size() {
+        return subscribers.size();
     }
 
     public void publish(EventRow e) {

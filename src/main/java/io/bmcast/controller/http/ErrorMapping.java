@@ -47,6 +47,7 @@ final class ErrorMapping {
             case NOT_FOUND -> 404;
             case CONFLICT -> 409;
             case UNPROCESSABLE -> 422;
+            case TOO_MANY -> 429;
             case UNAVAILABLE -> 503;
         };
     }
