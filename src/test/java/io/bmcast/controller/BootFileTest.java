@@ -101,6 +101,33 @@ class BootFileTest {
         }
     }
 
+    /** A boot file stored whole (before V5) is moved into chunks when the controller starts, and served as any other. */
+    @Test
+    void bootFilesStoredWholeAreMovedIntoChunksAtStart(@TempDir Path dir) throws Exception {
+        byte[] legacy = random(300_000, 5);
+        ControllerConfig config;
+        try (TestFleet fleet = TestFleet.start(TestFleet.Db.H2, dir)) {
+            upload(fleet, "old", random(1000, 6), null);
+            config = fleet.controller.config();
+        }
+        // as a controller before V5 left it: the content in the row, no digest, no chunks
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection(config.effectiveJdbcUrl());
+             java.sql.PreparedStatement up = c.prepareStatement("UPDATE image_files SET content = ?, sha256 = NULL, size_bytes = NULL");
+             java.sql.Statement st = c.createStatement()) {
+            up.setBytes(1, legacy);
+            assertEquals(1, up.executeUpdate());
+            st.executeUpdate("DELETE FROM boot_file_chunks");
+        }
+        try (Controller again = Controller.start(config)) {
+            ApiClient agent = new ApiClient(again.url(), again.joinToken());
+            HttpResponse<byte[]> r = ApiClient.HTTP.send(agent.request("/api/v1/images/old/kernel").GET().build(),
+                    HttpResponse.BodyHandlers.ofByteArray());
+            assertEquals(200, r.statusCode());
+            assertArrayEquals(legacy, r.body());
+            assertEquals("\"" + sha256(legacy) + "\"", r.headers().firstValue("ETag").orElseThrow());
+        }
+    }
+
     static void upload(TestFleet fleet, String name, byte[] kernel, byte[] initrd) throws Exception {
         String b = "bmcast-test-boundary";
         List<byte[]> parts = new ArrayList<>();
