@@ -134,8 +134,8 @@
     /** Files an API failure under the right heading; returns true when it was the session. */
     report(key, err) {
       if (err.status === 401) {
-        this.set('auth', 'Your session expired (or this browser never logged in): open the login link '
-            + '(/login?token=…) that the controller printed again.');
+        this.set('auth', 'Your session expired, was revoked, or this browser never logged in: '
+            + 'run `bmcast token login` for a one-time login link and open it.');
         return true;
       }
       if (err.status === 0) {

@@ -7,6 +7,7 @@ import io.bmcast.fleet.InstanceState;
 import io.bmcast.util.Units;
 import io.bmcast.vmm.Accel;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
@@ -20,7 +21,11 @@ import java.util.concurrent.TimeoutException;
  * One machine's agent: registers the {@link Machine} with the controller, reports what it observes at every
  * heartbeat (at once when the phase changes), and takes the next step the controller's directive asks for, as
  * {@link Reconcile} decides. An unreachable controller is retried with backoff and a clear log line; the agent
- * never dies of it, and the instance runs on meanwhile.
+ * never dies of it, and the instance runs on meanwhile. The one refusal it does not retry is of its name (another
+ * agent holds it): then it stops, and {@link #refused()} says why.
+ *
+ * <p>It keeps the node's credential in {@code WORK/node.credential} ({@link NodeCredential}) and numbers its reports
+ * ({@link ReportSequence}), both across its own restarts.
  *
  * <p>One loop thread does all of it; the machine's long steps run on their own thread. Level-triggered: the last
  * directive is looked at again at every tick, so a lost or repeated message only means the same answer again.
@@ -41,8 +46,10 @@ public final class Agent implements AutoCloseable {
     private Thread loop;
     private volatile boolean closing;
     private volatile AgentProtocol.Report lastReport;
+    private final java.util.concurrent.CompletableFuture<String> refused = new java.util.concurrent.CompletableFuture<>();
 
     // loop thread only
+    private ReportSequence sequence;
     private String accel;
     private boolean registered;
     private long intervalNs = DEFAULT_INTERVAL_NS;
@@ -71,6 +78,9 @@ public final class Agent implements AutoCloseable {
     /** Opens the machine (recovering what a previous agent left) and starts the loop. */
     public Agent start() throws IOException {
         machine.open();
+        Path work = machine.config().work();
+        client.credential(NodeCredential.load(work));
+        sequence = ReportSequence.open(work, ReportSequence.clockMicros());
         loop = Thread.ofVirtual().name("agent-" + name).start(this::run);
         return this;
     }
@@ -86,6 +96,14 @@ public final class Agent implements AutoCloseable {
     /** The last report sent or about to be (for tests and the demo), or null before the first. */
     public AgentProtocol.Report lastReport() {
         return lastReport;
+    }
+
+    /**
+     * Completes, with the controller's sentence, when the controller refused this agent its name for good (another
+     * agent holds it, or this machine lost its credential): the agent has stopped trying; the instance, if any, runs on.
+     */
+    public java.util.concurrent.CompletableFuture<String> refused() {
+        return refused;
     }
 
     /** Stops the agent, not the instance: see {@link Machine#close}. */
@@ -110,7 +128,7 @@ public final class Agent implements AutoCloseable {
         } catch (RuntimeException e) {
             accel = "tcg";
         }
-        while (!closing) {
+        while (!closing && !refused.isDone()) {
             try {
                 step(System.nanoTime());
                 if (!pollAgain) Thread.sleep(TICK_MS);
@@ -128,7 +146,8 @@ public final class Agent implements AutoCloseable {
     }
 
     private void step(long now) throws InterruptedException {
-        AgentProtocol.Report r = scrubbingFirst(new AgentProtocol.Report(name, machine.observe(consoleAck), machine.diskClean()));
+        // numbered when sent (see heartbeat): this one is compared with the last sent, and maybe not sent at all
+        AgentProtocol.Report r = scrubbingFirst(new AgentProtocol.Report(name, 0, machine.observe(consoleAck), machine.diskClean()));
         lastReport = r;
         if (now - retryAtNs < 0) return;
         if (!registered && !register(now)) return;
@@ -148,7 +167,7 @@ public final class Agent implements AutoCloseable {
         boolean verdict = InstanceState.DELETED.wire().equals(inst.phase()) || InstanceState.FAILED.wire().equals(inst.phase());
         Reconcile.Held h = machine.held(deletedReported);
         if (!verdict || h == null || !h.goingAway() || !h.id().equals(inst.id())) return r;
-        return new AgentProtocol.Report(r.name(), new AgentProtocol.InstanceReport(inst.id(), InstanceState.SCRUBBING.wire(), null,
+        return new AgentProtocol.Report(r.name(), r.seq(), new AgentProtocol.InstanceReport(inst.id(), InstanceState.SCRUBBING.wire(), null,
                 inst.bytesOnDemand(), inst.bytesBackground(), inst.fractionLocal(), inst.consoleOffset(), ""), false);
     }
 
@@ -156,7 +175,18 @@ public final class Agent implements AutoCloseable {
         var hello = new AgentProtocol.Hello(name, machine.disk().size(), machine.config().memoryBytes(), Runtime.getRuntime().availableProcessors(),
                 accel, false);
         try {
-            AgentProtocol.Welcome w = client.register(hello).get(ControllerClient.REQUEST_TIMEOUT.toSeconds() + 5, TimeUnit.SECONDS);
+            AgentProtocol.Welcome w = client.register(hello, null).get(ControllerClient.REQUEST_TIMEOUT.toSeconds() + 5, TimeUnit.SECONDS);
+            if (w.credential() != null) {
+                // kept before it is used: a credential the agent would forget at its next start loses it the name
+                try {
+                    NodeCredential.save(machine.config().work(), w.credential());
+                } catch (IOException e) {
+                    giveUp("cannot keep node " + name + "'s credential in " + machine.config().work().resolve(NodeCredential.FILE) + ": "
+                            + e.getMessage() + "; free the name with `bmcast node rm " + name + "` once this is fixed");
+                    return false;
+                }
+                client.credential(w.credential());
+            }
             if (w.heartbeatIntervalMs() > 0) intervalNs = w.heartbeatIntervalMs() * 1_000_000L;
             registered = true;
             lastSent = null;
@@ -166,9 +196,19 @@ public final class Agent implements AutoCloseable {
                     + " disk, " + accel + ", heartbeat every " + intervalNs / 1_000_000 + " ms)");
             return true;
         } catch (ExecutionException | TimeoutException e) {
+            // The name is another agent's (or this machine lost its credential): retrying cannot help.
+            if (ControllerClient.cause(e) instanceof ControllerClient.RefusedException re && re.status == 409) {
+                giveUp(re.error != null ? re.error : re.getMessage());
+                return false;
+            }
             failedCall(e, now);
             return false;
         }
+    }
+
+    private void giveUp(String why) {
+        LOG.log(Level.ERROR, "agent " + name + ": " + why);
+        refused.complete(why);
     }
 
     private boolean due(AgentProtocol.Report r, long now) {
@@ -183,16 +223,27 @@ public final class Agent implements AutoCloseable {
         return moved && now - lastSentNs >= PROGRESS_NS;
     }
 
-    private void heartbeat(AgentProtocol.Report r, long now) throws InterruptedException {
+    private void heartbeat(AgentProtocol.Report observed, long now) throws InterruptedException {
+        AgentProtocol.Report r;
+        try {
+            r = new AgentProtocol.Report(observed.name(), sequence.next(), observed.instance(), observed.diskClean());
+        } catch (IOException e) {
+            failedCall(new ExecutionException("cannot number the report: " + e.getMessage(), e), now);
+            return;
+        }
         Directive d;
         // Idle: long-poll, so that a launch placed on this node is heard when it is placed, not an interval later.
         long waitNs = ControllerClient.isIdle(r) ? intervalNs : 0;
         pollAgain = false;
         try {
-            d = client.heartbeat(r, waitNs / 1_000_000).get(ControllerClient.REQUEST_TIMEOUT.toSeconds() + 5, TimeUnit.SECONDS);
+            d = client.heartbeat(r, null, waitNs / 1_000_000).get(ControllerClient.REQUEST_TIMEOUT.toSeconds() + 5, TimeUnit.SECONDS);
         } catch (ExecutionException | TimeoutException e) {
-            // A controller that does not know this node (its database was replaced) wants it to register again.
-            if (ControllerClient.cause(e) instanceof ControllerClient.RefusedException re && re.status == 404) registered = false;
+            // A controller that does not know this node (its database was replaced) wants it to register again; one
+            // that refuses its credential (the name was freed and taken) answers the registration with why.
+            if (ControllerClient.cause(e) instanceof ControllerClient.RefusedException re
+                    && (re.status == 404 || re.status == 401 || re.status == 403)) {
+                registered = false;
+            }
             failedCall(e, now);
             return;
         }

@@ -33,7 +33,7 @@ public final class AgentCommand implements Callable<Integer> {
     @Option(names = "--name", required = true, paramLabel = "NAME", description = "this machine's name (with --count: the prefix of NAME-0001..)")
     String name;
 
-    @Option(names = "--work", paramLabel = "DIR", description = "the agent's own directory: state, disk file, instance files, boot file cache")
+    @Option(names = "--work", paramLabel = "DIR", description = "the agent's own directory: the node's credential, state, disk file, instance files, boot file cache (with --simulate: the hollow nodes' credentials)")
     Path work;
 
     @Option(names = "--disk-size", paramLabel = "SIZE", description = "size of the sparse disk file WORK/disk.img (default: ${DEFAULT-VALUE})", defaultValue = "32G")
@@ -41,6 +41,9 @@ public final class AgentCommand implements Callable<Integer> {
 
     @Option(names = "--disk", paramLabel = "DEVICE", description = "use this block device as the machine's disk instead (its content is destroyed)")
     Path device;
+
+    @Option(names = "--scrub", paramLabel = "MODE", description = "how a --disk device is wiped before it is read back whole: zero (BLKZEROOUT), discard (BLKDISCARD; fails where the device does not then read zeros) or secure-erase (BLKSECDISCARD, where the device has one) (default: ${DEFAULT-VALUE})", defaultValue = "zero")
+    String scrub;
 
     @Option(names = "--memory", paramLabel = "SIZE", description = "memory of the instance's guest (default: ${DEFAULT-VALUE})", defaultValue = "512M")
     String memory;
@@ -50,6 +53,9 @@ public final class AgentCommand implements Callable<Integer> {
 
     @Option(names = "--tls-dir", paramLabel = "DIR", description = "TLS credentials for images served over nbds:// (ca-cert.pem, and client-cert.pem, client-key.pem if the image server verifies clients)")
     Path tlsDir;
+
+    @Option(names = "--ca-cert", paramLabel = "FILE", description = "the CA (PEM) that signed an https:// controller's certificate (default: $BMCAST_CA_CERT, else the system's CAs)")
+    Path caCert;
 
     @Option(names = "--simulate", description = "hollow nodes: the protocol and the states, no QEMU, no disk")
     boolean simulate;
@@ -76,6 +82,15 @@ public final class AgentCommand implements Callable<Integer> {
         if (device != null && spec.commandLine().getParseResult().hasMatchedOption("--disk-size")) {
             throw usage("give --disk-size or --disk, not both");
         }
+        ScrubMode scrubMode;
+        try {
+            scrubMode = ScrubMode.parse(scrub);
+        } catch (IllegalArgumentException e) {
+            throw usage("--scrub must be one of " + ScrubMode.names() + ", not '" + scrub + "'");
+        }
+        if (device == null && spec.commandLine().getParseResult().hasMatchedOption("--scrub")) {
+            throw usage("--scrub goes with --disk: a disk file is always punched and proved by SEEK_DATA");
+        }
         String token;
         try {
             token = ControllerClient.readToken(joinToken);
@@ -84,17 +99,33 @@ public final class AgentCommand implements Callable<Integer> {
         }
         CountDownLatch stop = new CountDownLatch(1);
         Signals.onTerminate(stop::countDown);
-        try (HttpClient http = ControllerClient.sharedHttp()) {
-            ControllerClient client = new ControllerClient(base, token, http);
+        Path ca = io.bmcast.fleet.ControllerTls.caCert(caCert);
+        javax.net.ssl.SSLContext tls;
+        try {
+            tls = io.bmcast.fleet.ControllerTls.context(ca);
+        } catch (java.io.IOException e) {
+            throw usage(e.getMessage());
+        }
+        try (HttpClient http = ControllerClient.sharedHttp(tls)) {
+            ControllerClient client = new ControllerClient(base, token, http, ca);
             if (simulate) {
                 if (count < 1 || count > 100_000) throw usage("--count must be between 1 and 100000");
                 long ready = duration("--ready-after", readyAfter);
                 long local = duration("--local-after", localAfter);
                 if (local < ready) throw usage("--local-after must not be shorter than --ready-after");
                 var timeline = new HollowTimeline(ready, local);
-                try (HollowFleet fleet = new HollowFleet(client, new HollowFleet.Options(name, count, disk, mem,
-                        Runtime.getRuntime().availableProcessors(), timeline)).start()) {
+                HollowFleet hollow = new HollowFleet(client, new HollowFleet.Options(name, count, disk, mem,
+                        Runtime.getRuntime().availableProcessors(), timeline));
+                // with --work, the nodes' credentials outlive this process: the same fleet started again keeps its names
+                if (work != null) hollow.keepCredentialsIn(work.resolve("hollow-credentials"));
+                try (HollowFleet fleet = hollow.start()) {
+                    fleet.allRefused().thenRun(stop::countDown);
                     stop.await();
+                    String why = fleet.allRefused().getNow(null);
+                    if (why != null) {
+                        spec.commandLine().getErr().println("bmcast: " + (count == 1 ? why : "every hollow node was refused its name, e.g.: " + why));
+                        return 1;
+                    }
                 }
                 return 0;
             }
@@ -104,8 +135,15 @@ public final class AgentCommand implements Callable<Integer> {
             }
             Duration grace = Duration.ofNanos(duration("--stop-grace", stopGrace));
             try (Agent agent = new Agent(name, new Machine.Config(work, device, disk, mem, grace,
-                    tlsDir == null ? java.util.List.of() : java.util.List.of("--tls-dir", tlsDir.toAbsolutePath().toString())), client).start()) {
+                    tlsDir == null ? java.util.List.of() : java.util.List.of("--tls-dir", tlsDir.toAbsolutePath().toString()), scrubMode), client).start()) {
+                agent.refused().thenRun(stop::countDown);
                 stop.await();
+                // Refused its name: no retry loop; the operator must act (another agent holds it, or `node rm` it).
+                String why = agent.refused().getNow(null);
+                if (why != null) {
+                    spec.commandLine().getErr().println("bmcast: " + why);
+                    return 1;
+                }
             }
             return 0;
         }

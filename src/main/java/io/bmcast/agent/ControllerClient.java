@@ -18,10 +18,11 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executors;
+import javax.net.ssl.SSLContext;
 
 /**
  * The agent's side of {@link AgentProtocol}: register, heartbeat and boot-file downloads, JSON over HTTP with the
- * join token as bearer. Asynchronous, so one client (one connection pool, one small executor) serves a thousand
+ * join token as bearer and the node's credential in {@link AgentProtocol#CREDENTIAL_HEADER}. Asynchronous, so one client (one connection pool, one small executor) serves a thousand
  * hollow nodes as well as one real agent.
  */
 public final class ControllerClient {
@@ -30,22 +31,35 @@ public final class ControllerClient {
     /** The controller answered, but not with success: its status and its one-sentence error. */
     public static final class RefusedException extends IOException {
         final int status;
+        /** The controller's own sentence (its {@code error}), or null when it sent none. */
+        final String error;
 
-        RefusedException(int status, String message) {
+        RefusedException(int status, String message, String error) {
             super(message);
             this.status = status;
+            this.error = error;
         }
     }
 
     private final URI base;
     private final String token;
     private final HttpClient http;
+    /** The credential of the one node this client speaks for (a real agent), sent when a call names none. */
+    private volatile String credential;
+    /** The CA the HTTP client trusts (null: the system's), named when a TLS handshake fails. */
+    private final Path caCert;
 
     public ControllerClient(URI base, String token, HttpClient http) {
+        this(base, token, http, null);
+    }
+
+    /** {@code http} was built with {@link #sharedHttp(SSLContext)} trusting {@code caCert}. */
+    public ControllerClient(URI base, String token, HttpClient http, Path caCert) {
         String s = base.toString();
         this.base = URI.create(s.endsWith("/") ? s.substring(0, s.length() - 1) : s);
         this.token = token.strip();
         this.http = http;
+        this.caCert = caCert;
     }
 
     /**
@@ -53,8 +67,17 @@ public final class ControllerClient {
      * nothing for small JSON bodies. Responses are handled on virtual threads.
      */
     public static HttpClient sharedHttp() {
+        return builder().build();
+    }
+
+    /** The same, for an {@code https://} controller: {@code tls} says which CAs to trust (the host name is checked too). */
+    public static HttpClient sharedHttp(SSLContext tls) {
+        return builder().sslContext(tls).build();
+    }
+
+    private static HttpClient.Builder builder() {
         return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5))
-                .executor(Executors.newVirtualThreadPerTaskExecutor()).build();
+                .executor(Executors.newVirtualThreadPerTaskExecutor());
     }
 
     public static String readToken(Path file) throws IOException {
@@ -72,18 +95,27 @@ public final class ControllerClient {
         return base;
     }
 
-    public CompletableFuture<AgentProtocol.Welcome> register(AgentProtocol.Hello hello) {
-        return post("/api/v1/agent/register", hello, AgentProtocol.Welcome.class);
+    /** Makes this client speak for one node: every call without a credential of its own sends this one. */
+    public void credential(String nodeCredential) {
+        this.credential = nodeCredential;
     }
 
-    public CompletableFuture<AgentProtocol.Directive> heartbeat(AgentProtocol.Report report) {
-        return post("/api/v1/agent/heartbeat", report, AgentProtocol.Directive.class);
+    /**
+     * @param nodeCredential the node's credential, or null for this client's own; empty: none (a first registration)
+     */
+    public CompletableFuture<AgentProtocol.Welcome> register(AgentProtocol.Hello hello, String nodeCredential) {
+        return post("/api/v1/agent/register", hello, AgentProtocol.Welcome.class, nodeCredential);
     }
 
-    /** A long-poll heartbeat (see {@link AgentProtocol}): the controller may hold its answer up to {@code waitMs}. */
-    public CompletableFuture<AgentProtocol.Directive> heartbeat(AgentProtocol.Report report, long waitMs) {
-        if (waitMs <= 0) return heartbeat(report);
-        return post("/api/v1/agent/heartbeat?wait=" + waitMs, report, AgentProtocol.Directive.class);
+    /**
+     * A heartbeat; with {@code waitMs > 0} a long-poll (see {@link AgentProtocol}): the controller may hold its answer
+     * up to {@code waitMs}.
+     *
+     * @param nodeCredential the node's credential, or null for this client's own; empty: none
+     */
+    public CompletableFuture<AgentProtocol.Directive> heartbeat(AgentProtocol.Report report, String nodeCredential, long waitMs) {
+        String path = waitMs <= 0 ? "/api/v1/agent/heartbeat" : "/api/v1/agent/heartbeat?wait=" + waitMs;
+        return post(path, report, AgentProtocol.Directive.class, nodeCredential);
     }
 
     /**
@@ -115,14 +147,14 @@ public final class ControllerClient {
      */
     public String download(String apiPath, Path target, String etag) throws IOException, InterruptedException {
         Path tmp = target.resolveSibling(target.getFileName() + ".part");
-        HttpRequest.Builder b = request(apiPath).timeout(Duration.ofMinutes(5)).GET();
+        HttpRequest.Builder b = request(apiPath, null).timeout(Duration.ofMinutes(5)).GET();
         if (etag != null) b.header("If-None-Match", "\"" + etag + "\"");
         HttpResponse<Path> r;
         try {
             r = http.send(b.build(), HttpResponse.BodyHandlers.ofFile(tmp));
         } catch (IOException e) {
             Files.deleteIfExists(tmp);
-            throw new IOException("cannot download " + base + apiPath + ": " + describe(e), e);
+            throw new IOException("cannot download " + base + apiPath + ": " + explain(e), e);
         }
         if (r.statusCode() == 304 && etag != null) {
             Files.deleteIfExists(tmp);
@@ -131,29 +163,30 @@ public final class ControllerClient {
         if (r.statusCode() != 200) {
             String body = Files.readString(tmp);
             Files.deleteIfExists(tmp);
-            throw new RefusedException(r.statusCode(), "downloading " + apiPath + ": " + errorText(r.statusCode(), body));
+            throw new RefusedException(r.statusCode(), "downloading " + apiPath + ": " + errorText(r.statusCode(), body), errorOf(body));
         }
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         return r.headers().firstValue("ETag").map(t -> t.replaceFirst("^W/", "").replace("\"", "")).orElse(null);
     }
 
-    private <T> CompletableFuture<T> post(String path, Object body, Class<T> type) {
+    private <T> CompletableFuture<T> post(String path, Object body, Class<T> type, String nodeCredential) {
         byte[] json;
         try {
             json = Jackson.MAPPER.writeValueAsBytes(body);
         } catch (JsonProcessingException e) {
             return CompletableFuture.failedFuture(e);
         }
-        HttpRequest req = request(path).timeout(REQUEST_TIMEOUT).header("Content-Type", "application/json")
+        HttpRequest req = request(path, nodeCredential).timeout(REQUEST_TIMEOUT).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofByteArray(json)).build();
         return http.sendAsync(req, HttpResponse.BodyHandlers.ofByteArray()).handle((r, err) -> {
             if (err != null) {
                 Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
-                throw new CompletionException(new IOException("controller " + base + " unreachable: " + describe(cause), cause));
+                throw new CompletionException(new IOException("controller " + base + " unreachable: " + explain(cause), cause));
             }
             if (r.statusCode() / 100 != 2) {
-                throw new CompletionException(new RefusedException(r.statusCode(),
-                        "controller refused " + path + ": " + errorText(r.statusCode(), new String(r.body(), java.nio.charset.StandardCharsets.UTF_8))));
+                String text = new String(r.body(), java.nio.charset.StandardCharsets.UTF_8);
+                throw new CompletionException(new RefusedException(r.statusCode(), "controller refused " + path + ": "
+                        + errorText(r.statusCode(), text), errorOf(text)));
             }
             try {
                 return Jackson.MAPPER.readValue(r.body(), type);
@@ -163,25 +196,39 @@ public final class ControllerClient {
         });
     }
 
-    private HttpRequest.Builder request(String path) {
-        return HttpRequest.newBuilder(URI.create(base + path)).header("Authorization", "Bearer " + token);
+    private HttpRequest.Builder request(String path, String nodeCredential) {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).header("Authorization", "Bearer " + token);
+        String c = nodeCredential != null ? nodeCredential : credential;
+        if (c != null && !c.isEmpty()) b.header(AgentProtocol.CREDENTIAL_HEADER, c);
+        return b;
+    }
+
+    /** The {@code error} of a JSON error answer, or null. */
+    static String errorOf(String body) {
+        try {
+            return Jackson.MAPPER.readTree(body).path("error").asText(null);
+        } catch (IOException notJson) {
+            return null; // plain text or HTML
+        }
     }
 
     static String errorText(int status, String body) {
-        String msg = null;
-        try {
-            msg = Jackson.MAPPER.readTree(body).path("error").asText(null);
-        } catch (IOException notJson) {
-            // plain text or HTML
-        }
+        String msg = errorOf(body);
         if (msg == null) msg = body.length() > 200 ? body.substring(0, 200) : body.strip();
         String what = switch (status) {
-            case 401 -> "the join token was refused";
-            case 403 -> "this token may not do that";
+            case 401 -> "the join token or the node's credential was refused";
+            case 403 -> "this token or credential may not do that";
+            case 409 -> "refused";
             case 404 -> "not found";
             default -> "HTTP " + status;
         };
         return msg.isEmpty() ? what : what + " (" + msg + ")";
+    }
+
+    /** {@link #describe}, or what a TLS failure means for this controller and the CA it was checked against. */
+    private String explain(Throwable e) {
+        String tls = io.bmcast.fleet.ControllerTls.explain(base, caCert, e);
+        return tls != null ? tls : describe(e);
     }
 
     static String describe(Throwable e) {
@@ -194,7 +241,9 @@ public final class ControllerClient {
 
     /** The exception behind a failed future, unwrapped. */
     static Throwable cause(Throwable t) {
-        while (t instanceof CompletionException && t.getCause() != null) t = t.getCause();
+        while ((t instanceof CompletionException || t instanceof java.util.concurrent.ExecutionException) && t.getCause() != null) {
+            t = t.getCause();
+        }
         return t;
     }
 }

@@ -40,6 +40,10 @@ public final class HollowFleet implements AutoCloseable {
     private final AtomicInteger inFlight = new AtomicInteger();
     private final List<HollowNode> nodes = new ArrayList<>();
     private volatile boolean closed;
+    /** Where each node's credential is kept ({@code DIR/NAME/node.credential}), or null: in memory only. */
+    private volatile java.nio.file.Path credentialDir;
+    private final java.util.concurrent.atomic.AtomicInteger refusedCount = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.CompletableFuture<String> allRefused = new java.util.concurrent.CompletableFuture<>();
 
     /** @param client shared with whoever else talks to the same controller; the caller closes its HTTP client */
     public HollowFleet(ControllerClient client, Options options) {
@@ -55,6 +59,55 @@ public final class HollowFleet implements AutoCloseable {
             String n = options.count() == 1 ? options.name() : String.format("%s-%04d", options.name(), i);
             nodes.add(new HollowNode(n, this));
         }
+    }
+
+    /**
+     * Keeps the nodes' credentials in {@code dir} (one 0600 file per node, DIR/NAME/node.credential), so that the same fleet started again
+     * speaks for the same names; without it they live in memory, and a restarted fleet is refused its names until
+     * an operator frees them. Call before {@link #start()}.
+     */
+    public HollowFleet keepCredentialsIn(java.nio.file.Path dir) throws java.io.IOException {
+        this.credentialDir = java.nio.file.Files.createDirectories(dir);
+        return this;
+    }
+
+    /** The credential kept for {@code name}, or null. */
+    String credential(String name) {
+        java.nio.file.Path dir = credentialDir;
+        if (dir == null) return null;
+        try {
+            return NodeCredential.load(dir.resolve(name));
+        } catch (java.io.IOException e) {
+            System.getLogger("io.bmcast.agent").log(Level.WARNING, "hollow node " + name + ": cannot read its credential: " + e.getMessage());
+            return null;
+        }
+    }
+
+    void keepCredential(String name, String credential) {
+        java.nio.file.Path dir = credentialDir;
+        if (dir == null) return;
+        try {
+            java.nio.file.Files.createDirectories(dir.resolve(name));
+            NodeCredential.save(dir.resolve(name), credential);
+        } catch (java.io.IOException e) {
+            System.getLogger("io.bmcast.agent").log(Level.WARNING, "hollow node " + name + ": cannot keep its credential: " + e.getMessage());
+        }
+    }
+
+    /** A node refused its name: it stops; the fleet says so once per node. */
+    void refused(String name, String why) {
+        System.getLogger("io.bmcast.agent").log(Level.ERROR, "hollow node " + name + " stopped: " + why);
+        if (refusedCount.incrementAndGet() == nodes.size()) allRefused.complete(why);
+    }
+
+    /** Completes (with the last reason) when every node was refused its name: the fleet has nothing left to do. */
+    public java.util.concurrent.CompletableFuture<String> allRefused() {
+        return allRefused;
+    }
+
+    /** How many nodes were refused their names and stopped. */
+    public int refused() {
+        return refusedCount.get();
     }
 
     public HollowFleet start() {

@@ -12,6 +12,9 @@ import java.util.concurrent.TimeUnit;
  * One hollow node: its registration, its (at most one) scripted instance, and its heartbeat schedule. A few
  * dozen bytes of state; the phase and progress are computed from the instance's start and destroy instants.
  *
+ * <p>Its credential is held in memory (and in the fleet's directory when it has one), its report numbers come from
+ * an in-memory {@link ReportSequence}. A name another agent holds is refused once and the node stops.
+ *
  * <p>Runs on its fleet's scheduler and on HTTP response threads; every field is guarded by {@code this}, and at
  * most one request is in flight per node ({@link #inFlight}).
  */
@@ -25,6 +28,10 @@ final class HollowNode {
     private final HollowFleet fleet;
 
     private boolean registered;
+    /** Refused its name: it sends nothing more. */
+    private boolean refused;
+    private String credential;
+    private final ReportSequence sequence = ReportSequence.inMemory(ReportSequence.clockMicros());
     private long intervalNs = DEFAULT_INTERVAL_NS;
     private boolean inFlight;
     private int failures;
@@ -68,7 +75,7 @@ final class HollowNode {
         synchronized (this) {
             next = null;
             nextAtNs = Long.MAX_VALUE;
-            if (inFlight || fleet.closed()) return;
+            if (inFlight || refused || fleet.closed()) return;
             register = !registered;
             report = register ? null : report(System.nanoTime());
             // An idle node long-polls, outside the fleet's in-flight bound: a held poll costs the controller a
@@ -83,13 +90,20 @@ final class HollowNode {
         }
         long sentNs = System.nanoTime();
         if (register) {
-            fleet.client.register(fleet.hello(name)).whenComplete((welcome, err) -> {
+            String held;
+            synchronized (this) {
+                if (credential == null) credential = fleet.credential(name);
+                held = credential;
+            }
+            fleet.client.register(fleet.hello(name), held == null ? "" : held).whenComplete((welcome, err) -> {
                 fleet.release();
                 if (err != null) {
                     failed(err);
                     return;
                 }
+                if (welcome.credential() != null) fleet.keepCredential(name, welcome.credential());
                 synchronized (this) {
+                    if (welcome.credential() != null) credential = welcome.credential();
                     inFlight = false;
                     registered = true;
                     failures = 0;
@@ -99,7 +113,7 @@ final class HollowNode {
                 scheduleAt(System.nanoTime());
             });
         } else {
-            fleet.client.heartbeat(report, waitNs / 1_000_000).whenComplete((directive, err) -> {
+            fleet.client.heartbeat(report, credentialNow(), waitNs / 1_000_000).whenComplete((directive, err) -> {
                 if (waitNs == 0) fleet.release();
                 if (err != null) {
                     failed(err);
@@ -111,14 +125,29 @@ final class HollowNode {
         }
     }
 
+    private synchronized String credentialNow() {
+        return credential == null ? "" : credential;
+    }
+
     private void failed(Throwable err) {
         Throwable cause = ControllerClient.cause(err);
         long delay;
+        if (cause instanceof ControllerClient.RefusedException r && r.status == 409) {
+            synchronized (this) {
+                inFlight = false;
+                refused = true;
+            }
+            fleet.refused(name, r.error != null ? r.error : r.getMessage());
+            return;
+        }
         synchronized (this) {
             inFlight = false;
             failures++;
-            // A controller that forgot this node (404) wants it to register again.
-            if (cause instanceof ControllerClient.RefusedException r && r.status == 404) registered = false;
+            // A controller that forgot this node (404) wants it to register again; one that refuses its credential
+            // (401, 403: the name was freed and taken) answers the registration with why.
+            if (cause instanceof ControllerClient.RefusedException r && (r.status == 404 || r.status == 401 || r.status == 403)) {
+                registered = false;
+            }
             long cap = Math.min(RETRY_MAX_NS, RETRY_MIN_NS << Math.min(failures, 5));
             delay = cap / 2 + ThreadLocalRandom.current().nextLong(cap / 2 + 1);
         }
@@ -202,7 +231,13 @@ final class HollowNode {
     }
 
     private synchronized AgentProtocol.Report report(long now) {
-        if (instanceId == null) return new AgentProtocol.Report(name, null, true);
+        long seq;
+        try {
+            seq = sequence.next();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e); // in memory: never
+        }
+        if (instanceId == null) return new AgentProtocol.Report(name, seq, null, true);
         InstanceState phase = phase(now);
         HollowTimeline t = fleet.timeline;
         long progressAt = destroyedAtNs == NONE ? now : destroyedAtNs;
@@ -217,6 +252,6 @@ final class HollowNode {
                 ran ? t.fractionLocal(startedAtNs, progressAt) : 0, from,
                 new String(bytes, from, to - from, StandardCharsets.UTF_8));
         boolean clean = phase == InstanceState.DELETED;
-        return new AgentProtocol.Report(name, inst, clean);
+        return new AgentProtocol.Report(name, seq, inst, clean);
     }
 }

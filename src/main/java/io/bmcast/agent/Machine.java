@@ -37,18 +37,27 @@ public final class Machine implements AutoCloseable {
     private static final Logger LOG = System.getLogger("io.bmcast.agent");
     /** Beyond the instance's own grace: how long its JVM may take to stop QEMU and the mediator. */
     static final Duration STOP_MARGIN = Duration.ofSeconds(20);
+    /** A scrub with no instance (at start) that was refused or not verified is tried again this often. */
+    static final Duration SCRUB_RETRY = Duration.ofSeconds(30);
 
     /**
      * @param blockDevice the machine's disk when it is a real device, else null and {@code diskBytes} says how large
      *                    a sparse {@code WORK/disk.img} to use
      * @param stopGrace how long {@code instance run} gives the guest to power off after ACPI before killing it
      * @param instanceArgs extra options for {@code instance run} (e.g. {@code --hydrate-rate})
+     * @param scrub how a block device is wiped (a disk file is always punched)
      */
-    public record Config(Path work, Path blockDevice, long diskBytes, long memoryBytes, Duration stopGrace, List<String> instanceArgs) {
+    public record Config(Path work, Path blockDevice, long diskBytes, long memoryBytes, Duration stopGrace, List<String> instanceArgs,
+                         ScrubMode scrub) {
         public Config {
             if (blockDevice == null && diskBytes <= 0) throw new IllegalArgumentException("the disk size must be positive");
             if (memoryBytes < 64L << 20) throw new IllegalArgumentException("the memory must be at least 64M");
             instanceArgs = List.copyOf(instanceArgs);
+            if (scrub == null) scrub = ScrubMode.ZERO;
+        }
+
+        public Config(Path work, Path blockDevice, long diskBytes, long memoryBytes, Duration stopGrace, List<String> instanceArgs) {
+            this(work, blockDevice, diskBytes, memoryBytes, stopGrace, instanceArgs, ScrubMode.ZERO);
         }
     }
 
@@ -92,7 +101,7 @@ public final class Machine implements AutoCloseable {
             LOG.log(Level.WARNING, who + ": WORK path " + work + " is long: the instance's sockets would go to a temp dir; use a shorter one");
         }
         boolean created = config.blockDevice() == null && !Files.exists(work.resolve("disk.img"));
-        disk = config.blockDevice() != null ? MachineDisk.blockDevice(config.blockDevice())
+        disk = config.blockDevice() != null ? MachineDisk.blockDevice(config.blockDevice(), config.scrub())
                 : MachineDisk.sparseFile(work.resolve("disk.img"), config.diskBytes());
         AgentState loaded = AgentState.load(work);
         // A disk this agent just created holds nothing; any other must be proved clean before a tenant gets it.
@@ -222,7 +231,7 @@ public final class Machine implements AutoCloseable {
                 clean = state.diskClean();
             }
             if (!clean) {
-                Scrubber.Outcome o = Scrubber.scrub(disk);
+                Scrubber.Outcome o = scrubSafely(0);
                 if (!o.clean()) throw new IOException(o.reason());
             }
             files.delete();
@@ -244,9 +253,7 @@ public final class Machine implements AutoCloseable {
         } catch (InterruptedException e) {
             fail(id, "the agent stopped while starting the instance");
         } finally {
-            synchronized (this) {
-                operation = null;
-            }
+            endStep();
         }
     }
 
@@ -271,6 +278,7 @@ public final class Machine implements AutoCloseable {
         LOG.log(Level.WARNING, who + ": instance " + id + " failed: " + reason);
         state = state.withInstance(withPhase(h, InstanceState.FAILED, reason));
         save();
+        endStep();
     }
 
     /** The controller wants deleted an instance not held here: it is, once the disk is proved clean. */
@@ -330,25 +338,23 @@ public final class Machine implements AutoCloseable {
             if (p != null && !p.stop(config.stopGrace().plus(STOP_MARGIN))) {
                 LOG.log(Level.WARNING, who + ": instance " + h.id() + " did not stop within its grace: its processes were killed");
             }
-            scrub(h.id());
+            scrub(h.id(), h.pid());
         } catch (IOException e) {
             scrubFailed(h.id(), "cannot stop the instance: " + e.getMessage());
         } catch (InterruptedException e) {
             // the agent is closing: the next one finishes the destroy (the state says destroying)
         } finally {
-            synchronized (this) {
-                operation = null;
-            }
+            endStep();
         }
     }
 
-    private void scrub(String id) {
+    private void scrub(String id, long pgid) throws InterruptedException {
         synchronized (this) {
             state = state.withInstance(withPhase(state.instance(), InstanceState.SCRUBBING, null)).withDiskClean(false);
             watch = null;
             save();
         }
-        Scrubber.Outcome o = Scrubber.scrub(disk);
+        Scrubber.Outcome o = scrubSafely(pgid);
         String leftover = null;
         try {
             files.delete();
@@ -366,36 +372,76 @@ public final class Machine implements AutoCloseable {
         synchronized (this) {
             state = state.withInstance(withPhase(state.instance(), InstanceState.DELETED, null)).withDiskClean(true);
             save();
+            endStep(); // with the verdict: whoever sees deleted also sees the machine idle and clean
         }
-        LOG.log(Level.INFO, String.format(Locale.ROOT, "%s: instance %s scrubbed and verified in %.3f s (%s disk)",
-                who, id, o.seconds(), Units.formatSize(disk.size())));
+        LOG.log(Level.INFO, String.format(Locale.ROOT, "%s: instance %s scrubbed and verified in %.3f s (%s disk, %s)",
+                who, id, o.seconds(), Units.formatSize(disk.size()), o.method()));
+    }
+
+    /**
+     * The one way to a scrub: first nothing of any instance may be left (see {@link InstanceProcess#killRemnants};
+     * {@code pgid} is the last instance's recorded pid, 0 when none is known), then {@link Scrubber#scrub} refuses
+     * while anything else holds the disk. Without this, a QEMU orphaned by a leader killed with -9 could go on
+     * writing the disk after its proof, and the next tenant would share it.
+     */
+    private Scrubber.Outcome scrubSafely(long pgid) throws InterruptedException {
+        Path privateDisk = config.blockDevice() == null ? disk.path() : null;
+        try {
+            List<String> killed = InstanceProcess.killRemnants(pgid, files, privateDisk, config.stopGrace());
+            if (!killed.isEmpty()) LOG.log(Level.WARNING, who + ": killed what was left of an instance before the scrub: " + String.join(", ", killed));
+        } catch (IOException e) {
+            return new Scrubber.Outcome(false, "scrub refused: " + e.getMessage(), disk.method(), 0, 0);
+        }
+        return Scrubber.scrub(disk);
     }
 
     private synchronized void scrubFailed(String id, String reason) {
         LOG.log(Level.ERROR, who + ": instance " + id + ": " + reason + "; the machine is not offered again until a scrub is verified");
         state = state.withInstance(withPhase(state.instance(), InstanceState.FAILED, reason)).withDiskClean(false);
         save();
+        endStep();
     }
 
-    /** With no instance: a disk nobody proved clean (a previous agent's, a device) is scrubbed before anything else. */
+    /** The step running on this thread is over (a later step's thread is left alone). */
+    private synchronized void endStep() {
+        if (operation == Thread.currentThread()) operation = null;
+    }
+
+    /**
+     * With no instance: a disk nobody proved clean (a previous agent's, a device) is scrubbed before anything else,
+     * again every {@link #SCRUB_RETRY} until it is (a holder may go away; a wipe may work the next time).
+     */
     private void beginScrubOnly() {
         operation = Thread.ofVirtual().name(who + "-scrub").start(() -> {
             try {
-                files.delete();
-                Scrubber.Outcome o = Scrubber.scrub(disk);
-                synchronized (this) {
-                    lastScrub = o;
-                    state = state.withDiskClean(o.clean());
-                    save();
+                while (!closing) {
+                    Scrubber.Outcome o = scrubSafely(0);
+                    String leftover = null;
+                    if (o.clean()) {
+                        try {
+                            files.delete();
+                        } catch (IOException e) {
+                            leftover = "cannot clear " + files.dir() + ": " + e.getMessage();
+                        }
+                    }
+                    synchronized (this) {
+                        lastScrub = o;
+                        state = state.withDiskClean(o.clean() && leftover == null);
+                        save();
+                        if (o.clean() && leftover == null) endStep();
+                    }
+                    if (o.clean() && leftover == null) {
+                        LOG.log(Level.INFO, String.format(Locale.ROOT, "%s: disk scrubbed and verified in %.3f s (%s)", who, o.seconds(), o.method()));
+                        return;
+                    }
+                    LOG.log(Level.ERROR, who + ": " + (leftover != null ? leftover : o.reason()) + "; trying again in "
+                            + SCRUB_RETRY.toSeconds() + " s");
+                    Thread.sleep(SCRUB_RETRY);
                 }
-                if (o.clean()) LOG.log(Level.INFO, who + ": disk scrubbed and verified");
-                else LOG.log(Level.ERROR, who + ": " + o.reason());
-            } catch (IOException e) {
-                LOG.log(Level.ERROR, who + ": cannot clear " + files.dir() + ": " + e.getMessage());
+            } catch (InterruptedException e) {
+                // the agent is closing: the next one scrubs (the state says not clean)
             } finally {
-                synchronized (this) {
-                    operation = null;
-                }
+                endStep();
             }
         });
     }

@@ -3,12 +3,8 @@ package io.bmcast.agent;
 import io.bmcast.storage.FileHoles;
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.util.SplittableRandom;
 
 /**
  * The machine's own disk, the one an instance's image is deployed to and its tenant writes on: a sparse file
@@ -27,6 +23,9 @@ public sealed interface MachineDisk permits MachineDisk.SparseFile, MachineDisk.
     /** Null when the disk provably holds no byte of data, else what was found. Reads, never writes. */
     String verify() throws IOException;
 
+    /** How {@link #wipe} and {@link #verify} do it, for the log and the scrub's outcome. */
+    String method();
+
     /** A sparse file of {@code size} bytes, created (with no block allocated) or resized when needed. */
     static SparseFile sparseFile(Path path, long size) throws IOException {
         if (size <= 0) throw new IllegalArgumentException("disk size must be positive");
@@ -37,10 +36,29 @@ public sealed interface MachineDisk permits MachineDisk.SparseFile, MachineDisk.
         return new SparseFile(path, size);
     }
 
+    /** A block device scrubbed with BLKZEROOUT ({@link ScrubMode#ZERO}). */
     static Device blockDevice(Path path) throws IOException {
+        return blockDevice(path, ScrubMode.ZERO);
+    }
+
+    /**
+     * A block device scrubbed by {@code mode}; refused at once when the device cannot do it (a discard or a secure
+     * erase it does not support), rather than at the first tenant's destroy.
+     */
+    static Device blockDevice(Path path, ScrubMode mode) throws IOException {
         if (!Files.exists(path)) throw new IOException("no such block device: " + path);
         try (Posix.BlockDevice dev = new Posix.BlockDevice(path)) {
-            return new Device(path, dev.size());
+            long size = dev.size();
+            Device d = new Device(path, size, mode);
+            // A range of length zero at the device's end: the kernel checks the device's support first and then
+            // has nothing to do, so this asks the question without touching a byte (or the page cache).
+            try {
+                d.erase(dev, size, 0);
+            } catch (Posix.ErrnoException e) {
+                if (e.errno == Posix.EOPNOTSUPP) throw new IOException(d.unsupported());
+                // anything else (an older kernel refusing an empty range) is left to the scrub itself to tell
+            }
+            return d;
         }
     }
 
@@ -49,6 +67,11 @@ public sealed interface MachineDisk permits MachineDisk.SparseFile, MachineDisk.
      * afterwards is the proof (the file system's own allocation map, not a sample).
      */
     record SparseFile(Path path, long size) implements MachineDisk {
+        @Override
+        public String method() {
+            return "punch (whole file, then no data extent by SEEK_DATA)";
+        }
+
         @Override
         public void wipe() throws IOException {
             try (FileHoles f = FileHoles.open(path, true)) {
@@ -70,58 +93,52 @@ public sealed interface MachineDisk permits MachineDisk.SparseFile, MachineDisk.
     }
 
     /**
-     * A block device: BLKDISCARD (instant on SSDs and thin volumes), and BLKZEROOUT when the device does not
-     * read zeros after a discard (a discard is only a hint to many devices). There is no allocation map to ask,
-     * so the proof is reading back, bypassing the page cache, the first and last MiB and random 4 KiB blocks.
+     * A block device: wiped as {@code mode} says, then proved by reading the whole device back, bypassing the page
+     * cache, and finding nothing but zeros. There is no allocation map to ask, and a sample would only prove the
+     * blocks it read: a device that ignores a discard (a thin pool, some RAID levels) keeps the data in the others.
      */
-    record Device(Path path, long size) implements MachineDisk {
-        static final int SAMPLES = 256;
-        static final int BLOCK = 4096;
-        static final int EDGE = 1 << 20;
+    record Device(Path path, long size, ScrubMode mode) implements MachineDisk {
+        @Override
+        public String method() {
+            return mode.describe();
+        }
 
         @Override
         public void wipe() throws IOException {
-            try (Posix.BlockDevice dev = new Posix.BlockDevice(path)) {
-                boolean discarded;
-                try {
-                    dev.discard(0, size);
-                    discarded = true;
-                } catch (Posix.ErrnoException e) {
-                    discarded = false; // EOPNOTSUPP: no discard here; zeroing is the way
-                }
-                if (!discarded || findNonZero(new SplittableRandom(size)) != null) dev.zeroOut(0, size);
+            // O_EXCL: no one mounts it or assembles it into an array while it is wiped.
+            Posix.BlockDevice dev;
+            try {
+                dev = new Posix.BlockDevice(path, true);
+            } catch (Posix.ErrnoException e) {
+                if (e.errno == Posix.EBUSY) throw new IOException(path + " is in use by the kernel (mounted, or part of a device-mapper or md device)");
+                throw e;
             }
+            try (dev) {
+                erase(dev, 0, size);
+            } catch (Posix.ErrnoException e) {
+                if (e.errno == Posix.EOPNOTSUPP) throw new IOException(unsupported());
+                throw e;
+            }
+        }
+
+        void erase(Posix.BlockDevice dev, long offset, long length) throws IOException {
+            switch (mode) {
+                case ZERO -> dev.zeroOut(offset, length);
+                case DISCARD -> dev.discard(offset, length);
+                case SECURE_ERASE -> dev.secureErase(offset, length);
+            }
+        }
+
+        String unsupported() {
+            return path + " cannot " + (mode == ScrubMode.DISCARD ? "discard" : "secure-erase") + " (" + mode.describe()
+                    + ": not supported by the device); use --scrub zero";
         }
 
         @Override
         public String verify() throws IOException {
-            return findNonZero(new SplittableRandom(System.nanoTime()));
-        }
-
-        private String findNonZero(SplittableRandom rnd) throws IOException {
-            // O_DIRECT: the device's answer, not what the page cache still remembers.
-            ByteBuffer buf = ByteBuffer.allocateDirect(EDGE + BLOCK).alignedSlice(BLOCK);
-            try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, com.sun.nio.file.ExtendedOpenOption.DIRECT)) {
-                long edge = Math.min(EDGE, size) & ~(long) (BLOCK - 1);
-                String found = nonZero(ch, buf, 0, (int) edge);
-                if (found == null && size > edge) found = nonZero(ch, buf, (size - edge) & ~(long) (BLOCK - 1), (int) edge);
-                long blocks = size / BLOCK;
-                for (int i = 0; i < SAMPLES && found == null && blocks > 0; i++) {
-                    found = nonZero(ch, buf, rnd.nextLong(blocks) * BLOCK, BLOCK);
-                }
-                return found;
-            }
-        }
-
-        private String nonZero(FileChannel ch, ByteBuffer buf, long offset, int length) throws IOException {
-            buf.clear().limit(length);
-            while (buf.hasRemaining()) {
-                if (ch.read(buf, offset + buf.position()) < 0) return path + " ended at " + (offset + buf.position());
-            }
-            for (int i = 0; i < length; i += 8) {
-                if (buf.getLong(i) != 0) return "non-zero bytes in " + path + " at offset " + (offset + i);
-            }
-            return null;
+            String found = ZeroReadBack.check(path, size);
+            if (found != null && mode == ScrubMode.DISCARD) found += " (the device does not read zeros after a discard: use --scrub zero)";
+            return found;
         }
     }
 }

@@ -15,20 +15,24 @@ import java.nio.file.Path;
 /**
  * The few system calls the agent needs that Java does not offer: {@code kill} of a whole process group (the
  * instance's session: the JVM of {@code instance run}, its mediator and QEMU) and the block device ioctls that
- * discard or zero a disk ({@code BLKDISCARD}, {@code BLKZEROOUT}, {@code BLKGETSIZE64}).
+ * discard, zero or erase a disk ({@code BLKDISCARD}, {@code BLKZEROOUT}, {@code BLKSECDISCARD}, {@code BLKGETSIZE64}).
  */
 final class Posix {
     static final int SIGKILL = 9;
     static final int SIGTERM = 15;
     static final int ESRCH = 3;
     static final int EPERM = 1;
+    static final int EBUSY = 16;
+    static final int EOPNOTSUPP = 95;
 
-    // <linux/fs.h>: _IO(0x12, 119), _IO(0x12, 127), _IOR(0x12, 114, size_t)
+    // <linux/fs.h>: _IO(0x12, 119), _IO(0x12, 127), _IO(0x12, 125), _IOR(0x12, 114, size_t)
     static final long BLKDISCARD = 0x1277;
     static final long BLKZEROOUT = 0x127f;
+    static final long BLKSECDISCARD = 0x127d;
     static final long BLKGETSIZE64 = 0x80081272L;
 
     private static final int O_RDWR = 2;
+    private static final int O_EXCL = 0x80;
     private static final int O_CLOEXEC = 0x80000;
 
     private static final Linker LINKER = Linker.nativeLinker();
@@ -101,10 +105,18 @@ final class Posix {
         private int fd;
 
         BlockDevice(Path path) throws IOException {
+            this(path, false);
+        }
+
+        /**
+         * @param exclusive {@code O_EXCL}: the open fails with EBUSY while the kernel holds the device (mounted, a
+         *                  device-mapper or md member, another exclusive opener), and no one can mount it meanwhile
+         */
+        BlockDevice(Path path, boolean exclusive) throws IOException {
             this.path = path;
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment state = arena.allocate(CAPTURE);
-                int r = (int) OPEN.invokeExact(state, arena.allocateFrom(path.toString()), O_RDWR | O_CLOEXEC, 0);
+                int r = (int) OPEN.invokeExact(state, arena.allocateFrom(path.toString()), O_RDWR | O_CLOEXEC | (exclusive ? O_EXCL : 0), 0);
                 if (r < 0) throw new ErrnoException("open(" + path + ")", (int) ERRNO.get(state, 0L));
                 fd = r;
             } catch (IOException | RuntimeException | Error e) {
@@ -130,6 +142,14 @@ final class Posix {
         /** Makes the range read as zeros (the device's write-zeroes or unmap when it has one, written zeros when not). */
         void zeroOut(long offset, long length) throws IOException {
             range(BLKZEROOUT, "BLKZEROOUT", offset, length);
+        }
+
+        /**
+         * The device's own secure erase of the range ({@code BLKSECDISCARD}: eMMC/SD secure trim, or whatever the
+         * driver maps REQ_OP_SECURE_ERASE to); EOPNOTSUPP on devices that have none.
+         */
+        void secureErase(long offset, long length) throws IOException {
+            range(BLKSECDISCARD, "BLKSECDISCARD", offset, length);
         }
 
         private void range(long request, String name, long offset, long length) throws IOException {

@@ -67,4 +67,26 @@ final class Proc {
         }
         return out;
     }
+
+    /** Every pid under {@code /proc}. */
+    static List<Long> pids() throws IOException {
+        List<Long> out = new ArrayList<>();
+        try (DirectoryStream<Path> d = Files.newDirectoryStream(Path.of("/proc"), p -> p.getFileName().toString().chars().allMatch(Character::isDigit))) {
+            for (Path p : d) out.add(Long.parseLong(p.getFileName().toString()));
+        }
+        return out;
+    }
+
+    /**
+     * The process's environment as "NAME=value" entries, each preceded and followed by a NUL, so
+     * {@code contains("\0" + NAME + "=" + value + "\0")} is an exact test; "" when it cannot be read.
+     */
+    static String environment(long pid) {
+        try {
+            byte[] b = Files.readAllBytes(Path.of("/proc", Long.toString(pid), "environ"));
+            return "\0" + new String(b, java.nio.charset.StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "";
+        }
+    }
 }

@@ -1,6 +1,7 @@
 package io.bmcast.cli;
 
 import io.bmcast.fleet.ApiClient;
+import io.bmcast.fleet.ControllerTls;
 
 import io.bmcast.util.UsageException;
 import java.io.IOException;
@@ -21,6 +22,10 @@ public final class ControllerOptions {
     @Option(names = "--token-file", paramLabel = "FILE",
             description = "a file holding the API token (default: the token in $BMCAST_TOKEN)")
     Path tokenFile;
+
+    @Option(names = "--ca-cert", paramLabel = "FILE",
+            description = "the CA (PEM) that signed an https:// controller's certificate (default: $BMCAST_CA_CERT, else the system's CAs)")
+    Path caCert;
 
     @Spec(Spec.Target.MIXEE)
     CommandSpec command;
@@ -60,6 +65,12 @@ public final class ControllerOptions {
             }
             token = token.strip();
         }
-        return new ApiClient(base, token);
+        Path ca = ControllerTls.caCert(caCert);
+        if (ca != null && !Files.isReadable(ca)) throw new UsageException("cannot read the CA certificate file " + ca);
+        try {
+            return new ApiClient(base, token, ca);
+        } catch (IOException e) {
+            throw new UsageException(e.getMessage());
+        }
     }
 }

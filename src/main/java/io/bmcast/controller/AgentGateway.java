@@ -5,6 +5,7 @@ import io.bmcast.controller.store.EventRepository;
 import io.bmcast.controller.store.InstanceRepository;
 import io.bmcast.controller.store.InstanceRow;
 import io.bmcast.controller.store.NewEvent;
+import io.bmcast.controller.store.NodeIdentity;
 import io.bmcast.controller.store.NodeRepository;
 import io.bmcast.controller.store.NodeRow;
 import io.bmcast.fleet.AgentProtocol;
@@ -20,7 +21,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import java.util.logging.Logger;
-import java.util.regex.Pattern;
 
 /**
  * The controller's side of {@link AgentProtocol}: registration, and the heartbeat that is one
@@ -30,7 +30,6 @@ import java.util.regex.Pattern;
  */
 public final class AgentGateway {
     private static final Logger LOG = Logger.getLogger(AgentGateway.class.getName());
-    private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
     /** How long a stopping controller waits for its held heartbeats' answers; they need no database, so little. */
     private static final long STOP_WAIT_MS = 1000;
 
@@ -48,7 +47,7 @@ public final class AgentGateway {
     private final Runnable nodeFreed;
     private final NodeSignals signals;
     private final long heartbeatIntervalMs;
-    /** The longest a heartbeat is held (see {@link #heartbeat(Report, long)}). */
+    /** The longest a heartbeat is held (see {@link #heartbeat(Report, String, long)}). */
     private final long maxWaitMs;
     /** Where a held heartbeat's answer is computed once it wakes: not on the thread that fired its signal. */
     private final Executor answers = Executors.newVirtualThreadPerTaskExecutor();
@@ -59,6 +58,7 @@ public final class AgentGateway {
     private final LongSupplier monotonicMs;
     /** The last illegal phase each instance's agent reported, so a stuck agent yields one event, not one a second. */
     private final ConcurrentHashMap<String, String> illegalReported = new ConcurrentHashMap<>();
+    private final ReportOrder reportOrder = new ReportOrder();
 
     AgentGateway(Database db, NodeRepository nodes, InstanceRepository instances, EventRepository events,
             Transitions transitions, ImageCatalog images, ProgressBoard progress, ConsoleLogs consoles, Liveness liveness,
@@ -88,32 +88,66 @@ public final class AgentGateway {
     /**
      * A machine joins, or joins again: a known name keeps its state (and its instance) and has its hardware
      * updated. A new node starts {@code scrubbing}: it is offered to tenants once its agent reports a clean disk.
+     *
+     * <p>A new name is given its own credential, returned once. A known name needs its credential: without it (a
+     * second agent given the same {@code --name}, or a reinstalled machine that lost it) the registration is
+     * refused and changes nothing. A node carried over from before credentials existed (none stored) is claimed by
+     * the first agent that registers it after the upgrade.
+     *
+     * @param credential the {@link AgentProtocol#CREDENTIAL_HEADER} the agent sent, or null
      */
-    public AgentProtocol.Welcome register(AgentProtocol.Hello hello) {
-        if (hello == null || hello.name() == null || !NODE_NAME.matcher(hello.name()).matches()) {
-            throw ControllerException.invalid("a node name is 1-128 characters of letters, digits, '.', '_' or '-'");
-        }
-        if (hello.diskBytes() <= 0) throw ControllerException.invalid("node " + hello.name() + " reports no disk (diskBytes must be > 0)");
-        String accel = hello.accel() == null ? "tcg" : hello.accel();
+    public AgentProtocol.Welcome register(AgentProtocol.Hello request, String credential) {
+        AgentProtocol.Hello hello = AgentInput.hello(request);
+        String name = hello.name();
+        String accel = hello.accel();
         long now = clockMs.getAsLong();
-        NodeRow fresh = new NodeRow(hello.name(), NodeState.SCRUBBING, hello.diskBytes(), hello.memoryBytes(), hello.cpus(), accel,
+        // Insert first: a new name (the usual case) costs one statement, a known one is read only when it exists.
+        String fresh = NodeCredentials.issue();
+        NodeRow row = new NodeRow(name, NodeState.SCRUBBING, hello.diskBytes(), hello.memoryBytes(), hello.cpus(), accel,
                 hello.simulated(), null, now, now);
-        boolean isNew = db.read(tx -> nodes.insert(tx, fresh));
+        boolean isNew = db.read(tx -> nodes.insert(tx, row, NodeCredentials.hash(fresh)));
+        String issued = isNew ? fresh : null;
+        if (!isNew) {
+            NodeIdentity id = db.read(tx -> nodes.identity(tx, name))
+                    .orElseThrow(() -> ControllerException.conflict("node " + name + " is being removed; register again"));
+            if (id.credentialHash() == null) {
+                if (!db.read(tx -> nodes.claimUnowned(tx, name, NodeCredentials.hash(fresh)))) throw taken(name);
+                issued = fresh;
+                LOG.info("node " + name + " (registered before node credentials) claimed by the agent that registered it now");
+            } else if (!NodeCredentials.matches(credential, id.credentialHash())) {
+                throw taken(name);
+            }
+        }
+        if (issued != null) reportOrder.forget(name); // a new credential, a new agent: its own sequence
+        boolean created = isNew;
         db.transaction(tx -> {
-            if (!isNew) nodes.updateHardware(tx, hello.name(), hello.diskBytes(), hello.memoryBytes(), hello.cpus(), accel, hello.simulated(), now);
-            events.append(tx, NewEvent.node(isNew ? "node.registered" : "node.reregistered", hello.name(), "node " + hello.name()
-                    + (isNew ? " registered" : " registered again") + ": disk " + io.bmcast.util.Units.formatSize(hello.diskBytes())
+            if (!created) nodes.updateHardware(tx, name, hello.diskBytes(), hello.memoryBytes(), hello.cpus(), accel, hello.simulated(), now);
+            events.append(tx, NewEvent.node(created ? "node.registered" : "node.reregistered", name, "node " + name
+                    + (created ? " registered" : " registered again") + ": disk " + io.bmcast.util.Units.formatSize(hello.diskBytes())
                     + ", " + hello.cpus() + " CPUs, " + accel + (hello.simulated() ? " (simulated)" : "")));
             return null;
         });
-        liveness.heard(hello.name(), monotonicMs.getAsLong(), now);
-        return new AgentProtocol.Welcome(hello.name(), heartbeatIntervalMs);
+        liveness.heard(name, monotonicMs.getAsLong(), now);
+        return new AgentProtocol.Welcome(name, heartbeatIntervalMs, issued);
     }
 
-    /** One heartbeat: apply what the agent observes, answer what this node should do. */
-    public Directive heartbeat(Report report) {
-        if (report == null || report.name() == null) throw ControllerException.invalid("a heartbeat needs the node's name");
+    /** The answer to a second agent with a taken name: what happened, and how an operator frees the name. */
+    static ControllerException taken(String name) {
+        return ControllerException.conflict("node " + name + " is already registered to another agent; if this machine was "
+                + "reinstalled, free the name with `bmcast node rm " + name + "`");
+    }
+
+    /**
+     * One heartbeat: apply what the agent observes, answer what this node should do. Only the node's own agent
+     * (its credential) is heard, and only a report newer than the last one applied changes anything: an older one
+     * (delayed on the way) is answered and otherwise ignored.
+     *
+     * @param credential the {@link AgentProtocol#CREDENTIAL_HEADER} the agent sent, or null
+     */
+    public Directive heartbeat(Report raw, String credential) {
+        Report report = AgentInput.report(raw);
         String name = report.name();
+        if (!authenticated(report, credential)) return directive(findNode(name));
         NodeRow before = findNode(name);
         liveness.heard(name, monotonicMs.getAsLong(), clockMs.getAsLong());
         metrics.heartbeat();
@@ -122,7 +156,7 @@ public final class AgentGateway {
         InstanceRow held = node.instanceId() == null ? null : db.read(tx -> instances.find(tx, node.instanceId())).orElse(null);
         if (seen != null && held != null && seen.id().equals(held.id())) {
             applyInstanceReport(held, seen, report.diskClean());
-        } else if (held != null && (seen == null || seen.phase() == null)) {
+        } else if (held != null && seen == null) {
             applyNothingRuns(node, held, report.diskClean());
         } else if (held == null || held.state() == InstanceState.DELETED) {
             // The node as read above, not again: a launch may have claimed it meanwhile, and a fresh read would
@@ -133,7 +167,29 @@ public final class AgentGateway {
     }
 
     /**
-     * A long-poll: one heartbeat, as {@link #heartbeat(Report)}, whose answer is held for up to {@code waitMs}
+     * Whether {@code report} is to be applied: true when it comes with its node's credential and is newer than the
+     * last one applied (see {@link ReportOrder}). False for an older or equal one; refused (401, 403, 404) when the
+     * caller does not speak for the node, and then nothing about the node changes.
+     */
+    private boolean authenticated(Report report, String credential) {
+        String name = report.name();
+        if (credential == null || credential.isBlank()) {
+            throw new ControllerException(ControllerException.Kind.UNAUTHENTICATED, "a heartbeat needs the node's credential in the "
+                    + AgentProtocol.CREDENTIAL_HEADER + " header (issued when the node first registers)");
+        }
+        NodeIdentity id = db.read(tx -> nodes.identity(tx, name))
+                .orElseThrow(() -> ControllerException.notFound("node " + name + " is not registered; register it first"));
+        if (!NodeCredentials.matches(credential, id.credentialHash())) {
+            throw ControllerException.forbidden("this credential is not node " + name + "'s: only the agent that registered "
+                    + name + " may report for it");
+        }
+        int verdict = reportOrder.accept(name, report.seq(), id.lastSeq(), monotonicMs.getAsLong());
+        if (verdict == 2) db.read(tx -> nodes.advanceSeq(tx, name, id.credentialHash(), report.seq()));
+        return verdict != 0;
+    }
+
+    /**
+     * A long-poll: one heartbeat, as {@link #heartbeat(Report, String)}, whose answer is held for up to {@code waitMs}
      * (capped at one heartbeat interval) while the node is available and holds nothing, and given at once when a
      * launch claims the node. So an idle node hears of its instance as soon as the claim commits, not at its next
      * heartbeat. Still level-triggered: the answer is the node's desired state read when it is sent, and a lost
@@ -142,8 +198,8 @@ public final class AgentGateway {
      *
      * <p>Holding costs no thread: the caller answers when the future completes (an asynchronous HTTP response).
      */
-    public CompletableFuture<Directive> heartbeat(Report report, long waitMs) {
-        Directive now = heartbeat(report);
+    public CompletableFuture<Directive> heartbeat(Report report, String credential, long waitMs) {
+        Directive now = heartbeat(report, credential);
         long wait = Math.min(waitMs, maxWaitMs);
         if (wait <= 0 || closing || now.assignment() != null) return CompletableFuture.completedFuture(now);
         String name = report.name();

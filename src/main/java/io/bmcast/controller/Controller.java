@@ -83,12 +83,15 @@ public final class Controller implements AutoCloseable {
                     config.heartbeatTimeout().toMillis(), clockMs, monotonicMs);
             FleetSummary summary = new FleetSummary(db, nodes, instances, liveness, metrics, clockMs);
             EventFeed feed = new EventFeed(db, events, streams, config.limits(), clockMs);
+            tokens.onRevoked(streams::revoke);
             Retention retention = new Retention(db, events, instances, consoles, progress, config.limits(), clockMs);
             metrics.tracked("progress", progress::size);
             metrics.tracked("console-offsets", () -> consoles.tracked().size());
             metrics.tracked("event-streams", streams::size);
 
-            HttpApi http = HttpApi.start(config.host(), config.port(),
+            javax.net.ssl.SSLContext https = io.bmcast.transport.TlsCredentials.hasServerCertificate(config.tlsDir())
+                    ? io.bmcast.transport.TlsCredentials.httpsServer(config.tlsDir()) : null;
+            HttpApi http = HttpApi.start(config.host(), config.port(), https,
                     new HttpApi.Services(tokens, agents, lifecycle, images, summary, feed, metrics), config.limits());
             try {
                 // Every known node gets a whole timeout from now, when its agent can first reach us: a slow
@@ -112,16 +115,21 @@ public final class Controller implements AutoCloseable {
         return http.port();
     }
 
-    /** {@code http://HOST:PORT}, no trailing slash. */
+    /** {@code http://HOST:PORT} or {@code https://HOST:PORT}, no trailing slash. */
     public String url() {
         String host = config.host().contains(":") ? "[" + config.host() + "]" : config.host();
         if (host.equals("0.0.0.0") || host.equals("[::]")) host = "127.0.0.1";
-        return "http://" + host + ":" + port();
+        return (https() ? "https://" : "http://") + host + ":" + port();
     }
 
-    /** The link that opens the dashboard as the operator. */
+    /** Whether it listens over HTTPS: {@code --tls-dir} holds a server certificate. */
+    public boolean https() {
+        return io.bmcast.transport.TlsCredentials.hasServerCertificate(config.tlsDir());
+    }
+
+    /** A link that opens the dashboard as the operator: a one-time code, good for a few minutes (a new one per call). */
     public String loginUrl() {
-        return url() + "/login?token=" + tokens.adminToken();
+        return url() + tokens.operatorLoginCode().path();
     }
 
     public String adminToken() {

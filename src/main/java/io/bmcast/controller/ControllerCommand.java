@@ -34,7 +34,8 @@ public final class ControllerCommand implements Callable<Integer> {
     Duration heartbeatTimeout;
 
     @Option(names = "--tls-dir", paramLabel = "DIR",
-            description = "TLS client credentials (ca-cert.pem, and client-cert.pem, client-key.pem if the image server verifies clients) for reading nbds:// images")
+            description = {"TLS files in QEMU's layout. With server-cert.pem and server-key.pem: HTTPS (TLS 1.2+) for the API and dashboard.",
+                    "With ca-cert.pem (and client-cert.pem, client-key.pem if the image server verifies clients): reading nbds:// images."})
     Path tlsDir;
 
     @Option(names = "--max-body", paramLabel = "SIZE", defaultValue = "64K", converter = SizeConverter.class,
@@ -98,7 +99,12 @@ public final class ControllerCommand implements Callable<Integer> {
             stopped.countDown();
         }, "controller-shutdown"));
         System.out.println("bmcast controller listening on " + controller.url() + " (API " + controller.url() + "/api/v1"
-                + (serialized ? ", serialized" : "") + "); dashboard: " + controller.loginUrl());
+                + (serialized ? ", serialized" : "") + "); dashboard (a one-time link, 15 minutes; `bmcast token login` makes another): "
+                + controller.loginUrl());
+        if (!controller.https()) {
+            System.err.println("bmcast controller: plain HTTP: tokens cross the network in the clear; give --tls-dir DIR"
+                    + " with server-cert.pem and server-key.pem for HTTPS" + (tlsDir == null ? "" : " (" + tlsDir + " has no server-cert.pem)"));
+        }
         System.out.flush();
         stopped.await();
         return 0;

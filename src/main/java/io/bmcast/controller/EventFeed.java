@@ -7,6 +7,7 @@ import io.bmcast.fleet.Api;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.LongSupplier;
 
 /** The event log as clients read it: pages from the database, and a live stream that resumes where it left. */
 public final class EventFeed {
@@ -15,11 +16,11 @@ public final class EventFeed {
     private final Database db;
     private final EventRepository events;
     private final EventStreams streams;
+    private final LongSupplier clockMs;
     private final int replayMax;
     private final int streamsPerToken;
-    private final java.util.function.LongSupplier clockMs;
 
-    EventFeed(Database db, EventRepository events, EventStreams streams, Limits limits, java.util.function.LongSupplier clockMs) {
+    EventFeed(Database db, EventRepository events, EventStreams streams, Limits limits, LongSupplier clockMs) {
         this.db = db;
         this.events = events;
         this.streams = streams;
@@ -38,7 +39,7 @@ public final class EventFeed {
 
     /** A live stream for one client. */
     public interface Follower {
-        /** The stream is accepted (the client's cap not reached): start the answer; false when the client is gone. */
+        /** The stream is accepted (the token's cap not reached): start the answer; false when the client is gone. */
         boolean open();
 
         /** Sends one event; false when the client is gone. */
@@ -57,10 +58,12 @@ public final class EventFeed {
      * last one skipped and whose message says which ids were not sent and why.
      * (Ids are assigned at insert, and on PostgreSQL a transaction that took an id may commit after one
      * that took a later id: a client that resumes in that instant can miss that one event; the live stream
-     * itself does not.)
+     * itself does not.) The stream ends at once when {@code credential}'s token is revoked, and when it
+     * expires (the wait for the next event never outlasts the token).
      */
-    public void follow(Principal who, String holder, long lastEventId, Follower to, long idleMs) throws InterruptedException {
-        try (EventStreams.Subscription live = streams.subscribe(who.projectFilter(), holder, streamsPerToken)) {
+    public void follow(Principal who, Credential credential, String holder, long lastEventId, Follower to, long idleMs)
+            throws InterruptedException {
+        try (EventStreams.Subscription live = streams.subscribe(who.projectFilter(), credential, holder, streamsPerToken)) {
             if (!to.open()) return;
             // ids the backlog sent, to skip them when they come live too: at most the replay's size
             Set<Long> sent = new HashSet<>();
@@ -84,7 +87,11 @@ public final class EventFeed {
                 }
             }
             while (!live.overflowed()) {
-                EventRow e = live.next(idleMs);
+                long now = clockMs.getAsLong();
+                if (live.revoked() || credential != null && credential.expired(now)) return;
+                long wait = credential == null ? idleMs : Math.max(1, Math.min(idleMs, credential.expiresAtMs() - now));
+                EventRow e = live.next(wait);
+                if (live.revoked() || credential != null && credential.expired(clockMs.getAsLong())) return;
                 if (e == null) {
                     if (!to.idle()) return;
                 } else if (e.id() > after && !sent.contains(e.id())) {

@@ -5,6 +5,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Fans committed events out to live subscribers (the SSE streams). Publishing never blocks: each subscriber
@@ -19,16 +20,22 @@ public final class EventStreams {
     /** Open streams by holder (a token's hash): {@code compute} on one key keeps its count and its cap in step. */
     private final ConcurrentHashMap<String, Integer> open = new ConcurrentHashMap<>();
 
+    /** Put in a revoked subscriber's queue to wake its reader at once; never sent. */
+    private static final EventRow WAKE = new EventRow(-1, 0, "", null, null, null, null);
+
     /** One live stream; only events of {@code project} when it is not null. */
     public final class Subscription implements AutoCloseable {
         private final String project;
+        private final Credential credential;
         private final String holder;
         private final LinkedBlockingQueue<EventRow> queue = new LinkedBlockingQueue<>();
-        private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+        private final AtomicBoolean closed = new AtomicBoolean();
         private volatile boolean overflowed;
+        private volatile boolean revoked;
 
-        Subscription(String project, String holder) {
+        Subscription(String project, Credential credential, String holder) {
             this.project = project;
+            this.credential = credential;
             this.holder = holder;
         }
 
@@ -42,13 +49,19 @@ public final class EventStreams {
             queue.add(e);
         }
 
-        /** The next event, or null after {@code timeoutMs} without one. */
+        /** The next event, or null after {@code timeoutMs} without one, or once the token is revoked. */
         public EventRow next(long timeoutMs) throws InterruptedException {
-            return queue.poll(timeoutMs, TimeUnit.MILLISECONDS);
+            EventRow e = queue.poll(timeoutMs, TimeUnit.MILLISECONDS);
+            return e == WAKE || revoked ? null : e;
         }
 
         public boolean overflowed() {
             return overflowed;
+        }
+
+        /** The token it was opened with has been revoked: the stream must end now. */
+        public boolean revoked() {
+            return revoked;
         }
 
         @Override
@@ -60,17 +73,18 @@ public final class EventStreams {
     }
 
     /**
-     * A new stream for {@code holder} (who holds it: a token's hash), at most {@code max} open per holder: one more is
-     * refused (429) rather than each costing a thread and a queue without bound.
+     * {@code credential}: the token the client showed (null for none), whose revocation ends the stream;
+     * {@code holder}: who holds the stream (the token's hash), at most {@code max} open at once: one more is refused
+     * (429) rather than each costing a thread and a queue without bound.
      */
-    public Subscription subscribe(String project, String holder, int max) {
+    public Subscription subscribe(String project, Credential credential, String holder, int max) {
         open.compute(holder, (k, n) -> {
             int now = n == null ? 0 : n;
             if (now >= max) throw new ControllerException(ControllerException.Kind.TOO_MANY, "this token has " + now
                     + " event streams open already, the most it may hold; close one first");
             return now + 1;
         });
-        Subscription s = new Subscription(project, holder);
+        Subscription s = new Subscription(project, credential, holder);
         subscribers.add(s);
         return s;
     }
@@ -78,6 +92,17 @@ public final class EventStreams {
     /** Live streams open now. */
     public int size() {
         return subscribers.size();
+    }
+
+    /** Ends every stream opened with token {@code tokenId} or a session made from it. */
+    public void revoke(String tokenId) {
+        for (Subscription s : subscribers) {
+            if (s.credential != null && s.credential.revokedWith(tokenId)) {
+                s.revoked = true;
+                s.close();
+                s.queue.add(WAKE);
+            }
+        }
     }
 
     public void publish(EventRow e) {

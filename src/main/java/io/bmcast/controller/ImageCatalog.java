@@ -25,6 +25,8 @@ import java.util.regex.Pattern;
  */
 public final class ImageCatalog {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+    private static final int MAX_URI = 1024;
+    private static final int MAX_APPEND = 4096;
 
     private final Database db;
     private final ImageRepository images;
@@ -61,6 +63,11 @@ public final class ImageCatalog {
             throw ControllerException.invalid("an image name is 1-128 characters of letters, digits, '.', '_' or '-'");
         }
         if (request.uri() == null || request.uri().isBlank()) throw ControllerException.invalid("an image needs an NBD URI (uri)");
+        // the images table's columns: refused here, before the probe, rather than by the database after it
+        if (request.uri().length() > MAX_URI) throw ControllerException.invalid("an image's uri is at most " + MAX_URI + " characters");
+        if (request.append() != null && request.append().length() > MAX_APPEND) {
+            throw ControllerException.invalid("an image's kernel command line (append) is at most " + MAX_APPEND + " characters");
+        }
         if (initrd != null && kernel == null) throw ControllerException.invalid("an initrd needs a kernel to boot with");
         String name = request.name();
         if (find(name) != null) throw ControllerException.conflict("image '" + name + "' exists already");

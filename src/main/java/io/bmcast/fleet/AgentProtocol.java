@@ -3,6 +3,14 @@ package io.bmcast.fleet;
 /**
  * What an agent and the controller say to each other (JSON over HTTP, the join token as bearer).
  *
+ * <p>Identity: the join token lets a machine join, not speak for a node. At a node's first registration the
+ * controller issues it its own credential (returned once, in {@link Welcome#credential()}; the controller keeps only
+ * its SHA-256). The agent sends it in the {@value #CREDENTIAL_HEADER} header on every later call: heartbeats are
+ * refused without it (401) or with another node's (403), and registering a taken name again needs it (409 without).
+ * Each report carries a sequence number ({@link Report#seq()}), increasing across the agent's restarts; the
+ * controller applies a report only if its number is above the last one it applied, so a delayed report cannot undo
+ * a newer state (it still answers the directive).
+ *
  * <p>Level-triggered, as Kubernetes controllers are: every heartbeat carries the agent's whole observed state
  * ({@link Report}) and every answer the controller's whole desired state for that node ({@link Directive}).
  * A lost message, a duplicate or a restart of either side only means the next heartbeat converges.
@@ -23,19 +31,27 @@ package io.bmcast.fleet;
 public final class AgentProtocol {
     private AgentProtocol() {}
 
+    /** The header that carries a node's credential (the join token stays the bearer). */
+    public static final String CREDENTIAL_HEADER = "Bmcast-Node-Credential";
+
     /** A machine joining (again: registering an existing name updates it and keeps its state). */
     public record Hello(String name, long diskBytes, long memoryBytes, int cpus, String accel, boolean simulated) {}
 
-    /** @param heartbeatIntervalMs how often the agent should report when nothing changes */
-    public record Welcome(String name, long heartbeatIntervalMs) {}
+    /**
+     * @param heartbeatIntervalMs how often the agent should report when nothing changes
+     * @param credential the node's credential when this registration issued it (keep it: it is never shown again),
+     *                   null when the agent registered with the one it holds
+     */
+    public record Welcome(String name, long heartbeatIntervalMs, String credential) {}
 
     /**
      * Everything the agent observes.
      *
+     * @param seq this report's sequence number: above every earlier report's of this agent, across its restarts
      * @param instance the instance on this machine, or null when there is none (nothing runs, nothing to scrub)
      * @param diskClean true when the disk has been scrubbed and verified since its last tenant (or never held one)
      */
-    public record Report(String name, InstanceReport instance, boolean diskClean) {}
+    public record Report(String name, long seq, InstanceReport instance, boolean diskClean) {}
 
     /**
      * One instance as the agent sees it.
@@ -45,7 +61,9 @@ public final class AgentProtocol {
      * @param reason why it failed (or null)
      * @param fractionLocal 0..1, the share of the image's regions on the local disk
      * @param consoleOffset the byte offset in the serial console log where {@code console} starts
-     * @param console new serial console output since the offset the controller last acknowledged (may be empty)
+     * @param console new serial console output since the offset the controller last acknowledged (may be empty);
+     *                the controller takes at most {@link #MAX_CONSOLE_BYTES} of it per report and acknowledges what
+     *                it took, so the agent sends the rest next time
      */
     public record InstanceReport(String id, String phase, String reason, long bytesOnDemand, long bytesBackground,
             double fractionLocal, long consoleOffset, String console) {}
@@ -74,6 +92,9 @@ public final class AgentProtocol {
      */
     public record ImageSpec(String name, String uri, long sizeBytes, long allocatedBytes, String kernelPath,
             String initrdPath, String append) {}
+
+    /** The most console output one report may carry (UTF-8 bytes). */
+    public static final int MAX_CONSOLE_BYTES = 64 << 10;
 
     public static final String DESIRED_RUNNING = "running";
     public static final String DESIRED_DELETED = "deleted";

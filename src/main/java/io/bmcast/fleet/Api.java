@@ -22,8 +22,13 @@ import java.util.List;
  *  GET    /api/v1/events/stream             text/event-stream (SSE; Last-Event-ID resumes)
  *  GET    /api/v1/summary                   Summary           counts and rates for the dashboard
  *  POST   /api/v1/tokens                    NewToken -> Token operator only
+ *  GET    /api/v1/tokens                    [TokenInfo]       operator only; ids, never secrets
+ *  DELETE /api/v1/tokens/{id}               TokenInfo         revoke: at once, open event streams closed
+ *  POST   /api/v1/login-codes               LoginCode (201)   a one-time dashboard link for the caller
  *  GET    /metrics                          Prometheus text   operator only
- *  GET    /login?token=T                    sets a session cookie, redirects to /
+ *  GET    /login?code=C                     one-time code -> session cookie, redirects to /
+ * Mutating calls send Content-Type: application/json (or multipart for an image upload); a browser's
+ * (an Origin header) must come from the controller's own origin.
  * </pre>
  */
 public final class Api {
@@ -59,9 +64,21 @@ public final class Api {
     public record Summary(java.util.Map<String, Integer> nodes, java.util.Map<String, Integer> instances,
             double launchesPerMinute, double destroysPerMinute, double bytesPerSecond) {}
 
-    public record NewToken(String project) {}
+    /** {@code ttlSeconds}: the token expires that long after it is made (null: never). */
+    public record NewToken(String project, Long ttlSeconds) {
+        public NewToken(String project) {
+            this(project, null);
+        }
+    }
 
-    public record Token(String token, String project, String role) {}
+    /** A new token: the secret is shown this once. {@code expires} is ISO-8601, null for never. */
+    public record Token(String token, String project, String role, String id, String expires) {}
+
+    /** A token as listed: its public id and grant, never the secret or its hash. {@code kind}: api or session. */
+    public record TokenInfo(String id, String role, String project, String kind, String created, String expires) {}
+
+    /** A one-time dashboard login: open {@code path} on the controller before {@code expires}. */
+    public record LoginCode(String path, String expires) {}
 
     /** Every error body: one sentence a person understands. */
     public record Error(String error) {}

@@ -33,12 +33,20 @@ public final class ApiClient {
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
     private final URI base;
     private final String token;
+    private final Path caCert;
     private final HttpClient http;
 
-    public ApiClient(URI base, String token) {
+    /** A client of a plain-HTTP controller, or of an HTTPS one whose certificate the system's trust store vouches for. */
+    public ApiClient(URI base, String token) throws IOException {
+        this(base, token, null);
+    }
+
+    /** {@code caCert}: the CA (PEM) an {@code https://} controller's certificate must chain to; null for the system's. */
+    public ApiClient(URI base, String token, Path caCert) throws IOException {
         this.base = base;
         this.token = token;
-        this.http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).build();
+        this.caCert = caCert;
+        this.http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).sslContext(ControllerTls.context(caCert)).build();
     }
 
     public URI base() {
@@ -157,6 +165,8 @@ public final class ApiClient {
     }
 
     private IOException unreachable(IOException e) {
+        String tls = ControllerTls.explain(base, caCert, e);
+        if (tls != null) return new IOException(tls);
         String why = e instanceof HttpConnectTimeoutException ? "no answer to connect within " + CONNECT_TIMEOUT.toSeconds() + " s"
                 : e instanceof ConnectException ? "connection refused" : String.valueOf(e.getMessage());
         return new IOException("cannot reach the controller at " + base + " (" + why

@@ -427,8 +427,12 @@ final class TlsChannel implements ReadableByteChannel, GatheringByteChannel {
         String msg = e.getMessage() == null ? e.toString() : e.getMessage();
         if (why == null) {
             if (client && msg.contains("certificate_required")) {
-                // The JDK presents a certificate only if the server's CA signed it: none, or another CA's, ends here.
+                // To a server that names its CAs (nbdkit, qemu-nbd) the JDK presents a certificate only if one of
+                // them signed it: none, or another CA's, ends here.
                 why = "the server requires a client certificate signed by its CA (client-cert.pem, client-key.pem in the TLS directory)";
+            } else if (client && (msg.contains("certificate_unknown") || msg.contains("unknown_ca") || msg.contains("bad_certificate"))) {
+                // A server that names no CA (ours: UnlistedCaTrustManager) is shown whatever we have, and refuses it.
+                why = "the server refused our client certificate (client-cert.pem): it requires a client certificate signed by its CA (" + msg + ")";
             } else if (msg.contains("Empty client certificate chain") || msg.contains("certificate_required")) {
                 why = "the client presented no certificate, and this server verifies peers";
             } else if (msg.contains("bad_certificate") || msg.contains("unknown_ca") || msg.contains("certificate_unknown")

@@ -12,7 +12,9 @@ import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
+import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
  * X.509 credentials for NBD over TLS, read from a directory in QEMU's layout (the one {@code qemu-nbd
@@ -25,7 +27,8 @@ import javax.net.ssl.TrustManagerFactory;
  * </pre>
  * TLS 1.3 only. A client checks the server's certificate against the CA and, over TCP, the host name in
  * the URI against the certificate's names (as libnbd and QEMU do); over a Unix socket there is no host
- * name to check, so the CA alone vouches for the server.
+ * name to check, so the CA alone vouches for the server. A server that verifies peers names no CA in its
+ * certificate request ({@link UnlistedCaTrustManager}: gnutls clients would keep an RSA certificate back).
  */
 public final class TlsCredentials {
     static final String PROTOCOL = "TLSv1.3";
@@ -49,7 +52,8 @@ public final class TlsCredentials {
     public static TlsCredentials server(Path dir, boolean verifyPeer) throws IOException {
         checkDir(dir);
         KeyManagerFactory keys = keys(dir, "server-cert.pem", "server-key.pem");
-        TrustManagerFactory trust = verifyPeer ? trust(dir) : null;
+        // The CAs are not named in the certificate request: gnutls clients would keep an RSA certificate back.
+        TrustManager[] trust = verifyPeer ? new TrustManager[] {new UnlistedCaTrustManager(pkix(trust(dir)))} : null;
         return new TlsCredentials(dir, true, verifyPeer, context(keys, trust, dir));
     }
 
@@ -62,7 +66,31 @@ public final class TlsCredentials {
             throw new IOException("TLS directory " + dir + " has one of client-cert.pem and client-key.pem but not the other");
         }
         KeyManagerFactory keys = hasCert ? keys(dir, "client-cert.pem", "client-key.pem") : null;
-        return new TlsCredentials(dir, false, false, context(keys, trust, dir));
+        return new TlsCredentials(dir, false, false, context(keys, trust.getTrustManagers(), dir));
+    }
+
+    /**
+     * For HTTPS (the fleet controller): the server's certificate chain and key from {@code dir}'s
+     * {@code server-cert.pem} and {@code server-key.pem}, the same files and key formats as the NBD side.
+     * The context allows TLS 1.2 too: browsers and HTTP clients still meet it; the caller picks the versions.
+     */
+    public static SSLContext httpsServer(Path dir) throws IOException {
+        checkDir(dir);
+        return context("TLS", keys(dir, "server-cert.pem", "server-key.pem"), null, dir);
+    }
+
+    /** Whether {@code dir} holds a server's certificate (and so can serve HTTPS as well as read nbds:// images). */
+    public static boolean hasServerCertificate(Path dir) {
+        return dir != null && Files.exists(dir.resolve("server-cert.pem"));
+    }
+
+    /**
+     * For an HTTPS client that trusts only the CA certificates in {@code caFile} (PEM, one or more): the
+     * chain, dates and (the HTTP client's part) the host name are checked as with any public CA.
+     */
+    public static SSLContext httpsClient(Path caFile) throws IOException {
+        if (!Files.isReadable(caFile)) throw new IOException("cannot read the CA certificate file " + caFile);
+        return context("TLS", null, trustFile(caFile).getTrustManagers(), caFile);
     }
 
     public Path dir() {
@@ -130,7 +158,11 @@ public final class TlsCredentials {
     }
 
     private static TrustManagerFactory trust(Path dir) throws IOException {
-        List<X509Certificate> cas = Pem.certificates(required(dir, "ca-cert.pem"));
+        return trustFile(required(dir, "ca-cert.pem"));
+    }
+
+    private static TrustManagerFactory trustFile(Path caFile) throws IOException {
+        List<X509Certificate> cas = Pem.certificates(caFile);
         try {
             KeyStore ks = KeyStore.getInstance("PKCS12");
             ks.load(null, null);
@@ -139,14 +171,26 @@ public final class TlsCredentials {
             f.init(ks);
             return f;
         } catch (GeneralSecurityException e) {
-            throw new IOException(dir.resolve("ca-cert.pem") + ": " + e.getMessage(), e);
+            throw new IOException(caFile + ": " + e.getMessage(), e);
         }
     }
 
-    private static SSLContext context(KeyManagerFactory keys, TrustManagerFactory trust, Path dir) throws IOException {
+    /** The JDK's PKIX trust manager out of {@code trust} (it checks chains, names and algorithm constraints). */
+    private static X509ExtendedTrustManager pkix(TrustManagerFactory trust) {
+        for (TrustManager t : trust.getTrustManagers()) {
+            if (t instanceof X509ExtendedTrustManager x) return x;
+        }
+        throw new IllegalStateException("the JDK's default TrustManagerFactory gave no X509ExtendedTrustManager");
+    }
+
+    private static SSLContext context(KeyManagerFactory keys, TrustManager[] trust, Path dir) throws IOException {
+        return context(PROTOCOL, keys, trust, dir);
+    }
+
+    private static SSLContext context(String protocol, KeyManagerFactory keys, TrustManager[] trust, Path dir) throws IOException {
         try {
-            SSLContext c = SSLContext.getInstance(PROTOCOL);
-            c.init(keys == null ? null : keys.getKeyManagers(), trust == null ? null : trust.getTrustManagers(), null);
+            SSLContext c = SSLContext.getInstance(protocol);
+            c.init(keys == null ? null : keys.getKeyManagers(), trust, null);
             return c;
         } catch (GeneralSecurityException e) {
             throw new IOException("cannot set up TLS from " + dir + ": " + e.getMessage(), e);

@@ -103,7 +103,8 @@ public final class Units {
                     + s.substring(0, i) + "s, " + s.substring(0, i) + "ms or " + s.substring(0, i) + "us");
             case "m", "min" -> 60e9;
             case "h" -> 3600e9;
-            default -> throw new IllegalArgumentException("unknown duration unit in '" + text + "' (use ns, us, ms, s)");
+            case "d" -> 86_400e9;
+            default -> throw new IllegalArgumentException("unknown duration unit in '" + text + "' (use ns, us, ms, s, m, h or d)");
         };
         double ns = value * mult;
         if (ns < 0 || ns > Long.MAX_VALUE) throw new IllegalArgumentException("duration out of range: '" + text + "'");

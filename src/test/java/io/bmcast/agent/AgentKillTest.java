@@ -59,6 +59,7 @@ class AgentKillTest {
             ControllerFixture.await(WAIT, "the instance streaming", unchecked(() -> c.instance(id)),
                     i -> "streaming".equals(i.state()) || "devirtualized".equals(i.state()));
             long pid = AgentState.load(work).instance().pid();
+            String credential = NodeCredential.load(work);
             kill9(agent);
             assertTrue(Proc.running(pid), "the instance died with its agent");
 
@@ -67,6 +68,7 @@ class AgentKillTest {
                     unchecked(() -> c.instance(id)), x -> "devirtualized".equals(x.state()) || "failed".equals(x.state()));
             assertEquals("devirtualized", i.state(), i.toString());
             assertEquals(pid, AgentState.load(work).instance().pid(), "the new agent must supervise the same instance, not a new one");
+            assertEquals(credential, NodeCredential.load(work), "the node's credential survives its agent's restart");
             kill9(agent);
 
             // The instance dies too while no agent watches (a host OOM kill, say).

@@ -28,16 +28,23 @@ final class Cli {
 
     final String controller;
     final Path tokenFile;
+    /** Options every command gets besides these two (e.g. {@code --ca-cert FILE}). */
+    final List<String> common;
 
     Cli(String controller, Path tokenFile) {
+        this(controller, tokenFile, List.of());
+    }
+
+    Cli(String controller, Path tokenFile, List<String> common) {
         this.controller = controller;
         this.tokenFile = tokenFile;
+        this.common = common;
     }
 
     /** The same controller, another token (written to {@code file}). */
     Cli withToken(String token, Path file) {
         try {
-            return new Cli(controller, Files.writeString(file, token + "\n"));
+            return new Cli(controller, Files.writeString(file, token + "\n"), common);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -46,6 +53,7 @@ final class Cli {
     Run run(String... words) {
         List<String> args = new ArrayList<>(List.of(words));
         args.addAll(List.of("--controller", controller, "--token-file", tokenFile.toString()));
+        args.addAll(common);
         return MainTest.bmcast(args.toArray(String[]::new));
     }
 

@@ -40,10 +40,17 @@ final class ApiClient {
 
     private final String baseUrl;
     private final String token;
+    private final HttpClient http;
 
     ApiClient(String baseUrl, String token) {
+        this(baseUrl, token, HTTP);
+    }
+
+    /** With another HTTP client (one that trusts a test CA, for an HTTPS controller). */
+    ApiClient(String baseUrl, String token, HttpClient http) {
         this.baseUrl = baseUrl;
         this.token = token;
+        this.http = http;
     }
 
     String token() {
@@ -58,6 +65,13 @@ final class ApiClient {
         return send(request(path).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(toJson(json))));
     }
 
+    /** A POST with extra headers (name, value, name, value...). */
+    Response post(String path, Object json, String... headers) {
+        HttpRequest.Builder b = request(path).header("Content-Type", "application/json");
+        for (int i = 0; i + 1 < headers.length; i += 2) b.header(headers[i], headers[i + 1]);
+        return send(b.POST(HttpRequest.BodyPublishers.ofString(toJson(json))));
+    }
+
     Response delete(String path) {
         return send(request(path).DELETE());
     }
@@ -70,7 +84,7 @@ final class ApiClient {
 
     Response send(HttpRequest.Builder b) {
         try {
-            HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
             return new Response(r.statusCode(), r.body());
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);

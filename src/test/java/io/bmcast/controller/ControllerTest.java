@@ -229,7 +229,7 @@ class ControllerTest {
             assertEquals(403, alpha.get("/api/v1/nodes").status());
             assertEquals(403, alpha.post("/api/v1/tokens", new Api.NewToken("gamma")).status());
             assertEquals(403, alpha.get("/metrics").status());
-            assertEquals(403, alpha.post("/api/v1/agent/heartbeat", new AgentProtocol.Report("n1", null, true)).status());
+            assertEquals(403, alpha.post("/api/v1/agent/heartbeat", new AgentProtocol.Report("n1", 1, null, true)).status());
             assertEquals(200, alpha.get("/api/v1/images").status(), "a project lists images to launch from them");
             assertEquals(403, join.get("/api/v1/instances").status(), "the join token is for agents only");
             assertEquals(403, join.get("/api/v1/nodes").status());
@@ -301,12 +301,11 @@ class ControllerTest {
             assertTrue(System.nanoTime() - start < Duration.ofSeconds(20).toNanos(), "refused within seconds, not a minute");
             assertEquals(400, fleet.operator.post("/api/v1/images", new Api.NewImage("bad", "http://x", null)).status());
 
-            fleet.availableAgent("n1", 1024 * MiB);
+            ProtocolAgent n1 = fleet.availableAgent("n1", 1024 * MiB);
             Api.Instance inst = fleet.launch(fleet.operator, "busybox", 1).getFirst();
             ApiClient.Response inUse = fleet.operator.delete("/api/v1/images/busybox");
             assertEquals(409, inUse.status(), inUse.body());
             assertEquals(202, fleet.operator.delete("/api/v1/instances/" + inst.id()).status());
-            ProtocolAgent n1 = fleet.agent("n1", 1024 * MiB);
             n1.beat(); // nothing runs and the disk is clean: the instance is gone
             assertEquals("deleted", fleet.instance(inst.id()).state());
             assertEquals(204, fleet.operator.delete("/api/v1/images/busybox").status());

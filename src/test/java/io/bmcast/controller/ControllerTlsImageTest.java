@@ -26,8 +26,12 @@ class ControllerTlsImageTest {
         try (TestServer images = TestServer.on(dir).file("small", small, false).tcp().tls(certs, true).start()) {
             String uri = images.tlsUri("small");
             assertTrue(uri.startsWith("nbds://localhost:"), uri);
-            try (Controller c = Controller.start(ControllerConfig.defaults(dir.resolve("a")).withTlsDir(certs))) {
-                ApiClient.Response r = new ApiClient(c.url(), c.adminToken()).post("/api/v1/images", new Api.NewImage("small", uri, null));
+            // The same directory makes the controller speak HTTPS (it holds server-cert.pem): one layout for both.
+            try (Controller c = Controller.start(ControllerConfig.defaults(dir.resolve("a")).withTlsDir(certs));
+                    java.net.http.HttpClient https = java.net.http.HttpClient.newBuilder()
+                            .sslContext(io.bmcast.fleet.ControllerTls.context(certs.resolve("ca-cert.pem"))).build()) {
+                assertTrue(c.url().startsWith("https://"), c.url());
+                ApiClient.Response r = new ApiClient(c.url(), c.adminToken(), https).post("/api/v1/images", new Api.NewImage("small", uri, null));
                 assertEquals(201, r.status(), r.body());
                 Api.Image image = r.as(Api.Image.class);
                 assertEquals(TestFleet.SMALL_SIZE, image.sizeBytes());

@@ -32,11 +32,10 @@ class LongPollTest {
     void anIdleNodeHearsOfItsInstanceWhenTheLaunchClaimsIt(Db db) throws Exception {
         try (TestFleet fleet = TestFleet.start(db, dir, c -> c.withHeartbeatInterval(INTERVAL).withHeartbeatTimeout(INTERVAL.multipliedBy(3)));
                 var threads = Executors.newVirtualThreadPerTaskExecutor()) {
-            fleet.availableAgent("n1", 1024 * MiB);
+            ProtocolAgent n1 = fleet.availableAgent("n1", 1024 * MiB);
             fleet.addImage("busybox", "small");
-            ApiClient agent = new ApiClient(fleet.controller.url(), fleet.controller.joinToken());
-            CompletableFuture<ApiClient.Response> poll = CompletableFuture.supplyAsync(() -> agent.post(
-                    "/api/v1/agent/heartbeat?wait=" + INTERVAL.toMillis(), new AgentProtocol.Report("n1", null, true)), threads);
+            CompletableFuture<ApiClient.Response> poll = CompletableFuture.supplyAsync(() -> n1.send(
+                    "/api/v1/agent/heartbeat?wait=" + INTERVAL.toMillis(), n1.report()), threads);
             // the poll is held: a launch placed now is what answers it
             TestFleet.await("the node to stay available while polled", () -> fleet.node("n1"), n -> n.state().equals("available"));
             Thread.sleep(300);
@@ -58,13 +57,12 @@ class LongPollTest {
             ProtocolAgent n1 = fleet.availableAgent("n1", 1024 * MiB);
             fleet.addImage("busybox", "small");
             List<Api.Instance> one = fleet.launch(fleet.operator, "busybox", 1);
-            ApiClient agent = new ApiClient(fleet.controller.url(), fleet.controller.joinToken());
-            ApiClient.Response r = CompletableFuture.supplyAsync(() -> agent.post("/api/v1/agent/heartbeat?wait=" + INTERVAL.toMillis(),
-                    new AgentProtocol.Report("n1", null, true))).get(20, TimeUnit.SECONDS);
+            ApiClient.Response r = CompletableFuture.supplyAsync(() -> n1.send("/api/v1/agent/heartbeat?wait=" + INTERVAL.toMillis(),
+                    n1.report())).get(20, TimeUnit.SECONDS);
             assertEquals(200, r.status(), r.body());
             assertEquals(one.getFirst().id(), r.as(Directive.class).assignment().instanceId(), "a node with work is not held");
 
-            ApiClient.Response bad = agent.post("/api/v1/agent/heartbeat?wait=soon", new AgentProtocol.Report("n1", null, true));
+            ApiClient.Response bad = n1.send("/api/v1/agent/heartbeat?wait=soon", n1.report());
             assertEquals(400, bad.status(), bad.body());
             assertNull(n1.last.assignment(), "before the launch, the node had nothing to do");
         }

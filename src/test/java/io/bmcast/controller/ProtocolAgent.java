@@ -9,7 +9,8 @@ import io.bmcast.fleet.AgentProtocol.InstanceReport;
 /**
  * A node that speaks the agent protocol over HTTP and does what the test says: the real protocol, without a
  * guest. It holds what a real agent would observe (the instance it runs, its phase, progress, console
- * output, whether its disk is clean) and reports it with each {@link #beat()}.
+ * output, whether its disk is clean) and reports it with each {@link #beat()}, with the credential its
+ * registration gave it and a new sequence number each time.
  */
 final class ProtocolAgent {
     final String name;
@@ -25,6 +26,9 @@ final class ProtocolAgent {
     private long consoleAcked;
     private boolean diskClean = true;
     Directive last;
+    /** The node's credential, from its first registration (null before it). */
+    private String credential;
+    private long seq;
 
     ProtocolAgent(String baseUrl, String joinToken, String name, long diskBytes) {
         this.api = new ApiClient(baseUrl, joinToken);
@@ -38,10 +42,29 @@ final class ProtocolAgent {
     }
 
     AgentProtocol.Welcome register() {
-        ApiClient.Response r = api.post("/api/v1/agent/register",
-                new AgentProtocol.Hello(name, diskBytes, 1L << 30, 2, "kvm", true));
+        ApiClient.Response r = registerRaw();
         assertEquals(200, r.status(), r.body());
-        return r.as(AgentProtocol.Welcome.class);
+        AgentProtocol.Welcome w = r.as(AgentProtocol.Welcome.class);
+        if (w.credential() != null) credential = w.credential();
+        return w;
+    }
+
+    ApiClient.Response registerRaw() {
+        return send("/api/v1/agent/register", new AgentProtocol.Hello(name, diskBytes, 1L << 30, 2, "kvm", true));
+    }
+
+    String credential() {
+        return credential;
+    }
+
+    /** Speaks with another credential from now on (null: none). */
+    void credential(String c) {
+        credential = c;
+    }
+
+    /** Posts {@code body} to {@code path} with this node's credential (when it has one). */
+    ApiClient.Response send(String path, Object body) {
+        return credential == null ? api.post(path, body) : api.post(path, body, AgentProtocol.CREDENTIAL_HEADER, credential);
     }
 
     /** Reports what this node observes; remembers and answers the directive. */
@@ -56,6 +79,11 @@ final class ProtocolAgent {
     }
 
     ApiClient.Response beatRaw() {
+        return send("/api/v1/agent/heartbeat", report());
+    }
+
+    /** What this node observes now, as its next report (it takes the next sequence number). */
+    AgentProtocol.Report report() {
         InstanceReport inst = null;
         if (instanceId != null) {
             byte[] all = console.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
@@ -63,7 +91,7 @@ final class ProtocolAgent {
             String unsent = new String(all, from, all.length - from, java.nio.charset.StandardCharsets.UTF_8);
             inst = new InstanceReport(instanceId, phase, reason, bytesOnDemand, bytesBackground, fractionLocal, from, unsent);
         }
-        return api.post("/api/v1/agent/heartbeat", new AgentProtocol.Report(name, inst, diskClean));
+        return new AgentProtocol.Report(name, ++seq, inst, diskClean);
     }
 
     /** Takes the assigned instance, as an agent does on a {@code running} directive: starting, disk in use. */

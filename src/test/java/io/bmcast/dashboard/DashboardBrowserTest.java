@@ -130,6 +130,52 @@ class DashboardBrowserTest {
         }
     }
 
+    /**
+     * The same page from a controller that speaks HTTPS (a test CA's certificate; Chromium told to accept that
+     * one server key, nothing wider): login by the one-time link, the grid filled, a launch from the form (a
+     * same-origin JSON POST that passes the CSRF checks), no error.
+     */
+    @Test
+    void theDashboardWorksOverHttps() throws Exception {
+        assumeTrue(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
+                "Chromium is not installed (Debian: chromium and chromium-driver)");
+        Path pki = io.bmcast.testing.TestCerts.make(dir.resolve("pki"));
+        Path image = sparseImage(dir.resolve("busybox.img"), 64 * MiB);
+        try (TestServer images = TestServer.on(dir).file("busybox", image, false).tcp().start();
+                Controller controller = Controller.start(ControllerConfig.defaults(dir.resolve("data")).withTlsDir(pki));
+                HttpClient http = ControllerClient.sharedHttp(io.bmcast.fleet.ControllerTls.context(pki.resolve("ca-cert.pem")));
+                HollowFleet fleet = new HollowFleet(new ControllerClient(URI.create(controller.url()), controller.joinToken(), http),
+                        new HollowFleet.Options("tls", 2, 32L << 30, 8L << 30, 4, TIMELINE)).start()) {
+            assertTrue(controller.url().startsWith("https://"), controller.url());
+            addImage(http, controller, "busybox", images.uri("busybox"));
+            WebDriver browser = chromium("--ignore-certificate-errors-spki-list=" + spkiHash(pki.resolve("server-cert.pem")));
+            try {
+                browser.get(controller.loginUrl());
+                waitFor(browser, "the 2 nodes available in the grid",
+                        b -> b.findElements(By.cssSelector("#nodes .tile[data-state='available']")).size() == 2);
+                waitFor(browser, "the image picker to list busybox",
+                        b -> !b.findElements(By.cssSelector("#launch-image option[value='busybox']")).isEmpty());
+                new Select(browser.findElement(By.id("launch-image"))).selectByValue("busybox");
+                browser.findElement(By.id("launch-submit")).click();
+                waitFor(browser, "the launched instance's row",
+                        b -> b.findElements(By.cssSelector("#instances .row[data-instance]")).stream().findFirst().orElse(null));
+                assertEquals("", banner(browser), "an error is shown");
+                assertNoScriptErrors(browser);
+            } finally {
+                browser.quit();
+            }
+        }
+    }
+
+    /** Chromium's pin for one server key: base64 of the SHA-256 of its SubjectPublicKeyInfo. */
+    private static String spkiHash(Path certPem) throws Exception {
+        try (var in = Files.newInputStream(certPem)) {
+            var cert = java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(in);
+            return java.util.Base64.getEncoder().encodeToString(
+                    java.security.MessageDigest.getInstance("SHA-256").digest(cert.getPublicKey().getEncoded()));
+        }
+    }
+
     /** The error banner's text, or "" while it is hidden. */
     private static String banner(WebDriver b) {
         WebElement banner = b.findElement(By.id("banner"));
@@ -166,7 +212,7 @@ class DashboardBrowserTest {
      * Chromium headless with a fresh profile, its binary and its driver named so that Selenium never looks
      * for one on the network.
      */
-    private WebDriver chromium() throws Exception {
+    private WebDriver chromium(String... more) throws Exception {
         Logger.getLogger("org.openqa.selenium").setLevel(Level.SEVERE);
         ChromeOptions options = new ChromeOptions();
         options.setBinary(CHROMIUM.toFile());
@@ -174,6 +220,7 @@ class DashboardBrowserTest {
                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
                 "--window-size=1440,1000", "--lang=en-US",
                 "--user-data-dir=" + Files.createDirectories(dir.resolve("chromium-profile")));
+        options.addArguments(more);
         LoggingPreferences logs = new LoggingPreferences();
         logs.enable(LogType.BROWSER, Level.ALL);
         options.setCapability("goog:loggingPrefs", logs);

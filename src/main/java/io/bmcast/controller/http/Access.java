@@ -2,17 +2,21 @@ package io.bmcast.controller.http;
 
 import io.bmcast.controller.AccessTokens;
 import io.bmcast.controller.ControllerException;
+import io.bmcast.controller.Credential;
 import io.bmcast.controller.Principal;
 import io.javalin.http.Context;
 
 /**
  * Who calls, from the bearer token (or the dashboard's session cookie), and what each role may call.
- * The cookie holds the token itself: HttpOnly (no script reads it), SameSite=Strict (no other site's page
- * sends it), and a restarted controller still accepts it, as Jupyter's login link works.
+ * The cookie holds a session token made from a one-time login code ({@link #login}): HttpOnly (no script
+ * reads it), SameSite=Strict (no other site's page sends it), Secure under HTTPS, and it expires; a
+ * restarted controller still accepts it (sessions are stored like tokens), and revoking the token whose
+ * code made it ends it. Mutating calls also pass {@link SameOrigin}.
  */
 final class Access {
     static final String SESSION_COOKIE = "bmcast_session";
     static final String PRINCIPAL = "bmcast.principal";
+    private static final String CREDENTIAL = "bmcast.credential";
     private static final String HOLDER = "bmcast.holder";
 
     private final AccessTokens tokens;
@@ -21,22 +25,30 @@ final class Access {
         this.tokens = tokens;
     }
 
-    /** Before every API call: no token or an unknown one is 401. */
+    /** Before every API call: no token or an unknown one is 401; a mutating call must pass {@link SameOrigin}. */
     void authenticate(Context ctx) {
         String header = ctx.header("Authorization");
         String token = null;
-        if (header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)) token = header.substring(7).strip();
-        else if (header == null) token = ctx.cookie(SESSION_COOKIE);
+        boolean byCookie = false;
+        if (header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            token = header.substring(7).strip();
+        } else if (header == null) {
+            token = ctx.cookie(SESSION_COOKIE);
+            byCookie = token != null;
+        }
         if (token == null || token.isEmpty()) {
             ctx.header("WWW-Authenticate", "Bearer");
             throw new ControllerException(ControllerException.Kind.UNAUTHENTICATED,
                     "this API needs a token: send 'Authorization: Bearer TOKEN' (the operator's is in DATA/admin.token)");
         }
-        Principal who = tokens.resolve(token).orElseThrow(() -> {
+        AccessTokens.Resolved who = tokens.resolveCredential(token).orElseThrow(() -> {
             ctx.header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
-            return new ControllerException(ControllerException.Kind.UNAUTHENTICATED, "the token is not valid for this controller");
+            return new ControllerException(ControllerException.Kind.UNAUTHENTICATED,
+                    "the token is not valid for this controller (unknown, revoked or expired)");
         });
-        ctx.attribute(PRINCIPAL, who);
+        SameOrigin.check(ctx, byCookie);
+        ctx.attribute(PRINCIPAL, who.principal());
+        ctx.attribute(CREDENTIAL, who.credential());
         ctx.attribute(HOLDER, hash(token));
     }
 
@@ -60,6 +72,13 @@ final class Access {
         Principal p = ctx.attribute(PRINCIPAL);
         if (p == null) throw new IllegalStateException("no principal: route not behind authenticate");
         return p;
+    }
+
+    /** The stored token behind the caller (for a stream that must end when it is revoked). */
+    static Credential credential(Context ctx) {
+        Credential c = ctx.attribute(CREDENTIAL);
+        if (c == null) throw new IllegalStateException("no credential: route not behind authenticate");
+        return c;
     }
 
     /** Operator only (nodes, image changes, tokens, metrics). */
@@ -88,14 +107,25 @@ final class Access {
         return who(ctx);
     }
 
-    /** {@code GET /login?token=T}: a valid token becomes the session cookie and the browser goes to the dashboard. */
+    /**
+     * {@code GET /login?code=C}: a one-time login code (printed by the controller at start, or by
+     * {@code bmcast token login}) becomes a session cookie and the browser goes to the dashboard. Tokens are
+     * not taken in links: a URL ends up in browser history, proxy logs and screenshots, and a login link's
+     * token would be the long-lived one (and the join token, an agent's, opens no dashboard).
+     */
     void login(Context ctx) {
-        String token = ctx.queryParam("token");
-        if (token == null || tokens.resolve(token).isEmpty()) {
-            throw new ControllerException(ControllerException.Kind.UNAUTHENTICATED, "the login link's token is not valid for this controller");
+        if (ctx.queryParam("token") != null) {
+            throw new ControllerException(ControllerException.Kind.UNAUTHENTICATED,
+                    "login links carry a one-time code, not a token: run `bmcast token login` for a new link");
         }
-        io.javalin.http.Cookie cookie = new io.javalin.http.Cookie(SESSION_COOKIE, token.strip(), "/", -1, false, true, null,
+        String session = tokens.redeem(ctx.queryParam("code")).orElseThrow(() -> new ControllerException(
+                ControllerException.Kind.UNAUTHENTICATED,
+                "this login link is not valid (unknown, used or expired): run `bmcast token login` for a new one"));
+        boolean secure = ctx.req().isSecure();
+        io.javalin.http.Cookie cookie = new io.javalin.http.Cookie(SESSION_COOKIE, session, "/", -1, secure, true, null,
                 io.javalin.http.SameSite.STRICT);
+        ctx.header("Cache-Control", "no-store");
+        ctx.header("Referrer-Policy", "no-referrer");
         ctx.cookie(cookie);
         ctx.redirect("/");
     }

@@ -20,17 +20,18 @@ final class AgentEndpoints {
     static void register(RoutesConfig routes, AgentGateway agents, ImageCatalog images) {
         routes.post("/api/v1/agent/register", ctx -> {
             Access.agent(ctx);
-            ctx.json(agents.register(Bodies.json(ctx, AgentProtocol.Hello.class)));
+            ctx.json(agents.register(Bodies.json(ctx, AgentProtocol.Hello.class), ctx.header(AgentProtocol.CREDENTIAL_HEADER)));
         });
         routes.post(HEARTBEAT, ctx -> {
             Access.agent(ctx);
             AgentProtocol.Report report = Bodies.json(ctx, AgentProtocol.Report.class);
+            String credential = ctx.header(AgentProtocol.CREDENTIAL_HEADER);
             long waitMs = waitMs(ctx.queryParam("wait"));
             if (waitMs <= 0) {
-                ctx.json(agents.heartbeat(report));
+                ctx.json(agents.heartbeat(report, credential));
             } else {
                 // asynchronous: a thousand idle nodes polling at once hold a thousand responses, not threads
-                ctx.future(() -> agents.heartbeat(report, waitMs).thenAccept(ctx::json));
+                ctx.future(() -> agents.heartbeat(report, credential, waitMs).thenAccept(ctx::json));
             }
         });
         routes.get("/api/v1/images/{name}/kernel", ctx -> bootFile(ctx, images, BootFile.KERNEL));

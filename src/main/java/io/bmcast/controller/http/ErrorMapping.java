@@ -10,7 +10,11 @@ import io.javalin.http.HttpResponseException;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
-/** Every failure as {@code {"error": "one sentence"}} with the status that says what kind it is. */
+/**
+ * Every failure as {@code {"error": "one sentence"}} with the status that says what kind it is. What the store or
+ * an unexpected exception says stays in the controller's log: it may hold SQL, a statement's parameters or a
+ * stack's details, none of which a client may see or needs.
+ */
 final class ErrorMapping {
     private static final Logger LOG = Logger.getLogger(ErrorMapping.class.getName());
 
@@ -20,7 +24,9 @@ final class ErrorMapping {
         routes.exception(ControllerException.class, (e, ctx) -> error(ctx, status(e.kind()), e.getMessage()));
         routes.exception(StoreException.class, (e, ctx) -> {
             LOG.log(Level.WARNING, "database failure on " + ctx.method() + " " + ctx.path(), e);
-            error(ctx, e.isDuplicateKey() ? 409 : 503, e.isDuplicateKey() ? "it exists already" : "the database failed: " + e.getMessage());
+            if (e.isDuplicateKey()) error(ctx, 409, "it exists already");
+            else if (e.isBadValue()) error(ctx, 400, "a value in the request is too long or out of range for what the controller stores");
+            else error(ctx, 503, "the database failed; the controller's log says why");
         });
         routes.exception(HttpResponseException.class, (e, ctx) -> {
             String message = e.getStatus() == 404 && "Not Found".equalsIgnoreCase(String.valueOf(e.getMessage()))
@@ -35,7 +41,7 @@ final class ErrorMapping {
                 return;
             }
             LOG.log(Level.WARNING, "internal error on " + ctx.method() + " " + ctx.path(), e);
-            error(ctx, 500, "internal error: " + firstLine(e));
+            error(ctx, 500, "internal error; the controller's log says why");
         });
     }
 
@@ -49,6 +55,7 @@ final class ErrorMapping {
             case UNPROCESSABLE -> 422;
             case TOO_MANY -> 429;
             case UNAVAILABLE -> 503;
+            case UNSUPPORTED_MEDIA_TYPE -> 415;
         };
     }
 

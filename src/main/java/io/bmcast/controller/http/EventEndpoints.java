@@ -34,7 +34,7 @@ final class EventEndpoints {
         String last = ctx.header("Last-Event-ID");
         long lastId = last == null || last.isBlank() ? -1 : Bodies.longHeader(last, "Last-Event-ID");
         HttpServletResponse res = ctx.res();
-        feed.follow(who, Access.holder(ctx), lastId, new EventFeed.Follower() {
+        feed.follow(who, Access.credential(ctx), Access.holder(ctx), lastId, new EventFeed.Follower() {
             private OutputStream out;
 
             @Override

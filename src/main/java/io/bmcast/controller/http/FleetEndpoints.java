@@ -6,7 +6,7 @@ import io.bmcast.controller.FleetSummary;
 import io.bmcast.fleet.Api;
 import io.javalin.config.RoutesConfig;
 
-/** Nodes, the dashboard's summary, project tokens and the Prometheus metrics. */
+/** Nodes, the dashboard's summary, tokens (made, listed, revoked), login codes and the Prometheus metrics. */
 final class FleetEndpoints {
     private FleetEndpoints() {}
 
@@ -18,8 +18,19 @@ final class FleetEndpoints {
         routes.get("/api/v1/summary", ctx -> ctx.json(summary.summary(Access.user(ctx))));
         routes.post("/api/v1/tokens", ctx -> {
             Access.operator(ctx);
-            ctx.status(201).json(tokens.createProjectToken(Bodies.json(ctx, Api.NewToken.class).project()));
+            Api.NewToken req = Bodies.json(ctx, Api.NewToken.class);
+            ctx.status(201).json(tokens.createProjectToken(req.project(),
+                    req.ttlSeconds() == null ? null : java.time.Duration.ofSeconds(req.ttlSeconds())));
         });
+        routes.get("/api/v1/tokens", ctx -> {
+            Access.operator(ctx);
+            ctx.json(tokens.list());
+        });
+        routes.delete("/api/v1/tokens/{id}", ctx -> {
+            Access.operator(ctx);
+            ctx.json(tokens.revoke(ctx.pathParam("id")));
+        });
+        routes.post("/api/v1/login-codes", ctx -> ctx.status(201).json(tokens.loginCode(Access.user(ctx), Access.credential(ctx))));
         routes.get("/metrics", ctx -> {
             Access.operator(ctx);
             ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape());

@@ -21,6 +21,7 @@ import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import javax.net.ssl.SSLContext;
 
 /**
  * The controller's HTTP side (Javalin on Jetty, virtual threads): the REST API under {@code /api/v1}, the
@@ -49,8 +50,11 @@ public final class HttpApi implements AutoCloseable {
         this.routes = routes;
     }
 
-    /** Listens on {@code host:port}; a port in use or an unresolvable host is an IOException that says so. */
-    public static HttpApi start(String host, int port, Services s, Limits limits) throws IOException {
+    /**
+     * Listens on {@code host:port}, over HTTPS when {@code tls} is given; a port in use or an unresolvable host
+     * is an IOException that says so.
+     */
+    public static HttpApi start(String host, int port, SSLContext tls, Services s, Limits limits) throws IOException {
         byte[] openApi = resource("/io/bmcast/controller/openapi.json");
         Access access = new Access(s.tokens());
         BodyLimits bodies = new BodyLimits(limits);
@@ -68,6 +72,7 @@ public final class HttpApi implements AutoCloseable {
                     }
                 }
             }));
+            if (tls != null) config.jetty.addConnector((server, http) -> HttpsConnector.create(server, http, tls, host, port));
             // Bodies are read through BodyLimits; this is Javalin's own bound should anything read one otherwise.
             config.http.maxRequestSize = limits.maxHeartbeatBody();
             // An upload's files go to disk past 64 KiB and are streamed into the store from there, never held whole.
@@ -83,6 +88,7 @@ public final class HttpApi implements AutoCloseable {
 
             var r = config.routes;
             ErrorMapping.register(r);
+            if (tls != null) r.before(HttpsConnector::refusePlainHttp);
             r.before("/api/v1/*", ctx -> {
                 ctx.attribute(START_NANOS, System.nanoTime());
                 access.authenticate(ctx);
@@ -103,7 +109,8 @@ public final class HttpApi implements AutoCloseable {
             EventEndpoints.register(r, s.events());
         });
         try {
-            app.start(host, port);
+            if (tls != null) app.start(); // the connector above, and no plain one
+            else app.start(host, port);
         } catch (RuntimeException e) {
             Throwable root = e;
             while (root.getCause() != null && root.getCause() != root) root = root.getCause();

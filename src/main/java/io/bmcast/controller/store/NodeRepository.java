@@ -25,9 +25,13 @@ public final class NodeRepository {
         this.dialect = dialect;
     }
 
-    /** Inserts a new node in {@code state}; false when the name is taken (then nothing changed). Auto-commit only. */
-    public boolean insert(Tx tx, NodeRow n) throws SQLException {
-        try (PreparedStatement ps = tx.connection().prepareStatement("INSERT INTO nodes (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+    /**
+     * Inserts a new node in {@code state}, owned by the credential whose SHA-256 is {@code credentialHash}; false
+     * when the name is taken (then nothing changed). Auto-commit only.
+     */
+    public boolean insert(Tx tx, NodeRow n, String credentialHash) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement("INSERT INTO nodes (" + COLUMNS
+                + ", credential_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
             ps.setString(1, n.name());
             ps.setString(2, n.state().wire());
             ps.setLong(3, n.diskBytes());
@@ -38,6 +42,7 @@ public final class NodeRepository {
             ps.setString(8, n.instanceId());
             ps.setLong(9, n.registeredAt());
             ps.setLong(10, n.updatedAt());
+            ps.setString(11, credentialHash);
             ps.executeUpdate();
             return true;
         } catch (SQLException e) {
@@ -59,6 +64,45 @@ public final class NodeRepository {
             ps.setLong(6, nowMs);
             ps.setString(7, name);
             ps.executeUpdate();
+        }
+    }
+
+    /** The node's credential hash and last applied report; empty when no node has this name. */
+    public Optional<NodeIdentity> identity(Tx tx, String name) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement("SELECT credential_hash, last_seq FROM nodes WHERE name = ?")) {
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.of(new NodeIdentity(name, rs.getString(1), rs.getLong(2))) : Optional.empty();
+            }
+        }
+    }
+
+    /**
+     * Gives an unclaimed node (one carried over from before credentials, {@code credential_hash} NULL) its
+     * credential; false when it has one already (another agent claimed it first).
+     */
+    public boolean claimUnowned(Tx tx, String name, String credentialHash) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement(
+                "UPDATE nodes SET credential_hash = ? WHERE name = ? AND credential_hash IS NULL")) {
+            ps.setString(1, credentialHash);
+            ps.setString(2, name);
+            return ps.executeUpdate() == 1;
+        }
+    }
+
+    /**
+     * Raises the node's stored {@code last_seq} to {@code seq}, never lowering it, and only while its credential is
+     * still {@code credentialHash} (a node removed and registered again meanwhile keeps its new sequence); false when
+     * nothing changed.
+     */
+    public boolean advanceSeq(Tx tx, String name, String credentialHash, long seq) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement(
+                "UPDATE nodes SET last_seq = ? WHERE name = ? AND credential_hash = ? AND last_seq < ?")) {
+            ps.setLong(1, seq);
+            ps.setString(2, name);
+            ps.setString(3, credentialHash);
+            ps.setLong(4, seq);
+            return ps.executeUpdate() == 1;
         }
     }
 

@@ -14,6 +14,14 @@ public final class StoreException extends RuntimeException {
         return getCause() instanceof java.sql.SQLException e && isDuplicateKey(e);
     }
 
+    /**
+     * The statement was refused for a value (SQLState class 22, data exception: too long for its column, out of
+     * range): the request carried it, as input validation should have caught, not the database failing.
+     */
+    public boolean isBadValue() {
+        return getCause() instanceof java.sql.SQLException e && e.getSQLState() != null && e.getSQLState().startsWith("22");
+    }
+
     /** A lock wait timed out or a deadlock was broken: trying the same work again may succeed. */
     public boolean isTransient() {
         return transientFailure;
