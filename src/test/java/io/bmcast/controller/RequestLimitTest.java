@@ -65,6 +65,24 @@ class RequestLimitTest {
         }
     }
 
+    /** The operator's upload has its own, larger limit; a chunked upload past it is cut off there too. */
+    @Test
+    void operatorUploadPastItsLimitIsRefused(@TempDir Path dir) throws Exception {
+        try (TestFleet fleet = TestFleet.start(TestFleet.Db.H2, dir, c -> c.withLimits(Limits.DEFAULTS.withMaxUpload(MiB)))) {
+            String multipart = "multipart/form-data; boundary=b";
+            byte[] head = ("--b\r\nContent-Disposition: form-data; name=\"kernel\"; filename=\"k\"\r\n"
+                    + "Content-Type: application/octet-stream\r\n\r\n").getBytes(StandardCharsets.UTF_8);
+            Answer declared = send(fleet, "POST", "/api/v1/images", fleet.controller.adminToken(), multipart, "Content-Length: " + 2 * MiB,
+                    head, false);
+            assertEquals(413, declared.status, declared.text);
+            byte[] body = java.util.Arrays.copyOf(head, head.length + (int) (2 * MiB));
+            Answer chunked = send(fleet, "POST", "/api/v1/images", fleet.controller.adminToken(), multipart, "Transfer-Encoding: chunked",
+                    body, true);
+            assertEquals(413, chunked.status, chunked.text);
+            assertEquals(0, fleet.operator.get("/api/v1/images").as(TestFleet.IMAGES).size());
+        }
+    }
+
     @Test
     void heartbeatsMayCarryMoreThanOtherJsonButNotWithoutBound(@TempDir Path dir) throws Exception {
         try (TestFleet fleet = TestFleet.start(TestFleet.Db.H2, dir)) {

@@ -59,6 +59,12 @@ final class BodyLimits {
         return out.toByteArray();
     }
 
+    /** The refusal of a body found over this request's limit while it was read by someone else (multipart). */
+    static HttpResponseException tooLarge(Context ctx) {
+        Long limit = ctx.attribute(LIMIT);
+        return tooLarge(ctx, limit == null ? 0 : limit);
+    }
+
     private static HttpResponseException tooLarge(Context ctx, long limit) {
         // The rest of the body is not read: the connection cannot be reused, and the client learns it at once.
         ctx.header("Connection", "close");

@@ -19,6 +19,7 @@ final class ImageEndpoints {
         routes.post("/api/v1/images", ctx -> {
             Access.operator(ctx);
             if (ctx.isMultipartFormData()) {
+                parse(ctx);
                 Api.NewImage request = new Api.NewImage(ctx.formParam("name"), ctx.formParam("uri"), ctx.formParam("append"));
                 try (InputStream kernel = file(ctx, "kernel"); InputStream initrd = file(ctx, "initrd")) {
                     ctx.status(201).json(images.add(request, kernel, initrd));
@@ -32,6 +33,23 @@ final class ImageEndpoints {
             images.delete(ctx.pathParam("name"));
             ctx.status(204);
         });
+    }
+
+    /**
+     * Reads the multipart body (its files to disk past 64 KiB): one past the upload limit while it streams (no
+     * declared length) is 413, a malformed one 400, either with one sentence.
+     */
+    private static void parse(Context ctx) {
+        try {
+            ctx.formParamMap();
+        } catch (Exception e) { // Jetty's ServletException comes through Kotlin undeclared
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t.getMessage() != null && t.getMessage().contains("max length exceeded")) throw BodyLimits.tooLarge(ctx);
+            }
+            Throwable root = e;
+            while (root.getCause() != null && root.getCause() != root) root = root.getCause();
+            throw io.bmcast.controller.ControllerException.invalid("the upload is not a readable multipart body: " + root.getMessage());
+        }
     }
 
     /** An uploaded file's bytes as a stream (Jetty keeps a large part on disk), or null when it was not sent. */
