@@ -61,12 +61,13 @@ class BootFileTest {
     }
 
     /**
-     * Thirty clients each read the first 64 KiB of a 40 MiB kernel and stop reading: the controller holds thirty
-     * downloads under way. Read whole per download (as before), that is 1.2 GiB of heap; streamed, a few pieces each.
+     * A hundred clients each read the first 64 KiB of a 40 MiB kernel and stop reading: the controller holds a hundred
+     * downloads under way. Read whole per download (as before), that is 4 GiB of heap (30 of them took 1.2 GiB); streamed, a
+     * few pieces each.
      */
     @Test
     void slowDownloadsDoNotHoldTheFileInTheHeap(@TempDir Path dir) throws Exception {
-        int readers = 30;
+        int readers = 100;
         int size = 40 * MiB;
         try (TestFleet fleet = TestFleet.start(TestFleet.Db.H2, dir)) {
             upload(fleet, "big-kernel", random(size, 4), null);
