@@ -131,17 +131,33 @@ public final class ConsoleLogs {
         return out.toString(StandardCharsets.UTF_8);
     }
 
-    /** Every instance id with a log here. */
-    public List<String> instances() throws IOException {
-        List<String> out = new ArrayList<>();
+    /**
+     * Every instance id whose log was last written before {@code beforeMs} (all of them for {@code Long.MAX_VALUE}): a
+     * log written since cannot be of an instance deleted before then, so the sweep asks the database about these only.
+     */
+    public List<String> instances(long beforeMs) throws IOException {
+        java.util.Set<String> out = new java.util.LinkedHashSet<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
             for (Path p : ds) {
                 String n = p.getFileName().toString();
                 if (n.endsWith(".log")) n = n.substring(0, n.length() - 4);
-                if (SAFE_ID.matcher(n).matches() && !out.contains(n)) out.add(n);
+                if (SAFE_ID.matcher(n).matches() && lastWrittenMs(p) < beforeMs) out.add(n);
             }
         }
-        return out;
+        return new ArrayList<>(out);
+    }
+
+    private static long lastWrittenMs(Path p) throws IOException {
+        try {
+            if (!Files.isDirectory(p)) return Files.getLastModifiedTime(p).toMillis();
+            long newest = Files.getLastModifiedTime(p).toMillis();
+            try (DirectoryStream<Path> ds = Files.newDirectoryStream(p)) {
+                for (Path f : ds) newest = Math.max(newest, Files.getLastModifiedTime(f).toMillis());
+            }
+            return newest;
+        } catch (NoSuchFileException gone) {
+            return Long.MIN_VALUE;
+        }
     }
 
     /** Deletes the instance's log. */

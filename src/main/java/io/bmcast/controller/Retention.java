@@ -108,7 +108,7 @@ final class Retention implements AutoCloseable {
         long before = now - limits.consoleRetention().toMillis();
         Set<String> ids;
         try {
-            ids = new HashSet<>(consoles.instances());
+            ids = new HashSet<>(consoles.instances(before + 1));
         } catch (IOException e) {
             LOG.warning("cannot list the console logs: " + e.getMessage());
             return;
