@@ -15,15 +15,17 @@ import java.util.Objects;
  * @param heartbeatInterval how often agents are told to report when nothing changes
  * @param serialized the pre-Swift-Birth toolstack (one launch at a time, metadata re-read per launch)
  * @param tlsDir TLS client credentials for reading {@code nbds://} images' metadata (ca-cert.pem...); null for none
+ * @param limits request sizes, retention and caps
  */
 public record ControllerConfig(String host, int port, Path dataDir, String jdbcUrl, Duration heartbeatTimeout,
-        Duration heartbeatInterval, boolean serialized, Path tlsDir) {
+        Duration heartbeatInterval, boolean serialized, Path tlsDir, Limits limits) {
 
     public ControllerConfig {
         Objects.requireNonNull(host, "host");
         Objects.requireNonNull(dataDir, "dataDir");
         Objects.requireNonNull(heartbeatTimeout, "heartbeatTimeout");
         Objects.requireNonNull(heartbeatInterval, "heartbeatInterval");
+        Objects.requireNonNull(limits, "limits");
         if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be 0..65535, not " + port);
         if (heartbeatTimeout.isNegative() || heartbeatTimeout.isZero()) throw new IllegalArgumentException("the heartbeat timeout must be positive");
         if (heartbeatInterval.isNegative() || heartbeatInterval.isZero()) throw new IllegalArgumentException("the heartbeat interval must be positive");
@@ -32,33 +34,37 @@ public record ControllerConfig(String host, int port, Path dataDir, String jdbcU
     public static final Duration DEFAULT_HEARTBEAT_TIMEOUT = Duration.ofSeconds(5);
     public static final Duration DEFAULT_HEARTBEAT_INTERVAL = Duration.ofSeconds(1);
 
-    /** 127.0.0.1 on any free port, H2 under {@code dataDir}, 5 s timeout, 1 s heartbeats, not serialized. */
+    /** 127.0.0.1 on any free port, H2 under {@code dataDir}, 5 s timeout, 1 s heartbeats, not serialized, {@link Limits#DEFAULTS}. */
     public static ControllerConfig defaults(Path dataDir) {
-        return new ControllerConfig("127.0.0.1", 0, dataDir, null, DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, false, null);
+        return new ControllerConfig("127.0.0.1", 0, dataDir, null, DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, false, null, Limits.DEFAULTS);
     }
 
     public ControllerConfig withListen(String host, int port) {
-        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, serialized, tlsDir);
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, serialized, tlsDir, limits);
     }
 
     public ControllerConfig withJdbcUrl(String url) {
-        return new ControllerConfig(host, port, dataDir, url, heartbeatTimeout, heartbeatInterval, serialized, tlsDir);
+        return new ControllerConfig(host, port, dataDir, url, heartbeatTimeout, heartbeatInterval, serialized, tlsDir, limits);
     }
 
     public ControllerConfig withHeartbeatTimeout(Duration d) {
-        return new ControllerConfig(host, port, dataDir, jdbcUrl, d, heartbeatInterval, serialized, tlsDir);
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, d, heartbeatInterval, serialized, tlsDir, limits);
     }
 
     public ControllerConfig withHeartbeatInterval(Duration d) {
-        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, d, serialized, tlsDir);
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, d, serialized, tlsDir, limits);
     }
 
     public ControllerConfig withTlsDir(Path dir) {
-        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, serialized, dir);
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, serialized, dir, limits);
+    }
+
+    public ControllerConfig withLimits(Limits l) {
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, serialized, tlsDir, l);
     }
 
     public ControllerConfig withSerialized(boolean on) {
-        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, on, tlsDir);
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, on, tlsDir, limits);
     }
 
     /**
