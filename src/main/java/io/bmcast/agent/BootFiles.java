@@ -5,20 +5,24 @@ import io.bmcast.fleet.Api;
 import io.bmcast.mediator.ImageExtents;
 import io.bmcast.util.Jackson;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
 /**
  * An image's kernel, initrd and extent map, downloaded from the controller once and kept under {@code WORK/cache}: Swift
- * Birth's cached metadata, so N launches of one image on a node fetch its boot files once. The cache key covers
- * everything the controller says about the image, so an image removed and added again under the same name with
- * other boot files is fetched anew. These are the image's boot files, shared by every tenant of the image, not a
- * tenant's data: they are kept across scrubs.
+ * Birth's cached metadata, so N launches of one image on a node fetch its boot files once. Kernels and initrds are
+ * kept by their ETag (the content's SHA-256, checked on arrival) under {@code cache/boot}: each launch asks the
+ * controller with {@code If-None-Match} and a 304 reuses the copy, so an image removed and added again under the
+ * same name with another kernel gets the new one, and images sharing a kernel share one copy. The extent map's key
+ * covers everything the controller says about the image. These are the image's boot files, shared by every tenant
+ * of the image, not a tenant's data: they are kept across scrubs.
  */
 final class BootFiles implements BootSource {
     private static final System.Logger LOG = System.getLogger("io.bmcast.agent");
@@ -35,8 +39,8 @@ final class BootFiles implements BootSource {
     public BootSource.Local fetch(ImageSpec image) throws IOException, InterruptedException {
         Path dir = cache.resolve(key(image));
         Files.createDirectories(dir);
-        Path kernel = image.kernelPath() == null ? null : get(image.kernelPath(), dir.resolve("kernel"));
-        Path initrd = image.initrdPath() == null ? null : get(image.initrdPath(), dir.resolve("initrd"));
+        Path kernel = image.kernelPath() == null ? null : get(image.kernelPath());
+        Path initrd = image.initrdPath() == null ? null : get(image.initrdPath());
         return new BootSource.Local(kernel, initrd, extents(image, dir.resolve("extents.json")));
     }
 
@@ -62,20 +66,57 @@ final class BootFiles implements BootSource {
         }
     }
 
-    private Path get(String apiPath, Path target) throws IOException, InterruptedException {
-        // Downloads land under a temp name and are renamed: a file with its final name is complete.
-        if (!Files.exists(target)) client.download(apiPath, target);
-        return target;
+    /**
+     * The boot file at {@code apiPath}: {@code boot/SHA256} once checked. {@code boot/PATHKEY.etag} remembers which
+     * content the path served last, and is what the controller is asked whether it still serves.
+     */
+    private Path get(String apiPath) throws IOException, InterruptedException {
+        Path boot = Files.createDirectories(cache.resolve("boot"));
+        Path tag = boot.resolve(digest(apiPath).substring(0, 16) + ".etag");
+        String known = Files.exists(tag) ? Files.readString(tag).strip() : null;
+        if (known != null && !Files.exists(boot.resolve(known))) known = null;
+        // Downloads land under a temp name and are renamed: a file with its final name is complete and checked.
+        Path fresh = boot.resolve("download-" + digest(apiPath).substring(0, 16));
+        String etag = client.download(apiPath, fresh, known);
+        if (etag != null && etag.equals(known) && !Files.exists(fresh)) return boot.resolve(known);
+        String sha = digest(fresh);
+        if (etag != null && !etag.equals(sha)) {
+            Files.deleteIfExists(fresh);
+            throw new IOException("downloaded " + apiPath + " does not match its ETag (SHA-256 " + sha + ", ETag " + etag + ")");
+        }
+        Path kept = boot.resolve(sha);
+        Files.move(fresh, kept, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        Path tmpTag = tag.resolveSibling(tag.getFileName() + ".part");
+        Files.writeString(tmpTag, sha);
+        Files.move(tmpTag, tag, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        return kept;
+    }
+
+    private static String digest(String text) {
+        return HexFormat.of().formatHex(sha256().digest(text.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    private static String digest(Path file) throws IOException {
+        MessageDigest sha = sha256();
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] buf = new byte[64 << 10];
+            int n;
+            while ((n = in.read(buf)) > 0) sha.update(buf, 0, n);
+        }
+        return HexFormat.of().formatHex(sha.digest());
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new AssertionError("every JDK has SHA-256", e);
+        }
     }
 
     static String key(ImageSpec image) {
         String id = String.join("\n", image.name(), image.uri(), Long.toString(image.sizeBytes()),
                 Long.toString(image.allocatedBytes()), String.valueOf(image.kernelPath()), String.valueOf(image.initrdPath()));
-        try {
-            byte[] h = MessageDigest.getInstance("SHA-256").digest(id.getBytes(StandardCharsets.UTF_8));
-            return image.name().replaceAll("[^A-Za-z0-9._-]", "_") + "-" + HexFormat.of().formatHex(h, 0, 6);
-        } catch (NoSuchAlgorithmException e) {
-            throw new AssertionError("every JDK has SHA-256", e);
-        }
+        return image.name().replaceAll("[^A-Za-z0-9._-]", "_") + "-" + digest(id).substring(0, 12);
     }
 }

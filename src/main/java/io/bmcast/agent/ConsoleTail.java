@@ -11,14 +11,15 @@ import java.nio.file.StandardOpenOption;
 /**
  * The part of a serial console log the controller does not hold yet: the bytes after its offset, at most
  * {@link #MAX_CHUNK} per heartbeat so a chatty guest cannot make one heartbeat huge (the rest follows in the
- * next ones).
+ * next ones). The controller refuses a heartbeat body over its limit (256 KiB by default): 32 KiB of console, even
+ * all control characters that JSON escapes to six bytes each, stays well inside it.
  *
  * <p>The controller counts the console in bytes and the wire carries text, so every byte must stay one byte:
  * the chunk never ends inside a UTF-8 sequence, and a byte that is not valid UTF-8 (a guest may print
  * anything) is sent as {@code '?'}, one byte for one byte.
  */
 public final class ConsoleTail {
-    public static final int MAX_CHUNK = 64 << 10;
+    public static final int MAX_CHUNK = 32 << 10;
 
     private ConsoleTail() {}
 

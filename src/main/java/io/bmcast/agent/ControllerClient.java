@@ -135,16 +135,30 @@ public final class ControllerClient {
         return d.assignment() == null && tookNs >= waitNs / 2;
     }
 
-    /** Downloads {@code apiPath} (an image's kernel or initrd) to {@code target}, atomically. */
+    /** Downloads {@code apiPath} (an image's extent map...) to {@code target}, atomically. */
     public void download(String apiPath, Path target) throws IOException, InterruptedException {
+        download(apiPath, target, null);
+    }
+
+    /**
+     * Downloads {@code apiPath} to {@code target}, atomically, unless the controller says the content is still the
+     * one tagged {@code etag} (304: nothing is written). Answers the content's ETag (unquoted; null when the
+     * controller sent none): the one given when not modified, else the new one.
+     */
+    public String download(String apiPath, Path target, String etag) throws IOException, InterruptedException {
         Path tmp = target.resolveSibling(target.getFileName() + ".part");
-        HttpRequest req = request(apiPath, null).timeout(Duration.ofMinutes(5)).GET().build();
+        HttpRequest.Builder b = request(apiPath, null).timeout(Duration.ofMinutes(5)).GET();
+        if (etag != null) b.header("If-None-Match", "\"" + etag + "\"");
         HttpResponse<Path> r;
         try {
-            r = http.send(req, HttpResponse.BodyHandlers.ofFile(tmp));
+            r = http.send(b.build(), HttpResponse.BodyHandlers.ofFile(tmp));
         } catch (IOException e) {
             Files.deleteIfExists(tmp);
             throw new IOException("cannot download " + base + apiPath + ": " + explain(e), e);
+        }
+        if (r.statusCode() == 304 && etag != null) {
+            Files.deleteIfExists(tmp);
+            return etag;
         }
         if (r.statusCode() != 200) {
             String body = Files.readString(tmp);
@@ -152,6 +166,7 @@ public final class ControllerClient {
             throw new RefusedException(r.statusCode(), "downloading " + apiPath + ": " + errorText(r.statusCode(), body), errorOf(body));
         }
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        return r.headers().firstValue("ETag").map(t -> t.replaceFirst("^W/", "").replace("\"", "")).orElse(null);
     }
 
     private <T> CompletableFuture<T> post(String path, Object body, Class<T> type, String nodeCredential) {

@@ -35,7 +35,11 @@ public final class Controller implements AutoCloseable {
     private final AccessTokens tokens;
     private final AgentGateway agents;
 
-    private Controller(ControllerConfig config, Database db, Reconciler reconciler, HttpApi http, AccessTokens tokens, AgentGateway agents) {
+    private final Retention retention;
+
+    private Controller(ControllerConfig config, Database db, Reconciler reconciler, HttpApi http, AccessTokens tokens, AgentGateway agents,
+            Retention retention) {
+        this.retention = retention;
         this.agents = agents;
         this.config = config;
         this.db = db;
@@ -62,13 +66,14 @@ public final class Controller implements AutoCloseable {
             FleetMetrics metrics = new FleetMetrics();
             Liveness liveness = new Liveness();
             ProgressBoard progress = new ProgressBoard(metrics.bytesFetched());
-            ConsoleLogs consoles = new ConsoleLogs(config.dataDir().resolve("console"));
+            ConsoleLogs consoles = new ConsoleLogs(config.dataDir().resolve("console"), config.limits().consoleKeepBytes());
             Transitions transitions = new Transitions(db, instances, nodes, events, clockMs);
             NodeSignals signals = new NodeSignals();
             Scheduler scheduler = new Scheduler(db, nodes, instances, events, signals, clockMs);
             SerializedLaunches serialized = new SerializedLaunches(config.serialized(), SERIALIZED_TAKE_TIMEOUT);
             ImageCatalog images = new ImageCatalog(db, imageRows, instances, events, PROBE_TIMEOUT, clockMs)
                     .withTlsDir(config.tlsDir());
+            images.moveLegacyBootFiles();
             Reconciler reconciler = new Reconciler(db, nodes, instances, transitions, scheduler, liveness, metrics,
                     progress, config.heartbeatTimeout().toMillis(), monotonicMs, events, config.deadlines(), clockMs);
             InstanceLifecycle lifecycle = new InstanceLifecycle(db, instances, nodes, events, images, scheduler, transitions,
@@ -78,24 +83,29 @@ public final class Controller implements AutoCloseable {
                     config.heartbeatTimeout().toMillis(), clockMs, monotonicMs);
             FleetSummary summary = new FleetSummary(db, nodes, instances, liveness, metrics, clockMs);
             NodeAdmin nodeAdmin = new NodeAdmin(db, nodes, instances, events, transitions, liveness, signals, clockMs);
-            EventFeed feed = new EventFeed(db, events, streams, clockMs);
+            EventFeed feed = new EventFeed(db, events, streams, config.limits(), clockMs);
             tokens.onRevoked(streams::revoke);
+            Retention retention = new Retention(db, events, instances, consoles, progress, config.limits(), clockMs);
+            metrics.tracked("progress", progress::size);
+            metrics.tracked("console-offsets", () -> consoles.tracked().size());
+            metrics.tracked("event-streams", streams::size);
 
             javax.net.ssl.SSLContext https = io.bmcast.transport.TlsCredentials.hasServerCertificate(config.tlsDir())
                     ? io.bmcast.transport.TlsCredentials.httpsServer(config.tlsDir()) : null;
             HttpApi http = HttpApi.start(config.host(), config.port(), https,
-                    new HttpApi.Services(tokens, agents, lifecycle, images, summary, feed, metrics, nodeAdmin));
+                    new HttpApi.Services(tokens, agents, lifecycle, images, summary, feed, metrics, nodeAdmin), config.limits());
             try {
                 // Every known node gets a whole timeout from now, when its agent can first reach us: a slow
                 // start (cold JVM, busy machine) must not count against nodes that were fine all along.
                 liveness.grace(db.read(tx -> nodes.list(tx).stream().map(n -> n.name()).toList()), monotonicMs.getAsLong());
                 reconciler.reconcile(); // gauges, and instances left pending, right from the start
                 reconciler.start();
+                retention.start();
             } catch (RuntimeException e) {
                 http.close();
                 throw e;
             }
-            return new Controller(config, db, reconciler, http, tokens, agents);
+            return new Controller(config, db, reconciler, http, tokens, agents, retention);
         } catch (IOException | RuntimeException e) {
             db.close();
             throw e;
@@ -136,6 +146,11 @@ public final class Controller implements AutoCloseable {
         return http.routes();
     }
 
+    /** Runs the retention sweep now. Visible for testing. */
+    void sweep() {
+        retention.sweep();
+    }
+
     public ControllerConfig config() {
         return config;
     }
@@ -144,6 +159,7 @@ public final class Controller implements AutoCloseable {
     public void close() {
         agents.stopHolding();
         http.close();
+        retention.close();
         reconciler.close();
         db.close();
     }

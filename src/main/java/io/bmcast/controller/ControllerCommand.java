@@ -55,6 +55,38 @@ public final class ControllerCommand implements Callable<Integer> {
                     "With ca-cert.pem (and client-cert.pem, client-key.pem if the image server verifies clients): reading nbds:// images."})
     Path tlsDir;
 
+    @Option(names = "--max-body", paramLabel = "SIZE", defaultValue = "64K", converter = SizeConverter.class,
+            description = "largest JSON request body; heartbeats may carry 256K or this, whichever is more (default: ${DEFAULT-VALUE})")
+    long maxBody;
+
+    @Option(names = "--max-upload", paramLabel = "SIZE", defaultValue = "1G", converter = SizeConverter.class,
+            description = "largest image upload (kernel and initrd), the operator's only (default: ${DEFAULT-VALUE})")
+    long maxUpload;
+
+    @Option(names = "--console-keep", paramLabel = "SIZE", defaultValue = "1M", converter = SizeConverter.class,
+            description = "each instance's console log keeps at most its last SIZE (default: ${DEFAULT-VALUE})")
+    long consoleKeep;
+
+    @Option(names = "--console-retention", paramLabel = "DURATION", defaultValue = "168h", converter = DurationConverter.class,
+            description = "a deleted instance's console log is removed this long after (default: ${DEFAULT-VALUE})")
+    Duration consoleRetention;
+
+    @Option(names = "--event-retention", paramLabel = "DURATION", defaultValue = "168h", converter = DurationConverter.class,
+            description = "events older than this are pruned (default: ${DEFAULT-VALUE})")
+    Duration eventRetention;
+
+    @Option(names = "--event-rows", paramLabel = "N", defaultValue = "1000000",
+            description = "the event log keeps at most the newest N events (default: ${DEFAULT-VALUE})")
+    long eventRows;
+
+    @Option(names = "--event-replay", paramLabel = "N", defaultValue = "10000",
+            description = "a resuming event stream is sent at most the newest N events it missed (default: ${DEFAULT-VALUE})")
+    int eventReplay;
+
+    @Option(names = "--streams-per-token", paramLabel = "N", defaultValue = "8",
+            description = "live event streams one token may hold open (default: ${DEFAULT-VALUE})")
+    int streamsPerToken;
+
     @Option(names = "--serialized",
             description = "the pre-Swift-Birth toolstack, for comparison: one launch at a time behind a global lock, image metadata read again per launch")
     boolean serialized;
@@ -71,6 +103,9 @@ public final class ControllerCommand implements Callable<Integer> {
                 .withTlsDir(tlsDir == null ? null : tlsDir.toAbsolutePath());
         Controller controller;
         try {
+            config = config.withLimits(Limits.DEFAULTS.withMaxJsonBody(maxBody).withMaxUpload(maxUpload)
+                    .withConsole(consoleKeep, consoleRetention).withEvents(eventRetention, eventRows).withReplayMax(eventReplay)
+                    .withStreamsPerToken(streamsPerToken));
             controller = Controller.start(config);
         } catch (java.io.IOException | io.bmcast.controller.store.StoreException | IllegalArgumentException e) {
             System.err.println("bmcast controller: " + e.getMessage());
@@ -111,6 +146,17 @@ public final class ControllerCommand implements Callable<Integer> {
                 return new Listen(host, port);
             } catch (NumberFormatException e) {
                 throw new CommandLine.TypeConversionException("needs a port 0..65535 after the colon, not '" + p + "'");
+            }
+        }
+    }
+
+    static final class SizeConverter implements CommandLine.ITypeConverter<Long> {
+        @Override
+        public Long convert(String text) {
+            try {
+                return Units.parseSize(text);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
             }
         }
     }

@@ -2,7 +2,7 @@ package io.bmcast.controller;
 
 /** A request the controller refuses, with one sentence a person understands; the HTTP layer maps the kind. */
 public final class ControllerException extends RuntimeException {
-    public enum Kind { INVALID, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, CONFLICT, UNPROCESSABLE, UNAVAILABLE, UNSUPPORTED_MEDIA_TYPE }
+    public enum Kind { INVALID, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, CONFLICT, UNPROCESSABLE, TOO_MANY, UNAVAILABLE, UNSUPPORTED_MEDIA_TYPE }
 
     private final Kind kind;
 

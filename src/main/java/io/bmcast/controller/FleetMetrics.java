@@ -67,6 +67,12 @@ public final class FleetMetrics {
     }
 
     /** One API call's latency, by its route template (not its path: ids would make a series each). */
+    /** A gauge of how many {@code what} the controller holds in memory (bounded by {@link Retention}). */
+    public void tracked(String what, java.util.function.Supplier<Number> size) {
+        Gauge.builder("bmcast.controller.tracked", size).tag("what", what)
+                .description("entries the controller holds in memory, by kind").register(registry);
+    }
+
     public void apiCall(String method, String route, int status, long nanos) {
         Timer.builder("bmcast.api.requests").description("API latency").tag("method", method).tag("route", route)
                 .tag("status", Integer.toString(status)).register(registry).record(nanos, TimeUnit.NANOSECONDS);

@@ -9,6 +9,9 @@ import io.bmcast.controller.store.NewEvent;
 import io.bmcast.controller.store.StoreException;
 import io.bmcast.fleet.AgentProtocol;
 import io.bmcast.fleet.Api;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
@@ -51,8 +54,11 @@ public final class ImageCatalog {
         return this;
     }
 
-    /** Adds an image after reading its metadata from {@code uri}; {@code kernel}, {@code initrd} may be null. */
-    public Api.Image add(Api.NewImage request, byte[] kernel, byte[] initrd) {
+    /**
+     * Adds an image after reading its metadata from {@code uri}; {@code kernel}, {@code initrd} (may be null) are
+     * read into the store a chunk at a time, never whole.
+     */
+    public Api.Image add(Api.NewImage request, InputStream kernel, InputStream initrd) {
         if (request == null || request.name() == null || !NAME.matcher(request.name()).matches()) {
             throw ControllerException.invalid("an image name is 1-128 characters of letters, digits, '.', '_' or '-'");
         }
@@ -72,7 +78,13 @@ public final class ImageCatalog {
         boolean added;
         try {
             added = db.transaction(tx -> {
-                if (!images.insert(tx, row, meta.extents(), kernel, initrd)) return false;
+                try {
+                    if (!images.insert(tx, row, meta.extents(), kernel, initrd)) return false;
+                } catch (ImageRepository.EmptyFileException e) {
+                    throw ControllerException.invalid(e.getMessage());
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
                 events.append(tx, new NewEvent("image.added", null, null, null, "image " + name + " added from " + request.uri()
                         + ": " + meta.sizeBytes() + " bytes, " + meta.allocatedBytes() + " allocated in " + meta.extentCount() + " extents"));
                 return true;
@@ -80,6 +92,8 @@ public final class ImageCatalog {
         } catch (StoreException e) {
             if (!e.isDuplicateKey()) throw e;
             added = false;
+        } catch (UncheckedIOException e) {
+            throw ControllerException.invalid("the upload of image " + name + "'s boot files broke off: " + e.getCause().getMessage());
         }
         if (!added) throw ControllerException.conflict("image '" + name + "' exists already");
         cache.put(name, row);
@@ -109,10 +123,62 @@ public final class ImageCatalog {
                 row.hasKernel() ? base + "/kernel" : null, row.hasInitrd() ? base + "/initrd" : null, row.append());
     }
 
-    public byte[] bootFile(String name, ImageRepository.BootFile kind) {
+    /** A boot file as a download reads it: its ETag (SHA-256) and length, its bytes a chunk at a time. */
+    public BootDownload bootFile(String name, ImageRepository.BootFile kind) {
         if (find(name) == null) throw ControllerException.notFound("no image named '" + name + "'");
-        return db.read(tx -> images.bootFile(tx, name, kind)).orElseThrow(() -> ControllerException.notFound(
+        ImageRepository.StoredFile f = db.read(tx -> images.bootFile(tx, name, kind)).orElseThrow(() -> ControllerException.notFound(
                 "image '" + name + "' has no " + kind.name().toLowerCase(java.util.Locale.ROOT) + " (its disk boots itself)"));
+        return new BootDownload(name, kind, f);
+    }
+
+    /** One download of a boot file. */
+    public final class BootDownload {
+        private final String image;
+        private final ImageRepository.BootFile kind;
+        private final ImageRepository.StoredFile file;
+
+        BootDownload(String image, ImageRepository.BootFile kind, ImageRepository.StoredFile file) {
+            this.image = image;
+            this.kind = kind;
+            this.file = file;
+        }
+
+        /** The content's SHA-256 in hex. */
+        public String sha256() {
+            return file.sha256();
+        }
+
+        public long sizeBytes() {
+            return file.sizeBytes();
+        }
+
+        /**
+         * Writes the file to {@code out}, one chunk in memory at a time and no database connection held while the
+         * client reads; an IOException when the image went away (or changed) under way, so the client sees a
+         * short body, never a mix of two files.
+         */
+        public void writeTo(java.io.OutputStream out) throws IOException {
+            for (int seq = 0; seq < file.chunks(); seq++) {
+                int at = seq;
+                byte[] chunk = db.read(tx -> images.bootFileChunk(tx, image, kind, file.sha256(), at)).orElseThrow(() ->
+                        new IOException("image " + image + "'s " + kind.name().toLowerCase(java.util.Locale.ROOT) + " was removed during the download"));
+                out.write(chunk);
+            }
+        }
+    }
+
+    /** Moves boot files stored whole (before V5) into chunks, one file per transaction. Called at start. */
+    void moveLegacyBootFiles() {
+        for (String[] f : db.read(images::legacyFiles)) {
+            db.transaction(tx -> {
+                try {
+                    images.moveLegacyFile(tx, f[0], f[1]);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+                return null;
+            });
+        }
     }
 
     /** The cached extent map. */

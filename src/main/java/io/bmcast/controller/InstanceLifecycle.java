@@ -190,13 +190,18 @@ public final class InstanceLifecycle {
         return Views.instance(visible(who, id), progress);
     }
 
-    public String console(Principal who, String id) {
+    /** Where a console read lands (see {@link ConsoleLogs#locate}); {@link #consoleCopy} writes it. */
+    public ConsoleLogs.Piece console(Principal who, String id, long from, long max) {
         visible(who, id);
         try {
-            return consoles.read(id);
+            return consoles.locate(id, from, max);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    public void consoleCopy(String id, ConsoleLogs.Piece piece, java.io.OutputStream out) throws IOException {
+        consoles.copy(id, piece, out);
     }
 
     /** The instance if the caller may see it; another project's instance does not exist for them. */

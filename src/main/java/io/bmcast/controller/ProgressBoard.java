@@ -19,7 +19,8 @@ public final class ProgressBoard {
 
     public record Progress(long bytesOnDemand, long bytesBackground, double fractionLocal) {}
 
-    private record Entry(Progress progress, boolean changed) {}
+    /** {@code reportedMs}: when an agent last reported it, so that one no agent reports any more can be dropped. */
+    private record Entry(Progress progress, boolean changed, long reportedMs) {}
 
     private final ConcurrentHashMap<String, Entry> latest = new ConcurrentHashMap<>();
     private final RateWindow bytesFetched;
@@ -31,10 +32,10 @@ public final class ProgressBoard {
     /** Records a report; the database gets it with the next {@link #takeChanged}. */
     public void report(String instanceId, Progress p, long nowMs) {
         latest.compute(instanceId, (id, old) -> {
-            if (old == null) return new Entry(p, true);
+            if (old == null) return new Entry(p, true, nowMs);
             long grown = (p.bytesOnDemand() + p.bytesBackground()) - (old.progress.bytesOnDemand() + old.progress.bytesBackground());
             if (grown > 0) bytesFetched.add(nowMs, grown);
-            return new Entry(p, old.changed || !p.equals(old.progress));
+            return new Entry(p, old.changed || !p.equals(old.progress), nowMs);
         });
     }
 
@@ -45,7 +46,7 @@ public final class ProgressBoard {
             latest.computeIfPresent(id, (k, e) -> {
                 if (!e.changed) return e;
                 out.put(k, e.progress);
-                return new Entry(e.progress, false);
+                return new Entry(e.progress, false, e.reportedMs);
             });
         }
         return out;
@@ -58,5 +59,20 @@ public final class ProgressBoard {
 
     public void forget(String instanceId) {
         latest.remove(instanceId);
+    }
+
+    /** The instances with an entry, for the retention sweep (which forgets those deleted or long silent). */
+    public java.util.Set<String> instances() {
+        return java.util.Set.copyOf(latest.keySet());
+    }
+
+    /** When {@code instanceId}'s progress was last reported (0 when it has none). */
+    public long reportedMs(String instanceId) {
+        Entry e = latest.get(instanceId);
+        return e == null ? 0 : e.reportedMs;
+    }
+
+    public int size() {
+        return latest.size();
     }
 }

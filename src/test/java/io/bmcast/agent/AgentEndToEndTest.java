@@ -82,7 +82,9 @@ class AgentEndToEndTest {
             }
             assertTrue(WorkFiles.find(work, needles).isEmpty(), "image data left under WORK: " + WorkFiles.find(work, needles));
             try (Stream<Path> cached = Files.walk(work.resolve("cache"))) {
-                assertEquals(1, cached.filter(p -> p.getFileName().toString().equals("kernel")).count(), "the kernel, fetched once, is cached");
+                // kept by ETag (their SHA-256): the kernel and the initrd, once each however many launches
+                assertEquals(2, cached.filter(p -> p.getFileName().toString().matches("[0-9a-f]{64}")).count(),
+                        "the kernel and initrd, fetched once, are cached");
             }
         } finally {
             MachineTest.killSession(work);

@@ -15,8 +15,9 @@ import io.javalin.http.Context;
  */
 final class Access {
     static final String SESSION_COOKIE = "bmcast_session";
-    private static final String PRINCIPAL = "bmcast.principal";
+    static final String PRINCIPAL = "bmcast.principal";
     private static final String CREDENTIAL = "bmcast.credential";
+    private static final String HOLDER = "bmcast.holder";
 
     private final AccessTokens tokens;
 
@@ -48,6 +49,23 @@ final class Access {
         SameOrigin.check(ctx, byCookie);
         ctx.attribute(PRINCIPAL, who.principal());
         ctx.attribute(CREDENTIAL, who.credential());
+        ctx.attribute(HOLDER, hash(token));
+    }
+
+    /** Who holds what a request opens (its event streams): the SHA-256 of its token, never the token itself. */
+    static String holder(Context ctx) {
+        String h = ctx.attribute(HOLDER);
+        if (h == null) throw new IllegalStateException("no token: route not behind authenticate");
+        return h;
+    }
+
+    private static String hash(String token) {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(token.strip().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new AssertionError("every JDK has SHA-256", e);
+        }
     }
 
     static Principal who(Context ctx) {

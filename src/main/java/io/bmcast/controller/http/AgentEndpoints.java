@@ -6,6 +6,10 @@ import io.bmcast.controller.ImageCatalog;
 import io.bmcast.controller.store.ImageRepository.BootFile;
 import io.bmcast.fleet.AgentProtocol;
 import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.io.OutputStream;
 
 /** What agents call: {@link AgentProtocol}'s register and heartbeat, and the images' boot files and extent maps. */
 final class AgentEndpoints {
@@ -30,18 +34,46 @@ final class AgentEndpoints {
                 ctx.future(() -> agents.heartbeat(report, credential, waitMs).thenAccept(ctx::json));
             }
         });
-        routes.get("/api/v1/images/{name}/kernel", ctx -> {
-            Access.agent(ctx);
-            ctx.contentType("application/octet-stream").result(images.bootFile(ctx.pathParam("name"), BootFile.KERNEL));
-        });
-        routes.get("/api/v1/images/{name}/initrd", ctx -> {
-            Access.agent(ctx);
-            ctx.contentType("application/octet-stream").result(images.bootFile(ctx.pathParam("name"), BootFile.INITRD));
-        });
+        routes.get("/api/v1/images/{name}/kernel", ctx -> bootFile(ctx, images, BootFile.KERNEL));
+        routes.get("/api/v1/images/{name}/initrd", ctx -> bootFile(ctx, images, BootFile.INITRD));
         routes.get("/api/v1/images/{name}/extents", ctx -> {
             Access.agent(ctx);
             ctx.json(images.extents(ctx.pathParam("name")));
         });
+    }
+
+    /**
+     * A kernel or initrd, streamed a chunk at a time with its SHA-256 as a strong ETag; a client that holds that
+     * content already ({@code If-None-Match}) gets 304 and no body. Written to the response here, not handed to
+     * Javalin as a result, so that nothing buffers the file whole.
+     */
+    private static void bootFile(Context ctx, ImageCatalog images, BootFile kind) throws IOException {
+        Access.agent(ctx);
+        ImageCatalog.BootDownload file = images.bootFile(ctx.pathParam("name"), kind);
+        String etag = "\"" + file.sha256() + "\"";
+        HttpServletResponse res = ctx.res();
+        res.setHeader("ETag", etag);
+        if (matches(ctx.header("If-None-Match"), etag)) {
+            res.setStatus(304);
+            return;
+        }
+        res.setStatus(200);
+        res.setContentType("application/octet-stream");
+        res.setContentLengthLong(file.sizeBytes());
+        OutputStream out = res.getOutputStream();
+        file.writeTo(out);
+        out.flush();
+    }
+
+    /** Whether an {@code If-None-Match} list names {@code etag} (or is {@code *}); weak tags compare by value. */
+    static boolean matches(String ifNoneMatch, String etag) {
+        if (ifNoneMatch == null) return false;
+        for (String t : ifNoneMatch.split(",")) {
+            String tag = t.strip();
+            if (tag.startsWith("W/")) tag = tag.substring(2);
+            if (tag.equals("*") || tag.equals(etag)) return true;
+        }
+        return false;
     }
 
     /** The heartbeat's {@code ?wait=MS}, a long-poll hint (absent: answer at once). */

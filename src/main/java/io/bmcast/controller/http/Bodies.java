@@ -9,8 +9,9 @@ import java.io.IOException;
 final class Bodies {
     private Bodies() {}
 
-    static <T> T json(Context ctx, Class<T> type) {
-        String body = ctx.body();
+    /** The body as {@code type}, read no further than the route's limit ({@link BodyLimits}). */
+    static <T> T json(Context ctx, Class<T> type) throws IOException {
+        String body = new String(BodyLimits.read(ctx), java.nio.charset.StandardCharsets.UTF_8);
         if (body.isBlank()) throw ControllerException.invalid("this endpoint needs a JSON body (" + type.getSimpleName() + ")");
         try {
             T value = Jackson.MAPPER.readValue(body, type);

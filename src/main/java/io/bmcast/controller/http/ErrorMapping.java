@@ -53,6 +53,7 @@ final class ErrorMapping {
             case NOT_FOUND -> 404;
             case CONFLICT -> 409;
             case UNPROCESSABLE -> 422;
+            case TOO_MANY -> 429;
             case UNAVAILABLE -> 503;
             case UNSUPPORTED_MEDIA_TYPE -> 415;
         };

@@ -34,15 +34,24 @@ final class EventEndpoints {
         String last = ctx.header("Last-Event-ID");
         long lastId = last == null || last.isBlank() ? -1 : Bodies.longHeader(last, "Last-Event-ID");
         HttpServletResponse res = ctx.res();
-        res.setStatus(200);
-        res.setContentType("text/event-stream");
-        res.setCharacterEncoding("UTF-8");
-        res.setHeader("Cache-Control", "no-cache");
-        res.setHeader("X-Accel-Buffering", "no");
-        OutputStream out = res.getOutputStream();
-        out.write(": stream of bmcast events\n\n".getBytes(StandardCharsets.UTF_8));
-        out.flush();
-        feed.follow(who, Access.credential(ctx), lastId, new EventFeed.Follower() {
+        feed.follow(who, Access.credential(ctx), Access.holder(ctx), lastId, new EventFeed.Follower() {
+            private OutputStream out;
+
+            @Override
+            public boolean open() {
+                try {
+                    out = res.getOutputStream(); // only now: a refused stream is answered as JSON by the error mapping
+                } catch (IOException gone) {
+                    return false;
+                }
+                res.setStatus(200);
+                res.setContentType("text/event-stream");
+                res.setCharacterEncoding("UTF-8");
+                res.setHeader("Cache-Control", "no-cache");
+                res.setHeader("X-Accel-Buffering", "no");
+                return write(out, ": stream of bmcast events\n\n");
+            }
+
             @Override
             public boolean send(Api.Event e) {
                 try {

@@ -7,6 +7,7 @@ import io.bmcast.controller.FleetMetrics;
 import io.bmcast.controller.FleetSummary;
 import io.bmcast.controller.ImageCatalog;
 import io.bmcast.controller.InstanceLifecycle;
+import io.bmcast.controller.Limits;
 import io.bmcast.controller.NodeAdmin;
 import io.bmcast.util.Jackson;
 import io.javalin.Javalin;
@@ -54,9 +55,10 @@ public final class HttpApi implements AutoCloseable {
      * Listens on {@code host:port}, over HTTPS when {@code tls} is given; a port in use or an unresolvable host
      * is an IOException that says so.
      */
-    public static HttpApi start(String host, int port, SSLContext tls, Services s) throws IOException {
+    public static HttpApi start(String host, int port, SSLContext tls, Services s, Limits limits) throws IOException {
         byte[] openApi = resource("/io/bmcast/controller/openapi.json");
         Access access = new Access(s.tokens());
+        BodyLimits bodies = new BodyLimits(limits);
         List<String> routes = Collections.synchronizedList(new ArrayList<>());
         Javalin app = Javalin.create(config -> {
             config.startup.showJavalinBanner = false;
@@ -72,9 +74,12 @@ public final class HttpApi implements AutoCloseable {
                 }
             }));
             if (tls != null) config.jetty.addConnector((server, http) -> HttpsConnector.create(server, http, tls, host, port));
-            config.http.maxRequestSize = 1L << 30; // a kernel and an initrd in one upload
-            config.jetty.multipartConfig.maxFileSize(1, SizeUnit.GB);
-            config.jetty.multipartConfig.maxTotalRequestSize(1, SizeUnit.GB);
+            // Bodies are read through BodyLimits; this is Javalin's own bound should anything read one otherwise.
+            config.http.maxRequestSize = limits.maxHeartbeatBody();
+            // An upload's files go to disk past 64 KiB and are streamed into the store from there, never held whole.
+            config.jetty.multipartConfig.maxFileSize(limits.maxUpload(), SizeUnit.BYTES);
+            config.jetty.multipartConfig.maxTotalRequestSize(limits.maxUpload(), SizeUnit.BYTES);
+            config.jetty.multipartConfig.maxInMemoryFileSize(64, SizeUnit.KB);
             config.staticFiles.add(sf -> {
                 sf.hostedPath = "/";
                 sf.directory = "/dashboard";
@@ -90,6 +95,7 @@ public final class HttpApi implements AutoCloseable {
                 access.authenticate(ctx);
             });
             r.before("/metrics", access::authenticate);
+            r.before(bodies::check); // after authenticate: the upload's limit depends on who sends it
             r.after("/api/v1/*", ctx -> recordLatency(ctx, s.metrics()));
             r.get("/login", access::login);
             r.get("/assets/uplot/{file}", HttpApi::uplot);

@@ -1,12 +1,10 @@
 package io.bmcast.controller.http;
 
-import io.bmcast.controller.ControllerException;
 import io.bmcast.controller.ImageCatalog;
 import io.bmcast.fleet.Api;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.UploadedFile;
-import java.io.IOException;
 import java.io.InputStream;
 
 /** Images: anyone may list them (projects launch from them); only the operator adds and removes them. */
@@ -21,8 +19,11 @@ final class ImageEndpoints {
         routes.post("/api/v1/images", ctx -> {
             Access.operator(ctx);
             if (ctx.isMultipartFormData()) {
+                parse(ctx);
                 Api.NewImage request = new Api.NewImage(ctx.formParam("name"), ctx.formParam("uri"), ctx.formParam("append"));
-                ctx.status(201).json(images.add(request, file(ctx, "kernel"), file(ctx, "initrd")));
+                try (InputStream kernel = file(ctx, "kernel"); InputStream initrd = file(ctx, "initrd")) {
+                    ctx.status(201).json(images.add(request, kernel, initrd));
+                }
             } else {
                 ctx.status(201).json(images.add(Bodies.json(ctx, Api.NewImage.class), null, null));
             }
@@ -34,13 +35,26 @@ final class ImageEndpoints {
         });
     }
 
-    private static byte[] file(Context ctx, String field) throws IOException {
-        UploadedFile f = ctx.uploadedFile(field);
-        if (f == null) return null;
-        try (InputStream in = f.content()) {
-            byte[] bytes = in.readAllBytes();
-            if (bytes.length == 0) throw ControllerException.invalid("the uploaded " + field + " is empty");
-            return bytes;
+    /**
+     * Reads the multipart body (its files to disk past 64 KiB): one past the upload limit while it streams (no
+     * declared length) is 413, a malformed one 400, either with one sentence.
+     */
+    private static void parse(Context ctx) {
+        try {
+            ctx.formParamMap();
+        } catch (Exception e) { // Jetty's ServletException comes through Kotlin undeclared
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t.getMessage() != null && t.getMessage().contains("max length exceeded")) throw BodyLimits.tooLarge(ctx);
+            }
+            Throwable root = e;
+            while (root.getCause() != null && root.getCause() != root) root = root.getCause();
+            throw io.bmcast.controller.ControllerException.invalid("the upload is not a readable multipart body: " + root.getMessage());
         }
+    }
+
+    /** An uploaded file's bytes as a stream (Jetty keeps a large part on disk), or null when it was not sent. */
+    private static InputStream file(Context ctx, String field) {
+        UploadedFile f = ctx.uploadedFile(field);
+        return f == null ? null : f.content();
     }
 }

@@ -8,7 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.LongSupplier;
 
-/** The append-only event table. */
+/** The append-only event table: rows are inserted, never updated, and pruned from the oldest end. */
 public final class EventRepository {
     private final LongSupplier clockMs;
 
@@ -61,6 +61,12 @@ public final class EventRepository {
 
     /** The newest {@code limit} events (of {@code project} when not null), oldest first. */
     public List<EventRow> latest(Tx tx, int limit, String project) throws SQLException {
+        long lowest = lowestOfNewest(tx, limit, project);
+        return lowest < 0 ? List.of() : after(tx, lowest - 1, limit, project);
+    }
+
+    /** The id of the oldest of the newest {@code limit} events (of {@code project} when not null); -1 when there are none. */
+    public long lowestOfNewest(Tx tx, int limit, String project) throws SQLException {
         String sql = "SELECT id FROM events" + (project != null ? " WHERE project = ?" : "")
                 + " ORDER BY id DESC FETCH FIRST " + limit + " ROWS ONLY";
         long lowest = Long.MAX_VALUE;
@@ -70,7 +76,42 @@ public final class EventRepository {
                 while (rs.next()) lowest = Math.min(lowest, rs.getLong(1));
             }
         }
-        return lowest == Long.MAX_VALUE ? List.of() : after(tx, lowest - 1, limit, project);
+        return lowest == Long.MAX_VALUE ? -1 : lowest;
+    }
+
+    /** Rows deleted per statement when pruning: a large backlog goes in many short transactions, not one long one. */
+    public static final int PRUNE_BATCH = 10_000;
+
+    /** Deletes up to {@link #PRUNE_BATCH} of the events recorded before {@code beforeMs} (by the at_ms index). */
+    public int pruneOlderThan(Tx tx, long beforeMs) throws SQLException {
+        return prune(tx, "at_ms < ? ORDER BY at_ms", beforeMs);
+    }
+
+    /** Deletes up to {@link #PRUNE_BATCH} of the events whose id is at most {@code upToId} (by the primary key). */
+    public int pruneUpTo(Tx tx, long upToId) throws SQLException {
+        return prune(tx, "id <= ? ORDER BY id", upToId);
+    }
+
+    private static int prune(Tx tx, String where, long bound) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE "
+                + where + " FETCH FIRST " + PRUNE_BATCH + " ROWS ONLY)")) {
+            ps.setLong(1, bound);
+            return ps.executeUpdate();
+        }
+    }
+
+    /** The newest event's id (0 when there is none). */
+    public long newestId(Tx tx) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement("SELECT MAX(id) FROM events"); ResultSet rs = ps.executeQuery()) {
+            return rs.next() ? rs.getLong(1) : 0;
+        }
+    }
+
+    /** The oldest event's id still kept (0 when there is none). */
+    public long oldestId(Tx tx) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement("SELECT MIN(id) FROM events"); ResultSet rs = ps.executeQuery()) {
+            return rs.next() ? rs.getLong(1) : 0;
+        }
     }
 
     static String clip(String s, int max) {

@@ -1,10 +1,16 @@
 package io.bmcast.controller.store;
 
+import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 
@@ -13,15 +19,21 @@ public final class ImageRepository {
     private static final String COLUMNS =
             "name, uri, size_bytes, allocated_bytes, extent_count, append, has_kernel, has_initrd, created_at";
 
+    /**
+     * A boot file's piece as stored and as a download holds it in memory: 64 KiB, so a thousand downloads at once
+     * hold 64 MiB between them however large the kernel (and a 40 MiB initrd is 640 rows, each read by key).
+     */
+    public static final int CHUNK = 64 << 10;
+
     /** A boot file's kind, as stored and as named in the API path. */
     public enum BootFile { KERNEL, INITRD }
 
     /**
      * Inserts an image with its extent map ({@code extents}: offset, length pairs) and boot files (null when
-     * absent); false when the name is taken. (Two adding one name at the same instant: the second fails with a
-     * {@link StoreException#isDuplicateKey() duplicate key}.)
+     * absent), each read from its stream a chunk at a time; false when the name is taken. (Two adding one name at
+     * the same instant: the second fails with a {@link StoreException#isDuplicateKey() duplicate key}.)
      */
-    public boolean insert(Tx tx, ImageRow image, long[] extents, byte[] kernel, byte[] initrd) throws SQLException {
+    public boolean insert(Tx tx, ImageRow image, long[] extents, InputStream kernel, InputStream initrd) throws SQLException, IOException {
         if (find(tx, image.name()).isPresent()) return false;
         try (PreparedStatement ps = tx.connection().prepareStatement(
                 "INSERT INTO images (" + COLUMNS + ", extents) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
@@ -42,12 +54,42 @@ public final class ImageRepository {
         return true;
     }
 
-    private static void putFile(Tx tx, String image, BootFile kind, byte[] content) throws SQLException {
-        try (PreparedStatement ps = tx.connection().prepareStatement("INSERT INTO image_files (image, kind, content) VALUES (?, ?, ?)")) {
+    /**
+     * Stores {@code content} as chunks of {@link #CHUNK} bytes and the file's row with its SHA-256 and length. One
+     * chunk is in memory at a time. An empty file is refused: it boots nothing.
+     */
+    private static void putFile(Tx tx, String image, BootFile kind, InputStream content) throws SQLException, IOException {
+        MessageDigest sha = sha256();
+        long size = 0;
+        try (PreparedStatement ps = tx.connection().prepareStatement("INSERT INTO boot_file_chunks (image, kind, seq, content) VALUES (?, ?, ?, ?)")) {
+            byte[] chunk = new byte[CHUNK];
+            for (int seq = 0;; seq++) {
+                int n = content.readNBytes(chunk, 0, CHUNK);
+                if (n == 0) break;
+                sha.update(chunk, 0, n);
+                size += n;
+                ps.setString(1, image);
+                ps.setString(2, wire(kind));
+                ps.setInt(3, seq);
+                ps.setBytes(4, n == CHUNK ? chunk : Arrays.copyOf(chunk, n));
+                ps.executeUpdate();
+                if (n < CHUNK) break;
+            }
+        }
+        if (size == 0) throw new EmptyFileException(wire(kind));
+        try (PreparedStatement ps = tx.connection().prepareStatement("INSERT INTO image_files (image, kind, sha256, size_bytes) VALUES (?, ?, ?, ?)")) {
             ps.setString(1, image);
-            ps.setString(2, kind.name().toLowerCase(java.util.Locale.ROOT));
-            ps.setBytes(3, content);
+            ps.setString(2, wire(kind));
+            ps.setString(3, HexFormat.of().formatHex(sha.digest()));
+            ps.setLong(4, size);
             ps.executeUpdate();
+        }
+    }
+
+    /** A boot file of no bytes was given (the transaction is rolled back). */
+    public static final class EmptyFileException extends IOException {
+        EmptyFileException(String kind) {
+            super("the uploaded " + kind + " is empty");
         }
     }
 
@@ -79,14 +121,70 @@ public final class ImageRepository {
         }
     }
 
-    public Optional<byte[]> bootFile(Tx tx, String image, BootFile kind) throws SQLException {
-        try (PreparedStatement ps = tx.connection().prepareStatement("SELECT content FROM image_files WHERE image = ? AND kind = ?")) {
+    /** A stored boot file: its SHA-256 in hex (the HTTP ETag) and its length. */
+    public record StoredFile(String sha256, long sizeBytes) {
+        public int chunks() {
+            return (int) ((sizeBytes + CHUNK - 1) / CHUNK);
+        }
+    }
+
+    public Optional<StoredFile> bootFile(Tx tx, String image, BootFile kind) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement(
+                "SELECT sha256, size_bytes FROM image_files WHERE image = ? AND kind = ? AND sha256 IS NOT NULL")) {
             ps.setString(1, image);
-            ps.setString(2, kind.name().toLowerCase(java.util.Locale.ROOT));
+            ps.setString(2, wire(kind));
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.of(new StoredFile(rs.getString(1), rs.getLong(2))) : Optional.empty();
+            }
+        }
+    }
+
+    /**
+     * Chunk {@code seq} of the boot file whose SHA-256 is {@code sha256}; empty when the file is gone or is now
+     * another (the image was removed, or removed and added again, while a download was under way).
+     */
+    public Optional<byte[]> bootFileChunk(Tx tx, String image, BootFile kind, String sha256, int seq) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement("SELECT c.content FROM boot_file_chunks c"
+                + " JOIN image_files f ON f.image = c.image AND f.kind = c.kind"
+                + " WHERE c.image = ? AND c.kind = ? AND c.seq = ? AND f.sha256 = ?")) {
+            ps.setString(1, image);
+            ps.setString(2, wire(kind));
+            ps.setInt(3, seq);
+            ps.setString(4, sha256);
             try (ResultSet rs = ps.executeQuery()) {
                 return rs.next() ? Optional.of(rs.getBytes(1)) : Optional.empty();
             }
         }
+    }
+
+    /** Boot files stored whole before V5, by image and kind: {@link #moveLegacyFile} moves each into chunks. */
+    public List<String[]> legacyFiles(Tx tx) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement("SELECT image, kind FROM image_files WHERE sha256 IS NULL");
+             ResultSet rs = ps.executeQuery()) {
+            List<String[]> out = new ArrayList<>();
+            while (rs.next()) out.add(new String[] {rs.getString(1), rs.getString(2)});
+            return out;
+        }
+    }
+
+    /** Moves one whole-stored boot file into chunks (read whole this once: it was stored whole). */
+    public void moveLegacyFile(Tx tx, String image, String kind) throws SQLException, IOException {
+        byte[] content;
+        try (PreparedStatement ps = tx.connection().prepareStatement(
+                "SELECT content FROM image_files WHERE image = ? AND kind = ? AND sha256 IS NULL")) {
+            ps.setString(1, image);
+            ps.setString(2, kind);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) return;
+                content = rs.getBytes(1);
+            }
+        }
+        try (PreparedStatement ps = tx.connection().prepareStatement("DELETE FROM image_files WHERE image = ? AND kind = ?")) {
+            ps.setString(1, image);
+            ps.setString(2, kind);
+            ps.executeUpdate();
+        }
+        putFile(tx, image, BootFile.valueOf(kind.toUpperCase(java.util.Locale.ROOT)), new java.io.ByteArrayInputStream(content));
     }
 
     /** Deletes the image and its files unless an instance that is not deleted uses it; false when refused or absent. */
@@ -106,11 +204,25 @@ public final class ImageRepository {
             ps.setString(2, name);
             if (ps.executeUpdate() != 1) return false;
         }
-        try (PreparedStatement ps = tx.connection().prepareStatement("DELETE FROM image_files WHERE image = ?")) {
-            ps.setString(1, name);
-            ps.executeUpdate();
+        for (String table : List.of("image_files", "boot_file_chunks")) {
+            try (PreparedStatement ps = tx.connection().prepareStatement("DELETE FROM " + table + " WHERE image = ?")) {
+                ps.setString(1, name);
+                ps.executeUpdate();
+            }
         }
         return true;
+    }
+
+    private static String wire(BootFile kind) {
+        return kind.name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new AssertionError("every JDK has SHA-256", e);
+        }
     }
 
     private static ImageRow row(ResultSet rs) throws SQLException {
