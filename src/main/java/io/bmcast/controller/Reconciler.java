@@ -1,15 +1,15 @@
 package io.bmcast.controller;
 
 import io.bmcast.controller.store.Database;
-import io.bmcast.controller.store.InstanceRepository;
-import io.bmcast.controller.store.NodeRepository;
-import io.bmcast.controller.store.NodeRow;
 import io.bmcast.controller.store.EventRepository;
+import io.bmcast.controller.store.InstanceRepository;
 import io.bmcast.controller.store.InstanceRow;
 import io.bmcast.controller.store.NewEvent;
+import io.bmcast.controller.store.NodeRepository;
+import io.bmcast.controller.store.NodeRow;
 import io.bmcast.fleet.InstanceState;
-import java.time.Duration;
 import io.bmcast.fleet.NodeState;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,8 +22,8 @@ import java.util.logging.Logger;
 /**
  * The periodic, level-triggered pass: nodes not heard from within the timeout go {@code offline} (their
  * instances show as {@code unknown}), instances past the deadline of a state that waits for an agent fail
- * ({@link Deadlines}), pending instances are placed when a node has freed up, and the metric gauges are refreshed. Not on the launch path: a launch places its own instances; this only picks up those
- * that found no node. A heartbeat that frees a node {@link #wake}s it.
+ * ({@link Deadlines}), pending instances are placed when a node has freed up, and the metric gauges are refreshed.
+ * Not on the launch path: a launch places its own instances; this only picks up those that found no node. A heartbeat that frees a node {@link #wake}s it.
  */
 final class Reconciler implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Reconciler.class.getName());
