@@ -228,8 +228,12 @@
       t.node = n;
       setAttr(t.el, 'data-state', n.state);
       setAttr(t.el, 'data-instance', n.instanceId || '');
+      // The operator's flags: no new instances here (maintenance), or a scrub owed before any reuse.
+      setAttr(t.el, 'data-maintenance', n.maintenance ? 'on' : '');
+      setAttr(t.el, 'data-must-scrub', n.mustScrub ? 'on' : '');
       const inst = n.instanceId ? instances.get(n.instanceId) : null;
-      setText(t.sub, n.instanceId ? shortId(n.instanceId) : n.state === 'available' ? 'free' : n.state);
+      setText(t.sub, n.instanceId ? shortId(n.instanceId) : n.mustScrub ? 'must scrub' : n.maintenance ? 'maintenance'
+          : n.state === 'available' ? 'free' : n.state);
       this.progress(t, inst && !GOING_AWAY.has(inst.state) ? inst.fractionLocal : 0);
     }
 
@@ -254,7 +258,8 @@
   }
 
   function tileTitle(n, inst) {
-    const lines = [`${n.name}: ${n.state}`,
+    const lines = [`${n.name}: ${n.state}` + (n.maintenance ? ', in maintenance (no new instances)' : '')
+      + (n.mustScrub ? ', must be scrubbed before any reuse' : ''),
       `${fmt.bytes(n.diskBytes)} disk, ${fmt.bytes(n.memoryBytes)} memory, ${n.cpus} CPUs, ${n.accel || '?'}`
       + (n.simulated ? ' (hollow)' : '')];
     if (n.instanceId) {

@@ -67,6 +67,8 @@ public final class Agent implements AutoCloseable {
     private String destroyRetryOf;
     /** The last long-poll was held and answered: poll again without waiting for the interval or a tick. */
     private boolean pollAgain;
+    /** The operator ordered a scrub and the controller has not yet heard a "not clean" report since (agent thread only). */
+    private boolean scrubOwed;
 
     public Agent(String name, Machine.Config config, ControllerClient client) {
         this.name = Objects.requireNonNull(name, "name");
@@ -148,6 +150,8 @@ public final class Agent implements AutoCloseable {
     private void step(long now) throws InterruptedException {
         // numbered when sent (see heartbeat): this one is compared with the last sent, and maybe not sent at all
         AgentProtocol.Report r = scrubbingFirst(new AgentProtocol.Report(name, 0, machine.observe(consoleAck), machine.diskClean()));
+        // An ordered scrub is acknowledged by a "not clean" report, even when the scrub took less than one tick.
+        if (scrubOwed && r.diskClean()) r = new AgentProtocol.Report(r.name(), r.seq(), r.instance(), false);
         lastReport = r;
         if (now - retryAtNs < 0) return;
         if (!registered && !register(now)) return;
@@ -253,6 +257,7 @@ public final class Agent implements AutoCloseable {
         pollAgain = waitNs > 0 && ControllerClient.pollAgain(d, waitNs, answeredNs - now);
         lastSent = r;
         lastSentNs = answeredNs;
+        if (!r.diskClean()) scrubOwed = false; // the controller has heard the scrub is under way
         directive = d;
         var inst = r.instance();
         if (inst != null && inst.id().equals(machine.instanceId())) {
@@ -280,7 +285,12 @@ public final class Agent implements AutoCloseable {
             deletedReported = false;
         }
         switch (step) {
-            case KEEP, FORGET -> {}
+            case KEEP, FORGET -> {
+                if (d.scrub() && !scrubOwed && machine.held(deletedReported) == null) {
+                    scrubOwed = true;
+                    machine.rescrub();
+                }
+            }
             case START -> {
                 deletedReported = false;
                 consoleAck = d.consoleOffset();

@@ -48,6 +48,8 @@ final class HollowNode {
     private boolean deletedReported;
     private long consoleAck;
     private long imageBytes;
+    /** An ordered scrub the controller has not yet heard under way: reported as a disk not clean until it has. */
+    private boolean scrubOwed;
 
     HollowNode(String name, HollowFleet fleet) {
         this.name = name;
@@ -169,6 +171,7 @@ final class HollowNode {
                     && InstanceState.DELETED.wire().equals(sent.instance().phase())) {
                 deletedReported = true;
             }
+            if (scrubOwed && !sent.diskClean()) scrubOwed = false; // heard: a hollow scrub takes no time
             if (d != null && d.assignment() != null && d.assignment().instanceId().equals(instanceId)) {
                 consoleAck = d.consoleOffset();
             }
@@ -181,6 +184,10 @@ final class HollowNode {
             }
             switch (step) {
                 case START -> {
+                    if (a.image() == null) {
+                        hold(a.instanceId(), InstanceState.FAILED, Machine.noImage(a.instanceId()));
+                        break;
+                    }
                     hold(a.instanceId(), null, null);
                     startedAtNs = now;
                     imageBytes = a.image() == null ? 0 : Math.max(a.image().allocatedBytes(), 0);
@@ -192,7 +199,12 @@ final class HollowNode {
                 }
                 case ADOPT_DELETED -> hold(a.instanceId(), InstanceState.DELETED, null);
                 case LOST -> hold(a.instanceId(), InstanceState.FAILED, "the agent lost the instance");
-                case KEEP, FORGET -> {}
+                case KEEP, FORGET -> {
+                    if (d != null && d.scrub() && instanceId == null && !scrubOwed) {
+                        scrubOwed = true;
+                        changed = true;
+                    }
+                }
             }
             changed |= step != Reconcile.Step.KEEP;
         }
@@ -237,7 +249,7 @@ final class HollowNode {
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e); // in memory: never
         }
-        if (instanceId == null) return new AgentProtocol.Report(name, seq, null, true);
+        if (instanceId == null) return new AgentProtocol.Report(name, seq, null, !scrubOwed);
         InstanceState phase = phase(now);
         HollowTimeline t = fleet.timeline;
         long progressAt = destroyedAtNs == NONE ? now : destroyedAtNs;

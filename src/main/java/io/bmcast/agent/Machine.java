@@ -212,6 +212,14 @@ public final class Machine implements AutoCloseable {
     /** Starts {@code id}: refuses an image larger than the disk, fetches boot files, scrubs if need be, spawns. */
     public synchronized void start(String id, ImageSpec image) {
         requireIdle();
+        if (image == null) {
+            // An assignment without its image (removed, or a controller that lost it): a clear failure, never a guess.
+            String why = noImage(id);
+            LOG.log(Level.WARNING, who + ": " + why);
+            state = state.withInstance(new AgentState.Held(id, null, 0, 0, InstanceState.FAILED.wire(), why, false));
+            save();
+            return;
+        }
         state = state.withInstance(new AgentState.Held(id, image, 0, 0, null, null, false));
         watch = null;
         save();
@@ -279,6 +287,24 @@ public final class Machine implements AutoCloseable {
         state = state.withInstance(withPhase(h, InstanceState.FAILED, reason));
         save();
         endStep();
+    }
+
+    /** Why an instance assigned without an image cannot start. */
+    public static String noImage(String id) {
+        return "instance " + id + " cannot start: the controller sent no image for it (its image was removed)";
+    }
+
+    /**
+     * The operator ordered a scrub of this idle machine: the disk counts as dirty from now (saved before the scrub
+     * begins), and is clean again only once a new scrub is verified.
+     */
+    public synchronized void rescrub() {
+        requireIdle();
+        if (state.instance() != null) throw new IllegalStateException("a scrub is ordered only on an idle machine");
+        LOG.log(Level.INFO, who + ": scrubbing again, as the operator ordered");
+        state = state.withDiskClean(false);
+        save();
+        beginScrubOnly();
     }
 
     /** The controller wants deleted an instance not held here: it is, once the disk is proved clean. */

@@ -21,6 +21,8 @@ public final class DestroyCommand implements Callable<Integer> {
     @Mixin ControllerOptions controller;
     @Parameters(paramLabel = "ID", arity = "0..*", description = "instances to destroy") List<String> ids = new ArrayList<>();
     @Option(names = "--all", description = "every instance this token sees") boolean all;
+    @Option(names = "--force", description = "operator only: delete at once even if the node is dead or silent; the node is"
+            + " then scrubbed and verified before any reuse") boolean force;
     @Option(names = "--wait", description = "return once every one is deleted (its node scrubbed)") boolean wait;
     @Option(names = "--timeout", defaultValue = "10m", paramLabel = "DURATION", description = "how long --wait waits (default ${DEFAULT-VALUE})") String timeout;
 
@@ -36,7 +38,7 @@ public final class DestroyCommand implements Callable<Integer> {
             if (targets.isEmpty()) controller.err().println("no instances to destroy");
         }
         for (String id : targets) {
-            Api.Instance i = client.delete("api/v1/instances/" + Paths.segment(id), ApiClient.INSTANCE);
+            Api.Instance i = client.delete("api/v1/instances/" + Paths.segment(id) + (force ? "?force=true" : ""), ApiClient.INSTANCE);
             controller.out().println(id + " " + (i == null ? "destroying" : i.state()));
         }
         if (wait && !targets.isEmpty()) {

@@ -85,7 +85,12 @@ public final class Main implements Callable<Integer> {
         for (Class<?> c : wanted.isEmpty() || wanted.get(0) == CommandLine.HelpCommand.class ? COMMANDS : wanted) cl.addSubcommand(c);
         // `node ls` lists the fleet's nodes; the mediator's package must not depend on the CLI, so it is added here.
         CommandLine node = cl.getSubcommands().get("node");
-        if (node != null) node.addSubcommand("ls", new NodeListCommand());
+        if (node != null) {
+            node.addSubcommand("ls", new NodeListCommand());
+            node.addSubcommand("rm", new NodeAdminCommands.Remove());
+            node.addSubcommand("maintenance", new NodeAdminCommands.Maintenance());
+            node.addSubcommand("scrub", new NodeAdminCommands.Scrub());
+        }
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setOut(new PrintWriter(out, true, StandardCharsets.UTF_8));
         cl.setErr(new PrintWriter(err, true, StandardCharsets.UTF_8));

@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
 @Command(name = "ls", mixinStandardHelpOptions = true, description = "List the fleet's nodes (operator token).")
 public final class NodeListCommand implements Callable<Integer> {
     @Mixin ControllerOptions controller;
-    @Option(names = "--json", description = "print JSON objects (name, state, ...)") boolean json;
+    @Option(names = "--json", description = "print JSON objects (name, state, maintenance, mustScrub, ...)") boolean json;
 
     @Override
     public Integer call() throws Exception {
@@ -24,7 +24,8 @@ public final class NodeListCommand implements Callable<Integer> {
         }
         Table t = new Table("NAME", "STATE", "INSTANCE", "DISK", "MEMORY", "CPUS", "ACCEL", "LAST HEARTBEAT");
         for (Api.Node n : nodes) {
-            t.row(n.name(), n.state(), n.instanceId(), Fleet.size(n.diskBytes()), Fleet.size(n.memoryBytes()), n.cpus(),
+            String state = n.state() + (n.maintenance() ? ", maintenance" : "") + (n.mustScrub() ? ", must scrub" : "");
+            t.row(n.name(), state, n.instanceId(), Fleet.size(n.diskBytes()), Fleet.size(n.memoryBytes()), n.cpus(),
                     n.simulated() ? "hollow" : n.accel(), Fleet.age(n.lastHeartbeat()));
         }
         t.print(controller.out());

@@ -32,6 +32,8 @@ public final class AgentGateway {
     private static final Logger LOG = Logger.getLogger(AgentGateway.class.getName());
     /** How long a stopping controller waits for its held heartbeats' answers; they need no database, so little. */
     private static final long STOP_WAIT_MS = 1000;
+    /** The instances.reason column's width. */
+    private static final int MAX_REASON = 2048;
 
     private final Database db;
     private final NodeRepository nodes;
@@ -214,8 +216,11 @@ public final class AgentGateway {
             signals.done(name, signal);
             // stopping: the database may be gone; the node held nothing and is told so (its next poll goes elsewhere)
             if (closing) return new Directive(null, 0);
+            // removed by the operator meanwhile: nothing to do; its next heartbeat hears that it is not registered
+            NodeRow now2 = db.read(tx -> nodes.find(tx, name)).orElse(null);
+            if (now2 == null) return new Directive(null, 0);
             liveness.heard(name, monotonicMs.getAsLong(), clockMs.getAsLong());
-            return directive(findNode(name));
+            return directive(now2);
         }, answers);
         held.add(answer);
         answer.whenComplete((d, e) -> held.remove(answer));
@@ -245,7 +250,7 @@ public final class AgentGateway {
         InstanceRow held = node.instanceId() == null ? null : db.read(tx -> instances.find(tx, node.instanceId())).orElse(null);
         NodeState to;
         if (held != null && held.state() != InstanceState.DELETED) to = held.state().isGoingAway() ? NodeState.SCRUBBING : NodeState.BUSY;
-        else to = report.diskClean() ? NodeState.AVAILABLE : NodeState.SCRUBBING;
+        else to = report.diskClean() && !node.mustScrub() ? NodeState.AVAILABLE : NodeState.SCRUBBING;
         String holder = to == NodeState.AVAILABLE ? null : node.instanceId();
         if (transitions.moveNode(node, to, holder, "node.online", "node " + node.name() + " heard from again: " + to.wire())
                 && to == NodeState.AVAILABLE) {
@@ -271,7 +276,8 @@ public final class AgentGateway {
         // verdict on the scrub comes only after it reported scrubbing, so this "failed" is the old news.
         if (stored == InstanceState.DESTROYING && phase == InstanceState.FAILED) return;
         if (stored.canMoveTo(phase)) {
-            String reason = phase == InstanceState.FAILED ? (seen.reason() == null ? "the agent reported a failure" : seen.reason()) : null;
+            String reason = phase == InstanceState.FAILED ? (seen.reason() == null ? "the agent reported a failure" : seen.reason())
+                    : stored == InstanceState.FAILED ? recovered(held, phase) : null;
             boolean deleted = phase == InstanceState.DELETED;
             if (transitions.move(held, phase, reason, diskClean, "instance " + held.id() + " " + phase.wire() + " on node "
                     + held.node() + (reason != null ? ": " + reason : "") + (deleted && !diskClean ? " (disk not yet clean)" : ""))) {
@@ -293,6 +299,16 @@ public final class AgentGateway {
             LOG.warning(msg);
             db.read(tx -> events.append(tx, new NewEvent("instance.illegal-transition", held.project(), held.id(), held.node(), msg)));
         }
+    }
+
+    /**
+     * A failed instance its agent reports running after all: the report wins (see {@link InstanceState}), and the
+     * reason keeps the failure, so {@code ps} shows both what is true now and what was believed before.
+     */
+    private static String recovered(InstanceRow held, InstanceState phase) {
+        String was = held.reason() == null ? "no reason given" : held.reason();
+        String reason = "recovered: node " + held.node() + " reports it " + phase.wire() + "; it had failed: " + was;
+        return reason.length() <= MAX_REASON ? reason : reason.substring(0, MAX_REASON - 3) + "...";
     }
 
     /**
@@ -328,6 +344,17 @@ public final class AgentGateway {
 
     /** No instance assigned (or only a deleted one): a clean disk makes the node available, a dirty one not. */
     private void applyFreeNode(NodeRow node, boolean diskClean) {
+        if (node.mustScrub()) {
+            // A clean report now may predate the operator's order; only one that follows a "not clean" proves a new scrub.
+            if (!diskClean) db.transaction(tx -> {
+                if (nodes.scrubBegun(tx, node.name(), clockMs.getAsLong())) {
+                    events.append(tx, NewEvent.node("node.scrubbing", node.name(), "node " + node.name()
+                            + " scrubbing as ordered; it is offered again once its agent reports the disk verified clean"));
+                }
+                return null;
+            });
+            return;
+        }
         if (diskClean && (node.state() == NodeState.SCRUBBING || node.state() == NodeState.FAILED)) {
             if (transitions.moveNode(node, NodeState.AVAILABLE, null, "node.available",
                     "node " + node.name() + " available: disk scrubbed and verified")) {
@@ -344,6 +371,7 @@ public final class AgentGateway {
     }
 
     private Directive directive(NodeRow node) {
+        if (node.mustScrub()) return new Directive(null, 0, true);
         if (node.instanceId() == null) return new Directive(null, 0);
         InstanceRow inst = db.read(tx -> instances.find(tx, node.instanceId())).orElse(null);
         if (inst == null || inst.state() == InstanceState.DELETED || inst.state() == InstanceState.PENDING) return new Directive(null, 0);

@@ -57,7 +57,7 @@ public final class Controller implements AutoCloseable {
             EventStreams streams = new EventStreams();
             db.onCommittedEvent(streams::publish);
             NodeRepository nodes = new NodeRepository(db.dialect());
-            InstanceRepository instances = new InstanceRepository();
+            InstanceRepository instances = new InstanceRepository(db.dialect());
             ImageRepository imageRows = new ImageRepository();
             EventRepository events = new EventRepository(clockMs);
             AccessTokens tokens = new AccessTokens(db, new TokenRepository(), clockMs);
@@ -75,13 +75,14 @@ public final class Controller implements AutoCloseable {
                     .withTlsDir(config.tlsDir());
             images.moveLegacyBootFiles();
             Reconciler reconciler = new Reconciler(db, nodes, instances, transitions, scheduler, liveness, metrics,
-                    progress, config.heartbeatTimeout().toMillis(), monotonicMs);
+                    progress, config.heartbeatTimeout().toMillis(), monotonicMs, events, config.deadlines(), clockMs);
             InstanceLifecycle lifecycle = new InstanceLifecycle(db, instances, nodes, events, images, scheduler, transitions,
                     progress, consoles, serialized, metrics, clockMs);
             AgentGateway agents = new AgentGateway(db, nodes, instances, events, transitions, images, progress, consoles,
                     liveness, serialized, metrics, reconciler::wake, signals, config.heartbeatInterval().toMillis(),
                     config.heartbeatTimeout().toMillis(), clockMs, monotonicMs);
             FleetSummary summary = new FleetSummary(db, nodes, instances, liveness, metrics, clockMs);
+            NodeAdmin nodeAdmin = new NodeAdmin(db, nodes, instances, events, transitions, liveness, signals, clockMs);
             EventFeed feed = new EventFeed(db, events, streams, config.limits(), clockMs);
             tokens.onRevoked(streams::revoke);
             Retention retention = new Retention(db, events, instances, consoles, progress, config.limits(), clockMs);
@@ -92,7 +93,7 @@ public final class Controller implements AutoCloseable {
             javax.net.ssl.SSLContext https = io.bmcast.transport.TlsCredentials.hasServerCertificate(config.tlsDir())
                     ? io.bmcast.transport.TlsCredentials.httpsServer(config.tlsDir()) : null;
             HttpApi http = HttpApi.start(config.host(), config.port(), https,
-                    new HttpApi.Services(tokens, agents, lifecycle, images, summary, feed, metrics), config.limits());
+                    new HttpApi.Services(tokens, agents, lifecycle, images, summary, feed, metrics, nodeAdmin), config.limits());
             try {
                 // Every known node gets a whole timeout from now, when its agent can first reach us: a slow
                 // start (cold JVM, busy machine) must not count against nodes that were fine all along.

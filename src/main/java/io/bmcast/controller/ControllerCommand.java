@@ -33,6 +33,23 @@ public final class ControllerCommand implements Callable<Integer> {
             description = "a node not heard from for this long is offline (default: ${DEFAULT-VALUE})")
     Duration heartbeatTimeout;
 
+    @Option(names = "--deadline-scheduled", paramLabel = "DURATION", defaultValue = "5m", converter = DurationConverter.class,
+            description = "an instance its node has not taken within this fails (default: ${DEFAULT-VALUE})")
+    Duration deadlineScheduled;
+
+    @Option(names = "--deadline-starting", paramLabel = "DURATION", defaultValue = "15m", converter = DurationConverter.class,
+            description = "an instance whose guest is not running within this fails (default: ${DEFAULT-VALUE})")
+    Duration deadlineStarting;
+
+    @Option(names = "--deadline-destroying", paramLabel = "DURATION", defaultValue = "15m", converter = DurationConverter.class,
+            description = "a destroy its node has not begun within this fails, and the node with it; on an offline node it "
+                    + "waits for the agent or destroy --force (default: ${DEFAULT-VALUE})")
+    Duration deadlineDestroying;
+
+    @Option(names = "--deadline-scrubbing", paramLabel = "DURATION", defaultValue = "24h", converter = DurationConverter.class,
+            description = "a scrub not reported verified within this fails, and the node with it (default: ${DEFAULT-VALUE})")
+    Duration deadlineScrubbing;
+
     @Option(names = "--tls-dir", paramLabel = "DIR",
             description = {"TLS files in QEMU's layout. With server-cert.pem and server-key.pem: HTTPS (TLS 1.2+) for the API and dashboard.",
                     "With ca-cert.pem (and client-cert.pem, client-key.pem if the image server verifies clients): reading nbds:// images."})
@@ -82,6 +99,7 @@ public final class ControllerCommand implements Callable<Integer> {
                 .withJdbcUrl(db)
                 .withHeartbeatTimeout(heartbeatTimeout)
                 .withSerialized(serialized)
+                .withDeadlines(new Deadlines(deadlineScheduled, deadlineStarting, deadlineDestroying, deadlineScrubbing))
                 .withTlsDir(tlsDir == null ? null : tlsDir.toAbsolutePath());
         Controller controller;
         try {

@@ -16,9 +16,10 @@ import java.util.Objects;
  * @param serialized the pre-Swift-Birth toolstack (one launch at a time, metadata re-read per launch)
  * @param tlsDir TLS client credentials for reading {@code nbds://} images' metadata (ca-cert.pem...); null for none
  * @param limits request sizes, retention and caps
+ * @param deadlines how long an instance may wait for its agent in each state before it fails
  */
 public record ControllerConfig(String host, int port, Path dataDir, String jdbcUrl, Duration heartbeatTimeout,
-        Duration heartbeatInterval, boolean serialized, Path tlsDir, Limits limits) {
+        Duration heartbeatInterval, boolean serialized, Path tlsDir, Limits limits, Deadlines deadlines) {
 
     public ControllerConfig {
         Objects.requireNonNull(host, "host");
@@ -26,6 +27,7 @@ public record ControllerConfig(String host, int port, Path dataDir, String jdbcU
         Objects.requireNonNull(heartbeatTimeout, "heartbeatTimeout");
         Objects.requireNonNull(heartbeatInterval, "heartbeatInterval");
         Objects.requireNonNull(limits, "limits");
+        Objects.requireNonNull(deadlines, "deadlines");
         if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be 0..65535, not " + port);
         if (heartbeatTimeout.isNegative() || heartbeatTimeout.isZero()) throw new IllegalArgumentException("the heartbeat timeout must be positive");
         if (heartbeatInterval.isNegative() || heartbeatInterval.isZero()) throw new IllegalArgumentException("the heartbeat interval must be positive");
@@ -36,35 +38,39 @@ public record ControllerConfig(String host, int port, Path dataDir, String jdbcU
 
     /** 127.0.0.1 on any free port, H2 under {@code dataDir}, 5 s timeout, 1 s heartbeats, not serialized, {@link Limits#DEFAULTS}. */
     public static ControllerConfig defaults(Path dataDir) {
-        return new ControllerConfig("127.0.0.1", 0, dataDir, null, DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, false, null, Limits.DEFAULTS);
+        return new ControllerConfig("127.0.0.1", 0, dataDir, null, DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, false, null, Limits.DEFAULTS, Deadlines.DEFAULTS);
     }
 
     public ControllerConfig withListen(String host, int port) {
-        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, serialized, tlsDir, limits);
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, serialized, tlsDir, limits, deadlines);
     }
 
     public ControllerConfig withJdbcUrl(String url) {
-        return new ControllerConfig(host, port, dataDir, url, heartbeatTimeout, heartbeatInterval, serialized, tlsDir, limits);
+        return new ControllerConfig(host, port, dataDir, url, heartbeatTimeout, heartbeatInterval, serialized, tlsDir, limits, deadlines);
     }
 
     public ControllerConfig withHeartbeatTimeout(Duration d) {
-        return new ControllerConfig(host, port, dataDir, jdbcUrl, d, heartbeatInterval, serialized, tlsDir, limits);
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, d, heartbeatInterval, serialized, tlsDir, limits, deadlines);
     }
 
     public ControllerConfig withHeartbeatInterval(Duration d) {
-        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, d, serialized, tlsDir, limits);
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, d, serialized, tlsDir, limits, deadlines);
     }
 
     public ControllerConfig withTlsDir(Path dir) {
-        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, serialized, dir, limits);
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, serialized, dir, limits, deadlines);
     }
 
     public ControllerConfig withLimits(Limits l) {
-        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, serialized, tlsDir, l);
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, serialized, tlsDir, l, deadlines);
+    }
+
+    public ControllerConfig withDeadlines(Deadlines d) {
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, serialized, tlsDir, limits, d);
     }
 
     public ControllerConfig withSerialized(boolean on) {
-        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, on, tlsDir, limits);
+        return new ControllerConfig(host, port, dataDir, jdbcUrl, heartbeatTimeout, heartbeatInterval, on, tlsDir, limits, deadlines);
     }
 
     /**

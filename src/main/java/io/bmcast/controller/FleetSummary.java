@@ -38,7 +38,8 @@ public final class FleetSummary {
     private Api.Node view(NodeRow n) {
         var beat = liveness.lastHeartbeat(n.name());
         return new Api.Node(n.name(), n.state().wire(), n.diskBytes(), n.memoryBytes(), n.cpus(), n.accel(), n.simulated(),
-                n.instanceId(), beat.isPresent() ? Views.time(beat.getAsLong()) : null, Views.time(n.registeredAt()));
+                n.instanceId(), beat.isPresent() ? Views.time(beat.getAsLong()) : null, Views.time(n.registeredAt()), n.maintenance(),
+                n.mustScrub());
     }
 
     /** Counts by state (a project's instances only, for a project) and the last minute's rates. */

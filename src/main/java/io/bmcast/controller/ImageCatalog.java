@@ -193,13 +193,19 @@ public final class ImageCatalog {
 
     /** Removes an image no live instance uses. */
     public void delete(String name) {
-        boolean deleted = db.transaction(tx -> {
-            if (images.find(tx, name).isEmpty()) throw ControllerException.notFound("no image named '" + name + "'");
-            int live = instances.liveUsing(tx, name);
-            if (live > 0 || !images.deleteUnused(tx, name)) return false;
-            events.append(tx, new NewEvent("image.deleted", null, null, null, "image " + name + " removed"));
-            return true;
-        });
+        boolean deleted;
+        try {
+            deleted = db.transaction(tx -> {
+                if (images.find(tx, name).isEmpty()) throw ControllerException.notFound("no image named '" + name + "'");
+                int live = instances.liveUsing(tx, name);
+                if (live > 0 || !images.deleteUnused(tx, name)) return false;
+                events.append(tx, new NewEvent("image.deleted", null, null, null, "image " + name + " removed"));
+                return true;
+            });
+        } catch (StoreException e) {
+            if (!e.isForeignKey()) throw e;
+            deleted = false; // a launch of it committed first: the foreign key keeps the image for its instances
+        }
         if (!deleted) {
             int live = db.read(tx -> instances.liveUsing(tx, name));
             throw ControllerException.conflict("image '" + name + "' is used by " + live + " instance" + (live == 1 ? "" : "s")

@@ -7,6 +7,7 @@ import io.bmcast.controller.store.InstanceRepository;
 import io.bmcast.controller.store.InstanceRow;
 import io.bmcast.controller.store.NewEvent;
 import io.bmcast.controller.store.NodeRepository;
+import io.bmcast.controller.store.StoreException;
 import io.bmcast.fleet.Api;
 import io.bmcast.fleet.InstanceState;
 import io.bmcast.util.Units;
@@ -90,15 +91,21 @@ public final class InstanceLifecycle {
     private List<String> create(ImageRow image, String project, int count) {
         List<String> ids = new ArrayList<>(count);
         for (int i = 0; i < count; i++) ids.add(newId());
-        boolean created = db.transaction(tx -> {
-            long now = clockMs.getAsLong();
-            for (String id : ids) {
-                if (!instances.insertPending(tx, id, project, image.name(), now)) return false;
-                events.append(tx, new NewEvent("instance.pending", project, id, null, "instance " + id + " of image "
-                        + image.name() + " launched in project " + project));
-            }
-            return true;
-        });
+        boolean created;
+        try {
+            created = db.transaction(tx -> {
+                long now = clockMs.getAsLong();
+                for (String id : ids) {
+                    if (!instances.insertPending(tx, id, project, image.name(), now)) return false;
+                    events.append(tx, new NewEvent("instance.pending", project, id, null, "instance " + id + " of image "
+                            + image.name() + " launched in project " + project));
+                }
+                return true;
+            });
+        } catch (StoreException e) {
+            if (!e.isForeignKey()) throw e;
+            created = false; // the image's removal committed first: its row is gone, and so is this launch
+        }
         if (!created) throw ControllerException.notFound("no image named '" + image.name() + "' (it was removed)");
         return ids;
     }
@@ -135,8 +142,27 @@ public final class InstanceLifecycle {
 
     /** Asks for an instance's end: power off, scrub, delete. Asking again while it goes away changes nothing. */
     public Api.Instance destroy(Principal who, String id) {
+        return destroy(who, id, false);
+    }
+
+    /**
+     * As {@link #destroy(Principal, String)}; with {@code force} (the operator only), the instance is deleted at once
+     * even if its node is dead, and the node must be scrubbed and verified before any reuse.
+     */
+    public Api.Instance destroy(Principal who, String id, boolean force) {
+        if (force && !who.isOperator()) throw ControllerException.forbidden("destroy --force needs the operator's token");
         for (int attempt = 0; attempt < 10; attempt++) {
             InstanceRow inst = visible(who, id);
+            if (force) {
+                if (inst.state() == InstanceState.DELETED) return Views.instance(inst, progress);
+                if (transitions.forceDelete(inst, "deleted by the operator (destroy --force) while " + inst.state().wire()
+                        + (inst.node() != null ? " on node " + inst.node() : ""))) {
+                    progress.forget(id);
+                    metrics.destroyed(clockMs.getAsLong());
+                    return get(who, id);
+                }
+                continue;
+            }
             if (inst.state().isGoingAway()) return Views.instance(inst, progress);
             boolean holdsNode = inst.node() != null && db.read(tx -> nodes.find(tx, inst.node()))
                     .map(n -> id.equals(n.instanceId())).orElse(false);

@@ -43,6 +43,13 @@ public final class Liveness {
         reportedOffline.put(node, Boolean.TRUE);
     }
 
+    /** The node was removed: it is no longer watched (heard again, it is a new registration). */
+    public void forget(String node) {
+        lastHeard.remove(node);
+        reportedOffline.remove(node);
+        lastHeartbeatWallMs.remove(node);
+    }
+
     /** The wall-clock time of the node's last heartbeat since this controller started. */
     public OptionalLong lastHeartbeat(String node) {
         Long at = lastHeartbeatWallMs.get(node);

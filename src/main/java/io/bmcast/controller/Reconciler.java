@@ -1,10 +1,15 @@
 package io.bmcast.controller;
 
 import io.bmcast.controller.store.Database;
+import io.bmcast.controller.store.EventRepository;
 import io.bmcast.controller.store.InstanceRepository;
+import io.bmcast.controller.store.InstanceRow;
+import io.bmcast.controller.store.NewEvent;
 import io.bmcast.controller.store.NodeRepository;
 import io.bmcast.controller.store.NodeRow;
+import io.bmcast.fleet.InstanceState;
 import io.bmcast.fleet.NodeState;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -16,13 +21,15 @@ import java.util.logging.Logger;
 
 /**
  * The periodic, level-triggered pass: nodes not heard from within the timeout go {@code offline} (their
- * instances show as {@code unknown}), pending instances are placed when a node has freed up, and the metric
- * gauges are refreshed. Not on the launch path: a launch places its own instances; this only picks up those
- * that found no node. A heartbeat that frees a node {@link #wake}s it.
+ * instances show as {@code unknown}), instances past the deadline of a state that waits for an agent fail
+ * ({@link Deadlines}), pending instances are placed when a node has freed up, and the metric gauges are refreshed.
+ * Not on the launch path: a launch places its own instances; this only picks up those that found no node. A heartbeat that frees a node {@link #wake}s it.
  */
 final class Reconciler implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Reconciler.class.getName());
     private static final int PENDING_BATCH = 500;
+    /** Overdue instances handled per state and pass; the rest wait for the next pass. */
+    private static final int DEADLINE_BATCH = 500;
 
     private final Database db;
     private final NodeRepository nodes;
@@ -34,6 +41,9 @@ final class Reconciler implements AutoCloseable {
     private final long timeoutMs;
     private final long periodMs;
     private final LongSupplier monotonicMs;
+    private final LongSupplier clockMs;
+    private final Deadlines deadlines;
+    private final EventRepository events;
     private final ProgressBoard progress;
     private final Semaphore wake = new Semaphore(0);
     /** When progress was last written (reconciler thread only). */
@@ -42,8 +52,12 @@ final class Reconciler implements AutoCloseable {
     private volatile boolean closed;
 
     Reconciler(Database db, NodeRepository nodes, InstanceRepository instances, Transitions transitions, Scheduler scheduler,
-            Liveness liveness, FleetMetrics metrics, ProgressBoard progress, long timeoutMs, LongSupplier monotonicMs) {
+            Liveness liveness, FleetMetrics metrics, ProgressBoard progress, long timeoutMs, LongSupplier monotonicMs,
+            EventRepository events, Deadlines deadlines, LongSupplier clockMs) {
         this.db = db;
+        this.events = events;
+        this.deadlines = deadlines;
+        this.clockMs = clockMs;
         this.progress = progress;
         this.nodes = nodes;
         this.instances = instances;
@@ -86,6 +100,7 @@ final class Reconciler implements AutoCloseable {
 
     void reconcile() {
         markSilentNodesOffline();
+        expireDeadlines();
         placePending();
         writeProgress();
         metrics.counts(db.read(nodes::countByState), db.read(tx -> instances.countByShownState(tx, null)));
@@ -102,6 +117,40 @@ final class Reconciler implements AutoCloseable {
                     + " offline: no heartbeat for " + timeoutMs + " ms" + (node.instanceId() != null
                             ? "; instance " + node.instanceId() + " is unknown until it reports again" : ""))) {
                 liveness.reportedOffline(name);
+            }
+        }
+    }
+
+    /**
+     * Instances that waited for their agent longer than their state's deadline fail, with a reason naming it. A destroy
+     * whose node is offline does not: failing it would let go of a disk that may still hold the tenant's data. It
+     * stays, with a reason saying so, until its agent is back or the operator forces it out.
+     */
+    private void expireDeadlines() {
+        long now = clockMs.getAsLong();
+        for (InstanceState state : InstanceState.values()) {
+            if (!state.waitsForAgent()) continue;
+            Duration limit = deadlines.of(state);
+            for (InstanceRow inst : db.read(tx -> instances.overdue(tx, state, now - limit.toMillis(), DEADLINE_BATCH))) {
+                String deadline = "the " + state.wire() + " deadline (" + Deadlines.show(limit) + ")";
+                if (state.isGoingAway() && inst.nodeState() == NodeState.OFFLINE) {
+                    String why = "node " + inst.node() + " is offline past " + deadline + ": its disk cannot be scrubbed;"
+                            + " the operator frees this instance with destroy --force (the node is then scrubbed before any reuse)";
+                    if (!why.equals(inst.reason())) db.transaction(tx -> {
+                        if (instances.note(tx, inst.id(), state, why)) {
+                            events.append(tx, new NewEvent("instance.stuck", inst.project(), inst.id(), inst.node(), "instance " + inst.id() + ": " + why));
+                        }
+                        return null;
+                    });
+                    continue;
+                }
+                String why = switch (state) {
+                    case SCHEDULED -> "node " + inst.node() + " did not take it within " + deadline;
+                    case STARTING -> "its guest was not running within " + deadline;
+                    case DESTROYING -> "node " + inst.node() + " did not begin the destroy within " + deadline;
+                    default -> "node " + inst.node() + " did not report its scrub verified within " + deadline;
+                };
+                transitions.move(inst, InstanceState.FAILED, why, false, "instance " + inst.id() + " failed: " + why);
             }
         }
     }

@@ -60,12 +60,24 @@ final class Transitions {
     boolean move(InstanceRow inst, InstanceState to, String reason, boolean diskClean, String message) {
         check(inst, to);
         long now = clockMs.getAsLong();
-        return db.transaction(tx -> {
-            if (!instances.move(tx, inst.id(), inst.state(), to, reason, now)) return false;
-            if (inst.node() != null) moveNode(tx, inst, to, diskClean, now);
-            events.append(tx, new NewEvent("instance." + to.wire(), inst.project(), inst.id(), inst.node(), message));
-            return true;
-        });
+        boolean recovering = inst.state() == InstanceState.FAILED && !to.isGoingAway() && to != InstanceState.FAILED;
+        try {
+            return db.transaction(tx -> {
+                if (!instances.move(tx, inst.id(), inst.state(), to, reason, now)) return false;
+                // A failed instance comes back to life only on the node that still holds it. One that failed on its way
+                // out (a scrub not verified, a destroy past its deadline) let go of its node then: the tenant asked
+                // for it to go, and a late report from a concurrent heartbeat must not bring it back (checked after
+                // the update, which waits for any transition of this row in flight, so its node change is seen).
+                if (recovering && !nodes.find(tx, inst.node()).map(n -> inst.id().equals(n.instanceId())).orElse(false)) {
+                    throw new Changed();
+                }
+                if (inst.node() != null) moveNode(tx, inst, to, diskClean, now);
+                events.append(tx, new NewEvent("instance." + to.wire(), inst.project(), inst.id(), inst.node(), message));
+                return true;
+            });
+        } catch (Changed e) {
+            return false;
+        }
     }
 
     private void moveNode(Tx tx, InstanceRow inst, InstanceState to, boolean diskClean, long now) throws SQLException {
@@ -100,6 +112,63 @@ final class Transitions {
                         case FAILED -> ": the scrub after instance " + inst.id() + " could not be verified";
                         default -> "";
                     }));
+        }
+    }
+
+    /**
+     * The operator's {@code destroy --force}: {@code inst} (as read) is deleted now, whatever its node does. The node
+     * that held it lets go of it and owes a verified scrub before any reuse: {@code scrubbing} (or still
+     * {@code offline}: when its agent is back it is told to scrub). False when the instance or its node changed
+     * meanwhile (nothing changed; read again).
+     */
+    boolean forceDelete(InstanceRow inst, String reason) {
+        if (!inst.state().canBeForced()) throw ControllerException.conflict("instance " + inst.id() + " is " + inst.state().wire());
+        long now = clockMs.getAsLong();
+        try {
+            return db.transaction(tx -> {
+                if (!instances.move(tx, inst.id(), inst.state(), InstanceState.DELETED, reason, now)) return false;
+                events.append(tx, new NewEvent("instance.deleted", inst.project(), inst.id(), inst.node(), "instance " + inst.id()
+                        + " deleted by the operator (destroy --force), from " + inst.state().wire()
+                        + (inst.node() != null ? " on node " + inst.node() : "")));
+                NodeRow node = inst.node() == null ? null : nodes.find(tx, inst.node()).orElse(null);
+                // Only the node that still holds it can hold its data: a node freed earlier was freed by a verified scrub.
+                if (node != null && inst.id().equals(node.instanceId())) requireScrub(tx, node, inst.id(), now);
+                return true;
+            });
+        } catch (Changed e) {
+            return false;
+        }
+    }
+
+    /**
+     * The operator's {@code node scrub}: the node (holding nothing, or only a deleted instance) owes a verified scrub
+     * before it is offered again. False when it changed meanwhile.
+     */
+    boolean requireScrub(NodeRow node) {
+        long now = clockMs.getAsLong();
+        try {
+            return db.transaction(tx -> {
+                requireScrub(tx, node, node.instanceId(), now);
+                return true;
+            });
+        } catch (Changed e) {
+            return false;
+        }
+    }
+
+    private void requireScrub(Tx tx, NodeRow node, String holder, long now) throws SQLException {
+        NodeState to = node.state() == NodeState.OFFLINE ? NodeState.OFFLINE : NodeState.SCRUBBING;
+        if (to != node.state()) check(node, to);
+        if (!nodes.requireScrub(tx, node.name(), node.state(), holder, to, now)) throw new Changed();
+        events.append(tx, NewEvent.node("node.must-scrub", node.name(), "node " + node.name() + " must be scrubbed and verified"
+                + " before any reuse" + (holder != null ? " (it held instance " + holder + ")" : "")
+                + (to == NodeState.OFFLINE ? "; its agent is told so when it is back" : "")));
+    }
+
+    /** Rolls a transaction back when a row it read changed before its conditional update. */
+    private static final class Changed extends RuntimeException {
+        Changed() {
+            super(null, null, false, false);
         }
     }
 

@@ -75,8 +75,14 @@ public final class AgentProtocol {
      *                   disk should be (or stay) scrubbed
      * @param consoleOffset how many console bytes of the assigned instance the controller holds: the agent
      *                      sends from there on
+     * @param scrub the operator ordered a scrub (no assignment then): scrub and verify the disk again even if it
+     *              is believed clean, and report the disk not clean until the controller has heard that once
      */
-    public record Directive(Assignment assignment, long consoleOffset) {}
+    public record Directive(Assignment assignment, long consoleOffset, boolean scrub) {
+        public Directive(Assignment assignment, long consoleOffset) {
+            this(assignment, consoleOffset, false);
+        }
+    }
 
     /**
      * @param desired {@code running} (start it if not yet, keep it) or {@code deleted} (power off, stop the

@@ -34,8 +34,16 @@ import java.util.List;
 public final class Api {
     private Api() {}
 
+    /**
+     * @param maintenance the operator took it out of scheduling (what it runs keeps running)
+     * @param mustScrub it owes a verified scrub before any reuse (destroy --force, node scrub)
+     */
     public record Node(String name, String state, long diskBytes, long memoryBytes, int cpus, String accel,
-            boolean simulated, String instanceId, String lastHeartbeat, String registeredAt) {}
+            boolean simulated, String instanceId, String lastHeartbeat, String registeredAt, boolean maintenance,
+            boolean mustScrub) {}
+
+    /** {@code POST /api/v1/nodes/{name}/maintenance}: on or off. */
+    public record Maintenance(boolean on) {}
 
     public record Image(String name, String uri, long sizeBytes, long allocatedBytes, boolean hasKernel,
             boolean hasInitrd, String append, String createdAt) {}

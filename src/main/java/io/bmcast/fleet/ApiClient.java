@@ -69,7 +69,8 @@ public final class ApiClient {
         byte[] json = Jackson.MAPPER.writeValueAsBytes(body);
         HttpRequest.Builder r = request(path).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofByteArray(json));
-        return Jackson.MAPPER.readValue(send(r, path), type);
+        byte[] answer = send(r, path);
+        return answer.length == 0 || type == null ? null : Jackson.MAPPER.readValue(answer, type);
     }
 
     public <T> T delete(String path, TypeReference<T> type) throws IOException {

@@ -12,7 +12,20 @@ import java.util.Set;
  *     │           │           │            │              │             │
  *     └───────────┴───────────┴────────────┴──────────────┴─────────────┴─► destroying ─► scrubbing ─► deleted
  *  any live state ─► failed (with a reason) ─► destroying
+ *  failed ─► starting | streaming | devirtualized | stopped   (its agent reports the guest running after all)
+ *  any but deleted ─► deleted by the operator's destroy --force (its node must be scrubbed before any reuse)
  * </pre>
+ *
+ * A failed instance whose agent later reports it running follows the report: a failure the controller inferred (a
+ * deadline passed, a report went missing) is a guess from silence, and the agent's report is what it sees now. The
+ * failure stays in the events and in the reason ("was failed: ..."), so nothing is hidden; a tenant who wants it
+ * gone destroys it as any other.
+ *
+ * The states that wait for an agent ({@link #waitsForAgent()}) have deadlines (the controller's configuration): a
+ * scheduled instance its node never takes, a start that never gets the guest running, a destroy or scrub its node
+ * never confirms. On expiry the instance fails with a reason naming the deadline, except a destroy on an offline
+ * node: its disk may still hold the tenant's data, so it stays visible with a reason until its agent is back or
+ * the operator forces it out ({@link #canBeForced()}).
  *
  * Agents report what they observe, level-triggered, so a busy controller may see a phase skipped (scheduled,
  * then devirtualized): the table allows those forward jumps.
@@ -49,13 +62,23 @@ public enum InstanceState {
             case STOPPED -> EnumSet.of(DESTROYING, FAILED);
             case DESTROYING -> EnumSet.of(SCRUBBING, DELETED, FAILED);
             case SCRUBBING -> EnumSet.of(DELETED, FAILED);
-            case FAILED -> EnumSet.of(DESTROYING, SCRUBBING, DELETED);
+            case FAILED -> EnumSet.of(DESTROYING, SCRUBBING, DELETED, STARTING, STREAMING, DEVIRTUALIZED, STOPPED);
             case DELETED, UNKNOWN -> EnumSet.noneOf(InstanceState.class);
         };
     }
 
     public boolean canMoveTo(InstanceState to) {
         return next().contains(to);
+    }
+
+    /** A state that lasts only until an agent acts: it has a deadline. */
+    public boolean waitsForAgent() {
+        return this == SCHEDULED || this == STARTING || this == DESTROYING || this == SCRUBBING;
+    }
+
+    /** The operator's {@code destroy --force} may delete an instance in this state at once, whatever its node does. */
+    public boolean canBeForced() {
+        return this != DELETED && this != UNKNOWN;
     }
 
     /** The guest runs (or ran): what {@code launch --wait running} waits for. */

@@ -15,6 +15,15 @@ import java.util.Set;
  *
  * A node is {@code available} only after its agent has verified its disk is scrubbed: no tenant ever
  * receives a node whose scrub was not verified.
+ *
+ * <p>Two operator flags sit beside the state, not in it, because they do not change what the machine does now:
+ * <ul>
+ * <li>{@code maintenance}: the node gets no new instance; what it runs keeps running, and it scrubs as usual.
+ * <li>{@code must scrub}: an instance was forced off it ({@code destroy --force}), or the operator asked for a
+ *     re-scrub ({@code node scrub}). It is {@code scrubbing} (or {@code offline} until its agent is back) and its
+ *     agent is told to scrub; its agent's "clean" counts only after it has reported the scrub under way.
+ * </ul>
+ * A node is offered to a tenant only when it is {@code available}, not in maintenance and owes no scrub.
  */
 public enum NodeState {
     AVAILABLE, BUSY, SCRUBBING, OFFLINE, FAILED;

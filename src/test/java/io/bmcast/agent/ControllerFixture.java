@@ -100,6 +100,17 @@ final class ControllerFixture implements AutoCloseable {
         return send(request("/api/v1/instances/" + id + "/console").GET(), 200);
     }
 
+    /** The operator's {@code node scrub NAME}. */
+    void orderScrub(String node) throws Exception {
+        send(request("/api/v1/nodes/" + node + "/scrub").header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{}")), 202);
+    }
+
+    /** Every event's message, oldest first. */
+    String eventsText() throws Exception {
+        return send(request("/api/v1/events?after=0&limit=1000").GET(), 200);
+    }
+
     private <T> T post(String path, Object json, int status, Class<T> type) throws Exception {
         String body = send(request(path).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofByteArray(Jackson.MAPPER.writeValueAsBytes(json))), status);

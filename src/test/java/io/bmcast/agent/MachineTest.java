@@ -124,6 +124,34 @@ class MachineTest {
         }
     }
 
+    @Test
+    @Timeout(60)
+    void anAssignmentWithoutAnImageFailsWithAClearReason() throws Exception {
+        Machine.Config config = new Machine.Config(tmp.resolve("w"), null, GIB, 256L << 20, Duration.ofSeconds(1), List.of());
+        try (Machine m = new Machine(config, "machine", spec -> new BootSource.Local(null, null)).open()) {
+            m.start("i-orphan", null);
+            InstanceReport r = await(m, p -> p == InstanceState.FAILED);
+            assertTrue(r.reason().contains("i-orphan") && r.reason().contains("image was removed"), r.reason());
+            assertTrue(m.diskClean() || !Files.exists(tmp.resolve("w/instance")), "nothing was started");
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    void anOrderedScrubCountsTheDiskDirtyUntilANewScrubIsVerified() throws Exception {
+        Machine.Config config = new Machine.Config(tmp.resolve("w"), null, GIB, 256L << 20, Duration.ofSeconds(1), List.of());
+        try (Machine m = new Machine(config, "machine", spec -> new BootSource.Local(null, null)).open()) {
+            assertTrue(m.diskClean(), "a disk this agent created is clean");
+            assertEquals(null, m.lastScrub());
+            m.rescrub();
+            assertFalse(m.diskClean(), "not clean from the order on");
+            for (int i = 0; i < 600 && !m.diskClean(); i++) Thread.sleep(50);
+            assertTrue(m.diskClean(), "the scrub never finished");
+            assertNotNull(m.lastScrub());
+            assertTrue(m.lastScrub().clean());
+        }
+    }
+
     /** Pieces of the image's test data (pseudo-random, so they occur nowhere else). */
     static List<byte[]> needles(GuestImage guest) throws Exception {
         List<byte[]> out = new ArrayList<>();

@@ -174,6 +174,50 @@ class FleetCliTest {
     }
 
     @Test
+    void anOperatorPutsANodeInMaintenanceScrubsItRemovesItAndForcesAnInstanceOut() throws Exception {
+        for (String sub : List.of("rm", "maintenance", "scrub")) {
+            Run help = MainTest.bmcast("node", sub, "--help");
+            assertEquals(0, help.rc(), help.err());
+            assertTrue(help.out().contains("Usage:") && help.out().contains("NAME"), help.out());
+        }
+        for (String[] command : new String[][] {{"node", "rm", "nope"}, {"node", "scrub", "nope"}, {"node", "maintenance", "nope", "on"}}) {
+            String err = operator.fails(1, command);
+            assertTrue(err.contains("no node nope"), err);
+        }
+        assertTrue(operator.fails(2, "node", "maintenance", "hollow-0", "maybe").contains("'on' or 'off'"));
+        String node = operator.nodes().getFirst().name();
+
+        // maintenance: no new instance lands there, and `node ls` says so
+        assertEquals(node + " maintenance on", operator.ok("node", "maintenance", node, "on").strip());
+        assertTrue(operator.nodes().stream().anyMatch(n -> n.name().equals(node) && n.maintenance()));
+        assertTrue(operator.ok("node", "ls").lines().anyMatch(l -> l.startsWith(node + " ") && l.contains("maintenance")));
+        List<String> ids = operator.ok("launch", "--image", "small", "--count", String.valueOf(NODES - 1), "--wait", "running").lines().toList();
+        assertTrue(operator.ps().stream().noneMatch(i -> node.equals(i.node())), "an instance went to the node in maintenance");
+        operator.ok("destroy", "--all", "--wait");
+        operator.ok("node", "maintenance", node, "off");
+        assertFalse(operator.nodes().stream().anyMatch(n -> n.name().equals(node) && n.maintenance()));
+
+        // an ordered scrub: the (hollow) agent scrubs again and the node comes back only after it says so
+        operator.ok("node", "scrub", node);
+        Cli.await(WAIT, node + " available again after its ordered scrub", operator::nodes,
+                n -> n.stream().anyMatch(x -> x.name().equals(node) && "available".equals(x.state()) && !x.mustScrub()));
+        assertTrue(operator.ok("events", "--json", "--limit", "1000").contains("scrubbing as ordered"));
+
+        // destroy --force: the operator's only; the instance goes at once, its node scrubs before reuse
+        Cli blue = operator.withToken(operator.ok("token", "create", "--project", "green").strip(), tmp.resolve("green.token"));
+        String id = blue.ok("launch", "--image", "small", "--wait", "running").strip();
+        assertTrue(blue.fails(1, "destroy", id, "--force").contains("operator"));
+        assertEquals(id + " deleted", operator.ok("destroy", id, "--force").strip());
+        Cli.await(WAIT, "every node available after the forced destroy", operator::nodes,
+                n -> n.stream().allMatch(x -> "available".equals(x.state()) && !x.mustScrub()));
+
+        // rm: the name is free; a live agent with that name registers again as a new node
+        assertEquals(node + " removed", operator.ok("node", "rm", node).strip());
+        Cli.await(WAIT, node + " registered again", operator::nodes, n -> n.stream().anyMatch(x -> x.name().equals(node)));
+        assertTrue(ids.size() == NODES - 1);
+    }
+
+    @Test
     void destroyOfAnUnknownOrDeletedInstance() {
         String unknown = operator.fails(1, "destroy", "i-0000000000000000");
         assertTrue(unknown.contains("no instance i-0000000000000000"), unknown);

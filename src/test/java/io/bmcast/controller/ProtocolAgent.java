@@ -128,6 +128,16 @@ final class ProtocolAgent {
         diskClean = true;
     }
 
+    /** The disk is being scrubbed (as an agent reports during an ordered scrub). */
+    void dirty() {
+        diskClean = false;
+    }
+
+    /** The scrub verified, with no instance held. */
+    void clean() {
+        diskClean = true;
+    }
+
     /** Nothing runs any more (the agent dropped the deleted instance). */
     void forget() {
         instanceId = null;

@@ -3,17 +3,34 @@ package io.bmcast.controller.http;
 import io.bmcast.controller.AccessTokens;
 import io.bmcast.controller.FleetMetrics;
 import io.bmcast.controller.FleetSummary;
+import io.bmcast.controller.NodeAdmin;
 import io.bmcast.fleet.Api;
 import io.javalin.config.RoutesConfig;
 
-/** Nodes, the dashboard's summary, tokens (made, listed, revoked), login codes and the Prometheus metrics. */
+/** Nodes (list, remove, maintenance, scrub), the dashboard's summary, tokens (made, listed, revoked), login codes and the
+ * Prometheus metrics. */
 final class FleetEndpoints {
     private FleetEndpoints() {}
 
-    static void register(RoutesConfig routes, FleetSummary summary, AccessTokens tokens, FleetMetrics metrics) {
+    static void register(RoutesConfig routes, FleetSummary summary, AccessTokens tokens, FleetMetrics metrics, NodeAdmin admin) {
         routes.get("/api/v1/nodes", ctx -> {
             Access.operator(ctx);
             ctx.json(summary.nodes());
+        });
+        routes.delete("/api/v1/nodes/{name}", ctx -> {
+            Access.operator(ctx);
+            admin.remove(ctx.pathParam("name"), "true".equals(ctx.queryParam("force")));
+            ctx.status(204);
+        });
+        routes.post("/api/v1/nodes/{name}/maintenance", ctx -> {
+            Access.operator(ctx);
+            admin.maintenance(ctx.pathParam("name"), Bodies.json(ctx, Api.Maintenance.class).on());
+            ctx.status(204);
+        });
+        routes.post("/api/v1/nodes/{name}/scrub", ctx -> {
+            Access.operator(ctx);
+            admin.scrub(ctx.pathParam("name"));
+            ctx.status(202);
         });
         routes.get("/api/v1/summary", ctx -> ctx.json(summary.summary(Access.user(ctx))));
         routes.post("/api/v1/tokens", ctx -> {

@@ -8,6 +8,7 @@ import io.bmcast.controller.FleetSummary;
 import io.bmcast.controller.ImageCatalog;
 import io.bmcast.controller.InstanceLifecycle;
 import io.bmcast.controller.Limits;
+import io.bmcast.controller.NodeAdmin;
 import io.bmcast.util.Jackson;
 import io.javalin.Javalin;
 import io.javalin.config.SizeUnit;
@@ -40,7 +41,7 @@ public final class HttpApi implements AutoCloseable {
 
     /** The domain objects the endpoints call. */
     public record Services(AccessTokens tokens, AgentGateway agents, InstanceLifecycle instances, ImageCatalog images,
-            FleetSummary summary, EventFeed events, FleetMetrics metrics) {}
+            FleetSummary summary, EventFeed events, FleetMetrics metrics, NodeAdmin nodes) {}
 
     private final Javalin app;
     private final List<String> routes;
@@ -105,7 +106,7 @@ public final class HttpApi implements AutoCloseable {
             AgentEndpoints.register(r, s.agents(), s.images());
             InstanceEndpoints.register(r, s.instances());
             ImageEndpoints.register(r, s.images());
-            FleetEndpoints.register(r, s.summary(), s.tokens(), s.metrics());
+            FleetEndpoints.register(r, s.summary(), s.tokens(), s.metrics(), s.nodes());
             EventEndpoints.register(r, s.events());
         });
         try {

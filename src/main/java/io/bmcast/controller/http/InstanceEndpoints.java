@@ -21,7 +21,9 @@ final class InstanceEndpoints {
             ctx.status(201).json(instances.launch(who, Bodies.json(ctx, Api.Launch.class)));
         });
         routes.get("/api/v1/instances/{id}", ctx -> ctx.json(instances.get(Access.user(ctx), ctx.pathParam("id"))));
-        routes.delete("/api/v1/instances/{id}", ctx -> ctx.status(202).json(instances.destroy(Access.user(ctx), ctx.pathParam("id"))));
+        // ?force=true (the operator): deleted at once, even on a dead node, which must then be scrubbed before any reuse
+        routes.delete("/api/v1/instances/{id}", ctx -> ctx.status(202).json(instances.destroy(Access.user(ctx), ctx.pathParam("id"),
+                "true".equals(ctx.queryParam("force")))));
         routes.get("/api/v1/instances/{id}/console", ctx -> console(ctx, instances));
     }
 

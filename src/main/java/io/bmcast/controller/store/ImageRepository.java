@@ -189,6 +189,15 @@ public final class ImageRepository {
 
     /** Deletes the image and its files unless an instance that is not deleted uses it; false when refused or absent. */
     public boolean deleteUnused(Tx tx, String name) throws SQLException {
+        // The image row's lock first, in its own statement: a launch inserting an instance of it holds that lock on H2
+        // (see InstanceRepository#insertPending), so this waits for it to commit, and the check below, a new
+        // statement, then sees its instances. On PostgreSQL the foreign key alone would do; the lock costs nothing.
+        try (PreparedStatement ps = tx.connection().prepareStatement("SELECT name FROM images WHERE name = ? FOR UPDATE")) {
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) return false;
+            }
+        }
         try (PreparedStatement ps = tx.connection().prepareStatement(
                 "DELETE FROM images WHERE name = ? AND NOT EXISTS (SELECT 1 FROM instances WHERE image = ? AND state <> 'deleted')")) {
             ps.setString(1, name);

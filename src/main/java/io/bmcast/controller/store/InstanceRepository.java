@@ -13,19 +13,40 @@ import java.util.Optional;
 
 /** The instances table. Every state change is conditional on the state the caller read. */
 public final class InstanceRepository {
+    private final Database.Dialect dialect;
+
+    public InstanceRepository(Database.Dialect dialect) {
+        this.dialect = dialect;
+    }
+
     private static final String SELECT = "SELECT i.id, i.project, i.image, i.node, i.state, i.reason, i.bytes_on_demand,"
             + " i.bytes_background, i.fraction_local, i.created_at, i.updated_at, n.state"
             + " FROM instances i LEFT JOIN nodes n ON n.name = i.node";
 
     /**
      * Inserts a pending instance of {@code image}; false when the image does not exist (it was removed since
-     * the caller looked it up), and then nothing was inserted.
+     * the caller looked it up), and then nothing was inserted. A removal that commits while this insert is under
+     * way makes one of the two fail on the {@code image_ref} foreign key (the database decides which):
+     * {@link StoreException#isForeignKey()}.
      */
     public boolean insertPending(Tx tx, String id, String project, String image, long nowMs) throws SQLException {
+        if (dialect == Database.Dialect.H2) {
+            // H2 checks a foreign key without locking the parent row, so a removal that does not see this uncommitted
+            // insert could commit beside it (ImageRemovalRaceTest showed it). Locking the image row here makes the
+            // removal wait for this transaction, and its own key check then sees the instance. It also makes launches
+            // of one image take turns on H2 for the length of their insert; PostgreSQL's key check takes a shared
+            // lock that launches do not contend on, so it needs none.
+            try (PreparedStatement ps = tx.connection().prepareStatement("SELECT name FROM images WHERE name = ? FOR UPDATE")) {
+                ps.setString(1, image);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) return false;
+                }
+            }
+        }
         try (PreparedStatement ps = tx.connection().prepareStatement(
-                "INSERT INTO instances (id, project, image, node, state, reason, bytes_on_demand, bytes_background,"
+                "INSERT INTO instances (id, project, image, image_ref, node, state, reason, bytes_on_demand, bytes_background,"
                         + " fraction_local, created_at, updated_at)"
-                        + " SELECT ?, ?, name, NULL, 'pending', NULL, 0, 0, 0, ?, ? FROM images WHERE name = ?")) {
+                        + " SELECT ?, ?, name, name, NULL, 'pending', NULL, 0, 0, 0, ?, ? FROM images WHERE name = ?")) {
             ps.setString(1, id);
             ps.setString(2, project);
             ps.setLong(3, nowMs);
@@ -81,14 +102,40 @@ public final class InstanceRepository {
      * {@code from}. The caller has checked the transition against {@link InstanceState}.
      */
     public boolean move(Tx tx, String id, InstanceState from, InstanceState to, String reason, long nowMs) throws SQLException {
+        // A deleted instance lets go of its image (image_ref), so the image may be removed; its name stays in image.
         try (PreparedStatement ps = tx.connection().prepareStatement(
-                "UPDATE instances SET state = ?, reason = COALESCE(?, reason), updated_at = ? WHERE id = ? AND state = ?")) {
+                "UPDATE instances SET state = ?, reason = COALESCE(?, reason), updated_at = ?"
+                        + (to == InstanceState.DELETED ? ", image_ref = NULL" : "") + " WHERE id = ? AND state = ?")) {
             ps.setString(1, to.wire());
             ps.setString(2, reason);
             ps.setLong(3, nowMs);
             ps.setString(4, id);
             ps.setString(5, from.wire());
             return ps.executeUpdate() == 1;
+        }
+    }
+
+    /** Sets the reason of an instance still in {@code state} (no state change); false when it moved meanwhile. */
+    public boolean note(Tx tx, String id, InstanceState state, String reason) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement("UPDATE instances SET reason = ? WHERE id = ? AND state = ?")) {
+            ps.setString(1, reason);
+            ps.setString(2, id);
+            ps.setString(3, state.wire());
+            return ps.executeUpdate() == 1;
+        }
+    }
+
+    /** Instances in {@code state} since before {@code enteredBeforeMs} (their last change), oldest first, at most {@code limit}. */
+    public List<InstanceRow> overdue(Tx tx, InstanceState state, long enteredBeforeMs, int limit) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement(SELECT + " WHERE i.state = ? AND i.updated_at < ?"
+                + " ORDER BY i.updated_at, i.id FETCH FIRST " + limit + " ROWS ONLY")) {
+            ps.setString(1, state.wire());
+            ps.setLong(2, enteredBeforeMs);
+            List<InstanceRow> out = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) out.add(row(rs));
+            }
+            return out;
         }
     }
 

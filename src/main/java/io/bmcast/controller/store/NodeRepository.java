@@ -15,7 +15,9 @@ import java.util.concurrent.ThreadLocalRandom;
 /** The nodes table: registration, conditional state changes, and claims. */
 public final class NodeRepository {
     private static final String COLUMNS =
-            "name, state, disk_bytes, memory_bytes, cpus, accel, simulated, instance_id, registered_at, updated_at";
+            "name, state, disk_bytes, memory_bytes, cpus, accel, simulated, instance_id, registered_at, updated_at, maintenance, must_scrub";
+    /** Besides {@code available}: what makes a node one a tenant may be given (the operator's flags are off). */
+    private static final String OFFERABLE = "maintenance = FALSE AND must_scrub = FALSE";
     /** How many free nodes one claim attempt considers before it reads the list again. */
     private static final int CLAIM_CANDIDATES = 32;
 
@@ -31,7 +33,7 @@ public final class NodeRepository {
      */
     public boolean insert(Tx tx, NodeRow n, String credentialHash) throws SQLException {
         try (PreparedStatement ps = tx.connection().prepareStatement("INSERT INTO nodes (" + COLUMNS
-                + ", credential_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                + ", credential_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
             ps.setString(1, n.name());
             ps.setString(2, n.state().wire());
             ps.setLong(3, n.diskBytes());
@@ -42,7 +44,9 @@ public final class NodeRepository {
             ps.setString(8, n.instanceId());
             ps.setLong(9, n.registeredAt());
             ps.setLong(10, n.updatedAt());
-            ps.setString(11, credentialHash);
+            ps.setBoolean(11, n.maintenance());
+            ps.setBoolean(12, n.mustScrub());
+            ps.setString(13, credentialHash);
             ps.executeUpdate();
             return true;
         } catch (SQLException e) {
@@ -166,17 +170,17 @@ public final class NodeRepository {
      * limit before skipping (a second claimer gets no row at all), so there the loop is all there is: read a
      * few candidates without locks and take the first one whose conditional update wins, starting at a random
      * one so that concurrent claimers spread out. Both end in the same {@code UPDATE ... WHERE state =
-     * 'available'}, which is what makes a node go to exactly one instance.
+     * 'available'} (and no operator flag), which is what makes a node go to exactly one instance.
      */
     public Optional<String> claim(Tx tx, String instanceId, long minDiskBytes, long nowMs) throws SQLException {
         if (dialect == Database.Dialect.POSTGRESQL) {
             try (PreparedStatement ps = tx.connection().prepareStatement(
-                    "SELECT name FROM nodes WHERE state = 'available' AND disk_bytes >= ? ORDER BY name LIMIT 1 FOR UPDATE SKIP LOCKED")) {
+                    "SELECT name FROM nodes WHERE state = 'available' AND " + OFFERABLE + " AND disk_bytes >= ? ORDER BY name LIMIT 1 FOR UPDATE SKIP LOCKED")) {
                 ps.setLong(1, minDiskBytes);
                 try (ResultSet rs = ps.executeQuery()) {
                     if (rs.next()) {
                         String name = rs.getString(1);
-                        if (move(tx, name, NodeState.AVAILABLE, NodeState.BUSY, instanceId, nowMs)) return Optional.of(name);
+                        if (take(tx, name, instanceId, nowMs)) return Optional.of(name);
                     }
                 }
             }
@@ -184,7 +188,7 @@ public final class NodeRepository {
         while (true) {
             List<String> candidates = new ArrayList<>();
             try (PreparedStatement ps = tx.connection().prepareStatement(
-                    "SELECT name FROM nodes WHERE state = 'available' AND disk_bytes >= ? ORDER BY name FETCH FIRST "
+                    "SELECT name FROM nodes WHERE state = 'available' AND " + OFFERABLE + " AND disk_bytes >= ? ORDER BY name FETCH FIRST "
                             + CLAIM_CANDIDATES + " ROWS ONLY")) {
                 ps.setLong(1, minDiskBytes);
                 try (ResultSet rs = ps.executeQuery()) {
@@ -195,9 +199,70 @@ public final class NodeRepository {
             int start = ThreadLocalRandom.current().nextInt(candidates.size());
             for (int i = 0; i < candidates.size(); i++) {
                 String name = candidates.get((start + i) % candidates.size());
-                if (move(tx, name, NodeState.AVAILABLE, NodeState.BUSY, instanceId, nowMs)) return Optional.of(name);
+                if (take(tx, name, instanceId, nowMs)) return Optional.of(name);
             }
             // every candidate went to someone else between the read and the update: read again
+        }
+    }
+
+    /**
+     * Forgets a node (the operator's {@code node rm}): its row, and so its credential and flags; only while it still
+     * holds {@code holder} (null: nothing). False when absent or changed.
+     */
+    public boolean deleteIf(Tx tx, String name, String holder) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement("DELETE FROM nodes WHERE name = ? AND "
+                + (holder == null ? "instance_id IS NULL" : "instance_id = ?"))) {
+            ps.setString(1, name);
+            if (holder != null) ps.setString(2, holder);
+            return ps.executeUpdate() == 1;
+        }
+    }
+
+    /** Sets the maintenance flag; false when the node does not exist. */
+    public boolean maintenance(Tx tx, String name, boolean on, long nowMs) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement("UPDATE nodes SET maintenance = ?, updated_at = ? WHERE name = ?")) {
+            ps.setBoolean(1, on);
+            ps.setLong(2, nowMs);
+            ps.setString(3, name);
+            return ps.executeUpdate() == 1;
+        }
+    }
+
+    /**
+     * Marks the node as owing a verified scrub, lets go of {@code holder} (null: it held nothing) and moves it from
+     * {@code from} to {@code to}; false when the row was no longer so (someone else moved it first).
+     */
+    public boolean requireScrub(Tx tx, String name, NodeState from, String holder, NodeState to, long nowMs) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement(
+                "UPDATE nodes SET must_scrub = TRUE, state = ?, instance_id = NULL, updated_at = ? WHERE name = ? AND state = ? AND "
+                        + (holder == null ? "instance_id IS NULL" : "instance_id = ?"))) {
+            ps.setString(1, to.wire());
+            ps.setLong(2, nowMs);
+            ps.setString(3, name);
+            ps.setString(4, from.wire());
+            if (holder != null) ps.setString(5, holder);
+            return ps.executeUpdate() == 1;
+        }
+    }
+
+    /** The agent has begun the scrub it owed (it reports a disk not clean): its next clean report proves it. */
+    public boolean scrubBegun(Tx tx, String name, long nowMs) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement(
+                "UPDATE nodes SET must_scrub = FALSE, updated_at = ? WHERE name = ? AND must_scrub = TRUE")) {
+            ps.setLong(1, nowMs);
+            ps.setString(2, name);
+            return ps.executeUpdate() == 1;
+        }
+    }
+
+    /** {@code available -> busy} for {@code instanceId}, only while the node is still one a tenant may be given. */
+    private static boolean take(Tx tx, String name, String instanceId, long nowMs) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement(
+                "UPDATE nodes SET state = 'busy', instance_id = ?, updated_at = ? WHERE name = ? AND state = 'available' AND " + OFFERABLE)) {
+            ps.setString(1, instanceId);
+            ps.setLong(2, nowMs);
+            ps.setString(3, name);
+            return ps.executeUpdate() == 1;
         }
     }
 
@@ -222,6 +287,6 @@ public final class NodeRepository {
 
     private static NodeRow row(ResultSet rs) throws SQLException {
         return new NodeRow(rs.getString(1), NodeState.fromWire(rs.getString(2)), rs.getLong(3), rs.getLong(4), rs.getInt(5),
-                rs.getString(6), rs.getBoolean(7), rs.getString(8), rs.getLong(9), rs.getLong(10));
+                rs.getString(6), rs.getBoolean(7), rs.getString(8), rs.getLong(9), rs.getLong(10), rs.getBoolean(11), rs.getBoolean(12));
     }
 }

@@ -14,6 +14,11 @@ public final class StoreException extends RuntimeException {
         return getCause() instanceof java.sql.SQLException e && isDuplicateKey(e);
     }
 
+    /** The work broke a foreign key: it referred to a row that is gone, or removed one still referred to. */
+    public boolean isForeignKey() {
+        return getCause() instanceof java.sql.SQLException e && isForeignKey(e);
+    }
+
     /**
      * The statement was refused for a value (SQLState class 22, data exception: too long for its column, out of
      * range): the request carried it, as input validation should have caught, not the database failing.
@@ -31,6 +36,11 @@ public final class StoreException extends RuntimeException {
     private static boolean isTransient(java.sql.SQLException e) {
         String state = e.getSQLState();
         return "40001".equals(state) || "40P01".equals(state) || "50200".equals(state) || "55P03".equals(state);
+    }
+
+    /** SQLState 23503 (PostgreSQL, and H2 for a removed parent), 23506 (H2 for a missing parent). */
+    static boolean isForeignKey(java.sql.SQLException e) {
+        return "23503".equals(e.getSQLState()) || "23506".equals(e.getSQLState());
     }
 
     /** SQLState 23505: a row with this key exists already (H2 and PostgreSQL agree on the code). */
