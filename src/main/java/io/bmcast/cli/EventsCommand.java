@@ -38,6 +38,10 @@ public final class EventsCommand implements Callable<Integer> {
                     controller.err().println("bmcast: an event could not be read: " + ex.getMessage());
                 }
             });
+            // A followed stream ends only when the controller ends it: its token was revoked or expired, the controller
+            // stopped, or it fell too far behind. Ask once more, so the first two are named (and fail) as any command's.
+            client.get("api/v1/events?limit=1", ApiClient.EVENTS);
+            throw new IOException("the controller ended the event stream; run `bmcast events --follow` again to resume");
         }
         return 0;
     }

@@ -106,8 +106,11 @@ public final class Main implements Callable<Integer> {
 
     private static int usageError(CommandLine command, String message) {
         String line = FailureMessage.oneLine(message);
-        if (line.startsWith("Unmatched argument at index") && !command.getSubcommands().isEmpty()) {
-            line = "unknown command " + line.substring(line.indexOf('\''));
+        if (line.startsWith("Unmatched argument") && line.indexOf('\'') >= 0 && !command.getSubcommands().isEmpty()) {
+            // picocli names one unmatched word ("at index 0: 'nope'") or all from the first ("from index 0: 'nod', 'ls'")
+            int open = line.indexOf('\'');
+            int close = line.indexOf('\'', open + 1);
+            line = "unknown command " + (close > open ? line.substring(open, close + 1) : line.substring(open));
         } else if (!line.isEmpty() && Character.isUpperCase(line.charAt(0)) && !line.startsWith("QEMU")) {
             line = Character.toLowerCase(line.charAt(0)) + line.substring(1);
         }

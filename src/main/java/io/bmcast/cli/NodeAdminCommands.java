@@ -57,7 +57,9 @@ final class NodeAdminCommands {
         @Override
         public Integer call() throws Exception {
             controller.client().post("api/v1/nodes/" + Paths.segment(name) + "/scrub", java.util.Map.of(), null);
-            controller.out().println(name + " scrubbing: offered again once its agent reports the disk verified clean");
+            // An offline node's agent hears of it when it is back: say what is owed, not that a scrub runs now.
+            controller.out().println(name + " must scrub: its agent scrubs and verifies the disk (an offline one once it is back);"
+                    + " the node is offered again once the scrub is verified");
             return 0;
         }
     }

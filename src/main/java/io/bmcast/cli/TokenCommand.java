@@ -30,11 +30,15 @@ public final class TokenCommand {
         public Integer call() throws Exception {
             Long seconds = null;
             if (ttl != null) {
+                long nanos;
                 try {
-                    seconds = Math.max(1, Units.parseDurationNanos(ttl) / 1_000_000_000L);
+                    nanos = Units.parseDurationNanos(ttl);
                 } catch (IllegalArgumentException e) {
                     throw new UsageException("--ttl must be a duration such as 30d, 12h or 90m, not '" + ttl + "'");
                 }
+                // a token expired before it is printed is a typo, not a wish
+                if (nanos <= 0) throw new UsageException("--ttl must be longer than 0 (a token that expires at once is of no use)");
+                seconds = Math.max(1, nanos / 1_000_000_000L);
             }
             Api.Token t = controller.client().post("api/v1/tokens", new Api.NewToken(project, seconds), ApiClient.TOKEN);
             controller.out().println(t.token());

@@ -41,8 +41,8 @@ public final class ControllerTls {
      * for another name, one no trusted CA signed, or a controller that does not speak HTTPS at all.
      */
     public static String explain(URI base, Path caFile, Throwable failure) {
-        String trusted = caFile == null ? "the system's trust store (give the controller's CA with --ca-cert FILE or " + CA_ENV + ")"
-                : "the CA in " + caFile;
+        String trusted = caFile == null ? "the system's trust store" : "the CA in " + caFile;
+        String giveCa = caFile == null ? "; give the controller's CA with --ca-cert FILE or " + CA_ENV : "";
         boolean tls = false;
         for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
             String m = String.valueOf(t.getMessage());
@@ -52,7 +52,7 @@ public final class ControllerTls {
                         + "' (checked against " + trusted + "); use a name its certificate lists";
             }
             if (m.contains("PKIX path") || m.contains("unable to find valid certification path")) {
-                return "the controller at " + base + " presented a certificate that " + trusted + " does not vouch for";
+                return "the controller at " + base + " presented a certificate that " + trusted + " does not vouch for" + giveCa;
             }
             if (m.contains("Unsupported or unrecognized SSL message") || m.contains("plaintext connection")) {
                 return "the controller at " + base + " does not speak HTTPS; use an http:// URL (or start it with --tls-dir)";

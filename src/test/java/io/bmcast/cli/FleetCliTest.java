@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.core.type.TypeReference;
 import io.bmcast.agent.HollowFleet;
 import io.bmcast.agent.HollowTimeline;
 import io.bmcast.cli.MainTest.Run;
@@ -198,7 +199,8 @@ class FleetCliTest {
         assertFalse(operator.nodes().stream().anyMatch(n -> n.name().equals(node) && n.maintenance()));
 
         // an ordered scrub: the (hollow) agent scrubs again and the node comes back only after it says so
-        operator.ok("node", "scrub", node);
+        String ordered = operator.ok("node", "scrub", node).strip();
+        assertTrue(ordered.startsWith(node + " must scrub: its agent scrubs and verifies the disk"), ordered);
         Cli.await(WAIT, node + " available again after its ordered scrub", operator::nodes,
                 n -> n.stream().anyMatch(x -> x.name().equals(node) && "available".equals(x.state()) && !x.mustScrub()));
         assertTrue(operator.ok("events", "--json", "--limit", "1000").contains("scrubbing as ordered"));
@@ -282,6 +284,38 @@ class FleetCliTest {
             }
             assertEquals(1, text.lines().filter(l -> l.contains(id) && l.contains("\"instance.pending\"")).count(),
                     "each event once:\n" + text);
+        } finally {
+            follow.destroyForcibly();
+            follow.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * {@code events --follow} whose token is revoked while it follows: the controller closes the stream, and the
+     * command says why and exits 1 (it used to end silently with 0, as if the user had asked it to stop).
+     */
+    @Test
+    void eventsFollowWhoseTokenIsRevokedSaysSoAndFails() throws Exception {
+        String token = operator.ok("token", "create", "--project", "follower").strip();
+        Cli project = operator.withToken(token, tmp.resolve("follower.token"));
+        String tokenId = operator.json(new TypeReference<List<Api.TokenInfo>>() {}, "token", "ls", "--json")
+                .stream().filter(t -> "follower".equals(t.project())).findFirst().orElseThrow().id();
+        Path log = tmp.resolve("follow-revoked.log");
+        ProcessBuilder pb = new ProcessBuilder(ClientTestProcesses.bmcastCommand("events", "--follow", "--json", "--limit", "1"))
+                .redirectOutput(log.toFile()).redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        pb.environment().put("BMCAST_CONTROLLER", controller.url());
+        pb.environment().put("BMCAST_TOKEN", token);
+        Process follow = pb.start();
+        try {
+            String id = project.ok("launch", "--image", "small").strip();
+            // --limit 1 prints at most one past event: a second line of the instance came over the live stream.
+            Cli.await(WAIT, "the project's events followed live", () -> read(log),
+                    t -> t.lines().filter(l -> l.contains(id)).count() >= 2);
+            operator.ok("token", "revoke", tokenId);
+            assertTrue(follow.waitFor(60, TimeUnit.SECONDS), "events --follow still runs after its token was revoked");
+            String text = read(log);
+            assertEquals(1, follow.exitValue(), text);
+            assertTrue(text.strip().lines().toList().getLast().startsWith("bmcast: the token is not valid"), text);
         } finally {
             follow.destroyForcibly();
             follow.waitFor(10, TimeUnit.SECONDS);

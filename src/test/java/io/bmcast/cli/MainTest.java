@@ -122,7 +122,20 @@ class MainTest {
         assertEquals(2, unknown.rc());
         assertTrue(unknown.err().startsWith("bmcast: unknown command 'nope'"), unknown.err());
 
-        for (Run r : List.of(host, status, nothing, unknown)) assertOneSentence(r.err());
+        // a typo'd command followed by more words is named the same way, at the top and under a command
+        Run typo = bmcast("nod", "ls");
+        assertEquals(2, typo.rc());
+        assertTrue(typo.err().startsWith("bmcast: unknown command 'nod' (see 'bmcast --help')"), typo.err());
+        Run subTypo = bmcast("token", "revok", "tok-0123456789ab");
+        assertEquals(2, subTypo.rc());
+        assertTrue(subTypo.err().startsWith("bmcast: unknown command 'revok' (see 'bmcast token --help')"), subTypo.err());
+
+        // a token that would expire at once is refused before anything is asked of a controller
+        Run ttl = bmcast("token", "create", "--project", "p", "--ttl", "0s", "--controller", "http://127.0.0.1:1");
+        assertEquals(2, ttl.rc(), ttl.err());
+        assertTrue(ttl.err().startsWith("bmcast: --ttl must be longer than 0"), ttl.err());
+
+        for (Run r : List.of(host, status, nothing, unknown, typo, subTypo, ttl)) assertOneSentence(r.err());
     }
 
     @Test
