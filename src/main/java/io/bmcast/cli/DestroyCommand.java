@@ -40,6 +40,11 @@ public final class DestroyCommand implements Callable<Integer> {
         for (String id : targets) {
             Api.Instance i = client.delete("api/v1/instances/" + Paths.segment(id) + (force ? "?force=true" : ""), ApiClient.INSTANCE);
             controller.out().println(id + " " + (i == null ? "destroying" : i.state()));
+            if (i != null && InstanceState.UNKNOWN.wire().equals(i.state())) {
+                // Its node is silent: say what happens next rather than leave "unknown" to be puzzled over.
+                controller.err().println("bmcast: " + id + ": node " + i.node() + " is offline; the destroy goes on when its agent is"
+                        + " back, or `bmcast destroy --force " + id + "` (operator) deletes it now and the node is scrubbed before any reuse");
+            }
         }
         if (wait && !targets.isEmpty()) {
             new InstanceWaiter(client, controller.err()).await(targets, "deleted", s -> s == InstanceState.DELETED, timeoutNs);

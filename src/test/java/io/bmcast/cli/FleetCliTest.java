@@ -220,6 +220,31 @@ class FleetCliTest {
     }
 
     @Test
+    void destroyOnAnOfflineNodeSaysWhatHappensNextAndForceGetsOut() throws Exception {
+        List<String> others = operator.nodes().stream().map(Api.Node::name).toList();
+        for (String n : others) operator.ok("node", "maintenance", n, "on");
+        String lone = null;
+        try {
+            HollowFleet fleet = new HollowFleet(new io.bmcast.agent.ControllerClient(URI.create(controller.url()), controller.joinToken(), agentHttp),
+                    new HollowFleet.Options("lone", 1, NODE_DISK, 512L << 20, 2, new HollowTimeline(1_000_000_000L, 3_000_000_000L))).start();
+            lone = fleet.names().getFirst();
+            String name = lone;
+            Cli.await(WAIT, name + " available", operator::nodes, n -> n.stream().anyMatch(x -> x.name().equals(name) && "available".equals(x.state())));
+            String id = operator.ok("launch", "--image", "small", "--wait", "running").strip();
+            fleet.close(); // the machine dies with its instance on it
+            Cli.await(WAIT, name + " offline", operator::nodes, n -> n.stream().anyMatch(x -> x.name().equals(name) && "offline".equals(x.state())));
+            Run destroy = operator.run("destroy", id);
+            assertEquals(0, destroy.rc(), destroy.err());
+            assertEquals(id + " unknown", destroy.out().strip());
+            assertTrue(destroy.err().contains("node " + name + " is offline") && destroy.err().contains("destroy --force " + id), destroy.err());
+            assertEquals(id + " deleted", operator.ok("destroy", id, "--force").strip());
+        } finally {
+            for (String n : others) operator.ok("node", "maintenance", n, "off");
+            if (lone != null) operator.ok("node", "rm", lone, "--force");
+        }
+    }
+
+    @Test
     void destroyOfAnUnknownOrDeletedInstance() {
         String unknown = operator.fails(1, "destroy", "i-0000000000000000");
         assertTrue(unknown.contains("no instance i-0000000000000000"), unknown);
