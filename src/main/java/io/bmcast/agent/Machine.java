@@ -395,8 +395,10 @@ public final class Machine implements AutoCloseable {
             scrubFailed(id, o.clean() ? leftover : o.reason());
             return;
         }
+        // The proof goes with the verdict, so the controller's event says what was done and how long it took.
+        String proof = String.format(Locale.ROOT, "disk scrubbed and verified in %.1f s: %s", o.seconds(), o.method());
         synchronized (this) {
-            state = state.withInstance(withPhase(state.instance(), InstanceState.DELETED, null)).withDiskClean(true);
+            state = state.withInstance(withPhase(state.instance(), InstanceState.DELETED, proof)).withDiskClean(true);
             save();
             endStep(); // with the verdict: whoever sees deleted also sees the machine idle and clean
         }

@@ -279,8 +279,10 @@ public final class AgentGateway {
             String reason = phase == InstanceState.FAILED ? (seen.reason() == null ? "the agent reported a failure" : seen.reason())
                     : stored == InstanceState.FAILED ? recovered(held, phase) : null;
             boolean deleted = phase == InstanceState.DELETED;
+            // A deletion's note is the agent's account of its scrub (what ran, how long): for the event, not the row.
+            String scrub = deleted && seen.reason() != null ? " (" + seen.reason() + ")" : "";
             if (transitions.move(held, phase, reason, diskClean, "instance " + held.id() + " " + phase.wire() + " on node "
-                    + held.node() + (reason != null ? ": " + reason : "") + (deleted && !diskClean ? " (disk not yet clean)" : ""))) {
+                    + held.node() + (reason != null ? ": " + reason : "") + (deleted && !diskClean ? " (disk not yet clean)" : scrub))) {
                 illegalReported.remove(held.id());
                 if (stored == InstanceState.SCHEDULED) serialized.taken(held.id());
                 if (deleted) {

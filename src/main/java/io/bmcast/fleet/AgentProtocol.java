@@ -58,7 +58,7 @@ public final class AgentProtocol {
      *
      * @param phase one of {@code starting, streaming, devirtualized, stopped, scrubbing, deleted, failed}
      *              ({@link InstanceState#wire()} names)
-     * @param reason why it failed (or null)
+     * @param reason why it failed (or null); with {@code deleted}, the agent's account of the scrub (what ran, how long)
      * @param fractionLocal 0..1, the share of the image's regions on the local disk
      * @param consoleOffset the byte offset in the serial console log where {@code console} starts
      * @param console new serial console output since the offset the controller last acknowledged (may be empty);

@@ -77,6 +77,10 @@ class AgentEndToEndTest {
                         l -> "deleted".equals(((Api.Instance) l.get(0)).state()) && "available".equals(((List<?>) l.get(1)).stream()
                                 .map(Api.Node.class::cast).findFirst().orElseThrow().state()));
                 assertTrue(second.machine().lastScrub().clean());
+                // The operator sees what the scrub did and how long it took in the instance's deletion event.
+                String deletedEvent = c.events().stream().filter(e -> "instance.deleted".equals(e.type()) && id.equals(e.instanceId()))
+                        .map(Api.Event::message).findFirst().orElseThrow();
+                assertTrue(deletedEvent.contains("disk scrubbed and verified in ") && deletedEvent.contains("SEEK_DATA"), deletedEvent);
                 System.out.printf("scrub of the node's %d GiB disk after the instance: %.3f s%n", second.machine().disk().size() >> 30,
                         second.machine().lastScrub().seconds());
             }
