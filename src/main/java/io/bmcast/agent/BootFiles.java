@@ -13,7 +13,13 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * An image's kernel, initrd and extent map, downloaded from the controller once and kept under {@code WORK/cache}: Swift
@@ -89,8 +95,31 @@ final class BootFiles implements BootSource {
         Path tmpTag = tag.resolveSibling(tag.getFileName() + ".part");
         Files.writeString(tmpTag, sha);
         Files.move(tmpTag, tag, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        forgetUnreferenced(boot);
         return kept;
     }
+
+    /**
+     * Removes every kept file that no path serves any more (an image added again with another kernel leaves its old
+     * one behind), so the cache holds at most one content per boot path this node has used. Only after a download: a
+     * kept file is never removed while a path still points at it, and one agent boots one instance at a time.
+     */
+    private static void forgetUnreferenced(Path boot) throws IOException {
+        Set<String> served = new HashSet<>();
+        List<Path> contents = new ArrayList<>();
+        try (Stream<Path> files = Files.list(boot)) {
+            for (Path p : (Iterable<Path>) files::iterator) {
+                String name = p.getFileName().toString();
+                if (name.endsWith(".etag")) served.add(Files.readString(p).strip());
+                else if (CONTENT_NAME.matcher(name).matches()) contents.add(p);
+            }
+        }
+        for (Path p : contents) {
+            if (!served.contains(p.getFileName().toString())) Files.deleteIfExists(p);
+        }
+    }
+
+    private static final Pattern CONTENT_NAME = Pattern.compile("[0-9a-f]{64}");
 
     private static String digest(String text) {
         return HexFormat.of().formatHex(sha256().digest(text.getBytes(StandardCharsets.UTF_8)));

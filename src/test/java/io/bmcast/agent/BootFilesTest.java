@@ -52,7 +52,13 @@ class BootFilesTest {
             // The image removed and added again under the same name and URI with another kernel: the new one.
             assertEquals(204, c.http.send(request(c, "/api/v1/images/boots").DELETE().build(), HttpResponse.BodyHandlers.ofString()).statusCode());
             c.addImage("boots", images.uri("small"), Files.write(kernel, second), null, null);
-            assertArrayEquals(second, Files.readAllBytes(cache.fetch(spec).kernel()));
+            Path replaced = cache.fetch(spec).kernel();
+            assertArrayEquals(second, Files.readAllBytes(replaced));
+            // ...and the old kernel is not kept for ever beside it: one content per boot path.
+            try (var kept = Files.list(replaced.getParent())) {
+                assertEquals(java.util.List.of(replaced.getFileName().toString()),
+                        kept.map(p -> p.getFileName().toString()).filter(n -> n.matches("[0-9a-f]{64}")).toList());
+            }
         }
     }
 
