@@ -211,7 +211,8 @@ public final class Agent implements AutoCloseable {
     }
 
     private void giveUp(String why) {
-        LOG.log(Level.ERROR, "agent " + name + ": " + why);
+        // Debug only: whoever runs the agent says it once, from refused() (`bmcast agent` prints it and exits 1).
+        LOG.log(Level.DEBUG, "agent " + name + ": " + why);
         refused.complete(why);
     }
 

@@ -47,6 +47,7 @@ class AgentIdentityTest {
                 String log = Files.readString(tmp.resolve("second.log"));
                 assertEquals(1, b.exitValue(), log);
                 assertTrue(log.contains(TAKEN), log);
+                assertEquals(1, log.split("is already registered to another agent", -1).length - 1, "said once, as one line:\n" + log);
                 assertTrue(a.isAlive(), "the first agent keeps running");
                 assertEquals("available", c.nodes().getFirst().state());
 
