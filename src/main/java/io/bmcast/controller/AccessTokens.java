@@ -14,14 +14,18 @@ import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Base64;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
+import java.util.logging.Logger;
 import java.util.regex.Pattern;
 
 /**
@@ -42,6 +46,7 @@ public final class AccessTokens {
     static final int MAX_LOGIN_CODES = 1000;
     private static final Pattern PROJECT_NAME = Pattern.compile("[a-z0-9][a-z0-9._-]{0,62}");
     private static final Pattern TOKEN_ID = Pattern.compile("tok-[0-9a-f]{12}");
+    private static final Logger LOG = Logger.getLogger(AccessTokens.class.getName());
     private static final SecureRandom RANDOM = new SecureRandom();
 
     /** Who a token is, and which stored token (for revocation and expiry). */
@@ -82,6 +87,34 @@ public final class AccessTokens {
             tokens.deleteExpired(tx, clockMs.getAsLong());
             return null;
         });
+        forgetReplacedFileTokens();
+    }
+
+    /**
+     * The files are the truth for the operator's and the join token: one replaced by hand (a rotation, e.g. after a
+     * leak) must stop working at this start, with the dashboard sessions opened from it, not stay valid beside the new.
+     */
+    private void forgetReplacedFileTokens() {
+        Set<String> current = db.read(tx -> {
+            Set<String> ids = new HashSet<>();
+            for (String t : List.of(adminToken, joinToken)) tokens.find(tx, hash(t)).ifPresent(g -> ids.add(g.id()));
+            return ids;
+        });
+        List<String> gone = db.transaction(tx -> {
+            List<String> removed = new ArrayList<>();
+            for (TokenRepository.Row r : tokens.list(tx)) {
+                TokenRepository.Grant g = r.grant();
+                boolean fileToken = g.kind().equals("api") && (g.role().equals("operator") || g.role().equals("join"));
+                if (fileToken && !current.contains(g.id())) {
+                    tokens.delete(tx, g.id());
+                    removed.add(g.role());
+                }
+            }
+            return removed;
+        });
+        for (String role : gone) {
+            LOG.info("the " + (role.equals("join") ? "join token" : "operator's token") + " was replaced in its file: the previous one no longer works");
+        }
     }
 
     /** {@code listener} hears the id of every token revoked (and of the sessions made from it). */
