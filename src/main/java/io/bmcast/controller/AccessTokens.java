@@ -291,7 +291,8 @@ public final class AccessTokens {
         return "tok-" + HexFormat.of().formatHex(bytes);
     }
 
-    static String hash(String token) {
+    /** A token's SHA-256 in hex: what the database keeps, and what names a token's holder without the token. */
+    public static String hash(String token) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {

@@ -49,7 +49,7 @@ final class Access {
         SameOrigin.check(ctx, byCookie);
         ctx.attribute(PRINCIPAL, who.principal());
         ctx.attribute(CREDENTIAL, who.credential());
-        ctx.attribute(HOLDER, hash(token));
+        ctx.attribute(HOLDER, AccessTokens.hash(token.strip()));
     }
 
     /** Who holds what a request opens (its event streams): the SHA-256 of its token, never the token itself. */
@@ -57,15 +57,6 @@ final class Access {
         String h = ctx.attribute(HOLDER);
         if (h == null) throw new IllegalStateException("no token: route not behind authenticate");
         return h;
-    }
-
-    private static String hash(String token) {
-        try {
-            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
-                    .digest(token.strip().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new AssertionError("every JDK has SHA-256", e);
-        }
     }
 
     static Principal who(Context ctx) {
