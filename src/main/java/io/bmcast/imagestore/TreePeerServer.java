@@ -1,0 +1,152 @@
+package io.bmcast.imagestore;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.bmcast.storage.LinkEmulator;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.locks.LockSupport;
+import java.util.regex.Pattern;
+
+/**
+ * A peer server for a process that holds a {@link TreeFetcher}: {@code GET /v1/chunks/{sha256}} with
+ * {@code Authorization: Bearer TOKEN} answers the chunk's stored bytes, held, joined in flight or pulled through
+ * (the agent's cache-only server answers 404 for a chunk it does not hold; this mode is what lets a deployment's
+ * members start together). 401 without the token, 404 for a chunk not in the image, 503 when the fetch failed.
+ * Optionally shapes its uplink ({@link LinkEmulator}) and flips a byte in a share of its answers (a lying peer, for
+ * the hostile-case bench). Binds the loopback address only.
+ */
+public final class TreePeerServer implements AutoCloseable {
+    private static final Pattern PATH = Pattern.compile("/v1/chunks/([0-9a-f]{64})");
+
+    private final HttpServer server;
+    private final ExecutorService threads;
+    private final TreeFetcher fetcher;
+    private final byte[] token;
+    private final LinkEmulator uplink;
+    private final double corruptRate;
+    private final SplittableRandom random;
+
+    private TreePeerServer(HttpServer server, ExecutorService threads, TreeFetcher fetcher, String token, LinkEmulator uplink,
+            double corruptRate, long seed) {
+        this.server = server;
+        this.threads = threads;
+        this.fetcher = fetcher;
+        this.token = token.getBytes(StandardCharsets.UTF_8);
+        this.uplink = uplink;
+        this.corruptRate = corruptRate;
+        this.random = new SplittableRandom(seed);
+    }
+
+    /** Starts serving on a free loopback port; {@code uplink} null for none, {@code corruptRate} 0 for an honest peer. */
+    public static TreePeerServer start(TreeFetcher fetcher, String token, LinkEmulator uplink, double corruptRate, long seed)
+            throws IOException {
+        HttpServer s = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64);
+        ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
+        s.setExecutor(threads);
+        TreePeerServer p = new TreePeerServer(s, threads, fetcher, token, uplink, corruptRate, seed);
+        s.createContext("/v1/chunks/", p::handle);
+        s.start();
+        return p;
+    }
+
+    public URI base() {
+        InetSocketAddress a = server.getAddress();
+        return URI.create("http://" + a.getAddress().getHostAddress() + ":" + a.getPort());
+    }
+
+    private void handle(HttpExchange x) throws IOException {
+        try (x) {
+            var m = PATH.matcher(x.getRequestURI().getPath());
+            if (!"GET".equals(x.getRequestMethod()) || !m.matches()) {
+                reply(x, 404, "{\"error\": \"no such route\"}");
+                return;
+            }
+            String auth = x.getRequestHeaders().getFirst("Authorization");
+            byte[] given = auth != null && auth.startsWith("Bearer ") ? auth.substring(7).getBytes(StandardCharsets.UTF_8) : new byte[0];
+            if (!MessageDigest.isEqual(given, token)) {
+                reply(x, 401, "{\"error\": \"a peer token is required\"}");
+                return;
+            }
+            ByteBuffer b;
+            try {
+                b = fetcher.serve(m.group(1));
+            } catch (IOException e) {
+                reply(x, 503, "{\"error\": \"this peer could not fetch the chunk\"}");
+                return;
+            }
+            if (b == null) {
+                reply(x, 404, "{\"error\": \"no such chunk in this deployment's image\"}");
+                return;
+            }
+            byte[] body = new byte[b.remaining()];
+            b.duplicate().get(body);
+            if (corruptRate > 0 && body.length > 0 && chance()) body[body.length / 2] ^= 0x01;
+            if (uplink != null) {
+                long wait = uplink.delayNanos(body.length, System.nanoTime());
+                if (wait > 0) LockSupport.parkNanos(wait);
+            }
+            x.getResponseHeaders().set("Content-Type", "application/octet-stream");
+            x.sendResponseHeaders(200, body.length);
+            try (OutputStream out = x.getResponseBody()) {
+                out.write(body);
+            }
+        }
+    }
+
+    private synchronized boolean chance() {
+        return random.nextDouble() < corruptRate;
+    }
+
+    private static void reply(HttpExchange x, int status, String json) throws IOException {
+        byte[] body = json.getBytes(StandardCharsets.UTF_8);
+        x.getResponseHeaders().set("Content-Type", "application/json");
+        x.sendResponseHeaders(status, body.length);
+        try (OutputStream out = x.getResponseBody()) {
+            out.write(body);
+        }
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+        threads.close();
+    }
+
+    /**
+     * A {@link TreeFetcher.PeerClient} over HTTP to the members at {@code bases}: 404 is "not served", anything else
+     * but 200 (or no answer within {@code timeout}) is a failure.
+     */
+    public static TreeFetcher.PeerClient client(HttpClient http, Map<String, URI> bases, String token, Duration timeout) {
+        return (member, sha) -> {
+            URI base = bases.get(member);
+            if (base == null) return null;
+            HttpRequest req = HttpRequest.newBuilder(base.resolve("/v1/chunks/" + sha)).timeout(timeout)
+                    .header("Authorization", "Bearer " + token).GET().build();
+            HttpResponse<byte[]> r;
+            try {
+                r = http.send(req, HttpResponse.BodyHandlers.ofByteArray());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted asking " + member);
+            }
+            if (r.statusCode() == 404) return null;
+            if (r.statusCode() != 200) throw new IOException(member + " answered " + r.statusCode() + " for chunk " + sha);
+            return ByteBuffer.wrap(r.body());
+        };
+    }
+}
