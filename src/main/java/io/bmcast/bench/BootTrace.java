@@ -5,6 +5,7 @@ import io.bmcast.guest.GuestImage;
 import io.bmcast.imagestore.Manifest;
 import io.bmcast.instance.EventLog;
 import io.bmcast.instance.Instance;
+import io.bmcast.node.MediatorConfig;
 import io.bmcast.transport.NbdUri;
 import io.bmcast.vmm.DiskBus;
 import java.io.IOException;
@@ -76,12 +77,14 @@ record BootTrace(Path file, List<long[]> reads, boolean recorded) {
         Path cached = GuestCache.root().resolve("traces").resolve(image.dir().getFileName() + ".boot-profile");
         if (Files.isRegularFile(cached)) return load(cached, false);
         Files.createDirectories(cached.getParent());
-        try (BenchImageServer images = BenchImageServer.start("fanout", image, 0, 0)) {
+        try (BenchImageServer images = BenchImageServer.start("fanout", image, 10_000_000_000L / 8, 0)) {
             Path dir = images.work;
             Path state = dir.resolve("state");
             Instance.Spec spec = new Instance.Spec(NbdUri.unix(images.socket, BenchImageServer.EXPORT), dir.resolve("disk.img"), state,
                     image.kernel(), image.initrd(), image.append(), 512, DiskBus.DEFAULT, null, null, 64 << 10, 0,
-                    image.readyMarker());
+                    image.readyMarker(), Instance.Spec.DEFAULT_STOP_GRACE, null,
+                    // No background copy: every read the boot makes is on demand, so the profile records them all.
+                    new MediatorConfig.Hydration(MediatorConfig.Hydration.DEFAULT_SHARE, null, false));
             AtomicBoolean ready = new AtomicBoolean();
             try (EventLog events = new EventLog(System.nanoTime(), null, System.err)) {
                 new Instance(spec, events, System.err, vm -> Thread.ofVirtual().name("fanout-trace").start(() -> {
@@ -104,6 +107,7 @@ record BootTrace(Path file, List<long[]> reads, boolean recorded) {
             if (!ready.get() || !Files.isRegularFile(profile)) {
                 throw new IOException("the guest never became ready, so no boot trace was recorded");
             }
+            load(profile, true); // refused before it is cached when it records no read
             Path tmp = cached.resolveSibling(cached.getFileName() + ".part");
             Files.copy(profile, tmp, StandardCopyOption.REPLACE_EXISTING);
             Files.move(tmp, cached, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
