@@ -55,6 +55,9 @@ public final class TreePeerServer implements AutoCloseable {
     /** Starts serving on a free loopback port; {@code uplink} null for none, {@code corruptRate} 0 for an honest peer. */
     public static TreePeerServer start(TreeFetcher fetcher, String token, LinkEmulator uplink, double corruptRate, long seed)
             throws IOException {
+        // Without TCP_NODELAY the last segment of each chunk waits for the client's delayed ACK (40 ms on Linux): one
+        // such wait per hop of the tree, on every chunk.
+        if (System.getProperty("sun.net.httpserver.nodelay") == null) System.setProperty("sun.net.httpserver.nodelay", "true");
         HttpServer s = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64);
         ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
         s.setExecutor(threads);
