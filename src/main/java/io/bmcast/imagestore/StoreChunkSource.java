@@ -3,7 +3,10 @@ package io.bmcast.imagestore;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
-/** The object store as a chunk source: one whole-object GET of {@code PREFIX/chunks/ab/<sha256>} per chunk. */
+/**
+ * The object store as a chunk source: one whole-object GET of {@code PREFIX/chunks/ab/<sha256>} per chunk. Owns
+ * its client (closing it closes the client).
+ */
 public final class StoreChunkSource implements ChunkSource {
     private final StoreClient client;
     private final StoreLocation location;
@@ -26,5 +29,10 @@ public final class StoreChunkSource implements ChunkSource {
     @Override
     public ByteBuffer fetch(Manifest.Chunk chunk) throws IOException {
         return client.get(location.chunkKey(chunk.sha256()));
+    }
+
+    @Override
+    public void close() {
+        client.close();
     }
 }
