@@ -32,10 +32,11 @@ public record MediatorStatus(String name, long sizeBytes, long imageSizeBytes, i
 
     /**
      * A store image's chunks: stored bytes (what crossed the wire, compressed where stored so) from this node's
-     * cache, from peers and from the store; distinct chunks verified; answers refused because they did not verify.
+     * cache, from peers and from the store; distinct chunks verified; answers refused because they did not verify;
+     * requests repeated (a failing store, a refused answer).
      */
     public record Sources(long bytesFromCache, long bytesFromPeers, long bytesFromStore, long chunksVerified,
-            long chunksRejected) {}
+            long chunksRejected, long fetchRetries) {}
 
     public MediatorStatus(String name, long sizeBytes, long imageSizeBytes, int regionSize, long regionsTotal,
             long regionsPresent, long bytesOnDemand, long bytesBackground, long regionsFromHoles, Phase phase,
@@ -97,6 +98,7 @@ public record MediatorStatus(String name, long sizeBytes, long imageSizeBytes, i
                 g.writeNumberField("bytesFromStore", sources.bytesFromStore());
                 g.writeNumberField("chunksVerified", sources.chunksVerified());
                 g.writeNumberField("chunksRejected", sources.chunksRejected());
+                g.writeNumberField("fetchRetries", sources.fetchRetries());
             }
             g.writeEndObject();
         } catch (IOException e) {

@@ -48,7 +48,7 @@ final class StoreSource {
         MediatorStatus.Sources sources() {
             ChunkFetcher.Counters c = export.fetcher().counters();
             return new MediatorStatus.Sources(c.bytesFromCache(), c.bytesFromPeers(), c.bytesFromStore(), c.chunksVerified(),
-                    c.chunksRejected());
+                    c.chunksRejected(), c.retries());
         }
     }
 
