@@ -1,10 +1,11 @@
 package io.bmcast.instance;
 
-import io.bmcast.node.NbdUriConverter;
+import io.bmcast.imagestore.ImageUri;
+import io.bmcast.node.ImageUriConverter;
+import io.bmcast.node.StoreOptions;
 import io.bmcast.util.Signals;
 import io.bmcast.util.UnitConverters.DurationConverter;
 import java.time.Duration;
-import io.bmcast.transport.NbdUri;
 import io.bmcast.util.UnitConverters.RateConverter;
 import io.bmcast.util.UnitConverters.SizeConverter;
 import io.bmcast.util.UsageException;
@@ -31,9 +32,9 @@ public final class InstanceCommand implements Callable<Integer> {
             description = "Deploy one instance by streaming: mediator + QEMU, de-virtualized live once the disk is "
                     + "local; runs until the guest powers off.")
     static final class Run implements Callable<Integer> {
-        @Option(names = "--image", paramLabel = "URI", required = true, converter = NbdUriConverter.class,
-                description = "The image: nbd://HOST:PORT/NAME or nbd+unix:///NAME?socket=PATH.")
-        NbdUri image;
+        @Option(names = "--image", paramLabel = "URI", required = true, converter = ImageUriConverter.class,
+                description = "The image: nbd://HOST:PORT/NAME or nbd+unix:///NAME?socket=PATH, or s3://BUCKET/PREFIX/NAME in an object store.")
+        ImageUri image;
 
         @Option(names = "--disk", paramLabel = "PATH", required = true, description = "The local disk the image is copied to.")
         Path disk;
@@ -75,6 +76,9 @@ public final class InstanceCommand implements Callable<Integer> {
         @Mixin
         HydrationOptions hydration;
 
+        @Mixin
+        StoreOptions store;
+
         @Option(names = "--ready-marker", paramLabel = "STR", defaultValue = "BMCAST-READY",
                 description = "The console line that says the guest is ready (default ${DEFAULT-VALUE}).")
         String readyMarker;
@@ -87,6 +91,10 @@ public final class InstanceCommand implements Callable<Integer> {
         @Option(names = "--source-extents", paramLabel = "FILE",
                 description = "The image's data extents as the control plane caches them, given to the mediator.")
         Path sourceExtents;
+
+        @Option(names = "--boot-profile", paramLabel = "FILE",
+                description = "Fetch first the regions this recorded boot read, in its order (a profile an earlier deployment of the image recorded).")
+        Path bootProfile;
 
         @Option(names = "--tls-dir", paramLabel = "DIR",
                 description = "For an nbds:// image: the mediator's TLS credentials (DIR/ca-cert.pem, and client-cert.pem, client-key.pem if the server verifies clients).")
@@ -102,7 +110,7 @@ public final class InstanceCommand implements Callable<Integer> {
             // Before the timeline's clock starts: a first probe on this host boot may take seconds.
             Accel.detect(spec.kernel());
             try (EventLog log = new EventLog(System.nanoTime(), spec.events(), System.out)) {
-                Instance instance = new Instance(spec, log, System.out);
+                Instance instance = new Instance(spec, log, System.out).withBootProfile(bootProfile);
                 Signals.onTerminate(instance::requestStop);
                 Instance.Result r = instance.run();
                 System.out.println("instance: " + Instance.describe(r));
@@ -116,12 +124,13 @@ public final class InstanceCommand implements Callable<Integer> {
             if (image.tls() && tlsDir == null) throw new UsageException("the image " + image + " is served over TLS: give --tls-dir DIR (ca-cert.pem)");
             if (tlsDir != null && !Files.isDirectory(tlsDir)) throw new UsageException("--tls-dir: no directory " + tlsDir);
             if (initrd != null && !Files.isRegularFile(initrd)) throw new UsageException("no initrd at " + initrd);
+            if (bootProfile != null && !Files.isRegularFile(bootProfile)) throw new UsageException("no boot profile at " + bootProfile);
             if (append != null && kernel == null) throw new UsageException("--append needs --kernel");
             if (initrd != null && kernel == null) throw new UsageException("--initrd needs --kernel");
             String cmdline = append != null || kernel == null ? append : "console=ttyS0 root=" + device.guestDevice() + " rw";
-            return new Instance.Spec(image, disk, state, kernel, initrd, cmdline, (int) (memory >> 20), device, console, events,
+            return new Instance.Spec(store.apply(image), disk, state, kernel, initrd, cmdline, (int) (memory >> 20), device, console, events,
                     regionSize, hydrateRate == null ? 0 : hydrateRate, readyMarker, stopGrace, sourceExtents,
-                    hydration.hydration(), tlsDir, allowLowSpace);
+                    hydration.hydration(), tlsDir, allowLowSpace, store.store());
         }
     }
 }

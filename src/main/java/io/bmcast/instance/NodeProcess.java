@@ -54,7 +54,7 @@ final class NodeProcess {
     private boolean closed;
 
     NodeProcess(MediatorConfig config) {
-        this(config, mediatorClassPath(), GuestCache.root().resolve("cds"), List.of());
+        this(config, config.image().isStore() ? storeClassPath() : mediatorClassPath(), GuestCache.root().resolve("cds"), List.of());
     }
 
     /** Visible for testing: another class path and archive dir than a deployment's, and JVM options such as -Xlog. */
@@ -82,6 +82,16 @@ final class NodeProcess {
         } catch (RuntimeException e) {
             return System.getProperty("java.class.path"); // an unusual class loader: everything, as before
         }
+    }
+
+    /**
+     * For an {@code s3://} image the mediator also needs the AWS SDK (some thirty jars of its own) and zstd-jni:
+     * this JVM's class path then (bmcast.jar, whose manifest names them all), rather than a list of the SDK's
+     * internals that would break with its next release.
+     */
+    static String storeClassPath() {
+        String cp = System.getProperty("java.class.path");
+        return cp == null || cp.isBlank() ? mediatorClassPath() : cp;
     }
 
     /**
