@@ -185,8 +185,12 @@ public final class StoreClient implements AutoCloseable {
             return new StoreException("no credentials for " + where + ": set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials", true, e);
         }
         for (Throwable c = e; c != null; c = c.getCause()) {
-            if (c instanceof ConnectException || c instanceof UnknownHostException) {
-                return new StoreException("cannot reach " + where + ": " + c.getClass().getSimpleName() + " " + firstLine(c.getMessage()), false, e);
+            // Said in words: an exception's class name is no sentence (and a CLI test rejects it).
+            if (c instanceof ConnectException) {
+                return new StoreException("cannot reach " + where + ": " + firstLine(c.getMessage()).toLowerCase(java.util.Locale.ROOT), false, e);
+            }
+            if (c instanceof UnknownHostException) {
+                return new StoreException("cannot reach " + where + ": unknown host " + firstLine(c.getMessage()), false, e);
             }
         }
         return new StoreException(where + " failed " + what + ": " + firstLine(msg), false, e);
