@@ -1,23 +1,22 @@
 package io.bmcast.bench;
 
-import io.bmcast.imagestore.ChunkCodec;
 import io.bmcast.imagestore.LocalS3;
 import io.bmcast.imagestore.Manifest;
 import io.bmcast.imagestore.PeerTree;
+import io.bmcast.imagestore.Pusher;
+import io.bmcast.imagestore.TransferProgress;
 import io.bmcast.imagestore.StoreClient;
 import io.bmcast.imagestore.StoreLocation;
 import io.bmcast.imagestore.TreeFetcher;
 import io.bmcast.imagestore.TreePeerServer;
+import io.bmcast.mediator.Durability;
 import io.bmcast.mediator.Hydrator;
 import io.bmcast.mediator.ImageExtents;
 import io.bmcast.mediator.MediatedDisk;
 import io.bmcast.mediator.MediatorOptions;
-import io.bmcast.storage.Extents;
-import io.bmcast.storage.FileExport;
 import io.bmcast.storage.LinkEmulator;
 import io.bmcast.storage.TokenBucket;
 import io.bmcast.util.Jackson;
-import io.bmcast.util.Sha256;
 import io.bmcast.util.Units;
 import java.io.IOException;
 import java.net.URI;
@@ -27,7 +26,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -257,6 +255,18 @@ final class FanoutBench {
         }
     }
 
+    /**
+     * The simulated nodes' disks are scratch files side by side on this machine's one disk: their fsyncs would
+     * measure that disk queueing 100 nodes' flushes, not the fleet (each real node flushes its own disk).
+     */
+    static final Durability SCRATCH = new Durability() {
+        @Override
+        public void force(FileChannel channel, Path path, boolean metadata) {}
+
+        @Override
+        public void syncDirectory(Path dir) {}
+    };
+
     /** One simulated node: its fetcher, peer server, mediated disk and hydrator. */
     static final class Node implements AutoCloseable {
         final String name;
@@ -287,7 +297,8 @@ final class FanoutBench {
             TreePeerServer server = TreePeerServer.start(f, TOKEN, up, o.injectCorrupt(), 31L * index + 1);
             bases.put(name, server.base());
             MediatorOptions mo = MediatorOptions.of(name, "fanout:" + s.location().display())
-                    .withRegionSize(s.manifest().chunkSize()).withBootProfile(s.trace().file()).withSourceExtents(s.extents());
+                    .withRegionSize(s.manifest().chunkSize()).withBootProfile(s.trace().file()).withSourceExtents(s.extents())
+                    .withDurability(SCRATCH);
             Path diskFile = dir.resolve("disk.img");
             MediatedDisk disk = MediatedDisk.open(new ManifestExport(s.manifest(), f), diskFile, dir.resolve("state"), mo);
             Hydrator h = new Hydrator(disk, Hydrator.Options.defaults().withWorkers(o.prefetch()));
@@ -319,32 +330,11 @@ final class FanoutBench {
         }
     }
 
-    /** Pushes the image's data chunks (holes skipped, zstd where it pays, chunks the store has already skipped). */
+    /** Pushes the image with the CLI's own {@link Pusher} (holes skipped, zstd where it pays) and reads back its manifest. */
     static Manifest push(StoreClient client, StoreLocation loc, Path image, int chunkSize) throws IOException {
-        try (FileExport file = new FileExport("image", "bench image", image, true); FileChannel ch = FileChannel.open(image)) {
-            long size = file.size();
-            int count = (int) ((size + chunkSize - 1) / chunkSize);
-            Manifest.Chunk[] chunks = new Manifest.Chunk[count];
-            boolean[] data = new boolean[count];
-            Extents.forEachData(file, (off, len) -> {
-                for (long i = off / chunkSize; i * chunkSize < off + len; i++) data[(int) i] = true;
-            });
-            for (int i = 0; i < count; i++) {
-                if (!data[i]) continue;
-                int len = (int) Math.min(chunkSize, size - (long) i * chunkSize);
-                ByteBuffer raw = ByteBuffer.allocate(len);
-                while (raw.hasRemaining() && ch.read(raw, (long) i * chunkSize + raw.position()) >= 0) {}
-                raw.flip();
-                ChunkCodec.Encoded e = ChunkCodec.encode(raw);
-                String sha = Sha256.hex(e.stored());
-                if (client.head(loc.chunkKey(sha)) < 0) client.put(loc.chunkKey(sha), e.stored(), "application/octet-stream");
-                chunks[i] = new Manifest.Chunk(sha, e.encoding(), e.stored().remaining());
-            }
-            Manifest m = new Manifest(size, chunkSize, Arrays.asList(chunks), null, null, null, List.of(), null,
-                    Instant.now().toString());
-            client.put(loc.manifestKey(), ByteBuffer.wrap(m.toJson()), "application/json");
-            return m;
-        }
+        new Pusher(client, loc).push(new Pusher.Options(image, chunkSize, null, null, null, null, 8),
+                new TransferProgress("push", "uploaded"));
+        return client.manifest(loc);
     }
 
     /** The image's data extents, concatenated: what every node's disk must hold there. */

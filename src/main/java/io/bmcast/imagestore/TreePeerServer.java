@@ -96,17 +96,25 @@ public final class TreePeerServer implements AutoCloseable {
                 reply(x, 404, "{\"error\": \"no such chunk in this deployment's image\"}");
                 return;
             }
-            byte[] body = new byte[b.remaining()];
-            b.duplicate().get(body);
-            if (corruptRate > 0 && body.length > 0 && chance()) body[body.length / 2] ^= 0x01;
+            byte[] body;
+            int from = 0, length = b.remaining();
+            boolean lie = corruptRate > 0 && chance();
+            if (b.hasArray() && !lie) {
+                body = b.array(); // sent as held: no copy
+                from = b.arrayOffset() + b.position();
+            } else {
+                body = new byte[length];
+                b.duplicate().get(body);
+                if (body.length > 0 && lie) body[body.length / 2] ^= 0x01;
+            }
             if (uplink != null) {
-                long wait = uplink.delayNanos(body.length, System.nanoTime());
+                long wait = uplink.delayNanos(length, System.nanoTime());
                 if (wait > 0) LockSupport.parkNanos(wait);
             }
             x.getResponseHeaders().set("Content-Type", "application/octet-stream");
-            x.sendResponseHeaders(200, body.length);
+            x.sendResponseHeaders(200, length);
             try (OutputStream out = x.getResponseBody()) {
-                out.write(body);
+                out.write(body, from, length);
             }
         }
     }
