@@ -20,7 +20,6 @@ import io.bmcast.util.Jackson;
 import io.bmcast.util.Units;
 import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -186,9 +185,8 @@ final class FanoutBench {
         PeerTree tree = peers ? new PeerTree(members) : null;
         Map<String, URI> bases = new ConcurrentHashMap<>();
         List<Node> nodes = new ArrayList<>();
-        try (HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(Duration.ofSeconds(5)).build()) {
-            TreeFetcher.PeerClient client = TreePeerServer.client(http, bases, TOKEN, Duration.ofSeconds(60));
+        {
+            TreeFetcher.PeerClient client = TreePeerServer.client(bases, TOKEN, Duration.ofSeconds(60));
             try {
                 for (int i = 0; i < n; i++) {
                     String name = members.get(i);

@@ -8,9 +8,8 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
+import java.io.InputStream;
+import java.net.HttpURLConnection;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -59,7 +58,9 @@ public final class TreePeerServer implements AutoCloseable {
         // such wait per hop of the tree, on every chunk.
         if (System.getProperty("sun.net.httpserver.nodelay") == null) System.setProperty("sun.net.httpserver.nodelay", "true");
         HttpServer s = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64);
-        ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
+        // Platform threads: answers verify, copy and send bytes, and virtual threads share as many carriers as there
+        // are cores, which a host full of busy platform threads (a simulated fleet's mediators) starves.
+        ExecutorService threads = Executors.newCachedThreadPool(Thread.ofPlatform().name("peer-server-", 0).daemon().factory());
         s.setExecutor(threads);
         TreePeerServer p = new TreePeerServer(s, threads, fetcher, token, uplink, corruptRate, seed);
         s.createContext("/v1/chunks/", p::handle);
@@ -140,24 +141,29 @@ public final class TreePeerServer implements AutoCloseable {
 
     /**
      * A {@link TreeFetcher.PeerClient} over HTTP to the members at {@code bases}: 404 is "not served", anything else
-     * but 200 (or no answer within {@code timeout}) is a failure.
+     * but 200 (or no answer within {@code timeout}) is a failure. Blocking connections (kept alive and pooled by the
+     * JDK), each request on its caller's thread: java.net.http's one selector thread per client carried every
+     * transfer of a whole simulated fleet and became its bottleneck.
      */
-    public static TreeFetcher.PeerClient client(HttpClient http, Map<String, URI> bases, String token, Duration timeout) {
+    public static TreeFetcher.PeerClient client(Map<String, URI> bases, String token, Duration timeout) {
         return (member, sha) -> {
             URI base = bases.get(member);
             if (base == null) return null;
-            HttpRequest req = HttpRequest.newBuilder(base.resolve("/v1/chunks/" + sha)).timeout(timeout)
-                    .header("Authorization", "Bearer " + token).GET().build();
-            HttpResponse<byte[]> r;
-            try {
-                r = http.send(req, HttpResponse.BodyHandlers.ofByteArray());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted asking " + member);
+            HttpURLConnection c = (HttpURLConnection) base.resolve("/v1/chunks/" + sha).toURL().openConnection();
+            c.setConnectTimeout((int) Math.min(timeout.toMillis(), 10_000));
+            c.setReadTimeout((int) timeout.toMillis());
+            c.setRequestProperty("Authorization", "Bearer " + token);
+            int status = c.getResponseCode();
+            if (status == 200) {
+                try (InputStream in = c.getInputStream()) {
+                    return ByteBuffer.wrap(in.readAllBytes());
+                }
             }
-            if (r.statusCode() == 404) return null;
-            if (r.statusCode() != 200) throw new IOException(member + " answered " + r.statusCode() + " for chunk " + sha);
-            return ByteBuffer.wrap(r.body());
+            try (InputStream err = c.getErrorStream()) {
+                if (err != null) err.readAllBytes(); // drained, so the connection is kept for the next request
+            }
+            if (status == 404) return null;
+            throw new IOException(member + " answered " + status + " for chunk " + sha);
         };
     }
 }
