@@ -39,7 +39,7 @@ final class ProgressLine implements AutoCloseable {
     private synchronized void print() {
         if (closed) return;
         String line = progress.line(System.nanoTime() - start);
-        if (tty) err.print("\r" + line + "\033[K");
+        if (tty) err.print("\r" + Fleet.bar(progress.total() == 0 ? 0 : (double) progress.done() / progress.total(), 20) + " " + line + "\033[K");
         else err.println(line);
         err.flush();
     }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.bmcast.cli.MainTest.Run;
@@ -12,6 +13,7 @@ import io.bmcast.imagestore.Manifest;
 import io.bmcast.imagestore.StoreClient;
 import io.bmcast.imagestore.StoreLocation;
 import io.bmcast.testing.ClientTestProcesses;
+import io.bmcast.testing.Tools;
 import io.bmcast.util.Jackson;
 import io.bmcast.util.Sha256;
 import java.io.IOException;
@@ -20,6 +22,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -138,6 +141,33 @@ class StoreImageCommandsTest {
         Run again = MainTest.bmcast("image", "pull", uri("rt/disk"), back.toString());
         assertEquals(1, again.rc());
         MainTest.assertOneSentence(again.err());
+    }
+
+    /**
+     * A block device (a loop device here) pushes like a file: its size from lseek(SEEK_END), every chunk read since a
+     * device has no holes to report, chunks of zeros stored as holes; pulled back byte-identical to its backing file.
+     */
+    @Test
+    void aBlockDevicePushesAndPullsBackIdentical() throws Exception {
+        assumeTrue(Tools.find("losetup") != null && "root".equals(System.getProperty("user.name")), "needs losetup as root");
+        Path backing = tmp.resolve("backing.img");
+        long size = 16L * MIB;
+        write(backing, size, 3L * MIB, random(new Random(6), 2 * MIB));
+        write(backing, size, 15L * MIB, compressible(6, MIB));
+        Tools.Result attach = Tools.run(Duration.ofSeconds(30), "losetup", "--find", "--show", backing.toString());
+        assumeTrue(attach.exitCode() == 0, "no loop device here: " + attach.stderr());
+        Path dev = Path.of(attach.stdout().strip());
+        try {
+            JsonNode p = json(ok("image", "push", dev.toString(), "--to", uri("dev/loop"), "--json"));
+            assertEquals(16, p.get("chunks").asInt());
+            assertEquals(3, p.get("dataChunks").asInt(), p.toString()); // 13 chunks of zeros read, stored as holes
+        } finally {
+            Tools.run(Duration.ofSeconds(30), "losetup", "-d", dev.toString());
+        }
+        Path back = tmp.resolve("dev-back.img");
+        ok("image", "pull", uri("dev/loop"), back.toString());
+        assertEquals(-1, Files.mismatch(backing, back));
+        assertTrue(allocated(back) <= 3L * MIB + 64 * 1024, "zeros came back as holes: " + allocated(back));
     }
 
     /** A second image sharing 95 of its 100 chunks with the first uploads those 5 only. */
