@@ -37,9 +37,9 @@ final class ProgressLine implements AutoCloseable {
     }
 
     private synchronized void print() {
-        if (closed) return;
+        if (closed || progress.total() == 0) return; // nothing to show before the work is known (and a failure then is one line)
         String line = progress.line(System.nanoTime() - start);
-        if (tty) err.print("\r" + line + "\033[K");
+        if (tty) err.print("\r" + Fleet.bar(progress.total() == 0 ? 0 : (double) progress.done() / progress.total(), 20) + " " + line + "\033[K");
         else err.println(line);
         err.flush();
     }

@@ -94,6 +94,7 @@ final class StoreImageCommands {
         public Integer call() throws Exception {
             StoreLocation where = store.location(to);
             if (!Files.exists(file)) throw new UsageException("no such file: " + file);
+            if (Files.isDirectory(file)) throw new UsageException(file + " is a directory, not an image file or block device");
             for (Path f : new Path[] {kernel, initrd}) {
                 if (f != null && !Files.isRegularFile(f)) throw new UsageException("no such file: " + f);
             }

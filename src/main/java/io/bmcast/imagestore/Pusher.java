@@ -12,12 +12,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -34,8 +32,6 @@ import java.util.concurrent.atomic.AtomicLong;
  * (virtual threads), each holding one chunk in memory, so memory is bounded by {@code jobs x 2 x chunkSize}.
  */
 public final class Pusher {
-    private static final int ATTEMPTS = 3;
-
     /** What to push where. {@code parent}: the image this one derives from, recorded in the manifest (or null). */
     public record Options(Path file, int chunkSize, Path kernel, Path initrd, String append, String parent, int jobs) {
         public Options {
@@ -80,9 +76,7 @@ public final class Pusher {
             if (size <= 0) throw new IOException(o.file() + " is empty: nothing to push");
             int count = (int) ((size + o.chunkSize() - 1) / o.chunkSize());
             boolean[] data = dataChunks(holes, size, o.chunkSize(), count);
-            int dataCount = 0;
-            for (boolean d : data) if (d) dataCount++;
-            progress.total(dataCount);
+            progress.total(countTrue(data));
             Run run = new Run(ch, o.file(), size, o.chunkSize(), data);
             run.runAll(o.jobs(), progress);
             List<Manifest.Chunk> chunks = Arrays.asList(run.chunks);
@@ -95,6 +89,12 @@ public final class Pusher {
             return new Summary(image.display(), size, count, dataBytes, countData(run.chunks), (int) run.uploads.get(),
                     (int) run.found.get(), m.storedBytes(), progress.bytes(), System.nanoTime() - start);
         }
+    }
+
+    private static int countTrue(boolean[] flags) {
+        int n = 0;
+        for (boolean f : flags) if (f) n++;
+        return n;
     }
 
     private static int countData(Manifest.Chunk[] chunks) {
@@ -147,10 +147,8 @@ public final class Pusher {
         // Names this push has taken on (found or being uploaded): a chunk repeated inside the image is sent once.
         // Counting a repeat as present before its first copy is stored is safe: the manifest waits for all workers.
         private final Set<String> handled = ConcurrentHashMap.newKeySet();
-        private final AtomicInteger next = new AtomicInteger();
         final AtomicLong uploads = new AtomicLong();
         final AtomicLong found = new AtomicLong();
-        private volatile IOException failure;
 
         Run(FileChannel ch, Path file, long size, int chunkSize, boolean[] data) {
             this.ch = ch;
@@ -163,35 +161,11 @@ public final class Pusher {
         }
 
         void runAll(int jobs, TransferProgress progress) throws IOException {
-            List<Thread> workers = new ArrayList<>();
-            for (int j = 0; j < jobs; j++) workers.add(Thread.ofVirtual().name("push-" + j).start(() -> work(progress)));
-            try {
-                for (Thread t : workers) t.join();
-            } catch (InterruptedException e) {
-                failure = new IOException("interrupted");
-                for (Thread t : workers) t.interrupt();
-                Thread.currentThread().interrupt();
-            }
-            if (failure != null) throw failure;
-        }
-
-        private void work(TransferProgress progress) {
-            ByteBuffer buf = ByteBuffer.allocate(chunkSize);
-            int i;
-            while (failure == null && (i = next.getAndIncrement()) < data.length) {
-                if (!data[i]) continue;
-                try {
-                    one(i, buf, progress);
-                } catch (IOException e) {
-                    synchronized (this) {
-                        if (failure == null) failure = e;
-                    }
-                } catch (RuntimeException e) {
-                    synchronized (this) {
-                        if (failure == null) failure = new IOException("chunk " + i + ": " + e.getMessage(), e);
-                    }
-                }
-            }
+            int[] indices = new int[countTrue(data)];
+            for (int i = 0, n = 0; i < data.length; i++) if (data[i]) indices[n++] = i;
+            // One buffer per worker (each is one virtual thread for the whole run): memory stays jobs x chunkSize.
+            ThreadLocal<ByteBuffer> buffers = ThreadLocal.withInitial(() -> ByteBuffer.allocate(chunkSize));
+            ChunkWorkers.run("push", jobs, indices.length, k -> one(indices[k], buffers.get(), progress));
         }
 
         private void one(int i, ByteBuffer buf, TransferProgress progress) throws IOException {
@@ -216,38 +190,17 @@ public final class Pusher {
                 return;
             }
             String key = image.chunkKey(sha);
-            if (withRetry(() -> store.head(key)) == storedSize) {
+            if (Retry.store(() -> store.head(key)) == storedSize) {
                 found.incrementAndGet();
                 progress.chunkDone(0, true);
                 return;
             }
-            withRetry(() -> {
+            Retry.store(() -> {
                 store.put(key, enc.stored(), "application/octet-stream");
-                return 0L;
+                return null;
             });
             uploads.incrementAndGet();
             progress.chunkDone(storedSize, false);
-        }
-    }
-
-    private interface StoreCall {
-        long call() throws StoreException;
-    }
-
-    /** A store call again after a short pause when the failure may pass (throttled, a 5xx, a dropped connection). */
-    private static long withRetry(StoreCall c) throws StoreException {
-        for (int attempt = 1; ; attempt++) {
-            try {
-                return c.call();
-            } catch (StoreException e) {
-                if (e.permanent() || attempt >= ATTEMPTS) throw e;
-                try {
-                    Thread.sleep(500L << attempt);
-                } catch (InterruptedException ie) {
-                    Thread.currentThread().interrupt();
-                    throw e;
-                }
-            }
         }
     }
 }

@@ -34,7 +34,7 @@ final class StoredChunks {
     /** Chunk {@code index}'s stored bytes, verified (position to limit). */
     ByteBuffer stored(int index) throws IOException {
         Manifest.Chunk c = manifest.chunk(index);
-        ByteBuffer b = store.get(image.chunkKey(c.sha256()));
+        ByteBuffer b = Retry.store(() -> store.get(image.chunkKey(c.sha256())));
         if (b == null) throw bad(index, "is missing from the store (no " + image.chunkKey(c.sha256()) + ")");
         if (b.remaining() != c.storedSize()) {
             throw bad(index, "is " + b.remaining() + " bytes in the store, but the manifest says " + c.storedSize());
