@@ -120,12 +120,12 @@ final class FanoutTable {
 
     BarChart.Chart egressChart(String header) {
         return chart("Fleet launch: store egress per working set, by N", header, this::egressRatio,
-                "store egress / one working set (log scale" + whiskers() + ")");
+                "store egress / one working set (log scale" + whiskers() + ")", "x");
     }
 
     BarChart.Chart readyChart(String header) {
         return chart("Fleet launch: p99 time to ready, by N", header, FanoutBench.Run::p99Ready,
-                "p99 seconds to ready (log scale" + whiskers() + ")");
+                "p99 seconds to ready (log scale" + whiskers() + ")", "s");
     }
 
     private String whiskers() {
@@ -133,7 +133,7 @@ final class FanoutTable {
         return repeat > 1 ? "; median of " + repeat + " runs, min-max whiskers" : "";
     }
 
-    private BarChart.Chart chart(String title, String header, ToDoubleFunction<FanoutBench.Run> f, String axis) {
+    private BarChart.Chart chart(String title, String header, ToDoubleFunction<FanoutBench.Run> f, String axis, String unit) {
         List<Boolean> peerModes = runs.stream().map(FanoutBench.Run::peers).distinct().toList();
         List<String> series = peerModes.stream().map(p -> p ? "with peers" : "store only").toList();
         List<BarChart.Group> groups = new ArrayList<>();
@@ -147,7 +147,7 @@ final class FanoutTable {
             }
             groups.add(new BarChart.Group("N=" + n, bars));
         }
-        return new BarChart.Chart(title, header.replace("bench fanout: ", ""), series, groups, axis);
+        return new BarChart.Chart(title, header.replace("bench fanout: ", ""), series, groups, axis, unit);
     }
 
     private static Map<String, Object> json(Spread s) {
