@@ -80,6 +80,7 @@ final class InstanceProcess {
         List<String> cmd = new ArrayList<>(List.of("setsid", "sh", "-c", "echo $$ > \"$0\" && exec \"$@\"", pidFile.toString()));
         cmd.addAll(program);
         ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().putAll(io.bmcast.imagestore.StoreCredentials.forChildren()); // an s3:// image's mediator reads the store
         pb.environment().put(MARKER, files.state().toString());
         Process p = pb.redirectErrorStream(true)
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
