@@ -52,16 +52,24 @@ public final class LocalS3 implements AutoCloseable {
      * in {@code dir/s3proxy.log}, and waits until it answers. The same dir started again serves the same objects.
      */
     public static LocalS3 start(Path dir) throws IOException {
-        Path jar = jar();
-        if (!Files.isRegularFile(jar)) {
-            throw new IOException("S3Proxy is not built at " + jar + ": run `mvn -o generate-resources` (the build copies it from Maven Central)");
-        }
-        Path data = Files.createDirectories(dir.resolve("data"));
         int port;
         try (ServerSocket s = new ServerSocket()) {
             s.bind(new InetSocketAddress("127.0.0.1", 0));
             port = s.getLocalPort();
         }
+        return start(dir, port);
+    }
+
+    /**
+     * Starts a store on {@code dir} listening on {@code port}: the same dir and port again after {@link #close} is
+     * the same store back after an outage (what a mediator's retries must ride out).
+     */
+    public static LocalS3 start(Path dir, int port) throws IOException {
+        Path jar = jar();
+        if (!Files.isRegularFile(jar)) {
+            throw new IOException("S3Proxy is not built at " + jar + ": run `mvn -o generate-resources` (the build copies it from Maven Central)");
+        }
+        Path data = Files.createDirectories(dir.resolve("data"));
         URI endpoint = URI.create("http://127.0.0.1:" + port);
         Properties p = new Properties();
         p.setProperty("s3proxy.endpoint", endpoint.toString());
@@ -111,6 +119,10 @@ public final class LocalS3 implements AutoCloseable {
 
     public Path dir() {
         return dir;
+    }
+
+    public int port() {
+        return endpoint.getPort();
     }
 
     /** {@code s3://BUCKET/PREFIX/NAME?endpoint=...} on this server. */

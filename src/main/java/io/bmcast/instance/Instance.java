@@ -3,6 +3,7 @@ package io.bmcast.instance;
 import io.bmcast.node.Mediator;
 import io.bmcast.node.MediatorConfig;
 import io.bmcast.node.NodeState;
+import io.bmcast.imagestore.ImageUri;
 import io.bmcast.transport.NbdUri;
 import io.bmcast.util.Units;
 import io.bmcast.vmm.Accel;
@@ -48,16 +49,26 @@ public final class Instance {
      * {@code hydration}: the background copy's share, deadline, or none ({@code --hydrate-share} ...).
      * {@code tlsDir}: the mediator's TLS credentials for an {@code nbds://} image ({@code node --tls-dir}), or null.
      * {@code allowLowSpace}: start even when the local disk lacks room for the image's data ({@code node --allow-low-space}).
+     * {@code store}: how an {@code s3://} image's chunks are fetched (cache, peers, limits: {@code node --chunk-cache} ...).
      */
-    public record Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
+    public record Spec(ImageUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
             DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker,
             Duration stopGrace, Path sourceExtents, MediatorConfig.Hydration hydration, Path tlsDir,
-            boolean allowLowSpace) {
+            boolean allowLowSpace, MediatorConfig.Store store) {
 
         public static final Duration DEFAULT_STOP_GRACE = Duration.ofSeconds(10);
 
         public Spec {
             if (hydration == null) hydration = MediatorConfig.Hydration.DEFAULTS;
+            if (store == null) store = MediatorConfig.Store.DEFAULTS;
+        }
+
+        public Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
+                DiskBus bus, Path console, Path events, long regionSize, long hydrateRate, String readyMarker,
+                Duration stopGrace, Path sourceExtents, MediatorConfig.Hydration hydration, Path tlsDir,
+                boolean allowLowSpace) {
+            this(ImageUri.of(image), disk, state, kernel, initrd, append, memoryMiB, bus, console, events, regionSize,
+                    hydrateRate, readyMarker, stopGrace, sourceExtents, hydration, tlsDir, allowLowSpace, null);
         }
 
         public Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
@@ -77,7 +88,7 @@ public final class Instance {
         /** The same instance with other background-copy settings. */
         public Spec withHydration(MediatorConfig.Hydration h) {
             return new Spec(image, disk, state, kernel, initrd, append, memoryMiB, bus, console, events, regionSize,
-                    hydrateRate, readyMarker, stopGrace, sourceExtents, h, tlsDir, allowLowSpace);
+                    hydrateRate, readyMarker, stopGrace, sourceExtents, h, tlsDir, allowLowSpace, store);
         }
 
         public Spec(NbdUri image, Path disk, Path state, Path kernel, Path initrd, String append, int memoryMiB,
@@ -465,7 +476,7 @@ public final class Instance {
         Path extents = spec.sourceExtents() == null ? null : spec.sourceExtents().toAbsolutePath();
         return new MediatorConfig(spec.image(), spec.disk().toAbsolutePath(), spec.state().toAbsolutePath(), socket,
                 spec.regionSize(), Math.max(0, spec.hydrateRate()), MediatorConfig.DEFAULT_GIVE_UP, null, extents,
-                spec.hydration(), spec.tlsDir() == null ? null : spec.tlsDir().toAbsolutePath(), spec.allowLowSpace());
+                spec.hydration(), spec.tlsDir() == null ? null : spec.tlsDir().toAbsolutePath(), spec.allowLowSpace(), spec.store());
     }
 
     /** Unix socket paths are limited to 107 bytes: use {@code preferred} when short enough, else a temp dir. */

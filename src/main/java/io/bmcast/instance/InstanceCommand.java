@@ -1,10 +1,11 @@
 package io.bmcast.instance;
 
-import io.bmcast.node.NbdUriConverter;
+import io.bmcast.imagestore.ImageUri;
+import io.bmcast.node.ImageUriConverter;
+import io.bmcast.node.StoreOptions;
 import io.bmcast.util.Signals;
 import io.bmcast.util.UnitConverters.DurationConverter;
 import java.time.Duration;
-import io.bmcast.transport.NbdUri;
 import io.bmcast.util.UnitConverters.RateConverter;
 import io.bmcast.util.UnitConverters.SizeConverter;
 import io.bmcast.util.UsageException;
@@ -31,9 +32,9 @@ public final class InstanceCommand implements Callable<Integer> {
             description = "Deploy one instance by streaming: mediator + QEMU, de-virtualized live once the disk is "
                     + "local; runs until the guest powers off.")
     static final class Run implements Callable<Integer> {
-        @Option(names = "--image", paramLabel = "URI", required = true, converter = NbdUriConverter.class,
-                description = "The image: nbd://HOST:PORT/NAME or nbd+unix:///NAME?socket=PATH.")
-        NbdUri image;
+        @Option(names = "--image", paramLabel = "URI", required = true, converter = ImageUriConverter.class,
+                description = "The image: nbd://HOST:PORT/NAME or nbd+unix:///NAME?socket=PATH, or s3://BUCKET/PREFIX/NAME in an object store.")
+        ImageUri image;
 
         @Option(names = "--disk", paramLabel = "PATH", required = true, description = "The local disk the image is copied to.")
         Path disk;
@@ -74,6 +75,9 @@ public final class InstanceCommand implements Callable<Integer> {
 
         @Mixin
         HydrationOptions hydration;
+
+        @Mixin
+        StoreOptions store;
 
         @Option(names = "--ready-marker", paramLabel = "STR", defaultValue = "BMCAST-READY",
                 description = "The console line that says the guest is ready (default ${DEFAULT-VALUE}).")
@@ -119,9 +123,9 @@ public final class InstanceCommand implements Callable<Integer> {
             if (append != null && kernel == null) throw new UsageException("--append needs --kernel");
             if (initrd != null && kernel == null) throw new UsageException("--initrd needs --kernel");
             String cmdline = append != null || kernel == null ? append : "console=ttyS0 root=" + device.guestDevice() + " rw";
-            return new Instance.Spec(image, disk, state, kernel, initrd, cmdline, (int) (memory >> 20), device, console, events,
+            return new Instance.Spec(store.apply(image), disk, state, kernel, initrd, cmdline, (int) (memory >> 20), device, console, events,
                     regionSize, hydrateRate == null ? 0 : hydrateRate, readyMarker, stopGrace, sourceExtents,
-                    hydration.hydration(), tlsDir, allowLowSpace);
+                    hydration.hydration(), tlsDir, allowLowSpace, store.store());
         }
     }
 }

@@ -54,7 +54,7 @@ final class NodeProcess {
     private boolean closed;
 
     NodeProcess(MediatorConfig config) {
-        this(config, mediatorClassPath(), GuestCache.root().resolve("cds"), List.of());
+        this(config, config.image().isStore() ? storeClassPath() : mediatorClassPath(), GuestCache.root().resolve("cds"), List.of());
     }
 
     /** Visible for testing: another class path and archive dir than a deployment's, and JVM options such as -Xlog. */
@@ -85,6 +85,16 @@ final class NodeProcess {
     }
 
     /**
+     * For an {@code s3://} image the mediator also needs the AWS SDK (some thirty jars of its own) and zstd-jni:
+     * this JVM's class path then (bmcast.jar, whose manifest names them all), rather than a list of the SDK's
+     * internals that would break with its next release.
+     */
+    static String storeClassPath() {
+        String cp = System.getProperty("java.class.path");
+        return cp == null || cp.isBlank() ? mediatorClassPath() : cp;
+    }
+
+    /**
      * Starts the mediator and waits until it accepts connections on its socket, passing each line it logs meanwhile
      * to {@code progress}: while the image server cannot be reached, those lines are all an operator sees.
      */
@@ -110,8 +120,11 @@ final class NodeProcess {
         cmd.addAll(List.of("-cp", classPath, MediatorMain.class.getName(), settings.toString()));
         Path log = state.resolve("node.log");
         follower = new LogFollower(log);
-        process = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        // A store image: credentials this JVM holds as system properties (the demo, tests) reach the mediator too.
+        if (config.image().isStore()) pb.environment().putAll(io.bmcast.imagestore.StoreCredentials.forChildren());
+        process = pb.start();
         Files.writeString(state.resolve(NodeState.PID), process.pid() + "\n", StandardCharsets.UTF_8);
     }
 

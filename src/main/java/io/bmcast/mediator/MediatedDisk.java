@@ -19,6 +19,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 
 /**
  * A disk that streams itself in: reads of regions not yet on the local disk are fetched from the image
@@ -92,6 +93,7 @@ public final class MediatedDisk implements Export {
     private final LongAdder bytesBackground = new LongAdder();
     private final LongAdder regionsFromHoles = new LongAdder();
     private final AtomicLong sourceErrors = new AtomicLong();
+    private volatile Supplier<MediatorStatus.Sources> sources;
     private volatile String lastError;
     private volatile Phase phase = Phase.STREAMING;
     /** Permits are bytes of fetch buffers ({@link #FETCH_BUFFER_BYTES}). */
@@ -804,6 +806,14 @@ public final class MediatedDisk implements Export {
         return phase;
     }
 
+    /**
+     * Where a store image's chunks come from, for the status (the source export counts them; this disk only reports).
+     * Set once, before housekeeping starts.
+     */
+    public void reportSources(Supplier<MediatorStatus.Sources> s) {
+        this.sources = s;
+    }
+
     public MediatorStatus status(long nowNs) {
         long onDemand = bytesOnDemand.sum();
         long background = bytesBackground.sum();
@@ -821,7 +831,8 @@ public final class MediatedDisk implements Export {
             r = rate;
         }
         return new MediatorStatus(name, size, imageSize, regionSize, regions, map.presentCount(), onDemand, background,
-                regionsFromHoles.sum(), phase, r, sourceErrors.get(), lastError, hydrationReport);
+                regionsFromHoles.sum(), phase, r, sourceErrors.get(), lastError, hydrationReport,
+                sources == null ? null : sources.get());
     }
 
     /** Writes {@link #status} as {@code status.json} in the state dir (temp file and rename: readers never see half). */

@@ -17,16 +17,32 @@ import java.util.Locale;
  * @param regionsFromHoles regions made present without any transfer (holes/zeros in the image)
  * @param hydrationRateBytesPerSec bytes fetched per second (both kinds) over the last sampling interval
  * @param hydration the background copy's share and deadline; null when there is no background copy (remote-only)
+ * @param sources where a store image's chunks came from and how many verified; null for an NBD image
  */
 public record MediatorStatus(String name, long sizeBytes, long imageSizeBytes, int regionSize, long regionsTotal, long regionsPresent,
         long bytesOnDemand, long bytesBackground, long regionsFromHoles, Phase phase,
-        double hydrationRateBytesPerSec, long sourceErrors, String lastError, Hydration hydration) {
+        double hydrationRateBytesPerSec, long sourceErrors, String lastError, Hydration hydration, Sources sources) {
+
+    public MediatorStatus(String name, long sizeBytes, long imageSizeBytes, int regionSize, long regionsTotal,
+            long regionsPresent, long bytesOnDemand, long bytesBackground, long regionsFromHoles, Phase phase,
+            double hydrationRateBytesPerSec, long sourceErrors, String lastError, Hydration hydration) {
+        this(name, sizeBytes, imageSizeBytes, regionSize, regionsTotal, regionsPresent, bytesOnDemand, bytesBackground,
+                regionsFromHoles, phase, hydrationRateBytesPerSec, sourceErrors, lastError, hydration, null);
+    }
+
+    /**
+     * A store image's chunks: stored bytes (what crossed the wire, compressed where stored so) from this node's
+     * cache, from peers and from the store; distinct chunks verified; answers refused because they did not verify;
+     * requests repeated (a failing store, a refused answer).
+     */
+    public record Sources(long bytesFromCache, long bytesFromPeers, long bytesFromStore, long chunksVerified,
+            long chunksRejected, long fetchRetries) {}
 
     public MediatorStatus(String name, long sizeBytes, long imageSizeBytes, int regionSize, long regionsTotal,
             long regionsPresent, long bytesOnDemand, long bytesBackground, long regionsFromHoles, Phase phase,
             double hydrationRateBytesPerSec, long sourceErrors, String lastError) {
         this(name, sizeBytes, imageSizeBytes, regionSize, regionsTotal, regionsPresent, bytesOnDemand, bytesBackground,
-                regionsFromHoles, phase, hydrationRateBytesPerSec, sourceErrors, lastError, null);
+                regionsFromHoles, phase, hydrationRateBytesPerSec, sourceErrors, lastError, null, null);
     }
 
     /**
@@ -75,6 +91,14 @@ public record MediatorStatus(String name, long sizeBytes, long imageSizeBytes, i
                 g.writeStringField("hydrateBy", instant(hydration.deadlineEpochMs()));
                 g.writeStringField("projectedLocal", instant(hydration.projectedEpochMs()));
                 g.writeNumberField("bytesBackgroundWhileBusy", hydration.bytesWhileBusy());
+            }
+            if (sources != null) {
+                g.writeNumberField("bytesFromCache", sources.bytesFromCache());
+                g.writeNumberField("bytesFromPeers", sources.bytesFromPeers());
+                g.writeNumberField("bytesFromStore", sources.bytesFromStore());
+                g.writeNumberField("chunksVerified", sources.chunksVerified());
+                g.writeNumberField("chunksRejected", sources.chunksRejected());
+                g.writeNumberField("fetchRetries", sources.fetchRetries());
             }
             g.writeEndObject();
         } catch (IOException e) {

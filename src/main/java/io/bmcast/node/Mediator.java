@@ -58,25 +58,37 @@ public final class Mediator {
     public static int run(MediatorConfig c, PrintStream log) throws IOException, InterruptedException {
         if (c.regionSize() > Integer.MAX_VALUE) throw new UsageException("--region-size is too large");
         long giveUp = c.giveUp().toNanos();
-        NbdUri image = c.image();
         ImageExtents extents = c.sourceExtents() == null ? null : ImageExtents.read(c.sourceExtents());
-
-        NbdClient.Options clientOptions = NbdClient.Options.defaults().giveUpAfter(c.giveUp()).tls(tls(c));
-        // Resuming a state dir: the image's size is known, so serve what is local at once and let only reads
-        // of missing regions wait for the image server. A fresh state needs the server for the size.
-        long knownSize = MediatedDisk.recordedImageSize(c.state());
-        if (knownSize >= 0 && !NodeState.imageIdentity(image, knownSize).equals(MediatedDisk.recordedImageIdentity(c.state()))) {
-            // Another image's state dir: it will be refused, but only the image server knows this image's size.
-            knownSize = -1;
+        Export source;
+        String identity;
+        StoreSource.Opened store = null;
+        if (c.image().isStore()) {
+            // The fetcher retries a failing store up to the give-up itself, and verifies every chunk before any
+            // byte of it is returned: a region is marked present only with verified bytes.
+            store = StoreSource.open(c, EXPORT, log);
+            source = store.export();
+            identity = store.identity();
+        } else {
+            NbdUri image = c.image().nbd();
+            NbdClient.Options clientOptions = NbdClient.Options.defaults().giveUpAfter(c.giveUp()).tls(tls(c));
+            // Resuming a state dir: the image's size is known, so serve what is local at once and let only reads
+            // of missing regions wait for the image server. A fresh state needs the server for the size.
+            long knownSize = MediatedDisk.recordedImageSize(c.state());
+            if (knownSize >= 0 && !NodeState.imageIdentity(image, knownSize).equals(MediatedDisk.recordedImageIdentity(c.state()))) {
+                // Another image's state dir: it will be refused, but only the image server knows this image's size.
+                knownSize = -1;
+            }
+            // A read the image server fails (EIO now and then) is retried up to the same give-up time.
+            source = new RetryingExport(knownSize < 0 ? connect(image, clientOptions, giveUp, log)
+                    : new DeferredExport(image.exportName(), knownSize, giveUp, () -> openOnce(image, clientOptions)), giveUp);
+            identity = NodeState.imageIdentity(image, source.size());
         }
-        // A read the image server fails (EIO now and then) is retried up to the same give-up time.
-        Export source = new RetryingExport(knownSize < 0 ? connect(image, clientOptions, giveUp, log)
-                : new DeferredExport(image.exportName(), knownSize, giveUp, () -> openOnce(image, clientOptions)), giveUp);
+        String image = c.image().display();
         MediatedDisk mediated;
         try {
             MediatorOptions options;
             try {
-                options = MediatorOptions.of(EXPORT, NodeState.imageIdentity(image, source.size()))
+                options = MediatorOptions.of(EXPORT, identity)
                         .withRegionSize((int) c.regionSize());
             } catch (IllegalArgumentException e) {
                 throw new UsageException(e.getMessage());
@@ -88,6 +100,10 @@ public final class Mediator {
             }
             if (extents != null) options = options.withSourceExtents(extents);
             mediated = MediatedDisk.open(source, c.disk(), c.state(), options);
+            if (store != null) {
+                store.keep(c.state());
+                mediated.reportSources(store::sources);
+            }
         } catch (IOException | RuntimeException e) {
             source.close();
             throw e;
@@ -138,6 +154,11 @@ public final class Mediator {
         mediated.close();
         source.close();
         log.printf("node: stopped; %d of %d regions local%n", mediated.regionsPresent(), mediated.regions());
+        if (store != null) {
+            MediatorStatus.Sources src = store.sources();
+            log.printf("node: chunks: %d verified, %d rejected; stored bytes from cache %d, peers %d, store %d%n",
+                    src.chunksVerified(), src.chunksRejected(), src.bytesFromCache(), src.bytesFromPeers(), src.bytesFromStore());
+        }
         return 0;
     }
 

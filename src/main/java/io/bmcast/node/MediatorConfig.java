@@ -1,5 +1,7 @@
 package io.bmcast.node;
 
+import io.bmcast.imagestore.ChunkFetcher;
+import io.bmcast.imagestore.ImageUri;
 import io.bmcast.transport.NbdUri;
 import java.io.IOException;
 import java.io.Reader;
@@ -26,9 +28,11 @@ import java.util.Properties;
  *     file written before these settings existed is read)
  * @param tlsDir the client's TLS credentials (ca-cert.pem, client-cert.pem...) for an {@code nbds://} image; null for none
  * @param allowLowSpace start a fresh deployment even when the local disk's file system lacks room for the image's data
+ * @param store how an {@code s3://} image is fetched (cache, peers, limits); ignored for an NBD image
  */
-public record MediatorConfig(NbdUri image, Path disk, Path state, Path socket, long regionSize, long hydrateRate,
-        Duration giveUp, Path bootProfile, Path sourceExtents, Hydration hydration, Path tlsDir, boolean allowLowSpace) {
+public record MediatorConfig(ImageUri image, Path disk, Path state, Path socket, long regionSize, long hydrateRate,
+        Duration giveUp, Path bootProfile, Path sourceExtents, Hydration hydration, Path tlsDir, boolean allowLowSpace,
+        Store store) {
     public static final long DEFAULT_REGION_SIZE = 64 * 1024;
     public static final Duration DEFAULT_GIVE_UP = Duration.ofSeconds(60);
 
@@ -55,6 +59,30 @@ public record MediatorConfig(NbdUri image, Path disk, Path state, Path socket, l
         }
     }
 
+    /**
+     * How a mediator fetches an image's chunks from the store.
+     *
+     * @param chunkCache this node's chunk cache ({@code --chunk-cache DIR}), shared with the agent's peer server; null
+     *     for none
+     * @param cacheSize the cache's cap in bytes ({@code --cache-size})
+     * @param peers a properties file ({@code token=...}, {@code peers=URL1,URL2,...} nearest first); null or a missing
+     *     file for none
+     * @param concurrency the most store requests in flight at once ({@code --store-concurrency})
+     * @param injectCorrupt the share of chunks from the store that get one byte flipped on the way (a fault filter for
+     *     tests and benches); 0 in production
+     */
+    public record Store(Path chunkCache, long cacheSize, Path peers, int concurrency, double injectCorrupt) {
+        /** 20 GiB: a few images' worth on a node, small beside a node's disk. */
+        public static final long DEFAULT_CACHE_SIZE = 20L << 30;
+        public static final Store DEFAULTS = new Store(null, DEFAULT_CACHE_SIZE, null, ChunkFetcher.DEFAULT_STORE_CONCURRENCY, 0);
+
+        public Store {
+            if (cacheSize <= 0) throw new IllegalArgumentException("the cache size must be positive: " + cacheSize);
+            if (concurrency < 1) throw new IllegalArgumentException("the store concurrency must be at least 1: " + concurrency);
+            if (!(injectCorrupt >= 0 && injectCorrupt <= 1)) throw new IllegalArgumentException("the corruption rate is a share from 0 to 1: " + injectCorrupt);
+        }
+    }
+
     public MediatorConfig(NbdUri image, Path disk, Path state, Path socket, long regionSize, long hydrateRate,
             Duration giveUp, Path bootProfile, Path sourceExtents) {
         this(image, disk, state, socket, regionSize, hydrateRate, giveUp, bootProfile, sourceExtents, Hydration.DEFAULTS, null, false);
@@ -65,6 +93,12 @@ public record MediatorConfig(NbdUri image, Path disk, Path state, Path socket, l
         this(image, disk, state, socket, regionSize, hydrateRate, giveUp, bootProfile, sourceExtents, hydration, null, false);
     }
 
+    public MediatorConfig(NbdUri image, Path disk, Path state, Path socket, long regionSize, long hydrateRate,
+            Duration giveUp, Path bootProfile, Path sourceExtents, Hydration hydration, Path tlsDir, boolean allowLowSpace) {
+        this(ImageUri.of(image), disk, state, socket, regionSize, hydrateRate, giveUp, bootProfile, sourceExtents, hydration,
+                tlsDir, allowLowSpace, Store.DEFAULTS);
+    }
+
     public MediatorConfig {
         Objects.requireNonNull(image, "image");
         Objects.requireNonNull(disk, "disk");
@@ -72,6 +106,7 @@ public record MediatorConfig(NbdUri image, Path disk, Path state, Path socket, l
         Objects.requireNonNull(socket, "socket");
         Objects.requireNonNull(giveUp, "giveUp");
         Objects.requireNonNull(hydration, "hydration");
+        if (store == null) store = Store.DEFAULTS;
     }
 
     /** Writes the settings to {@code file}, whole or not at all (a mediator restarted meanwhile reads one or the other). */
@@ -91,6 +126,11 @@ public record MediatorConfig(NbdUri image, Path disk, Path state, Path socket, l
         p.setProperty("backgroundCopy", Boolean.toString(hydration.background()));
         if (tlsDir != null) p.setProperty("tlsDir", tlsDir.toString());
         if (allowLowSpace) p.setProperty("allowLowSpace", "true");
+        if (store.chunkCache() != null) p.setProperty("chunkCache", store.chunkCache().toString());
+        p.setProperty("cacheSize", Long.toString(store.cacheSize()));
+        if (store.peers() != null) p.setProperty("peers", store.peers().toString());
+        p.setProperty("storeConcurrency", Integer.toString(store.concurrency()));
+        if (store.injectCorrupt() > 0) p.setProperty("injectCorrupt", Double.toString(store.injectCorrupt()));
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
             p.store(w, "bmcast mediator (written by instance run, read by the mediator it starts)");
@@ -104,11 +144,11 @@ public record MediatorConfig(NbdUri image, Path disk, Path state, Path socket, l
             p.load(r);
         }
         try {
-            return new MediatorConfig(NbdUri.parse(required(p, "image", file)), Path.of(required(p, "disk", file)),
+            return new MediatorConfig(ImageUri.parse(required(p, "image", file)), Path.of(required(p, "disk", file)),
                     Path.of(required(p, "state", file)), Path.of(required(p, "socket", file)),
                     Long.parseLong(required(p, "regionSize", file)), Long.parseLong(required(p, "hydrateRate", file)),
                     Duration.parse(required(p, "giveUp", file)), optionalPath(p, "bootProfile"), optionalPath(p, "sourceExtents"),
-                    hydration(p), optionalPath(p, "tlsDir"), Boolean.parseBoolean(p.getProperty("allowLowSpace", "false")));
+                    hydration(p), optionalPath(p, "tlsDir"), Boolean.parseBoolean(p.getProperty("allowLowSpace", "false")), store(p));
         } catch (IllegalArgumentException | DateTimeParseException e) {
             throw new IOException(file + " is not a mediator's configuration: " + e.getMessage(), e);
         }
@@ -120,6 +160,15 @@ public record MediatorConfig(NbdUri image, Path disk, Path state, Path socket, l
         String by = p.getProperty("hydrateBy");
         return new Hydration(share == null ? Hydration.DEFAULT_SHARE : Double.parseDouble(share),
                 by == null ? null : Duration.parse(by), !"false".equals(p.getProperty("backgroundCopy")));
+    }
+
+    /** Older files have none of these keys: the defaults then. */
+    private static Store store(Properties p) {
+        String size = p.getProperty("cacheSize");
+        String n = p.getProperty("storeConcurrency");
+        return new Store(optionalPath(p, "chunkCache"), size == null ? Store.DEFAULT_CACHE_SIZE : Long.parseLong(size),
+                optionalPath(p, "peers"), n == null ? ChunkFetcher.DEFAULT_STORE_CONCURRENCY : Integer.parseInt(n),
+                Double.parseDouble(p.getProperty("injectCorrupt", "0")));
     }
 
     private static String required(Properties p, String key, Path file) throws IOException {

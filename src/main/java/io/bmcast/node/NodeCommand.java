@@ -1,7 +1,7 @@
 package io.bmcast.node;
 
+import io.bmcast.imagestore.ImageUri;
 import io.bmcast.util.UsageException;
-import io.bmcast.transport.NbdUri;
 import io.bmcast.util.UnitConverters.DurationConverter;
 import io.bmcast.util.UnitConverters.RateConverter;
 import io.bmcast.util.UnitConverters.SizeConverter;
@@ -30,9 +30,9 @@ import picocli.CommandLine.Option;
         description = "The mediator: serve the instance disk on SOCKET, fetching from the image on demand and "
                 + "copying the rest in the background. Runs until SIGTERM.")
 public final class NodeCommand implements Callable<Integer> {
-    @Option(names = "--image", paramLabel = "URI", converter = NbdUriConverter.class,
-            description = "The image on the image server: nbd://HOST:PORT/NAME or nbd+unix:///NAME?socket=PATH.")
-    NbdUri image;
+    @Option(names = "--image", paramLabel = "URI", converter = ImageUriConverter.class,
+            description = "The image: on an image server, nbd://HOST:PORT/NAME or nbd+unix:///NAME?socket=PATH; in an object store, s3://BUCKET/PREFIX/NAME.")
+    ImageUri image;
 
     @Option(names = "--disk", paramLabel = "PATH", description = "The local disk (file or block device) the image is copied to.")
     Path disk;
@@ -54,8 +54,11 @@ public final class NodeCommand implements Callable<Integer> {
     @Mixin
     HydrationOptions hydration;
 
+    @Mixin
+    StoreOptions store;
+
     @Option(names = "--give-up", paramLabel = "DURATION", converter = DurationConverter.class, defaultValue = "60s",
-            description = "How long to keep trying an unreachable image server (default ${DEFAULT-VALUE}).")
+            description = "How long to keep trying an unreachable image server or store (default ${DEFAULT-VALUE}).")
     Duration giveUp;
 
     @Option(names = "--boot-profile", paramLabel = "FILE", description = "Fetch the regions a recorded boot read first.")
@@ -95,7 +98,7 @@ public final class NodeCommand implements Callable<Integer> {
         if (state == null) missing.add("--state DIR");
         if (socket == null) missing.add("--socket PATH");
         if (!missing.isEmpty()) throw new UsageException("node needs " + String.join(", ", missing) + " (or a sub-command: status)");
-        return Mediator.run(new MediatorConfig(image, disk, state, socket, regionSize, hydrateRate == null ? 0 : hydrateRate,
-                giveUp, bootProfile, extentsFile, hydration.hydration(), tlsDir, allowLowSpace), System.err);
+        return Mediator.run(new MediatorConfig(store.apply(image), disk, state, socket, regionSize, hydrateRate == null ? 0 : hydrateRate,
+                giveUp, bootProfile, extentsFile, hydration.hydration(), tlsDir, allowLowSpace, store.store()), System.err);
     }
 }

@@ -22,10 +22,27 @@ class MediatorConfigTest {
         Path f = tmp.resolve("node.properties");
         c.write(f);
         assertEquals(c, MediatorConfig.read(f));
-        MediatorConfig remote = new MediatorConfig(c.image(), c.disk(), c.state(), c.socket(), 65536, 0, c.giveUp(), null,
+        MediatorConfig remote = new MediatorConfig(c.image().nbd(), c.disk(), c.state(), c.socket(), 65536, 0, c.giveUp(), null,
                 null, new MediatorConfig.Hydration(0.2, null, false));
         remote.write(f);
         assertFalse(MediatorConfig.read(f).hydration().background());
+    }
+
+    @Test
+    void aStoreImageAndItsSettingsRoundTrip() throws Exception {
+        io.bmcast.imagestore.ImageUri img = io.bmcast.imagestore.ImageUri.parse("s3://bkt/fleet/busybox?endpoint=http%3A%2F%2F127.0.0.1%3A9000&region=eu-west-1");
+        MediatorConfig c = new MediatorConfig(img, tmp.resolve("disk"), tmp, tmp.resolve("sock"), 65536, 0, Duration.ofSeconds(60),
+                null, null, MediatorConfig.Hydration.DEFAULTS, null, false,
+                new MediatorConfig.Store(tmp.resolve("cache"), 1L << 30, tmp.resolve("peers"), 3, 0.25));
+        Path f = tmp.resolve("node.properties");
+        c.write(f);
+        MediatorConfig back = MediatorConfig.read(f);
+        assertEquals(c, back);
+        assertEquals("http://127.0.0.1:9000", back.image().store().endpoint().toString());
+        // An NBD image's file has none of the store's keys: the defaults.
+        new MediatorConfig(NbdUri.parse("nbd://images:10809/busybox"), tmp.resolve("disk"), tmp, tmp.resolve("sock"), 65536, 0,
+                Duration.ofSeconds(60), null, null).write(f);
+        assertEquals(MediatorConfig.Store.DEFAULTS, MediatorConfig.read(f).store());
     }
 
     @Test

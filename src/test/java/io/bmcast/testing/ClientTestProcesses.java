@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -19,7 +20,7 @@ import java.util.stream.Stream;
  * whatever the test did. nbdkit runs with {@code --exit-with-parent} so not even a crashed JVM leaks it.
  */
 public final class ClientTestProcesses implements AutoCloseable {
-    private static final Duration START_TIMEOUT = Duration.ofSeconds(15);
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
 
     /** A started server: its process and the Unix socket it listens on. */
     public record Server(Process process, Path socket, List<String> command) {}
@@ -74,6 +75,11 @@ public final class ClientTestProcesses implements AutoCloseable {
         return startServer(bmcastCommand(args), sock);
     }
 
+    /** {@link #bmcastOn} with more environment (a store's credentials: {@code LocalS3.env()}). */
+    public Server bmcastOn(Path sock, Map<String, String> env, String... args) throws IOException {
+        return startServer(bmcastCommand(args), sock, env);
+    }
+
     /** The command line that runs the bmcast CLI with {@code args} in a fresh JVM on this test classpath. */
     public static List<String> bmcastCommand(String... args) {
         List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
@@ -99,9 +105,15 @@ public final class ClientTestProcesses implements AutoCloseable {
     }
 
     private Server startServer(List<String> cmd, Path sock) throws IOException {
+        return startServer(cmd, sock, Map.of());
+    }
+
+    private Server startServer(List<String> cmd, Path sock, Map<String, String> env) throws IOException {
         Files.deleteIfExists(sock);
         Path log = dir.resolve("server-" + (++counter) + ".log");
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().putAll(env);
+        Process p = pb.start();
         synchronized (processes) {
             processes.add(p);
         }
@@ -120,7 +132,8 @@ public final class ClientTestProcesses implements AutoCloseable {
             }
             if (System.nanoTime() > deadline) {
                 p.destroyForcibly();
-                throw new IOException("server did not listen on " + sock + " within " + START_TIMEOUT + ": " + cmd);
+                throw new IOException("server did not listen on " + sock + " within " + START_TIMEOUT + ": "
+                        + cmd.subList(Math.max(0, cmd.indexOf("io.bmcast.cli.Main")), cmd.size()) + "\n" + Files.readString(log));
             }
             sleep(20);
         }

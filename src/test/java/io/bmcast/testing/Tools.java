@@ -57,8 +57,14 @@ public final class Tools {
     }
 
     public static Result run(Duration timeout, List<String> command) {
+        return run(timeout, Map.of(), command);
+    }
+
+    /** {@link #run} with more environment (a store's credentials: {@code LocalS3.env()}). */
+    public static Result run(Duration timeout, Map<String, String> extraEnv, List<String> command) {
         ProcessBuilder pb = new ProcessBuilder(command);
         Map<String, String> env = pb.environment();
+        env.putAll(extraEnv);
         env.put("PATH", path());
         env.remove("PYTHONHOME");
         env.remove("PYTHONPATH");

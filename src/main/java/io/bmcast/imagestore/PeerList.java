@@ -1,0 +1,67 @@
+package io.bmcast.imagestore;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.io.Writer;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+
+/**
+ * The peers a mediator may ask for chunks, as the agent hands them over ({@code --peers FILE}): a properties file
+ * with {@code token=...} (the bearer token the peers take) and {@code peers=URL1,URL2,...}, nearest first. A
+ * missing file is no peers: the store alone.
+ */
+public record PeerList(String token, List<URI> peers) {
+    public static final PeerList NONE = new PeerList(null, List.of());
+
+    public PeerList {
+        peers = List.copyOf(peers);
+    }
+
+    /** Reads {@code file}; {@link #NONE} when there is no such file. */
+    public static PeerList read(Path file) throws IOException {
+        if (file == null) return NONE;
+        Properties p = new Properties();
+        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            p.load(r);
+        } catch (NoSuchFileException none) {
+            return NONE;
+        }
+        List<URI> urls = new ArrayList<>();
+        for (String u : p.getProperty("peers", "").split(",")) {
+            if (u.isBlank()) continue;
+            try {
+                urls.add(StoreLocation.endpoint(u.strip()));
+            } catch (IllegalArgumentException e) {
+                throw new IOException(file + ": " + e.getMessage(), e);
+            }
+        }
+        return new PeerList(p.getProperty("token"), urls);
+    }
+
+    /** Writes the file whole or not at all (a mediator may read it at any moment). */
+    public void write(Path file) throws IOException {
+        Properties p = new Properties();
+        if (token != null) p.setProperty("token", token);
+        p.setProperty("peers", String.join(",", peers.stream().map(URI::toString).toList()));
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
+            p.store(w, "bmcast: peers to ask for chunks, nearest first");
+        }
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    /** One source per peer, named by its address. */
+    public List<ChunkSource> sources() {
+        List<ChunkSource> out = new ArrayList<>();
+        for (URI u : peers) out.add(new HttpChunkSource("peer " + u.getAuthority(), u, token));
+        return out;
+    }
+}
