@@ -95,6 +95,12 @@ public final class Agent implements AutoCloseable {
         return machine;
     }
 
+    /** Uses {@code p} (the node's chunk cache, its peer server, its zone); call before {@link #start}. */
+    public Agent peering(Peering p) {
+        machine.peering(p);
+        return this;
+    }
+
     /** The last report sent or about to be (for tests and the demo), or null before the first. */
     public AgentProtocol.Report lastReport() {
         return lastReport;
@@ -149,14 +155,16 @@ public final class Agent implements AutoCloseable {
 
     private void step(long now) throws InterruptedException {
         // numbered when sent (see heartbeat): this one is compared with the last sent, and maybe not sent at all
-        AgentProtocol.Report r = scrubbingFirst(new AgentProtocol.Report(name, 0, machine.observe(consoleAck), machine.diskClean()));
+        AgentProtocol.Report r = scrubbingFirst(new AgentProtocol.Report(name, 0, machine.observe(consoleAck), machine.diskClean(),
+                machine.peering().cachedImages()));
         // An ordered scrub is acknowledged by a "not clean" report, even when the scrub took less than one tick.
-        if (scrubOwed && r.diskClean()) r = new AgentProtocol.Report(r.name(), r.seq(), r.instance(), false);
+        if (scrubOwed && r.diskClean()) r = new AgentProtocol.Report(r.name(), r.seq(), r.instance(), false, r.cachedImages());
         lastReport = r;
         if (now - retryAtNs < 0) return;
         if (!registered && !register(now)) return;
         if (due(r, now)) heartbeat(r, now);
         if (directive != null) reconcile(directive, now);
+        sendBootProfile();
     }
 
     /**
@@ -172,12 +180,14 @@ public final class Agent implements AutoCloseable {
         Reconcile.Held h = machine.held(deletedReported);
         if (!verdict || h == null || !h.goingAway() || !h.id().equals(inst.id())) return r;
         return new AgentProtocol.Report(r.name(), r.seq(), new AgentProtocol.InstanceReport(inst.id(), InstanceState.SCRUBBING.wire(), null,
-                inst.bytesOnDemand(), inst.bytesBackground(), inst.fractionLocal(), inst.consoleOffset(), ""), false);
+                inst.bytesOnDemand(), inst.bytesBackground(), inst.fractionLocal(), inst.consoleOffset(), "", inst.sources()), false,
+                r.cachedImages());
     }
 
     private boolean register(long now) throws InterruptedException {
+        Peering peering = machine.peering();
         var hello = new AgentProtocol.Hello(name, machine.disk().size(), machine.config().memoryBytes(), Runtime.getRuntime().availableProcessors(),
-                accel, false);
+                accel, false, peering.peerUrl(), peering.zone());
         try {
             AgentProtocol.Welcome w = client.register(hello, null).get(ControllerClient.REQUEST_TIMEOUT.toSeconds() + 5, TimeUnit.SECONDS);
             if (w.credential() != null) {
@@ -192,6 +202,7 @@ public final class Agent implements AutoCloseable {
                 client.credential(w.credential());
             }
             if (w.heartbeatIntervalMs() > 0) intervalNs = w.heartbeatIntervalMs() * 1_000_000L;
+            peering.token(w.peerToken());
             registered = true;
             lastSent = null;
             failures = 0;
@@ -231,7 +242,7 @@ public final class Agent implements AutoCloseable {
     private void heartbeat(AgentProtocol.Report observed, long now) throws InterruptedException {
         AgentProtocol.Report r;
         try {
-            r = new AgentProtocol.Report(observed.name(), sequence.next(), observed.instance(), observed.diskClean());
+            r = new AgentProtocol.Report(observed.name(), sequence.next(), observed.instance(), observed.diskClean(), observed.cachedImages());
         } catch (IOException e) {
             failedCall(new ExecutionException("cannot number the report: " + e.getMessage(), e), now);
             return;
@@ -268,6 +279,27 @@ public final class Agent implements AutoCloseable {
         if (d.assignment() != null && d.assignment().instanceId().equals(machine.instanceId())) consoleAck = d.consoleOffset();
     }
 
+    /**
+     * The first deployment of an image to reach ready shares the order its guest read the image in (VMTorrent), on
+     * its own thread so the loop keeps reporting. Sent once; a controller that had one already keeps its own.
+     */
+    private void sendBootProfile() {
+        Machine.BootProfileUpload up = machine.bootProfileToSend();
+        if (up == null) return;
+        Thread.ofVirtual().name("agent-" + name + "-profile").start(() -> {
+            try {
+                boolean kept = client.bootProfile(name, up.image(), up.profile()).get(ControllerClient.REQUEST_TIMEOUT.toSeconds() + 5, TimeUnit.SECONDS);
+                LOG.log(Level.INFO, "agent " + name + ": boot profile of image " + up.image() + " (" + (up.profile().length - 8) / 12 + " reads) "
+                        + (kept ? "recorded by the controller" : "not needed: the image has one"));
+            } catch (ExecutionException | TimeoutException e) {
+                LOG.log(Level.WARNING, "agent " + name + ": could not send the boot profile of image " + up.image() + ": "
+                        + ControllerClient.cause(e).getMessage());
+            } catch (InterruptedException e) {
+                // closing
+            }
+        });
+    }
+
     private void failedCall(Exception e, long now) {
         failures++;
         long cap = Math.min(15_000L, 500L << Math.min(failures, 5));
@@ -295,7 +327,7 @@ public final class Agent implements AutoCloseable {
             case START -> {
                 deletedReported = false;
                 consoleAck = d.consoleOffset();
-                machine.start(a.instanceId(), a.image());
+                machine.start(a.instanceId(), a.image(), a.peers());
             }
             case DESTROY -> {
                 // The retry pause belongs to the instance whose scrub failed; a node's next tenant's destroy goes at once

@@ -57,6 +57,24 @@ public final class AgentCommand implements Callable<Integer> {
     @Option(names = "--ca-cert", paramLabel = "FILE", description = "the CA (PEM) that signed an https:// controller's certificate (default: $BMCAST_CA_CERT, else the system's CAs)")
     Path caCert;
 
+    @Option(names = "--cache-size", paramLabel = "SIZE", description = "the node's chunk cache under WORK/chunk-cache (verified chunks of s3:// images, LRU; kept across tenants, never on the tenant's disk); 0: no cache and no peer serving (default: ${DEFAULT-VALUE})", defaultValue = "20G")
+    String cacheSize;
+
+    @Option(names = "--peer-listen", paramLabel = "HOST:PORT", description = "where the chunk cache is served to peers (a fleet: 0.0.0.0:7301 or this machine's address) (default: ${DEFAULT-VALUE}, this machine only)", defaultValue = "127.0.0.1:0")
+    String peerListen;
+
+    @Option(names = "--peer-advertise", paramLabel = "URL", description = "the URL peers reach the chunk server at, when not the listen address (NAT, a wildcard listen), e.g. http://10.0.0.7:7301")
+    String peerAdvertise;
+
+    @Option(names = "--zone", paramLabel = "NAME", description = "this machine's rack or zone: peers in the same zone are asked first")
+    String zone;
+
+    @Option(names = "--peer-tls-dir", paramLabel = "DIR", description = "serve peers over HTTPS with DIR/server-cert.pem and server-key.pem (signed by the fleet's CA); peers then trust DIR/ca-cert.pem")
+    Path peerTlsDir;
+
+    @Option(names = "--inject-corrupt", paramLabel = "RATE", description = "fault for tests: flip a byte in this share (0..1) of the chunks served to peers (default: 0)", defaultValue = "0", hidden = false)
+    double injectCorrupt;
+
     @Option(names = "--simulate", description = "hollow nodes: the protocol and the states, no QEMU, no disk")
     boolean simulate;
 
@@ -134,8 +152,10 @@ public final class AgentCommand implements Callable<Integer> {
                 throw usage("--disk wants a block device (for a disk file, give --work and --disk-size)");
             }
             Duration grace = Duration.ofNanos(duration("--stop-grace", stopGrace));
-            try (Agent agent = new Agent(name, new Machine.Config(work, device, disk, mem, grace,
-                    tlsDir == null ? java.util.List.of() : java.util.List.of("--tls-dir", tlsDir.toAbsolutePath().toString()), scrubMode), client).start()) {
+            try (Peering peering = peering();
+                 Agent agent = new Agent(name, new Machine.Config(work, device, disk, mem, grace,
+                    tlsDir == null ? java.util.List.of() : java.util.List.of("--tls-dir", tlsDir.toAbsolutePath().toString()), scrubMode), client)
+                    .peering(peering).start()) {
                 agent.refused().thenRun(stop::countDown);
                 stop.await();
                 // Refused its name: no retry loop; the operator must act (another agent holds it, or `node rm` it).
@@ -146,6 +166,67 @@ public final class AgentCommand implements Callable<Integer> {
                 }
             }
             return 0;
+        }
+    }
+
+    /** The chunk cache and its peer server as the options say; none with {@code --cache-size 0}. */
+    private Peering peering() {
+        long cache;
+        try {
+            cache = Units.parseSize(cacheSize);
+            if (cache < 0) throw new IllegalArgumentException();
+        } catch (IllegalArgumentException e) {
+            throw usage("--cache-size wants a size such as 20G (0: no cache), not '" + cacheSize + "'");
+        }
+        if (!(injectCorrupt >= 0 && injectCorrupt <= 1)) throw usage("--inject-corrupt is a share between 0 and 1, not " + injectCorrupt);
+        if (zone != null && !zone.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) {
+            throw usage("--zone is 1-64 characters of letters, digits, '.', '_' or '-'");
+        }
+        if (cache == 0) {
+            if (peerAdvertise != null || peerTlsDir != null || injectCorrupt > 0) {
+                throw usage("--peer-advertise, --peer-tls-dir and --inject-corrupt need a chunk cache (--cache-size above 0)");
+            }
+            return Peering.none(zone);
+        }
+        java.net.InetSocketAddress listen = hostPort("--peer-listen", peerListen);
+        URI advertise = null;
+        if (peerAdvertise != null) {
+            try {
+                advertise = URI.create(peerAdvertise);
+                if (!("http".equals(advertise.getScheme()) || "https".equals(advertise.getScheme())) || advertise.getHost() == null
+                        || advertise.getPort() <= 0) {
+                    throw new IllegalArgumentException();
+                }
+            } catch (IllegalArgumentException e) {
+                throw usage("--peer-advertise must be a URL such as http://10.0.0.7:7301, not '" + peerAdvertise + "'");
+            }
+        }
+        javax.net.ssl.SSLContext tls = null;
+        if (peerTlsDir != null) {
+            try {
+                tls = io.bmcast.transport.TlsCredentials.httpsServer(peerTlsDir);
+            } catch (java.io.IOException e) {
+                throw usage("--peer-tls-dir: " + e.getMessage());
+            }
+        }
+        try {
+            return Peering.open(work, cache, listen, advertise, zone, tls, injectCorrupt);
+        } catch (java.io.IOException e) {
+            throw usage("cannot serve the chunk cache on " + peerListen + ": " + e.getMessage());
+        }
+    }
+
+    private java.net.InetSocketAddress hostPort(String option, String text) {
+        int colon = text.lastIndexOf(':');
+        try {
+            if (colon <= 0) throw new IllegalArgumentException();
+            String host = text.substring(0, colon);
+            if (host.startsWith("[") && host.endsWith("]")) host = host.substring(1, host.length() - 1);
+            int port = Integer.parseInt(text.substring(colon + 1));
+            if (port < 0 || port > 65535) throw new IllegalArgumentException();
+            return new java.net.InetSocketAddress(host, port);
+        } catch (IllegalArgumentException e) {
+            throw usage(option + " wants HOST:PORT such as 0.0.0.0:7301, not '" + text + "'");
         }
     }
 

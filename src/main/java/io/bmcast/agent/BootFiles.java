@@ -47,7 +47,23 @@ final class BootFiles implements BootSource {
         Files.createDirectories(dir);
         Path kernel = image.kernelPath() == null ? null : get(image.kernelPath());
         Path initrd = image.initrdPath() == null ? null : get(image.initrdPath());
-        return new BootSource.Local(kernel, initrd, extents(image, dir.resolve("extents.json")));
+        return new BootSource.Local(kernel, initrd, extents(image, dir.resolve("extents.json")), bootProfile(image));
+    }
+
+    /**
+     * The boot profile the image's first deployment recorded, kept by its ETag like a kernel, so that the mediator
+     * fetches in the order the guest will read. A hint: without it (none yet, or the download failed) the mediator
+     * fetches in ascending order, so a failure is logged, never fatal.
+     */
+    private Path bootProfile(ImageSpec image) throws InterruptedException {
+        if (image.bootProfilePath() == null) return null;
+        try {
+            return get(image.bootProfilePath());
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "no boot profile for image " + image.name() + " (" + e.getMessage()
+                    + "): the mediator fetches in ascending order");
+            return null;
+        }
     }
 
     /**

@@ -10,12 +10,16 @@ import java.nio.file.Path;
  */
 public interface BootSource {
     /**
-     * Paths to pass to {@code instance run}; each null when there is none (the image boots itself, or the mediator
-     * asks the image server for its extents).
+     * Paths to pass to {@code instance run}; each null when there is none (the image boots itself, the mediator
+     * asks the image server for its extents, no boot profile was recorded yet).
      */
-    record Local(Path kernel, Path initrd, Path extents) {
+    record Local(Path kernel, Path initrd, Path extents, Path bootProfile) {
         public Local(Path kernel, Path initrd) {
-            this(kernel, initrd, null);
+            this(kernel, initrd, null, null);
+        }
+
+        public Local(Path kernel, Path initrd, Path extents) {
+            this(kernel, initrd, extents, null);
         }
     }
 

@@ -135,6 +135,30 @@ public final class ControllerClient {
         return d.assignment() == null && tookNs >= waitNs / 2;
     }
 
+    /**
+     * Sends the boot profile node {@code node}'s deployment of {@code image} recorded; true when the controller kept
+     * it (the first), false when the image had one.
+     */
+    public CompletableFuture<Boolean> bootProfile(String node, String image, byte[] profile) {
+        String path = "/api/v1/agent/images/" + java.net.URLEncoder.encode(image, java.nio.charset.StandardCharsets.UTF_8)
+                + "/boot-profile?node=" + java.net.URLEncoder.encode(node, java.nio.charset.StandardCharsets.UTF_8);
+        HttpRequest req = request(path, null).timeout(REQUEST_TIMEOUT).header("Content-Type", "application/octet-stream")
+                .PUT(HttpRequest.BodyPublishers.ofByteArray(profile)).build();
+        return http.sendAsync(req, HttpResponse.BodyHandlers.ofByteArray()).handle((r, err) -> {
+            if (err != null) throw new CompletionException(new IOException("controller " + base + " unreachable: " + explain(err), err));
+            String text = new String(r.body(), java.nio.charset.StandardCharsets.UTF_8);
+            if (r.statusCode() / 100 != 2) {
+                throw new CompletionException(new RefusedException(r.statusCode(), "controller refused the boot profile: "
+                        + errorText(r.statusCode(), text), errorOf(text)));
+            }
+            try {
+                return Jackson.MAPPER.readValue(text, io.bmcast.fleet.Api.BootProfileRecorded.class).recorded();
+            } catch (IOException e) {
+                throw new CompletionException(e);
+            }
+        });
+    }
+
     /** Downloads {@code apiPath} (an image's extent map...) to {@code target}, atomically. */
     public void download(String apiPath, Path target) throws IOException, InterruptedException {
         download(apiPath, target, null);

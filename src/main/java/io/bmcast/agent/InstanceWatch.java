@@ -1,6 +1,7 @@
 package io.bmcast.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.bmcast.fleet.ByteSources;
 import io.bmcast.fleet.InstanceState;
 import io.bmcast.node.NodeState;
 import io.bmcast.util.Jackson;
@@ -24,7 +25,9 @@ import java.nio.file.StandardOpenOption;
  */
 final class InstanceWatch {
     /** One look at the instance. */
-    record Observation(InstanceState phase, String reason, long bytesOnDemand, long bytesBackground, double fractionLocal) {}
+    /** @param sources where the mediator's bytes came from (an image in the store), or null when its status says nothing of it */
+    record Observation(InstanceState phase, String reason, long bytesOnDemand, long bytesBackground, double fractionLocal,
+            ByteSources sources, boolean guestReady) {}
 
     private final InstanceFiles files;
     private final InstanceProcess process;
@@ -38,6 +41,8 @@ final class InstanceWatch {
     private long onDemand;
     private long background;
     private double fraction;
+    private ByteSources sources;
+    private boolean guestReady;
 
     /** @param process the instance's process, or null when it is known to be gone */
     InstanceWatch(InstanceFiles files, InstanceProcess process) {
@@ -70,7 +75,7 @@ final class InstanceWatch {
         } else {
             phase = InstanceState.STARTING;
         }
-        return last = new Observation(phase, reason, onDemand, background, fraction);
+        return last = new Observation(phase, reason, onDemand, background, fraction, sources, guestReady);
     }
 
     /** The last observation, or a fresh one if there is none yet. */
@@ -110,6 +115,7 @@ final class InstanceWatch {
         switch (e.path("event").asText("")) {
             case "vmm-started" -> vmmStarted = true;
             case "devirtualized" -> devirtualized = true;
+            case "guest-ready" -> guestReady = true;
             case "vmm-exited" -> vmmExitCode = e.path("code").asInt(-1);
             default -> {}
         }
@@ -121,7 +127,11 @@ final class InstanceWatch {
             onDemand = s.path("bytesOnDemand").asLong(onDemand);
             background = s.path("bytesBackground").asLong(background);
             fraction = s.path("fractionPresent").asDouble(fraction);
-        } catch (IOException notYetOrTorn) {
+            if (s.has("chunksVerified")) {
+                sources = new ByteSources(s.path("bytesFromCache").asLong(0), s.path("bytesFromPeers").asLong(0),
+                        s.path("bytesFromStore").asLong(0), s.path("chunksVerified").asLong(0), s.path("chunksRejected").asLong(0));
+            }
+        } catch (IOException | IllegalArgumentException notYetOrTorn) {
             // the mediator replaces it atomically, but it may not exist yet: keep the last values
         }
     }

@@ -75,6 +75,10 @@ public final class Machine implements AutoCloseable {
     private Thread operation;
     private volatile boolean closing;
     private Scrubber.Outcome lastScrub;
+    /** The chunk cache, its server and the peer token; {@link Peering#none} until the agent sets one. */
+    private volatile Peering peering = Peering.none(null);
+    /** The instance whose boot profile was sent (or found not worth sending): it is sent once per deployment. */
+    private String profileSentFor;
 
     public Machine(Config config, String who, BootSource bootFiles) {
         this.config = config;
@@ -113,6 +117,16 @@ public final class Machine implements AutoCloseable {
 
     public Config config() {
         return config;
+    }
+
+    /** Uses {@code p}'s chunk cache and peers for the instances started from now on. */
+    public Machine peering(Peering p) {
+        this.peering = p;
+        return this;
+    }
+
+    public Peering peering() {
+        return peering;
     }
 
     public MachineDisk disk() {
@@ -194,8 +208,11 @@ public final class Machine implements AutoCloseable {
                 console = ""; // sent at the next heartbeat
             }
         }
+        // Local through the cache: every chunk of the image went through it, so this node can now serve all of it.
+        if (phase == InstanceState.DEVIRTUALIZED && h.image() != null && Peering.isStoreImage(h.image())) peering.imageLocal(h.image().name());
         return new AgentProtocol.InstanceReport(h.id(), phase.wire(), reason, o == null ? 0 : o.bytesOnDemand(),
-                o == null ? 0 : o.bytesBackground(), o == null ? 0 : o.fractionLocal(), consoleOffset, console);
+                o == null ? 0 : o.bytesBackground(), o == null ? 0 : o.fractionLocal(), consoleOffset, console,
+                o == null ? null : o.sources());
     }
 
     private static InstanceState phase(AgentState.Held h, InstanceWatch.Observation o) {
@@ -209,8 +226,39 @@ public final class Machine implements AutoCloseable {
 
     // ---- steps -------------------------------------------------------------------------------------------
 
+    /**
+     * The boot profile to send the controller, once per deployment: when the held instance's guest has printed its
+     * ready marker and the image had no profile when this deployment began (VMTorrent: the first deployment to reach
+     * ready records the order). Null when there is nothing to send (now or ever). Whole records only, at most
+     * {@link AgentProtocol#MAX_BOOT_PROFILE_BYTES}: the start of a boot is what matters most.
+     */
+    public synchronized BootProfileUpload bootProfileToSend() {
+        AgentState.Held h = state.instance();
+        if (h == null || h.image() == null || h.phase() != null || watch == null || h.id().equals(profileSentFor)) return null;
+        InstanceWatch.Observation o = watch.lastOrPoll();
+        if (!o.guestReady()) return null;
+        profileSentFor = h.id();
+        if (h.image().bootProfilePath() != null) return null; // one was recorded already: this deployment used it
+        try {
+            byte[] all = Files.readAllBytes(files.state().resolve("boot-profile"));
+            int records = Math.min((all.length - 8) / 12, (AgentProtocol.MAX_BOOT_PROFILE_BYTES - 8) / 12);
+            if (all.length < 8 || records <= 0) return null;
+            return new BootProfileUpload(h.image().name(), java.util.Arrays.copyOf(all, 8 + records * 12));
+        } catch (IOException e) {
+            return null; // no profile recorded (a mediator that records none): nothing to share
+        }
+    }
+
+    /** A boot profile on its way to the controller. */
+    public record BootProfileUpload(String image, byte[] profile) {}
+
     /** Starts {@code id}: refuses an image larger than the disk, fetches boot files, scrubs if need be, spawns. */
     public synchronized void start(String id, ImageSpec image) {
+        start(id, image, List.of());
+    }
+
+    /** As {@link #start(String, ImageSpec)}, with the peers the controller listed for the image, nearest first. */
+    public synchronized void start(String id, ImageSpec image, List<String> peers) {
         requireIdle();
         if (image == null) {
             // An assignment without its image (removed, or a controller that lost it): a clear failure, never a guess.
@@ -224,10 +272,11 @@ public final class Machine implements AutoCloseable {
         watch = null;
         save();
         LOG.log(Level.INFO, who + ": starting instance " + id + " of image " + image.name());
-        operation = Thread.ofVirtual().name(who + "-start").start(() -> launch(id, image));
+        List<String> peerList = peers == null ? List.of() : List.copyOf(peers);
+        operation = Thread.ofVirtual().name(who + "-start").start(() -> launch(id, image, peerList));
     }
 
-    private void launch(String id, ImageSpec image) {
+    private void launch(String id, ImageSpec image, List<String> peers) {
         try {
             if (image.sizeBytes() > disk.size()) {
                 throw new IOException("the image " + image.name() + " (" + Units.formatSize(image.sizeBytes())
@@ -244,7 +293,8 @@ public final class Machine implements AutoCloseable {
             }
             files.delete();
             Files.createDirectories(files.dir());
-            List<String> args = instanceArgs(image, boot);
+            List<String> args = new ArrayList<>(instanceArgs(image, boot));
+            args.addAll(peering.instanceArgs(image, peers, files.dir()));
             synchronized (this) {
                 if (closing) return;
                 // Recorded dirty before the first byte can land on it.
@@ -271,6 +321,7 @@ public final class Machine implements AutoCloseable {
                 "--console", files.console().toString(), "--memory", (config.memoryBytes() >> 20) + "M",
                 "--stop-grace", config.stopGrace().toMillis() + "ms"));
         if (boot.extents() != null) a.addAll(List.of("--source-extents", boot.extents().toString()));
+        if (boot.bootProfile() != null) a.addAll(List.of("--boot-profile", boot.bootProfile().toString()));
         if (boot.kernel() != null) {
             a.addAll(List.of("--kernel", boot.kernel().toString()));
             if (boot.initrd() != null) a.addAll(List.of("--initrd", boot.initrd().toString()));

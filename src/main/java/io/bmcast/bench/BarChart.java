@@ -40,10 +40,15 @@ public final class BarChart {
     /** One group of bars (one per series), under a label. */
     public record Group(String label, List<Bar> bars) {}
 
-    public record Chart(String title, String subtitle, List<String> series, List<Group> groups, String axisLabel) {
+    public record Chart(String title, String subtitle, List<String> series, List<Group> groups, String axisLabel, String unit) {
         /** A chart of seconds from the start of each mode (the startup benchmark's axis). */
         public Chart(String title, String subtitle, List<String> series, List<Group> groups) {
             this(title, subtitle, series, groups, "seconds from the start of each mode (log scale)");
+        }
+
+        /** A chart of seconds, labelled "12.3 s". */
+        public Chart(String title, String subtitle, List<String> series, List<Group> groups, String axisLabel) {
+            this(title, subtitle, series, groups, axisLabel, "s");
         }
 
         public Chart {
@@ -169,12 +174,12 @@ public final class BarChart {
                         g.setColor(bar.estimated() ? lighter(col) : col);
                         g.fillRect(LEFT, by + 2, end - LEFT, BAR_HEIGHT - 4);
                         if (bar.estimated()) hatch(g, LEFT, by + 2, end - LEFT, BAR_HEIGHT - 4, col);
-                        text = (bar.estimated() ? "~" : "") + seconds(bar.value()) + (bar.estimated() ? " (est.)" : "");
+                        text = (bar.estimated() ? "~" : "") + value(bar.value(), c.unit()) + (bar.estimated() ? " (est.)" : "");
                         if (bar.hasWhisker()) {
                             int x0 = LEFT + (int) Math.round(axis.fraction(bar.min()) * plotW);
                             int x1 = LEFT + (int) Math.round(axis.fraction(bar.max()) * plotW);
                             whisker(g, x0, x1, by + BAR_HEIGHT / 2, BAR_HEIGHT - 6);
-                            text += " (" + range(bar.min(), bar.max()) + ")";
+                            text += " (" + range(bar.min(), bar.max(), c.unit()) + ")";
                             end = Math.max(end, x1);
                         }
                     }
@@ -211,11 +216,21 @@ public final class BarChart {
     }
 
     static String seconds(double v) {
-        return String.format(Locale.ROOT, v >= 100 ? "%.0f s" : v >= 10 ? "%.1f s" : "%.2f s", v);
+        return value(v, "s");
+    }
+
+    /** {@code v} with its unit ("12.3 s", "8.08x"): no space before a unit of one non-letter such as "x". */
+    static String value(double v, String unit) {
+        String n = String.format(Locale.ROOT, v >= 100 ? "%.0f" : v >= 10 ? "%.1f" : "%.2f", v);
+        return unit.isEmpty() ? n : Character.isLetter(unit.charAt(0)) && !unit.equals("x") ? n + " " + unit : n + unit;
     }
 
     static String range(double min, double max) {
-        return seconds(min).replace(" s", "") + "-" + seconds(max);
+        return range(min, max, "s");
+    }
+
+    static String range(double min, double max, String unit) {
+        return value(min, "") + "-" + value(max, unit);
     }
 
     /** A min-max whisker centred on {@code y}: the line, then a cap of {@code capHeight} at each end. */

@@ -39,7 +39,7 @@ import picocli.CommandLine.Option;
  * {@code results.json}.
  */
 @Command(name = "bench", description = "Benchmarks against named peers: nbd servers, instance startup, the fleet control plane.",
-        subcommands = {BenchCommand.Nbd.class, StartupCommand.class, FleetCommand.class, WorkloadCommand.class})
+        subcommands = {BenchCommand.Nbd.class, StartupCommand.class, FleetCommand.class, WorkloadCommand.class, FanoutCommand.class})
 public final class BenchCommand implements Callable<Integer> {
 
     /** One fio workload. */

@@ -61,6 +61,8 @@ public final class AgentGateway {
     /** The last illegal phase each instance's agent reported, so a stuck agent yields one event, not one a second. */
     private final ConcurrentHashMap<String, String> illegalReported = new ConcurrentHashMap<>();
     private final ReportOrder reportOrder = new ReportOrder();
+    /** Who holds which image's chunks, and the fleet's peer token; null: a controller without peers (tests). */
+    private volatile Tracker tracker;
 
     AgentGateway(Database db, NodeRepository nodes, InstanceRepository instances, EventRepository events,
             Transitions transitions, ImageCatalog images, ProgressBoard progress, ConsoleLogs consoles, Liveness liveness,
@@ -85,6 +87,12 @@ public final class AgentGateway {
         this.maxWaitMs = Math.max(0, Math.min(heartbeatIntervalMs, heartbeatTimeoutMs / 2));
         this.clockMs = clockMs;
         this.monotonicMs = monotonicMs;
+    }
+
+    /** Makes this gateway the tracker's source: peers registered and reported, peers listed in assignments. */
+    AgentGateway withTracker(Tracker tracker) {
+        this.tracker = tracker;
+        return this;
     }
 
     /**
@@ -121,6 +129,11 @@ public final class AgentGateway {
             }
         }
         if (issued != null) reportOrder.forget(name); // a new credential, a new agent: its own sequence
+        Tracker t = tracker;
+        if (t != null) {
+            if (issued != null) t.forget(name);
+            t.registered(name, hello.peerUrl(), hello.zone());
+        }
         boolean created = isNew;
         db.transaction(tx -> {
             if (!created) nodes.updateHardware(tx, name, hello.diskBytes(), hello.memoryBytes(), hello.cpus(), accel, hello.simulated(), now);
@@ -130,7 +143,8 @@ public final class AgentGateway {
             return null;
         });
         liveness.heard(name, monotonicMs.getAsLong(), now);
-        return new AgentProtocol.Welcome(name, heartbeatIntervalMs, issued);
+        // The peer token rides in the Welcome: only an agent that proved the node's credential (or was just issued it) gets here.
+        return new AgentProtocol.Welcome(name, heartbeatIntervalMs, issued, t == null ? null : t.peerToken());
     }
 
     /** The answer to a second agent with a taken name: what happened, and how an operator frees the name. */
@@ -153,6 +167,8 @@ public final class AgentGateway {
         NodeRow before = findNode(name);
         liveness.heard(name, monotonicMs.getAsLong(), clockMs.getAsLong());
         metrics.heartbeat();
+        Tracker t = tracker;
+        if (t != null) t.cached(name, report.cachedImages());
         NodeRow node = before.state() == NodeState.OFFLINE ? comeBack(before, report) : before;
         InstanceReport seen = report.instance();
         InstanceRow held = node.instanceId() == null ? null : db.read(tx -> instances.find(tx, node.instanceId())).orElse(null);
@@ -166,6 +182,31 @@ public final class AgentGateway {
             applyFreeNode(node, report.diskClean());
         }
         return directive(findNode(name));
+    }
+
+    /**
+     * The boot profile {@code node}'s deployment of {@code image} recorded up to its guest's ready marker. Only the
+     * node's own agent is heard, and only for the image of the instance it holds: a node cannot set the order in
+     * which other tenants' launches of an image it never ran are fetched (a hint only, but an operator's, not a
+     * stranger's). True when it was kept (the first), false when the image had one already.
+     */
+    public boolean bootProfile(String node, String credential, String image, byte[] profile) {
+        if (node == null || !AgentInput.NODE_NAME.matcher(node).matches()) throw ControllerException.invalid("node must name the node sending the profile");
+        if (credential == null || credential.isBlank()) {
+            throw new ControllerException(ControllerException.Kind.UNAUTHENTICATED, "a boot profile needs the node's credential in the "
+                    + AgentProtocol.CREDENTIAL_HEADER + " header");
+        }
+        NodeIdentity id = db.read(tx -> nodes.identity(tx, node))
+                .orElseThrow(() -> ControllerException.notFound("node " + node + " is not registered; register it first"));
+        if (!NodeCredentials.matches(credential, id.credentialHash())) {
+            throw ControllerException.forbidden("this credential is not node " + node + "'s");
+        }
+        NodeRow row = findNode(node);
+        InstanceRow held = row.instanceId() == null ? null : db.read(tx -> instances.find(tx, row.instanceId())).orElse(null);
+        if (held == null || !held.image().equals(image) || held.state() == InstanceState.DELETED) {
+            throw ControllerException.conflict("node " + node + " runs no instance of image " + image + ": only a deployment of it records its boot profile");
+        }
+        return images.recordBootProfile(image, profile, node);
     }
 
     /**
@@ -261,7 +302,8 @@ public final class AgentGateway {
 
     private void applyInstanceReport(InstanceRow held, InstanceReport seen, boolean diskClean) {
         long now = clockMs.getAsLong();
-        ProgressBoard.Progress p = new ProgressBoard.Progress(seen.bytesOnDemand(), seen.bytesBackground(), seen.fractionLocal());
+        ProgressBoard.Progress p = new ProgressBoard.Progress(seen.bytesOnDemand(), seen.bytesBackground(), seen.fractionLocal(),
+                seen.sources() == null ? io.bmcast.fleet.ByteSources.NONE : seen.sources());
         progress.report(held.id(), p, now);
         consoles.append(held.id(), seen.consoleOffset(), seen.console());
         InstanceState phase;
@@ -281,8 +323,10 @@ public final class AgentGateway {
             boolean deleted = phase == InstanceState.DELETED;
             // A deletion's note is the agent's account of its scrub (what ran, how long): for the event, not the row.
             String scrub = deleted && seen.reason() != null ? " (" + seen.reason() + ")" : "";
+            // Fully local: where its bytes came from, every chunk verified (an image in the store; NBD images say nothing).
+            String sources = phase == InstanceState.DEVIRTUALIZED && seen.sources() != null ? ": " + SourcesNote.of(seen.sources()) : "";
             if (transitions.move(held, phase, reason, diskClean, "instance " + held.id() + " " + phase.wire() + " on node "
-                    + held.node() + (reason != null ? ": " + reason : "") + (deleted && !diskClean ? " (disk not yet clean)" : scrub))) {
+                    + held.node() + (reason != null ? ": " + reason : "") + (deleted && !diskClean ? " (disk not yet clean)" : scrub) + sources)) {
                 illegalReported.remove(held.id());
                 if (stored == InstanceState.SCHEDULED) serialized.taken(held.id());
                 if (deleted) {
@@ -378,6 +422,10 @@ public final class AgentGateway {
         InstanceRow inst = db.read(tx -> instances.find(tx, node.instanceId())).orElse(null);
         if (inst == null || inst.state() == InstanceState.DELETED || inst.state() == InstanceState.PENDING) return new Directive(null, 0);
         String desired = inst.state().isGoingAway() ? AgentProtocol.DESIRED_DELETED : AgentProtocol.DESIRED_RUNNING;
-        return new Directive(new AgentProtocol.Assignment(inst.id(), desired, images.spec(inst.image())), consoles.held(inst.id()));
+        // Peers only while the agent may still start it (it reads them then): no query on a running node's heartbeats.
+        Tracker t = tracker;
+        java.util.List<String> peers = t != null && (inst.state() == InstanceState.SCHEDULED || inst.state() == InstanceState.STARTING)
+                ? t.peersFor(inst.image(), node.name(), t.zoneOf(node.name())) : null;
+        return new Directive(new AgentProtocol.Assignment(inst.id(), desired, images.spec(inst.image()), peers), consoles.held(inst.id()));
     }
 }

@@ -80,7 +80,8 @@ public final class Controller implements AutoCloseable {
                     progress, consoles, serialized, metrics, clockMs);
             AgentGateway agents = new AgentGateway(db, nodes, instances, events, transitions, images, progress, consoles,
                     liveness, serialized, metrics, reconciler::wake, signals, config.heartbeatInterval().toMillis(),
-                    config.heartbeatTimeout().toMillis(), clockMs, monotonicMs);
+                    config.heartbeatTimeout().toMillis(), clockMs, monotonicMs)
+                    .withTracker(new Tracker(db, new io.bmcast.controller.store.PeerRepository(), clockMs));
             FleetSummary summary = new FleetSummary(db, nodes, instances, liveness, metrics, clockMs);
             NodeAdmin nodeAdmin = new NodeAdmin(db, nodes, instances, events, transitions, liveness, signals, clockMs);
             EventFeed feed = new EventFeed(db, events, streams, config.limits(), clockMs);

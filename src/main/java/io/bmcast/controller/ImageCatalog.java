@@ -10,6 +10,7 @@ import io.bmcast.controller.store.StoreException;
 import io.bmcast.fleet.AgentProtocol;
 import io.bmcast.fleet.Api;
 import io.bmcast.imagestore.StoreLocation;
+import io.bmcast.util.Units;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -141,7 +142,47 @@ public final class ImageCatalog {
         if (row == null) return null;
         String base = "/api/v1/images/" + row.name();
         return new AgentProtocol.ImageSpec(row.name(), row.uri(), row.sizeBytes(), row.allocatedBytes(),
-                row.hasKernel() ? base + "/kernel" : null, row.hasInitrd() ? base + "/initrd" : null, row.append());
+                row.hasKernel() ? base + "/kernel" : null, row.hasInitrd() ? base + "/initrd" : null, row.append(),
+                row.bootProfileSha256() != null ? base + "/boot-profile" : null);
+    }
+
+    /**
+     * The boot profile {@code node}'s deployment of {@code name} recorded until its guest was ready (VMTorrent: later
+     * deployments fetch in that order). Kept once: the first one sent wins, and a later one is answered false and
+     * changes nothing. The caller has checked that the node runs an instance of the image.
+     */
+    public boolean recordBootProfile(String name, byte[] profile, String node) {
+        if (find(name) == null) throw ControllerException.notFound("no image named '" + name + "'");
+        if (profile.length < 8 || profile.length > AgentProtocol.MAX_BOOT_PROFILE_BYTES) {
+            throw ControllerException.invalid("a boot profile is 8 bytes to " + Units.formatSize(AgentProtocol.MAX_BOOT_PROFILE_BYTES)
+                    + ", not " + profile.length);
+        }
+        if (java.nio.ByteBuffer.wrap(profile).getLong(0) != BOOT_PROFILE_MAGIC || (profile.length - 8) % 12 != 0) {
+            throw ControllerException.invalid("the body is not a boot profile (BMCPROF1 and whole 12-byte records)");
+        }
+        String sha = io.bmcast.util.Sha256.hex(java.nio.ByteBuffer.wrap(profile));
+        boolean kept = db.transaction(tx -> {
+            if (!images.recordBootProfile(tx, name, profile, sha, node)) return false;
+            events.append(tx, new NewEvent("image.boot-profile", null, null, node, "image " + name + ": boot profile recorded by node "
+                    + node + " (" + (profile.length - 8) / 12 + " reads, " + Units.formatSize(profile.length) + "); later launches fetch in its order"));
+            return true;
+        });
+        if (kept) cache.remove(name); // the row changed: read it again
+        return kept;
+    }
+
+    /** "BMCPROF1", the mediator's boot profile magic (see mediator.BootProfile). */
+    private static final long BOOT_PROFILE_MAGIC = 0x424D4350524F4631L;
+
+    /** The recorded boot profile and its SHA-256 (the ETag). */
+    public record BootProfile(byte[] content, String sha256) {}
+
+    public BootProfile bootProfile(String name) {
+        ImageRow row = find(name);
+        if (row == null) throw ControllerException.notFound("no image named '" + name + "'");
+        byte[] content = db.read(tx -> images.bootProfile(tx, name)).orElseThrow(() ->
+                ControllerException.notFound("image '" + name + "' has no boot profile yet (its first deployment records one)"));
+        return new BootProfile(content, io.bmcast.util.Sha256.hex(java.nio.ByteBuffer.wrap(content)));
     }
 
     /** A boot file as a download reads it: its ETag (SHA-256) and length, its bytes a chunk at a time. */
@@ -245,6 +286,6 @@ public final class ImageCatalog {
 
     static Api.Image view(ImageRow r) {
         return new Api.Image(r.name(), r.uri(), r.sizeBytes(), r.allocatedBytes(), r.hasKernel(), r.hasInitrd(), r.append(),
-                Views.time(r.createdAt()));
+                Views.time(r.createdAt()), r.bootProfileSha256() != null, r.bootProfileBytes());
     }
 }

@@ -1,5 +1,6 @@
 package io.bmcast.controller;
 
+import io.bmcast.fleet.ByteSources;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -17,7 +18,12 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class ProgressBoard {
     static final long PERSIST_EVERY_MS = 2_000;
 
-    public record Progress(long bytesOnDemand, long bytesBackground, double fractionLocal) {}
+    /** @param sources where the bytes came from (an image in the store); {@link ByteSources#NONE} otherwise */
+    public record Progress(long bytesOnDemand, long bytesBackground, double fractionLocal, ByteSources sources) {
+        public Progress(long bytesOnDemand, long bytesBackground, double fractionLocal) {
+            this(bytesOnDemand, bytesBackground, fractionLocal, ByteSources.NONE);
+        }
+    }
 
     /** {@code reportedMs}: when an agent last reported it, so that one no agent reports any more can be dropped. */
     private record Entry(Progress progress, boolean changed, long reportedMs) {}

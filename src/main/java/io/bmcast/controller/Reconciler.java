@@ -162,7 +162,7 @@ final class Reconciler implements AutoCloseable {
         progressWrittenMs = now;
         Map<String, InstanceRepository.Progress> changed = new HashMap<>();
         progress.takeChanged().forEach((id, p) -> changed.put(id,
-                new InstanceRepository.Progress(p.bytesOnDemand(), p.bytesBackground(), p.fractionLocal())));
+                new InstanceRepository.Progress(p.bytesOnDemand(), p.bytesBackground(), p.fractionLocal(), p.sources())));
         if (!changed.isEmpty()) db.transaction(tx -> {
             instances.progress(tx, changed);
             return null;

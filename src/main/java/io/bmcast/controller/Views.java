@@ -23,9 +23,11 @@ final class Views {
         String stored = r.state().wire();
         String shown = r.state().holdsNode() && r.nodeState() == NodeState.OFFLINE ? InstanceState.UNKNOWN.wire() : stored;
         ProgressBoard.Progress p = board.latest(r.id())
-                .orElse(new ProgressBoard.Progress(r.bytesOnDemand(), r.bytesBackground(), r.fractionLocal()));
+                .orElse(new ProgressBoard.Progress(r.bytesOnDemand(), r.bytesBackground(), r.fractionLocal(), r.sources()));
+        var s = p.sources();
         return new Api.Instance(r.id(), r.project(), r.image(), r.node(), shown, stored, r.reason(), p.bytesOnDemand(),
-                p.bytesBackground(), p.fractionLocal(), time(r.createdAt()), time(r.updatedAt()));
+                p.bytesBackground(), p.fractionLocal(), time(r.createdAt()), time(r.updatedAt()), s.bytesFromCache(),
+                s.bytesFromPeers(), s.bytesFromStore(), s.chunksVerified(), s.chunksRejected());
     }
 
     static Api.Event event(EventRow e) {

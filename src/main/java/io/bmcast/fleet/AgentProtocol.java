@@ -26,7 +26,14 @@ package io.bmcast.fleet;
  *  POST /api/v1/agent/heartbeat  Report    -> Directive
  *  POST /api/v1/agent/heartbeat?wait=MS      (long-poll: answer held up to MS while the node is idle)
  *  GET  /api/v1/images/{name}/kernel | /initrd   (the image's boot files, for agents that boot with --kernel)
+ *  GET  /api/v1/images/{name}/boot-profile       (the order a first boot read the image in, once recorded)
+ *  PUT  /api/v1/agent/images/{name}/boot-profile (the node's first deployment of the image to reach ready sends it)
  * </pre>
+ *
+ * <p>Peers: an agent that serves its chunk cache says where ({@link Hello#peerUrl()}) and lists in every report the
+ * images whose chunks its cache holds ({@link Report#cachedImages()}); the controller answers with the fleet's peer
+ * token ({@link Welcome#peerToken()}) and, in an assignment, the peers likely to hold the image's chunks, nearest
+ * first ({@link Assignment#peers()}).
  */
 public final class AgentProtocol {
     private AgentProtocol() {}
@@ -34,15 +41,31 @@ public final class AgentProtocol {
     /** The header that carries a node's credential (the join token stays the bearer). */
     public static final String CREDENTIAL_HEADER = "Bmcast-Node-Credential";
 
-    /** A machine joining (again: registering an existing name updates it and keeps its state). */
-    public record Hello(String name, long diskBytes, long memoryBytes, int cpus, String accel, boolean simulated) {}
+    /**
+     * A machine joining (again: registering an existing name updates it and keeps its state).
+     *
+     * @param peerUrl where this agent serves its chunk cache to peers ({@code http://HOST:PORT}), or null: none
+     * @param zone its rack or zone label, or null: peers in the same zone are listed first
+     */
+    public record Hello(String name, long diskBytes, long memoryBytes, int cpus, String accel, boolean simulated, String peerUrl,
+            String zone) {
+        public Hello(String name, long diskBytes, long memoryBytes, int cpus, String accel, boolean simulated) {
+            this(name, diskBytes, memoryBytes, cpus, accel, simulated, null, null);
+        }
+    }
 
     /**
      * @param heartbeatIntervalMs how often the agent should report when nothing changes
      * @param credential the node's credential when this registration issued it (keep it: it is never shown again),
      *                   null when the agent registered with the one it holds
+     * @param peerToken the fleet's peer token: what this agent presents to peers' chunk servers and what its own
+     *                  asks of them (null from a controller without peers)
      */
-    public record Welcome(String name, long heartbeatIntervalMs, String credential) {}
+    public record Welcome(String name, long heartbeatIntervalMs, String credential, String peerToken) {
+        public Welcome(String name, long heartbeatIntervalMs, String credential) {
+            this(name, heartbeatIntervalMs, credential, null);
+        }
+    }
 
     /**
      * Everything the agent observes.
@@ -50,8 +73,14 @@ public final class AgentProtocol {
      * @param seq this report's sequence number: above every earlier report's of this agent, across its restarts
      * @param instance the instance on this machine, or null when there is none (nothing runs, nothing to scrub)
      * @param diskClean true when the disk has been scrubbed and verified since its last tenant (or never held one)
+     * @param cachedImages the images whose chunks this node's chunk cache holds (null or empty: none), at most
+     *                     {@link #MAX_CACHED_IMAGES}
      */
-    public record Report(String name, long seq, InstanceReport instance, boolean diskClean) {}
+    public record Report(String name, long seq, InstanceReport instance, boolean diskClean, java.util.List<String> cachedImages) {
+        public Report(String name, long seq, InstanceReport instance, boolean diskClean) {
+            this(name, seq, instance, diskClean, null);
+        }
+    }
 
     /**
      * One instance as the agent sees it.
@@ -64,9 +93,15 @@ public final class AgentProtocol {
      * @param console new serial console output since the offset the controller last acknowledged (may be empty);
      *                the controller takes at most {@link #MAX_CONSOLE_BYTES} of it per report and acknowledges what
      *                it took, so the agent sends the rest next time
+     * @param sources where the mediator's bytes came from (an image in the store), or null (an NBD image)
      */
     public record InstanceReport(String id, String phase, String reason, long bytesOnDemand, long bytesBackground,
-            double fractionLocal, long consoleOffset, String console) {}
+            double fractionLocal, long consoleOffset, String console, ByteSources sources) {
+        public InstanceReport(String id, String phase, String reason, long bytesOnDemand, long bytesBackground,
+                double fractionLocal, long consoleOffset, String console) {
+            this(id, phase, reason, bytesOnDemand, bytesBackground, fractionLocal, consoleOffset, console, null);
+        }
+    }
 
     /**
      * What the controller wants of this node.
@@ -87,17 +122,35 @@ public final class AgentProtocol {
     /**
      * @param desired {@code running} (start it if not yet, keep it) or {@code deleted} (power off, stop the
      *                mediator, scrub and verify the disk, then report {@code deleted})
+     * @param peers base URLs of peers likely to hold the image's chunks, nearest first (empty or null: none); sent
+     *              while the instance is being placed or started, when the agent reads them
      */
-    public record Assignment(String instanceId, String desired, ImageSpec image) {}
+    public record Assignment(String instanceId, String desired, ImageSpec image, java.util.List<String> peers) {
+        public Assignment(String instanceId, String desired, ImageSpec image) {
+            this(instanceId, desired, image, null);
+        }
+    }
 
     /**
      * An image as an agent needs it to boot an instance.
      *
      * @param kernelPath API path of the kernel to boot with (null: the disk's own boot loader boots)
      * @param initrdPath API path of the initrd (or null)
+     * @param bootProfilePath API path of the boot profile the image's first deployment recorded (or null: none yet)
      */
     public record ImageSpec(String name, String uri, long sizeBytes, long allocatedBytes, String kernelPath,
-            String initrdPath, String append) {}
+            String initrdPath, String append, String bootProfilePath) {
+        public ImageSpec(String name, String uri, long sizeBytes, long allocatedBytes, String kernelPath, String initrdPath,
+                String append) {
+            this(name, uri, sizeBytes, allocatedBytes, kernelPath, initrdPath, append, null);
+        }
+    }
+
+    /** The most images one report may list as cached (a node's cache of 20 GiB holds a few dozen at most). */
+    public static final int MAX_CACHED_IMAGES = 64;
+
+    /** The largest boot profile an agent sends (12-byte records: ~87,000 on-demand reads, far more than any boot). */
+    public static final int MAX_BOOT_PROFILE_BYTES = 1 << 20;
 
     /** The most console output one report may carry (UTF-8 bytes). */
     public static final int MAX_CONSOLE_BYTES = 64 << 10;

@@ -45,10 +45,14 @@ public final class Api {
     /** {@code POST /api/v1/nodes/{name}/maintenance}: on or off. */
     public record Maintenance(boolean on) {}
 
+    /** @param bootProfileBytes the size of the boot profile its first deployment recorded (0 with {@code hasBootProfile} false) */
     public record Image(String name, String uri, long sizeBytes, long allocatedBytes, boolean hasKernel,
-            boolean hasInitrd, String append, String createdAt) {}
+            boolean hasInitrd, String append, String createdAt, boolean hasBootProfile, long bootProfileBytes) {}
 
     public record NewImage(String name, String uri, String append) {}
+
+    /** The answer to an agent's boot profile: {@code recorded} false when the image had one already (kept as it was). */
+    public record BootProfileRecorded(boolean recorded) {}
 
     /**
      * An image's cached extent map: the data ranges (not holes), ascending, as {@code [offset, length]} pairs,
@@ -59,10 +63,13 @@ public final class Api {
     /**
      * @param state {@link InstanceState#wire()}; {@code unknown} when its node is offline
      * @param lastKnownState the stored state (differs from {@code state} only when that is {@code unknown})
+     * @param bytesFromCache bytes of an image in the store that came from this node's chunk cache (see {@link ByteSources});
+     *                       with {@code bytesFromPeers}, {@code bytesFromStore} and the chunk counts: 0 for an NBD image
      */
     public record Instance(String id, String project, String image, String node, String state,
             String lastKnownState, String reason, long bytesOnDemand, long bytesBackground, double fractionLocal,
-            String createdAt, String updatedAt) {}
+            String createdAt, String updatedAt, long bytesFromCache, long bytesFromPeers, long bytesFromStore,
+            long chunksVerified, long chunksRejected) {}
 
     public record Launch(String image, int count) {}
 

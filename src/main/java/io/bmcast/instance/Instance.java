@@ -110,6 +110,8 @@ public final class Instance {
     private static final int MAX_RESTARTS = 20;
 
     private final Spec spec;
+    /** A boot profile an earlier deployment of the image recorded ({@code node --boot-profile}), or null. */
+    private Path bootProfile;
     private final EventLog events;
     private final PrintStream out;
     private final Consumer<Qemu> vmmStarted;
@@ -117,6 +119,12 @@ public final class Instance {
     private volatile boolean aborted;
     /** Stop requests so far (signals arrive on their own thread); the second one cuts the grace short. */
     private final java.util.concurrent.atomic.AtomicInteger stopRequests = new java.util.concurrent.atomic.AtomicInteger();
+
+    /** Has the mediator fetch the regions {@code profile} names first (a recorded boot of the same image); before {@link #run}. */
+    public Instance withBootProfile(Path profile) {
+        this.bootProfile = profile == null ? null : profile.toAbsolutePath();
+        return this;
+    }
 
     public Instance(Spec spec, EventLog events, PrintStream out) {
         this(spec, events, out, q -> {});
@@ -475,7 +483,7 @@ public final class Instance {
     private MediatorConfig mediatorConfig(Path socket) {
         Path extents = spec.sourceExtents() == null ? null : spec.sourceExtents().toAbsolutePath();
         return new MediatorConfig(spec.image(), spec.disk().toAbsolutePath(), spec.state().toAbsolutePath(), socket,
-                spec.regionSize(), Math.max(0, spec.hydrateRate()), MediatorConfig.DEFAULT_GIVE_UP, null, extents,
+                spec.regionSize(), Math.max(0, spec.hydrateRate()), MediatorConfig.DEFAULT_GIVE_UP, bootProfile, extents,
                 spec.hydration(), spec.tlsDir() == null ? null : spec.tlsDir().toAbsolutePath(), spec.allowLowSpace(), spec.store());
     }
 

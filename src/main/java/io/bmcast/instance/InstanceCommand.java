@@ -92,6 +92,10 @@ public final class InstanceCommand implements Callable<Integer> {
                 description = "The image's data extents as the control plane caches them, given to the mediator.")
         Path sourceExtents;
 
+        @Option(names = "--boot-profile", paramLabel = "FILE",
+                description = "Fetch first the regions this recorded boot read, in its order (a profile an earlier deployment of the image recorded).")
+        Path bootProfile;
+
         @Option(names = "--tls-dir", paramLabel = "DIR",
                 description = "For an nbds:// image: the mediator's TLS credentials (DIR/ca-cert.pem, and client-cert.pem, client-key.pem if the server verifies clients).")
         Path tlsDir;
@@ -106,7 +110,7 @@ public final class InstanceCommand implements Callable<Integer> {
             // Before the timeline's clock starts: a first probe on this host boot may take seconds.
             Accel.detect(spec.kernel());
             try (EventLog log = new EventLog(System.nanoTime(), spec.events(), System.out)) {
-                Instance instance = new Instance(spec, log, System.out);
+                Instance instance = new Instance(spec, log, System.out).withBootProfile(bootProfile);
                 Signals.onTerminate(instance::requestStop);
                 Instance.Result r = instance.run();
                 System.out.println("instance: " + Instance.describe(r));
@@ -120,6 +124,7 @@ public final class InstanceCommand implements Callable<Integer> {
             if (image.tls() && tlsDir == null) throw new UsageException("the image " + image + " is served over TLS: give --tls-dir DIR (ca-cert.pem)");
             if (tlsDir != null && !Files.isDirectory(tlsDir)) throw new UsageException("--tls-dir: no directory " + tlsDir);
             if (initrd != null && !Files.isRegularFile(initrd)) throw new UsageException("no initrd at " + initrd);
+            if (bootProfile != null && !Files.isRegularFile(bootProfile)) throw new UsageException("no boot profile at " + bootProfile);
             if (append != null && kernel == null) throw new UsageException("--append needs --kernel");
             if (initrd != null && kernel == null) throw new UsageException("--initrd needs --kernel");
             String cmdline = append != null || kernel == null ? append : "console=ttyS0 root=" + device.guestDevice() + " rw";

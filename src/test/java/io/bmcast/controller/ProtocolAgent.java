@@ -29,6 +29,11 @@ final class ProtocolAgent {
     /** The node's credential, from its first registration (null before it). */
     private String credential;
     private long seq;
+    /** Where this node serves peers, its zone, the images its cache holds, its mediator's byte sources (peers tests). */
+    private String peerUrl;
+    private String zone;
+    private java.util.List<String> cachedImages;
+    private io.bmcast.fleet.ByteSources sources;
 
     ProtocolAgent(String baseUrl, String joinToken, String name, long diskBytes) {
         this.api = new ApiClient(baseUrl, joinToken);
@@ -50,7 +55,7 @@ final class ProtocolAgent {
     }
 
     ApiClient.Response registerRaw() {
-        return send("/api/v1/agent/register", new AgentProtocol.Hello(name, diskBytes, 1L << 30, 2, "kvm", true));
+        return send("/api/v1/agent/register", new AgentProtocol.Hello(name, diskBytes, 1L << 30, 2, "kvm", true, peerUrl, zone));
     }
 
     String credential() {
@@ -89,9 +94,9 @@ final class ProtocolAgent {
             byte[] all = console.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
             int from = (int) Math.min(consoleAcked, all.length);
             String unsent = new String(all, from, all.length - from, java.nio.charset.StandardCharsets.UTF_8);
-            inst = new InstanceReport(instanceId, phase, reason, bytesOnDemand, bytesBackground, fractionLocal, from, unsent);
+            inst = new InstanceReport(instanceId, phase, reason, bytesOnDemand, bytesBackground, fractionLocal, from, unsent, sources);
         }
-        return new AgentProtocol.Report(name, ++seq, inst, diskClean);
+        return new AgentProtocol.Report(name, ++seq, inst, diskClean, cachedImages);
     }
 
     /** Takes the assigned instance, as an agent does on a {@code running} directive: starting, disk in use. */
@@ -116,6 +121,30 @@ final class ProtocolAgent {
         bytesOnDemand = onDemand;
         bytesBackground = background;
         fractionLocal = local;
+    }
+
+    /** Serves peers at {@code url} in {@code zone} (either null), from its next registration. */
+    ProtocolAgent peer(String url, String zone) {
+        this.peerUrl = url;
+        this.zone = zone;
+        return this;
+    }
+
+    void cached(String... images) {
+        cachedImages = java.util.List.of(images);
+    }
+
+    void sources(io.bmcast.fleet.ByteSources s) {
+        sources = s;
+    }
+
+    /** Sends {@code profile} as the boot profile of {@code image}, as this node (its credential). */
+    ApiClient.Response bootProfile(String image, byte[] profile) {
+        var b = api.request("/api/v1/agent/images/" + image + "/boot-profile?node=" + name)
+                .header("Content-Type", "application/octet-stream")
+                .PUT(java.net.http.HttpRequest.BodyPublishers.ofByteArray(profile));
+        if (credential != null) b.header(AgentProtocol.CREDENTIAL_HEADER, credential);
+        return api.send(b);
     }
 
     void print(String text) {

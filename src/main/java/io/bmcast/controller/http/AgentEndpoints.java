@@ -17,6 +17,11 @@ final class AgentEndpoints {
 
     private AgentEndpoints() {}
 
+    /** {@code PUT /api/v1/agent/images/{name}/boot-profile}: binary, and up to 1 MiB. */
+    static boolean isBootProfileUpload(String method, String path) {
+        return method.equals("PUT") && path.startsWith("/api/v1/agent/images/") && path.endsWith("/boot-profile");
+    }
+
     static void register(RoutesConfig routes, AgentGateway agents, ImageCatalog images) {
         routes.post("/api/v1/agent/register", ctx -> {
             Access.agent(ctx);
@@ -36,6 +41,23 @@ final class AgentEndpoints {
         });
         routes.get("/api/v1/images/{name}/kernel", ctx -> bootFile(ctx, images, BootFile.KERNEL));
         routes.get("/api/v1/images/{name}/initrd", ctx -> bootFile(ctx, images, BootFile.INITRD));
+        routes.get("/api/v1/images/{name}/boot-profile", ctx -> {
+            Access.agent(ctx);
+            ImageCatalog.BootProfile p = images.bootProfile(ctx.pathParam("name"));
+            String etag = "\"" + p.sha256() + "\"";
+            ctx.header("ETag", etag);
+            if (matches(ctx.header("If-None-Match"), etag)) {
+                ctx.status(304);
+                return;
+            }
+            ctx.contentType("application/octet-stream").result(p.content());
+        });
+        routes.put("/api/v1/agent/images/{name}/boot-profile", ctx -> {
+            Access.agent(ctx);
+            byte[] body = BodyLimits.read(ctx);
+            boolean kept = agents.bootProfile(ctx.queryParam("node"), ctx.header(AgentProtocol.CREDENTIAL_HEADER), ctx.pathParam("name"), body);
+            ctx.json(new io.bmcast.fleet.Api.BootProfileRecorded(kept));
+        });
         routes.get("/api/v1/images/{name}/extents", ctx -> {
             Access.agent(ctx);
             ctx.json(images.extents(ctx.pathParam("name")));

@@ -36,6 +36,7 @@ final class BodyLimits {
     private long limitFor(Context ctx) {
         String path = ctx.path();
         if (path.equals(AgentEndpoints.HEARTBEAT)) return limits.maxHeartbeatBody();
+        if (AgentEndpoints.isBootProfileUpload(ctx.method().name(), path)) return io.bmcast.fleet.AgentProtocol.MAX_BOOT_PROFILE_BYTES;
         if (path.equals(IMAGES) && ctx.isMultipartFormData()) {
             Principal who = ctx.attribute(Access.PRINCIPAL);
             if (who != null && who.isOperator()) return limits.maxUpload();

@@ -18,6 +18,8 @@ import java.util.Optional;
 public final class ImageRepository {
     private static final String COLUMNS =
             "name, uri, size_bytes, allocated_bytes, extent_count, append, has_kernel, has_initrd, created_at";
+    /** What a read returns: the columns written at insert, and the boot profile's name and size recorded later. */
+    private static final String READ = COLUMNS + ", boot_profile_sha256, boot_profile_bytes";
 
     /**
      * A boot file's piece as stored and as a download holds it in memory: 64 KiB, so a thousand downloads at once
@@ -94,7 +96,7 @@ public final class ImageRepository {
     }
 
     public Optional<ImageRow> find(Tx tx, String name) throws SQLException {
-        try (PreparedStatement ps = tx.connection().prepareStatement("SELECT " + COLUMNS + " FROM images WHERE name = ?")) {
+        try (PreparedStatement ps = tx.connection().prepareStatement("SELECT " + READ + " FROM images WHERE name = ?")) {
             ps.setString(1, name);
             try (ResultSet rs = ps.executeQuery()) {
                 return rs.next() ? Optional.of(row(rs)) : Optional.empty();
@@ -103,11 +105,38 @@ public final class ImageRepository {
     }
 
     public List<ImageRow> list(Tx tx) throws SQLException {
-        try (PreparedStatement ps = tx.connection().prepareStatement("SELECT " + COLUMNS + " FROM images ORDER BY name");
+        try (PreparedStatement ps = tx.connection().prepareStatement("SELECT " + READ + " FROM images ORDER BY name");
              ResultSet rs = ps.executeQuery()) {
             List<ImageRow> out = new ArrayList<>();
             while (rs.next()) out.add(row(rs));
             return out;
+        }
+    }
+
+    /**
+     * Records {@code profile} as the image's boot profile, sent by {@code node}, unless one is recorded already (the
+     * first deployment to reach ready wins; later ones change nothing); false then, or when the image is gone.
+     */
+    public boolean recordBootProfile(Tx tx, String name, byte[] profile, String sha256, String node) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement("UPDATE images SET boot_profile = ?, boot_profile_sha256 = ?,"
+                + " boot_profile_bytes = ?, boot_profile_node = ? WHERE name = ? AND boot_profile_sha256 IS NULL")) {
+            ps.setBytes(1, profile);
+            ps.setString(2, sha256);
+            ps.setLong(3, profile.length);
+            ps.setString(4, node);
+            ps.setString(5, name);
+            return ps.executeUpdate() == 1;
+        }
+    }
+
+    /** The recorded boot profile (at most 1 MiB, read whole); empty when none is, or no such image. */
+    public Optional<byte[]> bootProfile(Tx tx, String name) throws SQLException {
+        try (PreparedStatement ps = tx.connection().prepareStatement(
+                "SELECT boot_profile FROM images WHERE name = ? AND boot_profile_sha256 IS NOT NULL")) {
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.ofNullable(rs.getBytes(1)) : Optional.empty();
+            }
         }
     }
 
@@ -227,7 +256,7 @@ public final class ImageRepository {
 
     private static ImageRow row(ResultSet rs) throws SQLException {
         return new ImageRow(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4), rs.getInt(5), rs.getString(6),
-                rs.getBoolean(7), rs.getBoolean(8), rs.getLong(9));
+                rs.getBoolean(7), rs.getBoolean(8), rs.getLong(9), rs.getString(10), rs.getLong(11));
     }
 
     static byte[] encode(long[] pairs) {

@@ -1,5 +1,6 @@
 package io.bmcast.controller.store;
 
+import io.bmcast.fleet.ByteSources;
 import io.bmcast.fleet.InstanceState;
 import io.bmcast.fleet.NodeState;
 import java.sql.PreparedStatement;
@@ -20,7 +21,8 @@ public final class InstanceRepository {
     }
 
     private static final String SELECT = "SELECT i.id, i.project, i.image, i.node, i.state, i.reason, i.bytes_on_demand,"
-            + " i.bytes_background, i.fraction_local, i.created_at, i.updated_at, n.state"
+            + " i.bytes_background, i.fraction_local, i.created_at, i.updated_at, n.state,"
+            + " i.bytes_from_cache, i.bytes_from_peers, i.bytes_from_store, i.chunks_verified, i.chunks_rejected"
             + " FROM instances i LEFT JOIN nodes n ON n.name = i.node";
 
     /**
@@ -151,18 +153,25 @@ public final class InstanceRepository {
     }
 
     /** One instance's progress as agents report it: bytes fetched on demand and in the background, fraction local. */
-    public record Progress(long bytesOnDemand, long bytesBackground, double fractionLocal) {}
+    public record Progress(long bytesOnDemand, long bytesBackground, double fractionLocal, ByteSources sources) {}
 
     /** Stores the progress agents reported (no state change), many instances in one batch. */
     public void progress(Tx tx, java.util.Map<String, Progress> byInstance) throws SQLException {
         if (byInstance.isEmpty()) return;
         try (PreparedStatement ps = tx.connection().prepareStatement(
-                "UPDATE instances SET bytes_on_demand = ?, bytes_background = ?, fraction_local = ? WHERE id = ?")) {
+                "UPDATE instances SET bytes_on_demand = ?, bytes_background = ?, fraction_local = ?, bytes_from_cache = ?,"
+                        + " bytes_from_peers = ?, bytes_from_store = ?, chunks_verified = ?, chunks_rejected = ? WHERE id = ?")) {
             for (var e : byInstance.entrySet()) {
+                ByteSources src = e.getValue().sources();
                 ps.setLong(1, e.getValue().bytesOnDemand());
                 ps.setLong(2, e.getValue().bytesBackground());
                 ps.setDouble(3, e.getValue().fractionLocal());
-                ps.setString(4, e.getKey());
+                ps.setLong(4, src.bytesFromCache());
+                ps.setLong(5, src.bytesFromPeers());
+                ps.setLong(6, src.bytesFromStore());
+                ps.setLong(7, src.chunksVerified());
+                ps.setLong(8, src.chunksRejected());
+                ps.setString(9, e.getKey());
                 ps.addBatch();
             }
             ps.executeBatch();
@@ -208,6 +217,7 @@ public final class InstanceRepository {
         String nodeState = rs.getString(12);
         return new InstanceRow(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
                 InstanceState.fromWire(rs.getString(5)), rs.getString(6), rs.getLong(7), rs.getLong(8), rs.getDouble(9),
-                rs.getLong(10), rs.getLong(11), nodeState == null ? null : NodeState.fromWire(nodeState));
+                rs.getLong(10), rs.getLong(11), nodeState == null ? null : NodeState.fromWire(nodeState),
+                new ByteSources(rs.getLong(13), rs.getLong(14), rs.getLong(15), rs.getLong(16), rs.getLong(17)));
     }
 }

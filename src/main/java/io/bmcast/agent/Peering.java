@@ -1,0 +1,181 @@
+package io.bmcast.agent;
+
+import io.bmcast.fleet.AgentProtocol;
+import io.bmcast.fleet.AgentProtocol.ImageSpec;
+import io.bmcast.imagestore.ChunkCache;
+import java.io.IOException;
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import javax.net.ssl.SSLContext;
+
+/**
+ * A node's part in the peer network: its chunk cache ({@code WORK/chunk-cache}, shared with the mediators of its
+ * instances), the server that lends it to peers, the fleet's peer token (from the controller's Welcome), and the
+ * images whose chunks the cache holds (reported at every heartbeat, so the controller can name this node as a peer).
+ *
+ * <p>The cache lives under the agent's WORK, beside the disk file, never on the tenant's disk: a scrub wipes the disk
+ * and the instance's files and leaves it alone. It holds only chunks verified against the names the operator
+ * published (the mediator keeps a chunk after {@code ChunkVerifier}, never a byte a guest wrote), so it is no
+ * tenant's data and survives tenants and agent restarts.
+ *
+ * <pre>
+ *  WORK/chunk-cache/ab/SHA256   a chunk as stored (ChunkCache)
+ *  WORK/chunk-cache/images      the images whose every chunk went through this cache, newest last (one per line)
+ *  WORK/instance/peers          the peers file for one instance run (token=, peers=): mode 0600, gone with the instance
+ * </pre>
+ */
+public final class Peering implements AutoCloseable {
+    private static final Logger LOG = System.getLogger("io.bmcast.agent");
+    static final String IMAGES = "images";
+
+    private final ChunkCache cache;
+    private final PeerServer server;
+    private final String advertised;
+    private final String zone;
+    private volatile String token;
+    /** Guarded by {@code this}. */
+    private final LinkedHashSet<String> images = new LinkedHashSet<>();
+
+    private Peering(ChunkCache cache, PeerServer server, String advertised, String zone) throws IOException {
+        this.cache = cache;
+        this.server = server;
+        this.advertised = advertised;
+        this.zone = zone;
+        if (cache != null) {
+            Path f = cache.dir().resolve(IMAGES);
+            if (Files.exists(f)) {
+                for (String line : Files.readAllLines(f)) if (!line.isBlank()) images.add(line.strip());
+            }
+        }
+    }
+
+    /** No cache, no server: instances stream from the store alone, and the node is nobody's peer. */
+    public static Peering none(String zone) {
+        try {
+            return new Peering(null, null, null, zone);
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /**
+     * Opens the cache under {@code work} (at most {@code cacheBytes}) and serves it on {@code listen}.
+     *
+     * @param advertise the URL peers reach the server at, or null: the listen address
+     * @param tls HTTPS for the server (the fleet's certificate), or null: plain HTTP (the chunks are verified by
+     *            name either way; TLS keeps the image data from being read on the wire)
+     * @param injectCorrupt the share of served chunks to flip a byte in (a fault for tests), 0 normally
+     */
+    public static Peering open(Path work, long cacheBytes, InetSocketAddress listen, URI advertise, String zone, SSLContext tls,
+            double injectCorrupt) throws IOException {
+        ChunkCache cache = ChunkCache.open(cacheDir(work), cacheBytes);
+        Peering[] self = new Peering[1];
+        PeerServer server = PeerServer.start(listen, tls, cache, () -> self[0] == null ? null : self[0].token, injectCorrupt);
+        String url = advertise != null ? advertise.toString() : server.url().toString();
+        self[0] = new Peering(cache, server, url, zone);
+        LOG.log(Level.INFO, "chunk cache " + cache.dir() + " (up to " + io.bmcast.util.Units.formatSize(cacheBytes) + ") served to peers at "
+                + url + (advertise != null ? " (listening on " + server.address() + ")" : ""));
+        return self[0];
+    }
+
+    /** Where the agent keeps its chunk cache: never the tenant's disk, never under the instance's files. */
+    public static Path cacheDir(Path work) {
+        return work.toAbsolutePath().resolve("chunk-cache");
+    }
+
+    /** The URL this node serves peers at, or null when it serves none. */
+    public String peerUrl() {
+        return server == null ? null : advertised;
+    }
+
+    public String zone() {
+        return zone;
+    }
+
+    public ChunkCache cache() {
+        return cache;
+    }
+
+    public PeerServer server() {
+        return server;
+    }
+
+    /** The fleet's peer token, from the controller's Welcome (null: not said yet). */
+    public void token(String t) {
+        if (t != null) token = t;
+    }
+
+    public String token() {
+        return token;
+    }
+
+    /** The images whose chunks the cache holds, at most {@link AgentProtocol#MAX_CACHED_IMAGES}, newest last. */
+    public synchronized List<String> cachedImages() {
+        if (cache == null || images.isEmpty()) return List.of();
+        return List.copyOf(images);
+    }
+
+    /**
+     * Every chunk of {@code image} went through the cache (its instance here became local): this node can now serve
+     * all of it. A hint for the tracker: the cache's LRU may evict some chunks later, which costs a peer a 404.
+     */
+    public synchronized void imageLocal(String image) {
+        if (cache == null) return;
+        boolean last = !images.isEmpty() && image.equals(images.getLast());
+        if (last) return;
+        images.remove(image);
+        images.add(image);
+        while (images.size() > AgentProtocol.MAX_CACHED_IMAGES) images.removeFirst();
+        try {
+            Path f = cache.dir().resolve(IMAGES);
+            Path tmp = f.resolveSibling(IMAGES + ".tmp");
+            Files.write(tmp, new ArrayList<>(images));
+            Files.move(tmp, f, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "cannot save the list of cached images: " + e.getMessage());
+        }
+    }
+
+    /** Whether {@code image} streams chunks (an {@code s3://} image), so the cache and peers apply to it. */
+    public static boolean isStoreImage(ImageSpec image) {
+        return image.uri() != null && image.uri().startsWith("s3://");
+    }
+
+    /**
+     * The options {@code instance run} gets for {@code image} in {@code instanceDir}: for an image in the store, the
+     * cache, its size and a peers file listing {@code peers} (nearest first) with the fleet's token; nothing for an
+     * NBD image, or without a cache.
+     */
+    public List<String> instanceArgs(ImageSpec image, List<String> peers, Path instanceDir) throws IOException {
+        if (cache == null || !isStoreImage(image)) return List.of();
+        List<String> a = new ArrayList<>(List.of("--chunk-cache", cache.dir().toString(), "--cache-size", Long.toString(cache.maxBytes())));
+        Path file = instanceDir.resolve("peers");
+        writePeers(file, token, peers == null ? List.of() : peers);
+        a.addAll(List.of("--peers", file.toString()));
+        return a;
+    }
+
+    /** Writes the peers file (Java properties: {@code token=}, {@code peers=URL1,URL2}) readable by the agent's user only. */
+    static void writePeers(Path file, String token, List<String> peers) throws IOException {
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.deleteIfExists(tmp);
+        Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(tmp, "# peers likely to hold the image's chunks, nearest first (from the controller)\n"
+                + "token=" + (token == null ? "" : token) + "\npeers=" + String.join(",", peers) + "\n");
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    @Override
+    public void close() {
+        if (server != null) server.close();
+    }
+}

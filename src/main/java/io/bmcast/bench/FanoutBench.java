@@ -1,0 +1,365 @@
+package io.bmcast.bench;
+
+import io.bmcast.imagestore.LocalS3;
+import io.bmcast.imagestore.Manifest;
+import io.bmcast.imagestore.PeerTree;
+import io.bmcast.imagestore.Pusher;
+import io.bmcast.imagestore.TransferProgress;
+import io.bmcast.imagestore.StoreClient;
+import io.bmcast.imagestore.StoreLocation;
+import io.bmcast.imagestore.TreeFetcher;
+import io.bmcast.imagestore.TreePeerServer;
+import io.bmcast.mediator.Durability;
+import io.bmcast.mediator.Hydrator;
+import io.bmcast.mediator.ImageExtents;
+import io.bmcast.mediator.MediatedDisk;
+import io.bmcast.mediator.MediatorOptions;
+import io.bmcast.storage.LinkEmulator;
+import io.bmcast.storage.TokenBucket;
+import io.bmcast.util.Jackson;
+import io.bmcast.util.Units;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * {@code bmcast bench fanout}: N deployments of one image start at the same moment against one object store behind
+ * one emulated link, with and without peers. Each simulated node lives in this JVM and is the real data path: a
+ * {@link MediatedDisk} and a {@link Hydrator} over the store image, whose chunks come through the node's own
+ * {@link TreeFetcher} (its own cache dir, the other nodes' {@link TreePeerServer}s over loopback HTTP, each node's
+ * uplink and downlink shaped, the store under a per-node cap). Each node replays a real guest's boot trace against
+ * its disk: the replay's end is its time to ready; the hydrator finishing is its time to local. Every chunk any node
+ * keeps is SHA-256-verified, and at the end every node's disk is compared with the image.
+ */
+final class FanoutBench {
+    static final String TOKEN = "fanout-bench-peer-token";
+
+    record Options(List<Integer> nodes, List<Boolean> peers, long rate, long nodeRate, long latencyNs, int repeat, Path out,
+            double injectCorrupt, int storeConcurrency, int prefetch, int chunkSize, Duration timeout) {}
+
+    /** One run of one (N, peers) mode. Times in seconds from the common start; -1 when it failed. */
+    record Run(int nodes, boolean peers, int run, long storeBytes, long peerBytes, long cacheBytes, long storeBytesAtReady,
+            double p50Ready, double p99Ready, double p50Local, double p99Local, long verified, long rejected,
+            long peersDropped, int disksEqual, String error) {
+        String mode() {
+            return mode(nodes, peers);
+        }
+
+        static String mode(int nodes, boolean peers) {
+            return "N=" + nodes + (peers ? " peers" : " store only");
+        }
+    }
+
+    /** What every run shares: the image in the store, its manifest, the trace. */
+    record Setup(StoreClient client, StoreLocation location, Manifest manifest, BootTrace trace, Path image,
+            ImageExtents extents, Path work, String source) {
+        long workingSet() {
+            return trace.workingSetBytes(manifest);
+        }
+    }
+
+    private FanoutBench() {}
+
+    /** Pushes {@code image} to a fresh LocalS3 under {@code work}, runs every mode, writes the results. */
+    static int run(Options o, Path image, BootTrace trace, String source, Path work) throws Exception {
+        System.setProperty("java.awt.headless", "true");
+        Files.createDirectories(o.out());
+        LocalS3.useLocalCredentials();
+        try (LocalS3 s3 = LocalS3.start(work.resolve("s3"))) {
+            StoreLocation loc = s3.location("fanout", "bench/image");
+            try (StoreClient client = StoreClient.open(loc)) {
+                client.ensureBucket();
+                long t0 = System.nanoTime();
+                Manifest m = push(client, loc, image, o.chunkSize());
+                System.err.printf(Locale.ROOT, "fanout: pushed %s (%s of data in %d chunks, %s stored) in %.1f s%n", loc.display(),
+                        Units.formatSize(m.allocatedBytes()), m.chunks().stream().filter(c -> c != null).count(),
+                        Units.formatSize(m.storedBytes()), (System.nanoTime() - t0) / 1e9);
+                ImageExtents extents = new ImageExtents(m.size(), m.dataExtents().toArray(long[][]::new));
+                // Each node holds the image's data on its disk and its chunks in its cache, all at once.
+                int maxN = o.nodes().stream().mapToInt(Integer::intValue).max().orElse(1);
+                long need = maxN * (m.allocatedBytes() + m.storedBytes()) + (256L << 20);
+                long free = Files.getFileStore(work).getUsableSpace();
+                if (free < need) {
+                    throw new IOException(String.format(Locale.ROOT, "N=%d needs %s free under %s, only %s is", maxN,
+                            Units.formatSize(need), work.getParent(), Units.formatSize(free)));
+                }
+                Setup setup = new Setup(client, loc, m, trace, image, extents, work, source);
+                return runModes(o, setup);
+            }
+        }
+    }
+
+    private static int runModes(Options o, Setup s) throws IOException {
+        List<int[]> modes = new ArrayList<>(); // {nodes, peers 0/1}
+        for (int n : o.nodes()) {
+            for (boolean p : o.peers()) modes.add(new int[] {n, p ? 1 : 0});
+        }
+        List<Run> runs = new ArrayList<>();
+        byte[] reference = imageData(s.image(), s.extents());
+        for (Spread.Slot<int[]> slot : Spread.interleave(modes, o.repeat())) {
+            int n = slot.mode()[0];
+            boolean peers = slot.mode()[1] == 1;
+            String tag = o.repeat() > 1 ? String.format(Locale.ROOT, "run %d/%d: ", slot.run(), o.repeat()) : "";
+            System.err.println("fanout: --- " + tag + Run.mode(n, peers) + " ---");
+            Path dir = Files.createDirectories(s.work().resolve("run"));
+            Run r;
+            try {
+                r = once(o, s, n, peers, slot.run(), dir, reference);
+            } catch (Exception e) {
+                System.err.println("fanout: " + tag + Run.mode(n, peers) + " failed: " + e.getMessage());
+                r = new Run(n, peers, slot.run(), -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, String.valueOf(e.getMessage()));
+            } finally {
+                BenchImageServer.removeTree(dir, "fanout");
+            }
+            runs.add(r);
+            if (r.error() == null) {
+                System.err.printf(Locale.ROOT, "fanout: %s%s: store egress %.2fx the working set, ready p50 %.2f s p99 %.2f s, "
+                        + "local p99 %.2f s, %s from peers, %d chunks rejected%n", tag, r.mode(),
+                        r.storeBytes() / (double) s.workingSet(), r.p50Ready(), r.p99Ready(), r.p99Local(),
+                        Units.formatSize(r.peerBytes()), r.rejected());
+            }
+        }
+        FanoutTable table = new FanoutTable(runs, s.workingSet(), s.manifest().storedBytes());
+        String header = String.format(Locale.ROOT, "bench fanout: %s (%s image, %s of data, %s stored; working set %s in %d "
+                        + "chunks of %s), store link %s + %s latency, node links %s, store cap %d per node, %s",
+                s.source(), Units.formatSize(s.manifest().size()), Units.formatSize(s.manifest().allocatedBytes()),
+                Units.formatSize(s.manifest().storedBytes()), Units.formatSize(s.workingSet()),
+                s.trace().chunks(s.manifest()).cardinality(), Units.formatSize(s.manifest().chunkSize()),
+                Units.formatRate(o.rate()), StartupBench.formatLatency(o.latencyNs()), Units.formatRate(o.nodeRate()),
+                o.storeConcurrency(), s.trace().recorded() ? "1 real guest ran to record the trace"
+                        : "0 real guests ran (boot trace " + s.trace().file() + ")");
+        StringBuilder text = new StringBuilder(header).append('\n').append(table.format()).append(table.targets());
+        if (o.injectCorrupt() > 0) {
+            text.append(String.format(Locale.ROOT, "--inject-corrupt %.3f: the store and every peer flipped a byte in that share "
+                    + "of their answers; every such chunk was rejected and fetched again (column 'rejected')%n", o.injectCorrupt()));
+        }
+        System.out.print(text);
+        Map<String, Object> doc = new LinkedHashMap<>();
+        doc.put("image", s.source());
+        doc.put("imageBytes", s.manifest().size());
+        doc.put("dataBytes", s.manifest().allocatedBytes());
+        doc.put("storedBytes", s.manifest().storedBytes());
+        doc.put("workingSetBytes", s.workingSet());
+        doc.put("chunkSize", s.manifest().chunkSize());
+        doc.put("traceReads", s.trace().reads().size());
+        doc.put("realGuestsRun", s.trace().recorded() ? 1 : 0);
+        doc.put("storeLinkBytesPerSec", o.rate());
+        doc.put("nodeLinkBytesPerSec", o.nodeRate());
+        doc.put("latencyNs", o.latencyNs());
+        doc.put("storeConcurrency", o.storeConcurrency());
+        doc.put("prefetch", o.prefetch());
+        doc.put("injectCorrupt", o.injectCorrupt());
+        doc.put("repeat", o.repeat());
+        doc.put("modes", table.toJson());
+        Path json = o.out().resolve("results.json");
+        Files.writeString(json, Jackson.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(doc) + "\n");
+        Files.writeString(o.out().resolve("table.txt"), text.toString());
+        Path egress = o.out().resolve("fanout-egress.png");
+        Path ready = o.out().resolve("fanout-ready.png");
+        BarChart.write(table.egressChart(header), egress);
+        BarChart.write(table.readyChart(header), ready);
+        System.out.println("results: " + json.toAbsolutePath() + "\ncharts:  " + egress.toAbsolutePath() + ", " + ready.toAbsolutePath());
+        return table.failed() ? 1 : 0;
+    }
+
+    /** One fleet launch: N nodes start together, replay the trace, hydrate; then their disks are checked. */
+    static Run once(Options o, Setup s, int n, boolean peers, int run, Path dir, byte[] reference) throws Exception {
+        LinkEmulator storeLink = new LinkEmulator(TokenBucket.withDefaultBurst(o.rate()), o.latencyNs());
+        EmulatedStore store = new EmulatedStore(s.client(), s.location(), storeLink, o.injectCorrupt(), 7L * run + n);
+        List<String> members = new ArrayList<>();
+        for (int i = 0; i < n; i++) members.add(String.format(Locale.ROOT, "node-%03d", i));
+        PeerTree tree = peers ? new PeerTree(members) : null;
+        Map<String, URI> bases = new ConcurrentHashMap<>();
+        List<Node> nodes = new ArrayList<>();
+        {
+            TreeFetcher.PeerClient client = TreePeerServer.client(bases, TOKEN, Duration.ofSeconds(60));
+            try {
+                for (int i = 0; i < n; i++) {
+                    String name = members.get(i);
+                    nodes.add(Node.open(o, s, name, dir.resolve(name), tree, client, store, bases, i));
+                }
+                CountDownLatch go = new CountDownLatch(1);
+                long[] readyNs = new long[n];
+                long[] storeAtReady = new long[1];
+                List<Thread> threads = new ArrayList<>();
+                Exception[] failure = new Exception[1];
+                long[] t0 = new long[1];
+                for (int i = 0; i < n; i++) {
+                    Node node = nodes.get(i);
+                    int idx = i;
+                    threads.add(Thread.ofPlatform().name("fanout-" + node.name).start(() -> {
+                        try {
+                            go.await();
+                            node.hydrator.start();
+                            node.replay(s.trace());
+                            readyNs[idx] = System.nanoTime() - t0[0];
+                        } catch (Exception e) {
+                            synchronized (failure) {
+                                if (failure[0] == null) failure[0] = e;
+                            }
+                            readyNs[idx] = -1;
+                        }
+                    }));
+                }
+                t0[0] = System.nanoTime();
+                go.countDown();
+                for (Thread t : threads) {
+                    if (!t.join(o.timeout())) throw new TimeoutException(t.getName() + " was not ready within " + o.timeout());
+                }
+                storeAtReady[0] = store.bytesSent.get();
+                if (failure[0] != null) throw failure[0];
+                long[] localNs = new long[n];
+                long deadline = System.nanoTime() + o.timeout().toNanos();
+                for (int i = 0; i < n; i++) {
+                    Node node = nodes.get(i);
+                    localNs[i] = node.localAt.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS) - t0[0];
+                }
+                long peerBytes = 0, cacheBytes = 0, verified = 0, rejected = 0, dropped = 0;
+                int equal = 0;
+                for (Node node : nodes) {
+                    TreeFetcher.Counters c = node.fetcher.counters();
+                    peerBytes += c.bytesFromPeers();
+                    cacheBytes += c.bytesFromCache();
+                    verified += c.chunksVerified();
+                    rejected += c.chunksRejected();
+                    dropped += c.peersDropped();
+                }
+                for (Node node : nodes) node.close();
+                for (Node node : nodes) {
+                    if (sameData(node.diskFile, s.extents(), reference)) equal++;
+                }
+                nodes.clear();
+                if (equal != n) throw new IOException((n - equal) + " of " + n + " disks differ from the image");
+                return new Run(n, peers, run, store.bytesSent.get(), peerBytes, cacheBytes, storeAtReady[0],
+                        percentile(readyNs, 50), percentile(readyNs, 99), percentile(localNs, 50), percentile(localNs, 99),
+                        verified, rejected, dropped, equal, null);
+            } finally {
+                for (Node node : nodes) node.close();
+            }
+        }
+    }
+
+    /**
+     * The simulated nodes' disks are scratch files side by side on this machine's one disk: their fsyncs would
+     * measure that disk queueing 100 nodes' flushes, not the fleet (each real node flushes its own disk).
+     */
+    static final Durability SCRATCH = new Durability() {
+        @Override
+        public void force(FileChannel channel, Path path, boolean metadata) {}
+
+        @Override
+        public void syncDirectory(Path dir) {}
+    };
+
+    /** One simulated node: its fetcher, peer server, mediated disk and hydrator. */
+    static final class Node implements AutoCloseable {
+        final String name;
+        final TreeFetcher fetcher;
+        final TreePeerServer server;
+        final MediatedDisk disk;
+        final Hydrator hydrator;
+        final Path diskFile;
+        /** When the disk became wholly local (the hydrator's last region). */
+        final java.util.concurrent.CompletableFuture<Long> localAt;
+        private boolean closed;
+
+        private Node(String name, TreeFetcher fetcher, TreePeerServer server, MediatedDisk disk, Hydrator hydrator, Path diskFile) {
+            this.name = name;
+            this.fetcher = fetcher;
+            this.server = server;
+            this.disk = disk;
+            this.hydrator = hydrator;
+            this.diskFile = diskFile;
+            this.localAt = disk.hydrated().thenApply(v -> System.nanoTime());
+        }
+
+        static Node open(Options o, Setup s, String name, Path dir, PeerTree tree, TreeFetcher.PeerClient client,
+                EmulatedStore store, Map<String, URI> bases, int index) throws IOException {
+            LinkEmulator down = new LinkEmulator(TokenBucket.withDefaultBurst(o.nodeRate()), 0);
+            LinkEmulator up = new LinkEmulator(TokenBucket.withDefaultBurst(o.nodeRate()), 0);
+            TreeFetcher f = new TreeFetcher(name, s.manifest(), dir.resolve("cache"), tree, client, store, o.storeConcurrency(), down);
+            TreePeerServer server = TreePeerServer.start(f, TOKEN, up, o.injectCorrupt(), 31L * index + 1);
+            bases.put(name, server.base());
+            MediatorOptions mo = MediatorOptions.of(name, "fanout:" + s.location().display())
+                    .withRegionSize(s.manifest().chunkSize()).withBootProfile(s.trace().file()).withSourceExtents(s.extents())
+                    .withDurability(SCRATCH);
+            Path diskFile = dir.resolve("disk.img");
+            MediatedDisk disk = MediatedDisk.open(new ManifestExport(s.manifest(), f), diskFile, dir.resolve("state"), mo);
+            Hydrator h = new Hydrator(disk, Hydrator.Options.defaults().withWorkers(o.prefetch()));
+            return new Node(name, f, server, disk, h, diskFile);
+        }
+
+        /** The boot: every traced read in order, as the guest made them. */
+        void replay(BootTrace trace) throws IOException {
+            ByteBuffer buf = ByteBuffer.allocate(4 << 20);
+            for (long[] r : trace.reads()) {
+                long off = r[0];
+                long left = Math.min(r[1], disk.size() - off);
+                while (left > 0) {
+                    buf.clear().limit((int) Math.min(buf.capacity(), left));
+                    disk.read(off, buf);
+                    off += buf.limit();
+                    left -= buf.limit();
+                }
+            }
+        }
+
+        @Override
+        public synchronized void close() throws IOException {
+            if (closed) return;
+            closed = true;
+            hydrator.close();
+            disk.close();
+            server.close();
+        }
+    }
+
+    /** Pushes the image with the CLI's own {@link Pusher} (holes skipped, zstd where it pays) and reads back its manifest. */
+    static Manifest push(StoreClient client, StoreLocation loc, Path image, int chunkSize) throws IOException {
+        new Pusher(client, loc).push(new Pusher.Options(image, chunkSize, null, null, null, null, 8),
+                new TransferProgress("push", "uploaded"));
+        return client.manifest(loc);
+    }
+
+    /** The image's data extents, concatenated: what every node's disk must hold there. */
+    static byte[] imageData(Path image, ImageExtents extents) throws IOException {
+        long total = extents.dataBytes();
+        if (total > Integer.MAX_VALUE - 16) throw new IOException("the image's data is too large to compare in memory");
+        ByteBuffer out = ByteBuffer.allocate((int) total);
+        try (FileChannel ch = FileChannel.open(image)) {
+            for (long[] e : extents.extents()) {
+                ByteBuffer slice = out.slice(out.position(), (int) e[1]);
+                while (slice.hasRemaining() && ch.read(slice, e[0] + slice.position()) >= 0) {}
+                out.position(out.position() + (int) e[1]);
+            }
+        }
+        return out.array();
+    }
+
+    static boolean sameData(Path disk, ImageExtents extents, byte[] reference) throws IOException {
+        return Arrays.equals(imageData(disk, extents), reference);
+    }
+
+    /** The nearest-rank percentile of the samples, in seconds; -1 when any failed. */
+    static double percentile(long[] ns, int p) {
+        long[] s = ns.clone();
+        Arrays.sort(s);
+        if (s.length == 0 || s[0] < 0) return -1;
+        int rank = (int) Math.ceil(p / 100.0 * s.length);
+        return s[Math.max(0, rank - 1)] / 1e9;
+    }
+}
