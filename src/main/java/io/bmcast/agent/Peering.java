@@ -165,7 +165,7 @@ public final class Peering implements AutoCloseable {
     }
 
     /** Writes the peers file (Java properties: {@code token=}, {@code peers=URL1,URL2}) readable by the agent's user only. */
-    static void writePeers(Path file, String token, List<String> peers) throws IOException {
+    public static void writePeers(Path file, String token, List<String> peers) throws IOException {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         Files.deleteIfExists(tmp);
         Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
