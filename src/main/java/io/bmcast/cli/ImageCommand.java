@@ -3,6 +3,7 @@ package io.bmcast.cli;
 import io.bmcast.fleet.ApiClient;
 
 import io.bmcast.fleet.Api;
+import io.bmcast.imagestore.StoreLocation;
 import io.bmcast.util.UsageException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,19 +23,33 @@ import picocli.CommandLine.Parameters;
 public final class ImageCommand {
 
     @Command(name = "add", mixinStandardHelpOptions = true,
-            description = "Register an image served over NBD; the controller checks it and caches its size and extent map (operator token).")
+            description = "Register an image served over NBD or kept in an object store; the controller checks it and caches its size and extent map (operator token).")
     public static final class Add implements Callable<Integer> {
         @Mixin ControllerOptions controller;
         @Parameters(paramLabel = "NAME", description = "the image's name") String name;
-        @Option(names = "--uri", required = true, paramLabel = "NBD_URI",
-                description = "where it is served: nbd://HOST:PORT/EXPORT or nbd+unix:///EXPORT?socket=PATH") String uri;
+        @Option(names = "--uri", required = true, paramLabel = "URI",
+                description = "where it is: nbd://HOST:PORT/EXPORT or nbd+unix:///EXPORT?socket=PATH on an image server, "
+                        + "or s3://BUCKET/PREFIX/NAME in an object store (the controller checks every chunk and takes the "
+                        + "manifest's kernel and initrd)") String uri;
+        @Option(names = "--endpoint", paramLabel = "URL", description = "for an s3:// image: the S3-compatible server, e.g. http://10.0.0.5:9000") String endpoint;
+        @Option(names = "--region", paramLabel = "REGION", description = "for an s3:// image: the store's region") String region;
         @Option(names = "--kernel", paramLabel = "FILE", description = "boot this kernel (else the disk's own boot loader boots)") Path kernel;
         @Option(names = "--initrd", paramLabel = "FILE", description = "with this initrd") Path initrd;
         @Option(names = "--append", paramLabel = "STR", description = "kernel command line") String append;
 
         @Override
         public Integer call() throws Exception {
-            if (!uri.startsWith("nbd")) throw new UsageException("--uri must be an NBD URI such as nbd://HOST:PORT/NAME, not '" + uri + "'");
+            if (StoreLocation.isStoreUri(uri)) {
+                try {
+                    uri = StoreLocation.parse(uri).with(endpoint == null ? null : StoreLocation.endpoint(endpoint), region).toString();
+                } catch (IllegalArgumentException e) {
+                    throw new UsageException("--uri: " + e.getMessage());
+                }
+            } else if (!uri.startsWith("nbd")) {
+                throw new UsageException("--uri must be an NBD URI such as nbd://HOST:PORT/NAME or an s3://BUCKET/PREFIX/NAME image, not '" + uri + "'");
+            } else if (endpoint != null || region != null) {
+                throw new UsageException("--endpoint and --region are for an s3:// image");
+            }
             for (Path f : new Path[] {kernel, initrd}) {
                 if (f != null && !Files.isRegularFile(f)) throw new UsageException("no such file: " + f);
             }

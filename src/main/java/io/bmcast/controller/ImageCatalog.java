@@ -9,7 +9,9 @@ import io.bmcast.controller.store.NewEvent;
 import io.bmcast.controller.store.StoreException;
 import io.bmcast.fleet.AgentProtocol;
 import io.bmcast.fleet.Api;
+import io.bmcast.imagestore.StoreLocation;
 import io.bmcast.util.Units;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -63,7 +65,9 @@ public final class ImageCatalog {
         if (request == null || request.name() == null || !NAME.matcher(request.name()).matches()) {
             throw ControllerException.invalid("an image name is 1-128 characters of letters, digits, '.', '_' or '-'");
         }
-        if (request.uri() == null || request.uri().isBlank()) throw ControllerException.invalid("an image needs an NBD URI (uri)");
+        if (request.uri() == null || request.uri().isBlank()) {
+            throw ControllerException.invalid("an image needs a URI (uri): nbd://HOST:PORT/NAME or s3://BUCKET/PREFIX/NAME");
+        }
         // the images table's columns: refused here, before the probe, rather than by the database after it
         if (request.uri().length() > MAX_URI) throw ControllerException.invalid("an image's uri is at most " + MAX_URI + " characters");
         if (request.append() != null && request.append().length() > MAX_APPEND) {
@@ -72,15 +76,31 @@ public final class ImageCatalog {
         if (initrd != null && kernel == null) throw ControllerException.invalid("an initrd needs a kernel to boot with");
         String name = request.name();
         if (find(name) != null) throw ControllerException.conflict("image '" + name + "' exists already");
-        ImageProbe.Metadata meta = ImageProbe.probe(request.uri(), probeTimeout, tlsDir);
+        ImageProbe.Metadata meta;
         String append = request.append() == null || request.append().isBlank() ? null : request.append();
-        ImageRow row = new ImageRow(name, request.uri(), meta.sizeBytes(), meta.allocatedBytes(), meta.extentCount(), append,
-                kernel != null, initrd != null, clockMs.getAsLong());
+        if (StoreLocation.isStoreUri(request.uri())) {
+            // An image in the object store: the manifest says what it is, and every chunk is checked before it is
+            // accepted. Its boot files come from the store unless the request brought its own.
+            StoreImageProbe.Probed p = StoreImageProbe.probe(request.uri(), kernel == null);
+            meta = p.metadata();
+            if (kernel == null && p.kernel() != null) {
+                kernel = new ByteArrayInputStream(p.kernel());
+                initrd = p.initrd() == null ? null : new ByteArrayInputStream(p.initrd());
+                if (append == null) append = p.manifest().append();
+            }
+        } else {
+            meta = ImageProbe.probe(request.uri(), probeTimeout, tlsDir);
+        }
+        InputStream kernelFile = kernel;
+        InputStream initrdFile = initrd;
+        String bootArgs = append;
+        ImageRow row = new ImageRow(name, request.uri(), meta.sizeBytes(), meta.allocatedBytes(), meta.extentCount(), bootArgs,
+                kernelFile != null, initrdFile != null, clockMs.getAsLong());
         boolean added;
         try {
             added = db.transaction(tx -> {
                 try {
-                    if (!images.insert(tx, row, meta.extents(), kernel, initrd)) return false;
+                    if (!images.insert(tx, row, meta.extents(), kernelFile, initrdFile)) return false;
                 } catch (ImageRepository.EmptyFileException e) {
                     throw ControllerException.invalid(e.getMessage());
                 } catch (IOException e) {
@@ -110,7 +130,8 @@ public final class ImageCatalog {
         ImageRow row = find(name);
         if (row == null) throw ControllerException.notFound("no image named '" + name + "'");
         if (!rereadFromServer) return row;
-        ImageProbe.Metadata meta = ImageProbe.probe(row.uri(), probeTimeout, tlsDir);
+        ImageProbe.Metadata meta = StoreLocation.isStoreUri(row.uri()) ? StoreImageProbe.metadata(row.uri())
+                : ImageProbe.probe(row.uri(), probeTimeout, tlsDir);
         return new ImageRow(row.name(), row.uri(), meta.sizeBytes(), meta.allocatedBytes(), meta.extentCount(), row.append(),
                 row.hasKernel(), row.hasInitrd(), row.createdAt());
     }
