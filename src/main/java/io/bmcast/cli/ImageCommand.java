@@ -17,9 +17,11 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code bmcast image add | ls | rm}: the images instances boot from. */
-@Command(name = "image", mixinStandardHelpOptions = true, description = "Manage the images instances boot from.",
-        subcommands = {ImageCommand.Add.class, ImageCommand.Ls.class, ImageCommand.Rm.class})
+/** {@code bmcast image add | ls | rm}: the images instances boot from ({@code push | pull | verify}: {@link StoreImageCommands}). */
+@Command(name = "image", mixinStandardHelpOptions = true,
+        description = "Manage the images instances boot from; push, pull and verify images in an S3-compatible object store.",
+        subcommands = {ImageCommand.Add.class, ImageCommand.Ls.class, ImageCommand.Rm.class,
+            StoreImageCommands.Push.class, StoreImageCommands.Pull.class, StoreImageCommands.Verify.class})
 public final class ImageCommand {
 
     @Command(name = "add", mixinStandardHelpOptions = true,

@@ -60,12 +60,25 @@ public final class StoreClient implements AutoCloseable {
                 .region(region(location));
         URI endpoint = location.endpoint();
         if (endpoint != null) b.endpointOverride(endpoint).forcePathStyle(true);
-        String where = "bucket " + location.bucket() + (endpoint != null ? " at " + endpoint : "");
+        // Without one, the SDK itself reads AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL (and a profile's endpoint_url):
+        // a server named that way is S3-compatible too, so it gets path-style addressing as well.
+        String configured = endpoint == null ? configuredEndpoint() : null;
+        if (configured != null) b.forcePathStyle(true);
+        String where = "bucket " + location.bucket() + (endpoint != null ? " at " + endpoint : configured != null ? " at " + configured : "");
         try {
             return new StoreClient(b.build(), location.bucket(), where);
         } catch (SdkException e) {
             throw new StoreException("cannot set up a client for " + where + ": " + firstLine(e.getMessage()), true, e);
         }
+    }
+
+    /** The endpoint the SDK takes from the environment when none is given ({@code AWS_ENDPOINT_URL_S3}, {@code AWS_ENDPOINT_URL}), or null. */
+    static String configuredEndpoint() {
+        if ("true".equalsIgnoreCase(System.getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"))) return null;
+        for (String v : new String[] {System.getProperty("aws.endpointUrl"), System.getenv("AWS_ENDPOINT_URL_S3"), System.getenv("AWS_ENDPOINT_URL")}) {
+            if (v != null && !v.isBlank()) return v;
+        }
+        return null;
     }
 
     /** The URI's region, else the default chain's (AWS_REGION, profile), else us-east-1 (S3-compatible servers ignore it). */
@@ -119,6 +132,21 @@ public final class StoreClient implements AutoCloseable {
         }
     }
 
+    /** True when the bucket exists (and these credentials may see it); false when the server has no such bucket. */
+    public boolean bucketExists() throws StoreException {
+        try {
+            s3.headBucket(req -> req.bucket(bucket));
+            return true;
+        } catch (NoSuchBucketException e) {
+            return false;
+        } catch (S3Exception e) {
+            if (e.statusCode() == 404) return false;
+            throw translate("HEAD bucket", e);
+        } catch (SdkException e) {
+            throw translate("HEAD bucket", e);
+        }
+    }
+
     /** Creates the bucket unless it exists (the demo's and the tests' fresh store; an operator's bucket exists). */
     public void ensureBucket() throws StoreException {
         try {
@@ -157,8 +185,12 @@ public final class StoreClient implements AutoCloseable {
             return new StoreException("no credentials for " + where + ": set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials", true, e);
         }
         for (Throwable c = e; c != null; c = c.getCause()) {
-            if (c instanceof ConnectException || c instanceof UnknownHostException) {
-                return new StoreException("cannot reach " + where + ": " + c.getClass().getSimpleName() + " " + firstLine(c.getMessage()), false, e);
+            // Said in words: an exception's class name is no sentence (and a CLI test rejects it).
+            if (c instanceof ConnectException) {
+                return new StoreException("cannot reach " + where + ": " + firstLine(c.getMessage()).toLowerCase(java.util.Locale.ROOT), false, e);
+            }
+            if (c instanceof UnknownHostException) {
+                return new StoreException("cannot reach " + where + ": unknown host " + firstLine(c.getMessage()), false, e);
             }
         }
         return new StoreException(where + " failed " + what + ": " + firstLine(msg), false, e);
