@@ -11,13 +11,16 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 
 /**
- * {@code image pull}: an image from the store into a sparse file. Holes stay holes (never written); each chunk is
+ * {@code image pull}: an image from the store into a sparse file. Holes stay holes (never written, and neither is
+ * a 4 KiB block of zeros inside a chunk); each chunk is
  * verified before a byte of it is written; the file is assembled as {@code FILE.part} and renamed to {@code FILE}
  * only when every chunk is in and synced, so {@code FILE} is always a whole, verified image or absent.
  */
 public final class Puller {
     /** What a pull did: {@code fetchedBytes} as stored (compressed), {@code dataBytes} as written. */
     public record Summary(String image, Path file, long size, int dataChunks, long dataBytes, long fetchedBytes, long nanos) {}
+
+    private static final int BLOCK = 4096;
 
     private final StoreClient store;
     private final StoreLocation image;
@@ -40,18 +43,15 @@ public final class Puller {
             raf.setLength(0);
             raf.setLength(m.size()); // ftruncate: sparse, every byte a hole until written
             FileChannel out = raf.getChannel();
-            ByteBuffer zero = ByteBuffer.allocate(m.chunkSize());
+            ByteBuffer zero = ByteBuffer.allocate(BLOCK);
             long[] written = new long[1];
             ChunkWorkers.run("pull", jobs, data.length, k -> {
                 int i = data[k];
                 ByteBuffer raw = chunks.raw(i);
                 int stored = m.chunk(i).storedSize();
-                if (raw.mismatch(zero.slice(0, raw.remaining())) >= 0) { // zeros stay a hole
-                    long off = m.chunkOffset(i);
-                    while (raw.hasRemaining()) off += out.write(raw, off);
-                    synchronized (written) {
-                        written[0] += m.chunkLength(i);
-                    }
+                long n = writeData(out, m.chunkOffset(i), raw, zero);
+                synchronized (written) {
+                    written[0] += n;
                 }
                 progress.chunkDone(stored, false);
             });
@@ -61,6 +61,32 @@ public final class Puller {
             return new Summary(image.display(), file, m.size(), data.length, written[0], progress.bytes(), System.nanoTime() - start);
         } finally {
             if (!done) Files.deleteIfExists(part);
+        }
+    }
+
+    /**
+     * Writes {@code raw} at {@code offset} but for its 4 KiB blocks of zeros, which stay holes: a file whose data
+     * is sparse inside a chunk (an ext4 image: a few blocks per MiB) comes back as sparse as it went up, not a
+     * chunk's worth per block. Returns the bytes written.
+     */
+    static long writeData(FileChannel out, long offset, ByteBuffer raw, ByteBuffer zero) throws IOException {
+        int base = raw.position();
+        int end = raw.limit();
+        long written = 0;
+        int runStart = -1;
+        for (int b = base; ; b += BLOCK) {
+            boolean past = b >= end; // one step past the last (maybe partial) block closes the last run
+            boolean data = !past && raw.slice(b, Math.min(BLOCK, end - b)).mismatch(zero.slice(0, Math.min(BLOCK, end - b))) >= 0;
+            if (data && runStart < 0) runStart = b;
+            if (!data && runStart >= 0) {
+                int runEnd = Math.min(b, end);
+                ByteBuffer run = raw.slice(runStart, runEnd - runStart);
+                long at = offset + (runStart - base);
+                while (run.hasRemaining()) at += out.write(run, at);
+                written += runEnd - runStart;
+                runStart = -1;
+            }
+            if (past) return written;
         }
     }
 
