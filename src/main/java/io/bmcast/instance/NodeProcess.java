@@ -120,8 +120,11 @@ final class NodeProcess {
         cmd.addAll(List.of("-cp", classPath, MediatorMain.class.getName(), settings.toString()));
         Path log = state.resolve("node.log");
         follower = new LogFollower(log);
-        process = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        // A store image: credentials this JVM holds as system properties (the demo, tests) reach the mediator too.
+        if (config.image().isStore()) pb.environment().putAll(io.bmcast.imagestore.StoreCredentials.forChildren());
+        process = pb.start();
         Files.writeString(state.resolve(NodeState.PID), process.pid() + "\n", StandardCharsets.UTF_8);
     }
 

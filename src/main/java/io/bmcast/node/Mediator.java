@@ -154,6 +154,11 @@ public final class Mediator {
         mediated.close();
         source.close();
         log.printf("node: stopped; %d of %d regions local%n", mediated.regionsPresent(), mediated.regions());
+        if (store != null) {
+            MediatorStatus.Sources src = store.sources();
+            log.printf("node: chunks: %d verified, %d rejected; stored bytes from cache %d, peers %d, store %d%n",
+                    src.chunksVerified(), src.chunksRejected(), src.bytesFromCache(), src.bytesFromPeers(), src.bytesFromStore());
+        }
         return 0;
     }
 

@@ -13,6 +13,7 @@ import io.bmcast.imagestore.StoreExport;
 import io.bmcast.imagestore.StoreLocation;
 import io.bmcast.mediator.MediatorStatus;
 import io.bmcast.util.Sha256;
+import io.bmcast.util.Units;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
@@ -66,7 +67,7 @@ final class StoreSource {
             ChunkFetcher fetcher = ChunkFetcher.builder(at.display(), m).cache(cache).peers(peers.sources()).store(store)
                     .storeConcurrency(s.concurrency()).giveUp(c.giveUp()).build();
             log.printf("node: %s: %d chunks of %s (%d holes), cache %s, %d peers, store concurrency %d%s%n", at.display(),
-                    m.chunkCount(), io.bmcast.util.Units.formatSize(m.chunkSize()), m.chunks().stream().filter(x -> x == null).count(),
+                    m.chunkCount(), Units.formatSize(m.chunkSize()), m.chunks().stream().filter(x -> x == null).count(),
                     cache == null ? "none" : cache.dir().toString(), peers.peers().size(), s.concurrency(),
                     s.injectCorrupt() > 0 ? ", corrupting " + s.injectCorrupt() + " of store chunks (fault injection)" : "");
             String identity = "store image " + at.display() + " manifest " + Sha256.hex(json) + " of " + m.size() + " bytes";
