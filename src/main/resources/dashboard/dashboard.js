@@ -321,6 +321,11 @@
       setAttr(c.pill, 'title', why || inst.state);
       setText(c.demand, fmt.bytes(inst.bytesOnDemand));
       setText(c.background, fmt.bytes(inst.bytesBackground));
+      // An image in the store: where its bytes came from; an NBD image has none of these.
+      const fromStoreImage = (inst.chunksVerified || 0) + (inst.chunksRejected || 0) > 0;
+      setText(c.sources, fromStoreImage ? `${fmt.bytes(inst.bytesFromPeers)} / ${fmt.bytes(inst.bytesFromStore)}` : '—');
+      setAttr(c.sources, 'title', fromStoreImage ? `${fmt.bytes(inst.bytesFromPeers)} from peers, ${fmt.bytes(inst.bytesFromStore)} from the store, `
+          + `${fmt.bytes(inst.bytesFromCache)} from this node's cache; ${inst.chunksVerified} chunks verified, ${inst.chunksRejected} rejected` : '');
       const f = Math.max(0, Math.min(1, inst.fractionLocal || 0));
       if (Math.abs(f - r.frac) >= 0.001) {
         r.frac = f;
@@ -364,6 +369,7 @@
       stateTd.append(c.pill);
       c.demand = cell('num demand');
       c.background = cell('num background');
+      c.sources = cell('num sources');
       const localTd = cell('local');
       const progress = el('div', 'progress');
       const track = el('div', 'track');
@@ -414,9 +420,17 @@
     }
 
     summarize() {
-      let live = 0;
-      for (const r of this.rows.values()) if (r.inst.state !== 'deleted') live++;
-      setText(this.total, `${live} live`);
+      let live = 0, peers = 0, store = 0, rejected = 0;
+      for (const r of this.rows.values()) {
+        if (r.inst.state !== 'deleted') live++;
+        peers += r.inst.bytesFromPeers || 0;
+        store += r.inst.bytesFromStore || 0;
+        rejected += r.inst.chunksRejected || 0;
+      }
+      // Fleet-wide, over the instances listed: how much of the image traffic peers carried.
+      const shared = peers + store > 0 ? `; ${fmt.bytes(peers)} from peers, ${fmt.bytes(store)} from the store`
+          + (rejected ? `, ${rejected} chunks rejected` : '') : '';
+      setText(this.total, `${live} live${shared}`);
       this.empty.hidden = live > 0;
     }
 

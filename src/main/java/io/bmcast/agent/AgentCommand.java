@@ -210,7 +210,8 @@ public final class AgentCommand implements Callable<Integer> {
             }
         }
         try {
-            return Peering.open(work, cache, listen, advertise, zone, tls, injectCorrupt);
+            Path ca = peerTlsDir == null ? null : peerTlsDir.resolve("ca-cert.pem");
+            return Peering.open(work, cache, listen, advertise, zone, tls, injectCorrupt).trusting(ca != null && Files.exists(ca) ? ca : null);
         } catch (java.io.IOException e) {
             throw usage("cannot serve the chunk cache on " + peerListen + ": " + e.getMessage());
         }

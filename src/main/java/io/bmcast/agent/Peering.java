@@ -42,6 +42,8 @@ public final class Peering implements AutoCloseable {
     private final String advertised;
     private final String zone;
     private volatile String token;
+    /** The CA the mediators trust for peers' HTTPS ({@code --peer-tls-dir}'s ca-cert.pem), or null. */
+    private volatile Path peerCa;
     /** Guarded by {@code this}. */
     private final LinkedHashSet<String> images = new LinkedHashSet<>();
 
@@ -109,6 +111,12 @@ public final class Peering implements AutoCloseable {
         return server;
     }
 
+    /** Mediators asking peers over HTTPS trust {@code caFile} (the fleet's CA); null: the JDK's CAs. */
+    public Peering trusting(Path caFile) {
+        this.peerCa = caFile == null ? null : caFile.toAbsolutePath();
+        return this;
+    }
+
     /** The fleet's peer token, from the controller's Welcome (null: not said yet). */
     public void token(String t) {
         if (t != null) token = t;
@@ -159,18 +167,24 @@ public final class Peering implements AutoCloseable {
         if (cache == null || !isStoreImage(image)) return List.of();
         List<String> a = new ArrayList<>(List.of("--chunk-cache", cache.dir().toString(), "--cache-size", Long.toString(cache.maxBytes())));
         Path file = instanceDir.resolve("peers");
-        writePeers(file, token, peers == null ? List.of() : peers);
+        writePeers(file, token, peers == null ? List.of() : peers, peerCa);
         a.addAll(List.of("--peers", file.toString()));
         return a;
     }
 
     /** Writes the peers file (Java properties: {@code token=}, {@code peers=URL1,URL2}) readable by the agent's user only. */
-    static void writePeers(Path file, String token, List<String> peers) throws IOException {
+    public static void writePeers(Path file, String token, List<String> peers) throws IOException {
+        writePeers(file, token, peers, null);
+    }
+
+    /** As {@link #writePeers(Path, String, List)}, with {@code ca=} naming the CA of the peers' HTTPS (null: none). */
+    public static void writePeers(Path file, String token, List<String> peers, Path ca) throws IOException {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         Files.deleteIfExists(tmp);
         Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         Files.writeString(tmp, "# peers likely to hold the image's chunks, nearest first (from the controller)\n"
-                + "token=" + (token == null ? "" : token) + "\npeers=" + String.join(",", peers) + "\n");
+                + "token=" + (token == null ? "" : token) + "\npeers=" + String.join(",", peers) + "\n"
+                + (ca == null ? "" : "ca=" + ca.toString().replace("\\", "\\\\") + "\n"));
         Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 

@@ -15,14 +15,19 @@ import java.util.Properties;
 
 /**
  * The peers a mediator may ask for chunks, as the agent hands them over ({@code --peers FILE}): a properties file
- * with {@code token=...} (the bearer token the peers take) and {@code peers=URL1,URL2,...}, nearest first. A
+ * with {@code token=...} (the bearer token the peers take) and {@code peers=URL1,URL2,...}, nearest first, and
+ * optionally {@code ca=FILE}: the CA (PEM) that signed the peers' HTTPS certificates, when not one the JDK trusts. A
  * missing file is no peers: the store alone.
  */
-public record PeerList(String token, List<URI> peers) {
+public record PeerList(String token, List<URI> peers, Path ca) {
     public static final PeerList NONE = new PeerList(null, List.of());
 
     public PeerList {
         peers = List.copyOf(peers);
+    }
+
+    public PeerList(String token, List<URI> peers) {
+        this(token, peers, null);
     }
 
     /** Reads {@code file}; {@link #NONE} when there is no such file. */
@@ -43,7 +48,8 @@ public record PeerList(String token, List<URI> peers) {
                 throw new IOException(file + ": " + e.getMessage(), e);
             }
         }
-        return new PeerList(p.getProperty("token"), urls);
+        String ca = p.getProperty("ca", "");
+        return new PeerList(p.getProperty("token"), urls, ca.isBlank() ? null : Path.of(ca.strip()));
     }
 
     /** Writes the file whole or not at all (a mediator may read it at any moment). */
@@ -51,6 +57,7 @@ public record PeerList(String token, List<URI> peers) {
         Properties p = new Properties();
         if (token != null) p.setProperty("token", token);
         p.setProperty("peers", String.join(",", peers.stream().map(URI::toString).toList()));
+        if (ca != null) p.setProperty("ca", ca.toString());
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
             p.store(w, "bmcast: peers to ask for chunks, nearest first");
@@ -58,10 +65,14 @@ public record PeerList(String token, List<URI> peers) {
         Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
-    /** One source per peer, named by its address. */
-    public List<ChunkSource> sources() {
+    /** One source per peer, named by its address; over HTTPS trusting {@link #ca()} when one is named. */
+    public List<ChunkSource> sources() throws IOException {
+        java.net.http.HttpClient http = ca == null ? null : java.net.http.HttpClient.newBuilder()
+                .connectTimeout(HttpChunkSource.CONNECT_TIMEOUT).sslContext(io.bmcast.transport.TlsCredentials.httpsClient(ca)).build();
         List<ChunkSource> out = new ArrayList<>();
-        for (URI u : peers) out.add(new HttpChunkSource("peer " + u.getAuthority(), u, token));
+        for (URI u : peers) {
+            out.add(http == null ? new HttpChunkSource("peer " + u.getAuthority(), u, token) : new HttpChunkSource("peer " + u.getAuthority(), u, token, http));
+        }
         return out;
     }
 }

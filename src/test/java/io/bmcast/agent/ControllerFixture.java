@@ -92,6 +92,10 @@ final class ControllerFixture implements AutoCloseable {
         return Jackson.MAPPER.readValue(send(request("/api/v1/nodes").GET(), 200), NODES);
     }
 
+    List<Api.Image> images() throws Exception {
+        return Jackson.MAPPER.readValue(send(request("/api/v1/images").GET(), 200), new TypeReference<List<Api.Image>>() {});
+    }
+
     List<Api.Event> events() throws Exception {
         return Jackson.MAPPER.readValue(send(request("/api/v1/events?after=0&limit=1000").GET(), 200), new TypeReference<List<Api.Event>>() {});
     }

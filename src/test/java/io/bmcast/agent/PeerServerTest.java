@@ -105,6 +105,11 @@ class PeerServerTest {
             assertTrue(ChunkVerifier.verified(chunks.getFirst(), got));
             // a client that does not trust the fleet's CA gets nothing
             assertThrows(IOException.class, () -> new HttpChunkSource("p", base, "t").fetch(chunks.getFirst()));
+            // the mediator's way: the peers file the agent writes names the CA, and its peer sources trust it
+            Path file = dir.resolve("peers");
+            Peering.writePeers(file, "t", List.of(base.toString()), pki.resolve("ca-cert.pem"));
+            var sources = io.bmcast.imagestore.PeerList.read(file).sources();
+            assertTrue(ChunkVerifier.verified(chunks.get(1), sources.getFirst().fetch(chunks.get(1))));
         }
     }
 
