@@ -2,6 +2,14 @@ package io.bmcast.demo;
 
 import io.bmcast.agent.Agent;
 import io.bmcast.agent.Machine;
+import io.bmcast.agent.Peering;
+import io.bmcast.imagestore.LocalS3;
+import io.bmcast.imagestore.Manifest;
+import io.bmcast.imagestore.Pusher;
+import io.bmcast.imagestore.StoreClient;
+import io.bmcast.imagestore.StoreLocation;
+import io.bmcast.imagestore.TransferProgress;
+import java.net.InetSocketAddress;
 import io.bmcast.fleet.ApiClient;
 import io.bmcast.controller.Controller;
 import io.bmcast.controller.ControllerCommand;
@@ -71,6 +79,11 @@ public final class DemoCommand implements Callable<Integer> {
             description = "The controller's address (default ${DEFAULT-VALUE}; any free port when that one is taken).")
     ControllerCommand.Listen listen;
 
+    @Option(names = "--store", paramLabel = "KIND", defaultValue = "none",
+            description = "Where the image comes from: none (an image server over NBD, default) or s3 (push it to a local S3 "
+                    + "server (S3Proxy) this demo starts, launch one instance from the store, then the rest from its peers).")
+    String store;
+
     @Option(names = "--keep", description = "Leave the controller, agents and image server running afterwards (Ctrl-C ends them).")
     boolean keep;
 
@@ -96,17 +109,43 @@ public final class DemoCommand implements Callable<Integer> {
         // the agents only read the answer then (see Accel).
         io.bmcast.vmm.Accel.detect(guest.kernel());
         Path work = Files.createTempDirectory("bmcast-demo-");
+        boolean fromStore = switch (store) {
+            case "none" -> false;
+            case "s3" -> true;
+            default -> throw new io.bmcast.util.UsageException("--store must be none or s3, not '" + store + "'");
+        };
+        if (fromStore && count < 2) throw new io.bmcast.util.UsageException("--store s3 needs --count 2 or more: one streams from the store, the rest from peers");
         LinkEmulator link = new LinkEmulator(TokenBucket.withDefaultBurst(rate), latency.toNanos());
         List<Agent> agents = new ArrayList<>();
+        List<Peering> peerings = new ArrayList<>();
         Controller controller = null;
+        LocalS3 s3 = null;
         try (FileExport image = new FileExport("busybox", "busybox sample guest", guest.disk(), true);
              NbdServer server = new NbdServer(Map.<String, Export>of("busybox", ImageServer.wrap(image, link)))) {
-            // TCP on loopback, as an image server across the data-centre network would be reached.
-            Listener listener = Listener.tcp("127.0.0.1", 0);
-            server.start(listener);
-            String uri = listener.uri("busybox");
-            out.printf("demo: image server %s behind an emulated %s link, %s latency%n", uri, Units.formatRate(rate),
-                    latency.toNanos() < 1_000_000 ? latency.toNanos() / 1000 + " us" : latency.toMillis() + " ms");
+            String uri;
+            if (fromStore) {
+                s3 = LocalS3.start(Files.createDirectories(work.resolve("store")));
+                LocalS3.useLocalCredentials(); // the controller and the agents here, and the instances they start
+                StoreLocation where = s3.location("bmcast-demo", "images/busybox");
+                out.printf("demo: object store: S3Proxy at %s (a real S3 server, filesystem backend under %s)%n", s3.endpoint(), s3.dir());
+                out.printf("demo: pushing the image to %s: 1 MiB chunks named by their SHA-256, holes skipped, zstd where it pays...%n", where.display());
+                Pusher.Summary pushed;
+                try (StoreClient c = StoreClient.open(where)) {
+                    c.ensureBucket();
+                    pushed = new Pusher(c, where).push(new Pusher.Options(guest.disk(), Manifest.DEFAULT_CHUNK, guest.kernel(), guest.initrd(),
+                            guest.append() + " " + SelfCheck.KERNEL_FLAG, null, 8), new TransferProgress("push", "uploaded"));
+                }
+                out.printf(Locale.ROOT, "demo: pushed in %.1f s: %d chunks of data (%s) stored as %s, manifest written last%n",
+                        pushed.nanos() / 1e9, pushed.dataChunks(), Units.formatSize(pushed.dataBytes()), Units.formatSize(pushed.storedBytes()));
+                uri = where.toString();
+            } else {
+                // TCP on loopback, as an image server across the data-centre network would be reached.
+                Listener listener = Listener.tcp("127.0.0.1", 0);
+                server.start(listener);
+                uri = listener.uri("busybox");
+                out.printf("demo: image server %s behind an emulated %s link, %s latency%n", uri, Units.formatRate(rate),
+                        latency.toNanos() < 1_000_000 ? latency.toNanos() / 1000 + " us" : latency.toMillis() + " ms");
+            }
 
             ControllerCommand.quietLibraries();
             CONNECTION_LOG.setLevel(java.util.logging.Level.WARNING); // one line per NBD connection: noise here
@@ -119,8 +158,15 @@ public final class DemoCommand implements Callable<Integer> {
             for (int i = 1; i <= count; i++) {
                 Machine.Config config = new Machine.Config(work.resolve("agents/node-" + i), null, guest.diskSize(), 512L << 20,
                         Duration.ofSeconds(10), List.of());
-                agents.add(new Agent("node-" + i, config,
-                        new io.bmcast.agent.ControllerClient(URI.create(controller.url()), controller.joinToken(), http)).start());
+                Agent agent = new Agent("node-" + i, config,
+                        new io.bmcast.agent.ControllerClient(URI.create(controller.url()), controller.joinToken(), http));
+                if (fromStore) {
+                    // Each machine's chunk cache, served to its peers on loopback (a real fleet listens on its network).
+                    Peering p = Peering.open(work.resolve("agents/node-" + i), 1L << 30, new InetSocketAddress("127.0.0.1", 0), null, null, null, 0);
+                    peerings.add(p);
+                    agent.peering(p);
+                }
+                agents.add(agent.start());
             }
             awaitNodes(api, count);
             out.printf("demo: %d agents joined, one per machine, each with a %s sparse disk: %s%n", count,
@@ -129,14 +175,30 @@ public final class DemoCommand implements Callable<Integer> {
             Map<String, String> fields = new LinkedHashMap<>();
             fields.put("name", "busybox");
             fields.put("uri", uri);
-            fields.put("append", guest.append() + " " + SelfCheck.KERNEL_FLAG);
-            Api.Image added = api.postMultipart("api/v1/images", fields, Map.of("kernel", guest.kernel(), "initrd", guest.initrd()), ApiClient.IMAGE);
-            out.printf("demo: image %s added: the controller read its size and extent map once and caches them%n", added.name());
+            Api.Image added;
+            if (fromStore) {
+                // Kernel, initrd and command line come from the manifest; the controller checks every chunk first.
+                added = api.postMultipart("api/v1/images", fields, Map.of(), ApiClient.IMAGE);
+                out.printf("demo: image %s added from the store: the controller verified every chunk and took size, extents and boot files from the manifest%n", added.name());
+            } else {
+                fields.put("append", guest.append() + " " + SelfCheck.KERNEL_FLAG);
+                added = api.postMultipart("api/v1/images", fields, Map.of("kernel", guest.kernel(), "initrd", guest.initrd()), ApiClient.IMAGE);
+                out.printf("demo: image %s added: the controller read its size and extent map once and caches them%n", added.name());
+            }
 
             FleetRun run = new FleetRun(api, out, guest.readyMarker());
             try {
-                run.launch("busybox", count);
-                run.awaitAll("devirtualized", STEP);
+                if (fromStore) {
+                    out.printf("demo: first wave: one instance streams from the store; its node keeps every verified chunk in its cache and records the boot profile%n");
+                    run.launch("busybox", 1);
+                    run.awaitAll("devirtualized", STEP);
+                    out.printf("demo: second wave: %d more, told by the controller which peers hold the image%n", count - 1);
+                    run.launch("busybox", count - 1);
+                    run.awaitAll("devirtualized", STEP);
+                } else {
+                    run.launch("busybox", count);
+                    run.awaitAll("devirtualized", STEP);
+                }
                 run.destroyAll(STEP);
             } catch (IOException | RuntimeException e) {
                 // Never leave guests running behind a failed demo: destroy (and scrub) whatever is still there.
@@ -144,7 +206,8 @@ public final class DemoCommand implements Callable<Integer> {
                 run.destroyEverything(Duration.ofMinutes(2));
                 throw e;
             }
-            run.printTimeline(guest.diskSize(), allocated, rate);
+            run.printTimeline(guest.diskSize(), allocated, fromStore ? 0 : rate);
+            if (fromStore) run.printSources();
             if (!keep) out.printf("%n`./bmcast demo --keep` leaves the fleet running afterwards, to look around in the dashboard.%n");
             if (keep) {
                 out.printf("%ndashboard: %s%n", controller.loginUrl());
@@ -166,7 +229,9 @@ public final class DemoCommand implements Callable<Integer> {
                     out.println("demo: stopping agent " + a.name() + ": " + e.getMessage());
                 }
             }
+            for (Peering p : peerings) p.close();
             if (controller != null) controller.close();
+            if (s3 != null) s3.close();
             deleteTree(work);
         }
     }

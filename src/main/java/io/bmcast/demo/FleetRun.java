@@ -46,17 +46,23 @@ final class FleetRun {
         boolean checkOk;
         long bytesOnDemand, bytesBackground;
         double fractionLocal;
+        long fromPeers, fromStore, fromCache, chunksVerified, chunksRejected;
 
-        Tracked(String id) {
+        /** The launch request of this instance's wave: its timeline counts from there. */
+        final long launchNs;
+
+        Tracked(String id, long launchNs) {
             this.id = id;
+            this.launchNs = launchNs;
         }
     }
 
     void launch(String image, int count) throws IOException {
-        out.printf("demo: launching %d instances at once%n", count);
-        startNs = System.nanoTime();
+        out.printf(count == 1 ? "demo: launching 1 instance%n" : "demo: launching %d instances at once%n", count);
+        if (startNs == 0) startNs = System.nanoTime(); // a second wave keeps the first's clock
+        long waveNs = System.nanoTime();
         List<Api.Instance> launched = api.post("api/v1/instances", new Api.Launch(image, count), ApiClient.INSTANCES);
-        for (Api.Instance i : launched) instances.put(i.id(), new Tracked(i.id()));
+        for (Api.Instance i : launched) instances.put(i.id(), new Tracked(i.id(), waveNs));
     }
 
     /** Follows every instance until all are {@code goal} and every guest has reported its check (or failed). */
@@ -128,10 +134,15 @@ final class FleetRun {
             t.bytesOnDemand = Math.max(t.bytesOnDemand, i.bytesOnDemand());
             t.bytesBackground = Math.max(t.bytesBackground, i.bytesBackground());
             t.fractionLocal = i.fractionLocal();
+            t.fromPeers = Math.max(t.fromPeers, i.bytesFromPeers());
+            t.fromStore = Math.max(t.fromStore, i.bytesFromStore());
+            t.fromCache = Math.max(t.fromCache, i.bytesFromCache());
+            t.chunksVerified = Math.max(t.chunksVerified, i.chunksVerified());
+            t.chunksRejected = Math.max(t.chunksRejected, i.chunksRejected());
             if (i.node() != null) t.node = i.node();
             if (i.state().equals(t.state)) continue;
             t.state = i.state();
-            double at = now(startNs);
+            double at = now(t.launchNs);
             if (t.running < 0 && InstanceState.fromWire(t.state).isRunningOrLater()) t.running = at;
             if (t.devirtualized < 0 && t.state.equals("devirtualized")) t.devirtualized = at;
             if (t.deleted < 0 && t.state.equals("deleted")) t.deleted = now(destroyNs);
@@ -149,19 +160,19 @@ final class FleetRun {
     private void readConsoles() throws IOException {
         for (Tracked t : instances.values()) {
             if (t.verdict != null || t.running < 0) continue;
-            if (t.devirtualized >= 0 && now(startNs) - t.devirtualized > VERDICT_GRACE_S) {
+            if (t.devirtualized >= 0 && now(t.launchNs) - t.devirtualized > VERDICT_GRACE_S) {
                 t.verdict = "no self-check line on its console";
-                out.printf(Locale.ROOT, "[%6.2f s] %s on %s: %s%n", now(startNs), t.id, t.node, t.verdict);
+                out.printf(Locale.ROOT, "[%6.2f s] %s on %s: %s%n", now(t.launchNs), t.id, t.node, t.verdict);
                 continue;
             }
             String console = api.getText("api/v1/instances/" + t.id + "/console");
             if (t.ready < 0 && console.contains(readyMarker)) {
-                t.ready = now(startNs);
+                t.ready = now(t.launchNs);
                 out.printf(Locale.ROOT, "[%6.2f s] %s on %s: guest ready (%s on its console)%n", t.ready, t.id, t.node, readyMarker);
             }
             SelfCheck check = SelfCheck.find(console);
             if (check != null) {
-                t.checked = now(startNs);
+                t.checked = now(t.launchNs);
                 t.verdict = check.summary();
                 t.checkOk = check.ok();
                 out.printf(Locale.ROOT, "[%6.2f s] %s on %s: the guest checked its data: %s%s%n", t.checked, t.id, t.node,
@@ -182,9 +193,32 @@ final class FleetRun {
                 Units.formatRate(moved / Math.max(s, 0.001)));
     }
 
+    /**
+     * Where each instance's image bytes came from (an image in the store): its node's cache, its peers, the store,
+     * as stored (compressed) bytes, and how many distinct chunks it verified or rejected.
+     */
+    void printSources() {
+        out.println();
+        out.println("where the bytes came from (as stored, zstd-compressed where it paid), every chunk checked by SHA-256");
+        out.printf("  %-20s %-8s %12s %12s %12s %10s %9s%n", "instance", "node", "from peers", "from store", "from cache", "verified", "rejected");
+        long peers = 0, store = 0, cache = 0, verified = 0, rejected = 0;
+        for (Tracked t : instances.values()) {
+            out.printf("  %-20s %-8s %12s %12s %12s %10d %9d%n", t.id, t.node, Units.formatSize(t.fromPeers), Units.formatSize(t.fromStore),
+                    Units.formatSize(t.fromCache), t.chunksVerified, t.chunksRejected);
+            peers += t.fromPeers;
+            store += t.fromStore;
+            cache += t.fromCache;
+            verified += t.chunksVerified;
+            rejected += t.chunksRejected;
+        }
+        long all = Math.max(1, peers + store + cache);
+        out.printf(Locale.ROOT, "  all: %s from peers (%.0f%%), %s from the store, %s from caches; %d chunks verified, %d rejected%n",
+                Units.formatSize(peers), 100.0 * peers / all, Units.formatSize(store), Units.formatSize(cache), verified, rejected);
+    }
+
     void printTimeline(long imageSize, long allocated, long rate) {
         out.println();
-        out.println("timeline, seconds since the launch request (destroyed: since the destroy request)");
+        out.println("timeline, seconds since each instance's launch request (destroyed: since the destroy request)");
         out.printf("  %-20s %-8s %8s %8s %8s %14s %10s%n", "instance", "node", "running", "ready", "checked", "devirtualized", "destroyed");
         long onDemand = 0, background = 0;
         double lastReady = 0;
@@ -196,6 +230,7 @@ final class FleetRun {
             background += t.bytesBackground;
             lastReady = Math.max(lastReady, t.ready);
         }
+        if (rate <= 0) return; // from the store: no emulated link to compare with (see printSources)
         int n = instances.size();
         out.printf("moved over the link: %s on demand + %s in the background, for %d instances of a %s image (%s allocated each)%n",
                 Units.formatSize(onDemand), Units.formatSize(background), n, Units.formatSize(imageSize), Units.formatSize(allocated));
