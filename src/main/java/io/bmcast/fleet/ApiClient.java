@@ -30,6 +30,11 @@ import java.util.function.Consumer;
  */
 public final class ApiClient {
     private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(60);
+    /**
+     * A multipart post registers an image: the controller reads its boot files and, for an image in an object store,
+     * fetches and verifies every chunk before it answers (about 10 s per 4 GiB of data here), so it gets longer.
+     */
+    private static final Duration UPLOAD_TIMEOUT = Duration.ofMinutes(15);
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
     private final URI base;
     private final String token;
@@ -97,7 +102,7 @@ public final class ApiClient {
             body.writeBytes("\r\n".getBytes(StandardCharsets.UTF_8));
         }
         body.writeBytes(("--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
-        HttpRequest.Builder r = request(path).header("Content-Type", "multipart/form-data; boundary=" + boundary)
+        HttpRequest.Builder r = request(path).timeout(UPLOAD_TIMEOUT).header("Content-Type", "multipart/form-data; boundary=" + boundary)
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray()));
         return Jackson.MAPPER.readValue(send(r, path), type);
     }
@@ -149,15 +154,16 @@ public final class ApiClient {
 
     private byte[] send(HttpRequest.Builder r, String path) throws IOException {
         HttpResponse<byte[]> resp;
+        HttpRequest built = r.build();
         try {
-            resp = http.send(r.build(), HttpResponse.BodyHandlers.ofByteArray());
+            resp = http.send(built, HttpResponse.BodyHandlers.ofByteArray());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted");
         } catch (HttpConnectTimeoutException e) {
             throw unreachable(e); // a subclass of the one below: no connection at all is not a slow answer
         } catch (HttpTimeoutException e) {
-            throw new IOException("the controller at " + base + " did not answer within " + REQUEST_TIMEOUT.toSeconds() + " s");
+            throw new IOException("the controller at " + base + " did not answer within " + built.timeout().orElse(REQUEST_TIMEOUT).toSeconds() + " s");
         } catch (IOException e) {
             throw unreachable(e);
         }
