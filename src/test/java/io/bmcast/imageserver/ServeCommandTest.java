@@ -115,7 +115,7 @@ class ServeCommandTest {
             {"serve-file", images.resolve("a.img").toString(), "--socket", sock.toString(), "--rate", "fast"},
             {"serve-file", images.resolve("a.img").toString(), "--listen", "nohostport"},
         };
-        String[] expected = {"both be exported as 'a'", "no image files", "not a directory", "missing required option: '--dir=DIR'",
+        String[] expected = {"both be exported as 'a'", "no image files", "not a directory", "needs --dir DIR or --store",
             "no such file", "exactly one of", "exactly one of", "rate", "HOST:PORT"};
         for (int i = 0; i < cases.length; i++) {
             var r = Tools.run(T, bmcast(cases[i]));
