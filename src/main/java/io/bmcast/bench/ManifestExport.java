@@ -3,9 +3,7 @@ package io.bmcast.bench;
 import io.bmcast.imagestore.ChunkCodec;
 import io.bmcast.imagestore.Manifest;
 import io.bmcast.imagestore.TreeFetcher;
-import io.bmcast.protocol.Nbd;
-import io.bmcast.protocol.NbdException;
-import io.bmcast.transport.Export;
+import io.bmcast.storage.ReadOnlyExport;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
@@ -14,7 +12,7 @@ import java.nio.ByteBuffer;
  * covers from the node's {@link TreeFetcher} (verified there), decodes them, and copies the range; holes read as
  * zeros and are described as holes, so the mediator never fetches them.
  */
-final class ManifestExport implements Export {
+final class ManifestExport implements ReadOnlyExport {
     private final Manifest manifest;
     private final TreeFetcher fetcher;
 
@@ -31,11 +29,6 @@ final class ManifestExport implements Export {
     @Override
     public long size() {
         return manifest.size();
-    }
-
-    @Override
-    public boolean readOnly() {
-        return true;
     }
 
     @Override
@@ -57,37 +50,7 @@ final class ManifestExport implements Export {
     }
 
     @Override
-    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        throw new NbdException(Nbd.EPERM, "the image is read-only");
-    }
-
-    @Override
-    public void flush() {}
-
-    @Override
-    public void trim(long offset, long length, boolean fua) throws IOException {
-        throw new NbdException(Nbd.EPERM, "the image is read-only");
-    }
-
-    @Override
-    public void writeZeroes(long offset, long length, boolean noHole, boolean fast, boolean fua) throws IOException {
-        throw new NbdException(Nbd.EPERM, "the image is read-only");
-    }
-
-    @Override
     public void blockStatus(long offset, long length, ExtentSink sink) {
-        int cs = manifest.chunkSize();
-        long end = Math.min(manifest.size(), offset + length);
-        long pos = offset;
-        while (pos < end) {
-            int index = (int) (pos / cs);
-            boolean hole = manifest.chunk(index) == null;
-            long runEnd = pos;
-            while (runEnd < end && (manifest.chunk((int) (runEnd / cs)) == null) == hole) {
-                runEnd = Math.min(end, ((runEnd / cs) + 1) * cs);
-            }
-            if (!sink.extent(runEnd - pos, hole ? Nbd.STATE_HOLE | Nbd.STATE_ZERO : 0)) return;
-            pos = runEnd;
-        }
+        manifest.describe(offset, length, sink);
     }
 }

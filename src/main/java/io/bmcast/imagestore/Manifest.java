@@ -5,6 +5,8 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import io.bmcast.protocol.Nbd;
+import io.bmcast.transport.Export;
 import io.bmcast.util.Sha256;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -154,6 +156,29 @@ public record Manifest(long size, int chunkSize, List<Chunk> chunks, BootFile ke
             }
         }
         return out;
+    }
+
+    /**
+     * Describes {@code base:allocation} from {@code offset} for up to {@code length} bytes as the manifest says it:
+     * runs of hole chunks as holes that read as zeros, runs of stored chunks as data. What every export of a store
+     * image answers to BLOCK_STATUS, so that nothing fetches a hole.
+     */
+    public void describe(long offset, long length, Export.ExtentSink sink) {
+        long end = Math.min(size, offset + length);
+        long pos = offset;
+        while (pos < end) {
+            int i = (int) (pos / chunkSize);
+            boolean hole = chunks.get(i) == null;
+            long runEnd = chunkOffset(i) + chunkLength(i);
+            int j = i + 1;
+            while (runEnd < end && j < chunks.size() && (chunks.get(j) == null) == hole) {
+                runEnd += chunkLength(j);
+                j++;
+            }
+            long n = Math.min(runEnd, end) - pos;
+            if (!sink.extent(n, hole ? Nbd.STATE_HOLE | Nbd.STATE_ZERO : 0)) return;
+            pos += n;
+        }
     }
 
     public Manifest withBoot(BootFile kernel, BootFile initrd, String append) {

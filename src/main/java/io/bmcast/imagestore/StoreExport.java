@@ -171,21 +171,7 @@ public final class StoreExport implements Export {
 
     @Override
     public void blockStatus(long offset, long length, ExtentSink sink) {
-        long end = Math.min(size(), offset + length);
-        long pos = offset;
-        while (pos < end) {
-            int i = (int) (pos / manifest.chunkSize());
-            boolean hole = manifest.chunk(i) == null;
-            long runEnd = manifest.chunkOffset(i) + manifest.chunkLength(i);
-            int j = i + 1;
-            while (runEnd < end && j < manifest.chunkCount() && (manifest.chunk(j) == null) == hole) {
-                runEnd += manifest.chunkLength(j);
-                j++;
-            }
-            long n = Math.min(runEnd, end) - pos;
-            if (!sink.extent(n, hole ? Nbd.STATE_HOLE | Nbd.STATE_ZERO : 0)) return;
-            pos += n;
-        }
+        manifest.describe(offset, length, sink);
     }
 
     @Override
