@@ -4,6 +4,7 @@ import io.bmcast.fleet.AgentProtocol.ImageSpec;
 import io.bmcast.fleet.Api;
 import io.bmcast.mediator.ImageExtents;
 import io.bmcast.util.Jackson;
+import io.bmcast.util.Sha256;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URLEncoder;
@@ -12,10 +13,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -138,25 +137,17 @@ final class BootFiles implements BootSource {
     private static final Pattern CONTENT_NAME = Pattern.compile("[0-9a-f]{64}");
 
     private static String digest(String text) {
-        return HexFormat.of().formatHex(sha256().digest(text.getBytes(StandardCharsets.UTF_8)));
+        return Sha256.hex(text.getBytes(StandardCharsets.UTF_8));
     }
 
     private static String digest(Path file) throws IOException {
-        MessageDigest sha = sha256();
+        MessageDigest sha = Sha256.digest();
         try (InputStream in = Files.newInputStream(file)) {
             byte[] buf = new byte[64 << 10];
             int n;
             while ((n = in.read(buf)) > 0) sha.update(buf, 0, n);
         }
-        return HexFormat.of().formatHex(sha.digest());
-    }
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new AssertionError("every JDK has SHA-256", e);
-        }
+        return Sha256.hex(sha);
     }
 
     static String key(ImageSpec image) {

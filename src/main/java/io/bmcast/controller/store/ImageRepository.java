@@ -1,16 +1,15 @@
 package io.bmcast.controller.store;
 
+import io.bmcast.util.Sha256;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 
@@ -61,7 +60,7 @@ public final class ImageRepository {
      * chunk is in memory at a time. An empty file is refused: it boots nothing.
      */
     private static void putFile(Tx tx, String image, BootFile kind, InputStream content) throws SQLException, IOException {
-        MessageDigest sha = sha256();
+        MessageDigest sha = Sha256.digest();
         long size = 0;
         try (PreparedStatement ps = tx.connection().prepareStatement("INSERT INTO boot_file_chunks (image, kind, seq, content) VALUES (?, ?, ?, ?)")) {
             byte[] chunk = new byte[CHUNK];
@@ -82,7 +81,7 @@ public final class ImageRepository {
         try (PreparedStatement ps = tx.connection().prepareStatement("INSERT INTO image_files (image, kind, sha256, size_bytes) VALUES (?, ?, ?, ?)")) {
             ps.setString(1, image);
             ps.setString(2, wire(kind));
-            ps.setString(3, HexFormat.of().formatHex(sha.digest()));
+            ps.setString(3, Sha256.hex(sha));
             ps.setLong(4, size);
             ps.executeUpdate();
         }
@@ -244,14 +243,6 @@ public final class ImageRepository {
 
     private static String wire(BootFile kind) {
         return kind.name().toLowerCase(java.util.Locale.ROOT);
-    }
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new AssertionError("every JDK has SHA-256", e);
-        }
     }
 
     private static ImageRow row(ResultSet rs) throws SQLException {
