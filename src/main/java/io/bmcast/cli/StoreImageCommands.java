@@ -66,6 +66,17 @@ final class StoreImageCommands {
         void json(Map<String, Object> summary) throws IOException {
             Fleet.printJson(out(), summary);
         }
+
+        /** The closing line on stdout; with --json, that line on stderr and the summary object on stdout. Returns 0. */
+        int report(String text, java.util.function.Supplier<Map<String, Object>> summary) throws IOException {
+            if (!json) {
+                out().println(text);
+                return 0;
+            }
+            err().println(text);
+            json(summary.get());
+            return 0;
+        }
     }
 
     static String seconds(long nanos) {
@@ -118,26 +129,22 @@ final class StoreImageCommands {
                     + percent(s.dedup()) + " dedup); " + Units.formatSize(s.storedBytes()) + " stored for its data ("
                     + (s.dataBytes() == 0 ? "-" : percent((double) s.storedBytes() / s.dataBytes())) + "), "
                     + Units.formatSize(s.uploadedBytes()) + " sent; " + seconds(s.nanos());
-            if (!store.json) {
-                store.out().println(text);
-                return 0;
-            }
-            store.err().println(text);
-            Map<String, Object> j = new LinkedHashMap<>();
-            j.put("image", s.image());
-            j.put("sizeBytes", s.size());
-            j.put("chunkSize", o.chunkSize());
-            j.put("chunks", s.chunks());
-            j.put("dataChunks", s.dataChunks());
-            j.put("dataBytes", s.dataBytes());
-            j.put("uploaded", s.uploaded());
-            j.put("alreadyStored", s.present());
-            j.put("dedupRatio", s.dedup());
-            j.put("storedBytes", s.storedBytes());
-            j.put("uploadedBytes", s.uploadedBytes());
-            j.put("seconds", s.nanos() / 1e9);
-            store.json(j);
-            return 0;
+            return store.report(text, () -> {
+                Map<String, Object> j = new LinkedHashMap<>();
+                j.put("image", s.image());
+                j.put("sizeBytes", s.size());
+                j.put("chunkSize", o.chunkSize());
+                j.put("chunks", s.chunks());
+                j.put("dataChunks", s.dataChunks());
+                j.put("dataBytes", s.dataBytes());
+                j.put("uploaded", s.uploaded());
+                j.put("alreadyStored", s.present());
+                j.put("dedupRatio", s.dedup());
+                j.put("storedBytes", s.storedBytes());
+                j.put("uploadedBytes", s.uploadedBytes());
+                j.put("seconds", s.nanos() / 1e9);
+                return j;
+            });
         }
     }
 
@@ -159,21 +166,17 @@ final class StoreImageCommands {
             String text = "pulled " + s.image() + " to " + s.file() + ": " + Units.formatSize(s.size()) + " image, " + s.dataChunks()
                     + " chunks verified, " + Units.formatSize(s.dataBytes()) + " written (the rest holes), " + Units.formatSize(s.fetchedBytes())
                     + " fetched; " + seconds(s.nanos());
-            if (!store.json) {
-                store.out().println(text);
-                return 0;
-            }
-            store.err().println(text);
-            Map<String, Object> j = new LinkedHashMap<>();
-            j.put("image", s.image());
-            j.put("file", s.file().toString());
-            j.put("sizeBytes", s.size());
-            j.put("dataChunks", s.dataChunks());
-            j.put("writtenBytes", s.dataBytes());
-            j.put("fetchedBytes", s.fetchedBytes());
-            j.put("seconds", s.nanos() / 1e9);
-            store.json(j);
-            return 0;
+            return store.report(text, () -> {
+                Map<String, Object> j = new LinkedHashMap<>();
+                j.put("image", s.image());
+                j.put("file", s.file().toString());
+                j.put("sizeBytes", s.size());
+                j.put("dataChunks", s.dataChunks());
+                j.put("writtenBytes", s.dataBytes());
+                j.put("fetchedBytes", s.fetchedBytes());
+                j.put("seconds", s.nanos() / 1e9);
+                return j;
+            });
         }
     }
 
