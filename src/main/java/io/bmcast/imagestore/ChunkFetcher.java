@@ -30,6 +30,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * store that fails for a while (down, throttling) is retried with backoff until the caller's give-up; a chunk the
  * store does not hold is a permanent error naming the chunk, where it sits in the image, and the image. Concurrent
  * requests for one chunk share one fetch. Thread-safe.
+ *
+ * <p>With a {@link Builder#tree tree}, the peers are the members of the deployment (keyed by {@link ChunkSource#name})
+ * and each chunk is asked only of this node's ancestors in that chunk's {@link PeerTree} (parent first), then the
+ * store: the store sends each chunk about once however many members start together, and {@link #serve} answers the
+ * members below this one (held, joined in flight, or pulled through this chain). Background fetches
+ * ({@link FetchPriority}) take at most half the store slots, so a guest's read never waits behind a whole
+ * background batch.
  */
 public final class ChunkFetcher implements AutoCloseable {
     public static final int DEFAULT_STORE_CONCURRENCY = 8;
@@ -53,6 +60,12 @@ public final class ChunkFetcher implements AutoCloseable {
     private final List<ChunkSource> peers;
     private final ChunkSource store;
     private final Semaphore storeSlots;
+    /** Background fetches hold one of these as well as a store slot: urgent ones always find half the slots. */
+    private final Semaphore backgroundStoreSlots;
+    private final String self;
+    private final PeerTree tree;
+    private final Map<String, ChunkSource> peersByName;
+    private final Map<String, Integer> indexOfChunk = new java.util.HashMap<>();
     private final Duration giveUp;
     private final long backoffInitialNs;
     private final long backoffMaxNs;
@@ -80,6 +93,21 @@ public final class ChunkFetcher implements AutoCloseable {
         this.peers = List.copyOf(b.peers);
         this.store = b.store;
         this.storeSlots = new Semaphore(b.storeConcurrency, true);
+        this.backgroundStoreSlots = new Semaphore(Math.max(1, b.storeConcurrency / 2), true);
+        this.peersByName = new java.util.LinkedHashMap<>();
+        for (ChunkSource p : peers) peersByName.putIfAbsent(p.name(), p);
+        this.self = b.self;
+        if (b.self != null) {
+            List<String> members = new ArrayList<>(peersByName.keySet());
+            if (!members.contains(b.self)) members.add(b.self);
+            this.tree = new PeerTree(members, b.complete);
+        } else {
+            this.tree = null;
+        }
+        for (int i = manifest.chunkCount() - 1; i >= 0; i--) {
+            Manifest.Chunk c = manifest.chunk(i);
+            if (c != null) indexOfChunk.put(c.sha256(), i);
+        }
         this.giveUp = b.giveUp;
         this.backoffInitialNs = b.backoffInitial.toNanos();
         this.backoffMaxNs = b.backoffMax.toNanos();
@@ -98,6 +126,8 @@ public final class ChunkFetcher implements AutoCloseable {
         private ChunkSource store;
         private int storeConcurrency = DEFAULT_STORE_CONCURRENCY;
         private Duration giveUp = Duration.ofMinutes(5);
+        private String self;
+        private Set<String> complete = Set.of();
         private Duration backoffInitial = Duration.ofMillis(100);
         private Duration backoffMax = Duration.ofSeconds(5);
 
@@ -115,6 +145,17 @@ public final class ChunkFetcher implements AutoCloseable {
         /** Peers to ask after the cache, nearest first. */
         public Builder peers(List<? extends ChunkSource> p) {
             peers.addAll(p);
+            return this;
+        }
+
+        /**
+         * Makes the peers a deployment's members, asked along each chunk's {@link PeerTree}: {@code self} is this
+         * node's name in the peers' naming ({@link ChunkSource#name}), {@code complete} the members known to hold the
+         * whole image (ranked first). Without it the peers are asked in the order given.
+         */
+        public Builder tree(String self, Set<String> complete) {
+            this.self = Objects.requireNonNull(self, "self");
+            this.complete = Set.copyOf(complete);
             return this;
         }
 
@@ -207,6 +248,33 @@ public final class ChunkFetcher implements AutoCloseable {
         return ChunkCodec.decode(manifest.chunk(index), s, manifest.chunkLength(index));
     }
 
+    /**
+     * For a member below this one: the verified stored bytes of the chunk named {@code sha256} (held, joined in
+     * flight, or fetched through this node's chain first), or null when the image has no such chunk.
+     */
+    public ByteBuffer serve(String sha256, boolean background) throws IOException {
+        Integer index = indexOfChunk.get(sha256);
+        if (index == null) return null;
+        try {
+            return FetchPriority.run(background, () -> stored(index));
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException(e);
+        }
+    }
+
+    /** The peers to ask for {@code c}, in order: its ancestors in the tree, or the list as given. */
+    private List<ChunkSource> peersFor(Manifest.Chunk c) {
+        if (tree == null) return peers;
+        List<ChunkSource> out = new ArrayList<>();
+        for (String name : tree.ancestors(self, c.sha256())) {
+            ChunkSource p = peersByName.get(name);
+            if (p != null) out.add(p);
+        }
+        return out;
+    }
+
     private record Fetched(ByteBuffer bytes) {}
 
     private String describe(int index, Manifest.Chunk c) {
@@ -229,7 +297,7 @@ public final class ChunkFetcher implements AutoCloseable {
                 }
             }
         }
-        for (ChunkSource peer : peers) {
+        for (ChunkSource peer : peersFor(c)) {
             if (dropped.contains(peer)) continue;
             Long until = penalisedUntil.get(peer);
             if (until != null && System.nanoTime() - until < 0) continue;
@@ -269,8 +337,15 @@ public final class ChunkFetcher implements AutoCloseable {
         while (true) {
             ByteBuffer b;
             IOException failure = null;
+            boolean background = FetchPriority.isBackground();
             try {
-                storeSlots.acquire();
+                if (background) backgroundStoreSlots.acquire();
+                try {
+                    storeSlots.acquire();
+                } catch (InterruptedException e) {
+                    if (background) backgroundStoreSlots.release();
+                    throw e;
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new InterruptedIOException("interrupted while waiting to fetch " + describe(index, c));
@@ -282,6 +357,7 @@ public final class ChunkFetcher implements AutoCloseable {
                 failure = e;
             } finally {
                 storeSlots.release();
+                if (background) backgroundStoreSlots.release();
             }
             if (failure == null && b == null) {
                 throw new StoreException(describe(index, c) + " is missing from the store (" + store.name() + ")", true, null);
