@@ -16,6 +16,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Semaphore;
+import io.bmcast.storage.FetchPriority;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**

@@ -1,4 +1,4 @@
-package io.bmcast.imagestore;
+package io.bmcast.storage;
 
 import java.util.concurrent.Callable;
 
