@@ -5,6 +5,7 @@ import com.sun.net.httpserver.HttpServer;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
 import io.bmcast.imagestore.ChunkCache;
+import io.bmcast.imagestore.ChunkProvider;
 import io.bmcast.util.Sha256;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -44,6 +45,7 @@ public final class PeerServer implements AutoCloseable {
 
     private final HttpServer server;
     private final ChunkCache cache;
+    private final ChunkProvider provider;
     private final Supplier<String> token;
     private final double injectCorrupt;
     private final Semaphore sending = new Semaphore(MAX_CONCURRENT);
@@ -52,8 +54,10 @@ public final class PeerServer implements AutoCloseable {
     private final AtomicLong corrupted = new AtomicLong();
     private final String scheme;
 
-    private PeerServer(HttpServer server, String scheme, ChunkCache cache, Supplier<String> token, double injectCorrupt) {
+    private PeerServer(HttpServer server, String scheme, ChunkCache cache, ChunkProvider provider, Supplier<String> token,
+            double injectCorrupt) {
         this.server = server;
+        this.provider = provider;
         this.scheme = scheme;
         this.cache = cache;
         this.token = token;
@@ -68,6 +72,15 @@ public final class PeerServer implements AutoCloseable {
      */
     public static PeerServer start(InetSocketAddress listen, SSLContext tls, ChunkCache cache, Supplier<String> token, double injectCorrupt)
             throws IOException {
+        return start(listen, tls, cache, ChunkProvider.NONE, token, injectCorrupt);
+    }
+
+    /**
+     * As {@link #start(InetSocketAddress, SSLContext, ChunkCache, Supplier, double)}, falling back to {@code provider}
+     * (this node's deployments) for a chunk the cache lacks ({@code ?background=1}: asked for a background copy).
+     */
+    public static PeerServer start(InetSocketAddress listen, SSLContext tls, ChunkCache cache, ChunkProvider provider,
+            Supplier<String> token, double injectCorrupt) throws IOException {
         if (!(injectCorrupt >= 0 && injectCorrupt <= 1)) throw new IllegalArgumentException("the corrupt rate is between 0 and 1");
         // Without TCP_NODELAY a chunk's last segment waits for the asker's delayed ACK (~40 ms a chunk, measured by
         // bench fanout); the JDK's server reads this once, when its first server starts. Only if nobody chose.
@@ -80,7 +93,7 @@ public final class PeerServer implements AutoCloseable {
         } else {
             s = HttpServer.create(listen, 64);
         }
-        PeerServer p = new PeerServer(s, tls != null ? "https" : "http", cache, token, injectCorrupt);
+        PeerServer p = new PeerServer(s, tls != null ? "https" : "http", cache, provider, token, injectCorrupt);
         s.createContext("/v1/chunks/", p::handle);
         s.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
         s.start();
@@ -150,6 +163,16 @@ public final class PeerServer implements AutoCloseable {
             LOG.log(Level.WARNING, "peer server: cached chunk " + sha + " does not match its name; dropped");
             cache.drop(sha);
             chunk = null;
+        }
+        if (chunk == null) {
+            boolean background = "background=1".equals(ex.getRequestURI().getQuery());
+            try {
+                chunk = provider.provide(sha, background);
+            } catch (IOException e) {
+                reply(ex, 502, "the deployment here could not get it");
+                return;
+            }
+            if (chunk != null && !Sha256.hex(chunk).equals(sha)) chunk = null; // never pass on what does not verify
         }
         if (chunk == null) {
             reply(ex, 404, "not held here");

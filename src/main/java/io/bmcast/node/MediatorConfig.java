@@ -70,11 +70,17 @@ public record MediatorConfig(ImageUri image, Path disk, Path state, Path socket,
      * @param concurrency the most store requests in flight at once ({@code --store-concurrency})
      * @param injectCorrupt the share of chunks from the store that get one byte flipped on the way (a fault filter for
      *     tests and benches); 0 in production
+     * @param chunkSocket where the mediator serves its chunks to its node's peer server ({@code --chunk-socket}, a
+     *     Unix socket of mode 0600); null for nowhere
      */
-    public record Store(Path chunkCache, long cacheSize, Path peers, int concurrency, double injectCorrupt) {
+    public record Store(Path chunkCache, long cacheSize, Path peers, int concurrency, double injectCorrupt, Path chunkSocket) {
         /** 20 GiB: a few images' worth on a node, small beside a node's disk. */
         public static final long DEFAULT_CACHE_SIZE = 20L << 30;
         public static final Store DEFAULTS = new Store(null, DEFAULT_CACHE_SIZE, null, ChunkFetcher.DEFAULT_STORE_CONCURRENCY, 0);
+
+        public Store(Path chunkCache, long cacheSize, Path peers, int concurrency, double injectCorrupt) {
+            this(chunkCache, cacheSize, peers, concurrency, injectCorrupt, null);
+        }
 
         public Store {
             if (cacheSize <= 0) throw new IllegalArgumentException("the cache size must be positive: " + cacheSize);
@@ -131,6 +137,7 @@ public record MediatorConfig(ImageUri image, Path disk, Path state, Path socket,
         if (store.peers() != null) p.setProperty("peers", store.peers().toString());
         p.setProperty("storeConcurrency", Integer.toString(store.concurrency()));
         if (store.injectCorrupt() > 0) p.setProperty("injectCorrupt", Double.toString(store.injectCorrupt()));
+        if (store.chunkSocket() != null) p.setProperty("chunkSocket", store.chunkSocket().toString());
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
             p.store(w, "bmcast mediator (written by instance run, read by the mediator it starts)");
@@ -168,7 +175,7 @@ public record MediatorConfig(ImageUri image, Path disk, Path state, Path socket,
         String n = p.getProperty("storeConcurrency");
         return new Store(optionalPath(p, "chunkCache"), size == null ? Store.DEFAULT_CACHE_SIZE : Long.parseLong(size),
                 optionalPath(p, "peers"), n == null ? ChunkFetcher.DEFAULT_STORE_CONCURRENCY : Integer.parseInt(n),
-                Double.parseDouble(p.getProperty("injectCorrupt", "0")));
+                Double.parseDouble(p.getProperty("injectCorrupt", "0")), optionalPath(p, "chunkSocket"));
     }
 
     private static String required(Properties p, String key, Path file) throws IOException {

@@ -1,0 +1,98 @@
+package io.bmcast.agent;
+
+import io.bmcast.imagestore.ChunkProvider;
+import io.bmcast.imagestore.ChunkSocketClient;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongSupplier;
+
+/**
+ * What the node's peer server falls back to for a chunk its cache lacks: the deployments running on this node,
+ * asked through their chunk sockets ({@code instance run --chunk-socket}). Usually one (a node runs one instance);
+ * none, or none whose image has the chunk: null, and the peer server answers 404.
+ *
+ * <p>A deployment registered a moment ago may not listen yet (its mediator's JVM is starting, its manifest on its
+ * way): a member below it that asks now is held until it does, for at most {@link #STARTUP_WAIT} per request and only
+ * within {@link #STARTUP_WINDOW} of the start, rather than sent to the store by a 404. After that window a socket
+ * nobody listens on is a deployment that ended (devirtualized: its chunks are in the cache; or failed), and is
+ * forgotten.
+ */
+final class LocalDeployments implements ChunkProvider {
+    static final Duration STARTUP_WINDOW = Duration.ofSeconds(60);
+    static final Duration STARTUP_WAIT = Duration.ofSeconds(5);
+    private static final long POLL_MS = 20;
+
+    /** Each deployment's socket, and when it was started (the clock's nanoseconds). */
+    private final Map<Path, Long> started = new ConcurrentHashMap<>();
+    private final LongSupplier nanoTime;
+
+    LocalDeployments() {
+        this(System::nanoTime);
+    }
+
+    /** Visible for testing: another clock. */
+    LocalDeployments(LongSupplier nanoTime) {
+        this.nanoTime = nanoTime;
+    }
+
+    /** A deployment starts that will serve its chunks on {@code socket} (a path used again replaces the old one). */
+    void starting(Path socket) {
+        started.put(socket.toAbsolutePath(), nanoTime.getAsLong());
+    }
+
+    /** A deployment already running (found by a restarted agent): asked, never waited for. */
+    void running(Path socket) {
+        started.put(socket.toAbsolutePath(), nanoTime.getAsLong() - STARTUP_WINDOW.toNanos());
+    }
+
+    /** The deployment on {@code socket} ended: not asked again (until a deployment starts there again). */
+    void ended(Path socket) {
+        started.remove(socket.toAbsolutePath());
+    }
+
+    /** The sockets of the deployments known now. */
+    java.util.Set<Path> sockets() {
+        return java.util.Set.copyOf(started.keySet());
+    }
+
+    @Override
+    public ByteBuffer provide(String sha256, boolean background) throws IOException {
+        for (Map.Entry<Path, Long> d : started.entrySet()) {
+            ByteBuffer b = ask(d.getKey(), d.getValue(), sha256, background);
+            if (b != null) return b;
+        }
+        return null;
+    }
+
+    /** The chunk from the deployment on {@code socket}, or null when it has none (or is gone). */
+    private ByteBuffer ask(Path socket, long startedAt, String sha256, boolean background) throws IOException {
+        long now = nanoTime.getAsLong();
+        long until = Math.min(now + STARTUP_WAIT.toNanos(), startedAt + STARTUP_WINDOW.toNanos());
+        ChunkSocketClient client = new ChunkSocketClient(socket);
+        while (true) {
+            try {
+                return client.provide(sha256, background);
+            } catch (ChunkSocketClient.NotListening e) {
+                if (nanoTime.getAsLong() - until >= 0) {
+                    // past its start: ended. Forgotten once its file is gone (the instance's files are removed at its end).
+                    if (nanoTime.getAsLong() - startedAt - STARTUP_WINDOW.toNanos() >= 0 && !Files.exists(socket)) {
+                        started.remove(socket, startedAt);
+                    }
+                    return null;
+                }
+                try {
+                    Thread.sleep(POLL_MS);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw new InterruptedIOException("interrupted while waiting for the deployment on " + socket);
+                }
+            }
+        }
+    }
+}
