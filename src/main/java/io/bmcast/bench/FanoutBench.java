@@ -194,7 +194,10 @@ final class FanoutBench {
         Path ready = o.out().resolve("fanout-ready.png");
         BarChart.write(table.egressChart(header), egress);
         BarChart.write(table.readyChart(header), ready);
-        System.out.println("results: " + json.toAbsolutePath() + "\ncharts:  " + egress.toAbsolutePath() + ", " + ready.toAbsolutePath());
+        Path stall = o.out().resolve("fanout-stall.png");
+        BarChart.write(table.stallChart(header), stall);
+        System.out.println("results: " + json.toAbsolutePath() + "\ncharts:  " + egress.toAbsolutePath() + ", " + ready.toAbsolutePath()
+                + ", " + stall.toAbsolutePath());
         return table.failed() ? 1 : 0;
     }
 

@@ -160,6 +160,11 @@ final class FanoutTable {
                 "p99 seconds to ready (log scale" + whiskers() + ")", "s");
     }
 
+    BarChart.Chart stallChart(String header) {
+        return chart("Fleet launch: p99 stall (time to ready less the recorded boot), by N", header, FanoutBench.Run::p99Stall,
+                "p99 seconds bmcast added to the boot, pace " + pace.id() + " (log scale" + whiskers() + ")", "s");
+    }
+
     private String whiskers() {
         int repeat = runs.stream().mapToInt(FanoutBench.Run::run).max().orElse(1);
         return repeat > 1 ? "; median of " + repeat + " runs, min-max whiskers" : "";

@@ -74,6 +74,7 @@ class FanoutBenchTest {
         assertEquals(0, FanoutBench.run(o, image, BootTrace.load(traceFile, false), "test image", work));
         assertTrue(Files.isRegularFile(out.resolve("fanout-egress.png")));
         assertTrue(Files.isRegularFile(out.resolve("fanout-ready.png")));
+        assertTrue(Files.isRegularFile(out.resolve("fanout-stall.png")));
         return Jackson.MAPPER.readTree(out.resolve("results.json").toFile());
     }
 
