@@ -22,7 +22,8 @@ import picocli.CommandLine.Option;
 /** {@code bmcast bench fanout}: the options of a {@link FanoutBench} run. */
 @Command(name = "fanout", sortOptions = false,
         description = "N deployments of one image at once from an S3 store behind one emulated link, with and without peers: "
-                + "store egress, p50/p99 time to ready and to local; table, JSON and PNG charts.")
+                + "store egress, p50/p99 time to ready (a boot replayed at its recorded pace), stall (what bmcast added to it) and time to "
+                + "local; table, JSON and PNG charts.")
 final class FanoutCommand implements Callable<Integer> {
     @Option(names = "--nodes", paramLabel = "N,...", split = ",", defaultValue = "1,10,50,100",
             description = "Fleet sizes to launch (default ${DEFAULT-VALUE}).")

@@ -162,7 +162,9 @@ final class FanoutTable {
 
     BarChart.Chart stallChart(String header) {
         return chart("Fleet launch: p99 stall (time to ready less the recorded boot), by N", header, FanoutBench.Run::p99Stall,
-                "p99 seconds bmcast added to the boot, pace " + pace.id() + " (log scale" + whiskers() + ")", "s");
+                (pace == FanoutBench.Pace.RECORDED ? "p99 seconds bmcast added to the boot, pace recorded"
+                        : "p99 seconds to ready with the reads back to back (pace none: all of it is stall)")
+                        + " (log scale" + whiskers() + ")", "s");
     }
 
     private String whiskers() {
