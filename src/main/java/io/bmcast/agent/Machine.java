@@ -320,6 +320,8 @@ public final class Machine implements AutoCloseable {
                 "--state", files.state().toString(), "--events", files.events().toString(),
                 "--console", files.console().toString(), "--memory", (config.memoryBytes() >> 20) + "M",
                 "--stop-grace", config.stopGrace().toMillis() + "ms"));
+        // The manifest the controller verified at add: the mediator refuses any other before a byte reaches the disk.
+        if (image.manifestSha256() != null) a.addAll(List.of("--manifest-sha256", image.manifestSha256()));
         if (boot.extents() != null) a.addAll(List.of("--source-extents", boot.extents().toString()));
         if (boot.bootProfile() != null) a.addAll(List.of("--boot-profile", boot.bootProfile().toString()));
         if (boot.kernel() != null) {

@@ -24,16 +24,23 @@ public final class Puller {
 
     private final StoreClient store;
     private final StoreLocation image;
+    private final String pin;
 
     public Puller(StoreClient store, StoreLocation image) {
+        this(store, image, null);
+    }
+
+    /** {@code pin}: the manifest's expected {@link ManifestDigest} (null for none); any other manifest is refused. */
+    public Puller(StoreClient store, StoreLocation image, String pin) {
         this.store = store;
         this.image = image;
+        this.pin = pin;
     }
 
     public Summary pull(Path file, int jobs, TransferProgress progress) throws IOException {
         long start = System.nanoTime();
         if (Files.exists(file)) throw new FileAlreadyExistsException(file.toString(), null, "exists already (pull writes a new file)");
-        Manifest m = store.manifest(image);
+        Manifest m = store.readManifest(image, pin).manifest();
         StoredChunks chunks = new StoredChunks(store, image, m);
         int[] data = dataIndices(m);
         progress.total(data.length);
