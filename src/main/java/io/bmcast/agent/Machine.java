@@ -3,6 +3,7 @@ package io.bmcast.agent;
 import io.bmcast.fleet.AgentProtocol;
 import io.bmcast.fleet.AgentProtocol.ImageSpec;
 import io.bmcast.fleet.InstanceState;
+import io.bmcast.node.NodeState;
 import io.bmcast.util.Units;
 import java.io.IOException;
 import java.lang.System.Logger;
@@ -209,7 +210,9 @@ public final class Machine implements AutoCloseable {
             }
         }
         // Local through the cache: every chunk of the image went through it, so this node can now serve all of it.
-        if (phase == InstanceState.DEVIRTUALIZED && h.image() != null && Peering.isStoreImage(h.image())) peering.imageLocal(h.image().name());
+        if (phase == InstanceState.DEVIRTUALIZED && h.image() != null && Peering.isStoreImage(h.image())) {
+            peering.imageLocal(h.image().name(), files.state().resolve(NodeState.STORE_MANIFEST), h.id());
+        }
         return new AgentProtocol.InstanceReport(h.id(), phase.wire(), reason, o == null ? 0 : o.bytesOnDemand(),
                 o == null ? 0 : o.bytesBackground(), o == null ? 0 : o.fractionLocal(), consoleOffset, console,
                 o == null ? null : o.sources());

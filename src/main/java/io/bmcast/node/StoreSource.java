@@ -30,7 +30,7 @@ import java.time.Duration;
  */
 final class StoreSource {
     /** The manifest this deployment streams, and the image it belongs to (first line) beside it. */
-    static final String MANIFEST = "store-manifest.json";
+    static final String MANIFEST = NodeState.STORE_MANIFEST;
     static final String IMAGE = "store-image";
 
     private StoreSource() {}
