@@ -165,6 +165,8 @@ final class StoreImageCommands {
         @Mixin StoreOptions store;
         @Parameters(index = "0", paramLabel = "s3://BUCKET/PREFIX/NAME") String from;
         @Parameters(index = "1", paramLabel = "FILE", description = "a new file (written as FILE.part, renamed when complete)") Path file;
+        @Option(names = "--boot-files", paramLabel = "DIR",
+                description = "where the manifest's boot files go, as FILE.kernel, FILE.initrd, FILE.append (default: beside FILE)") Path bootFiles;
         @Option(names = "--manifest-sha256", paramLabel = "HEX",
                 description = "refuse the image unless its manifest's SHA-256 is this one (what image push printed, what the controller recorded at add)") String manifestSha256;
 
@@ -175,11 +177,12 @@ final class StoreImageCommands {
             TransferProgress progress = new TransferProgress("pull", "fetched");
             Puller.Summary s;
             try (StoreClient c = StoreClient.open(where); ProgressLine line = new ProgressLine(store.err(), progress)) {
-                s = new Puller(c, where, pin).pull(file, store.jobs(), progress);
+                s = new Puller(c, where, pin).pull(file, bootFiles, store.jobs(), progress);
             }
             String text = "pulled " + s.image() + " to " + s.file() + ": " + Units.formatSize(s.size()) + " image, " + s.dataChunks()
                     + " chunks verified, " + Units.formatSize(s.dataBytes()) + " written (the rest holes), " + Units.formatSize(s.fetchedBytes())
-                    + " fetched; " + seconds(s.nanos());
+                    + " fetched; " + seconds(s.nanos())
+                    + (s.bootFiles().isEmpty() ? "" : "; boot files verified: " + String.join(", ", s.bootFiles().stream().map(Path::toString).toList()));
             return store.report(text, () -> {
                 Map<String, Object> j = new LinkedHashMap<>();
                 j.put("image", s.image());
@@ -188,6 +191,7 @@ final class StoreImageCommands {
                 j.put("dataChunks", s.dataChunks());
                 j.put("writtenBytes", s.dataBytes());
                 j.put("fetchedBytes", s.fetchedBytes());
+                j.put("bootFiles", s.bootFiles().stream().map(Path::toString).toList());
                 j.put("seconds", s.nanos() / 1e9);
                 return j;
             });
