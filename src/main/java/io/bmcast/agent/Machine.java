@@ -4,6 +4,7 @@ import io.bmcast.fleet.AgentProtocol;
 import io.bmcast.fleet.AgentProtocol.ImageSpec;
 import io.bmcast.fleet.InstanceState;
 import io.bmcast.node.NodeState;
+import io.bmcast.storage.BootProfileFormat;
 import io.bmcast.util.Units;
 import java.io.IOException;
 import java.lang.System.Logger;
@@ -244,9 +245,10 @@ public final class Machine implements AutoCloseable {
         if (h.image().bootProfilePath() != null) return null; // one was recorded already: this deployment used it
         try {
             byte[] all = Files.readAllBytes(files.state().resolve("boot-profile"));
-            int records = Math.min((all.length - 8) / 12, (AgentProtocol.MAX_BOOT_PROFILE_BYTES - 8) / 12);
-            if (all.length < 8 || records <= 0) return null;
-            return new BootProfileUpload(h.image().name(), java.util.Arrays.copyOf(all, 8 + records * 12));
+            // Either version (a mediator of an earlier release writes BMCPROF1): the controller keeps what it is sent.
+            int whole = BootProfileFormat.wholePrefix(all, AgentProtocol.MAX_BOOT_PROFILE_BYTES);
+            if (whole <= BootProfileFormat.HEADER) return null;
+            return new BootProfileUpload(h.image().name(), java.util.Arrays.copyOf(all, whole));
         } catch (IOException e) {
             return null; // no profile recorded (a mediator that records none): nothing to share
         }

@@ -10,6 +10,7 @@ import io.bmcast.controller.store.StoreException;
 import io.bmcast.fleet.AgentProtocol;
 import io.bmcast.fleet.Api;
 import io.bmcast.imagestore.StoreLocation;
+import io.bmcast.storage.BootProfileFormat;
 import io.bmcast.util.Units;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -160,22 +161,20 @@ public final class ImageCatalog {
             throw ControllerException.invalid("a boot profile is 8 bytes to " + Units.formatSize(AgentProtocol.MAX_BOOT_PROFILE_BYTES)
                     + ", not " + profile.length);
         }
-        if (java.nio.ByteBuffer.wrap(profile).getLong(0) != BOOT_PROFILE_MAGIC || (profile.length - 8) % 12 != 0) {
-            throw ControllerException.invalid("the body is not a boot profile (BMCPROF1 and whole 12-byte records)");
+        if (!BootProfileFormat.isWhole(profile)) {
+            throw ControllerException.invalid("the body is not a boot profile (BMCPROF1 and whole 12-byte records, or BMCPROF2 and "
+                    + "whole 16-byte records)");
         }
         String sha = io.bmcast.util.Sha256.hex(java.nio.ByteBuffer.wrap(profile));
         boolean kept = db.transaction(tx -> {
             if (!images.recordBootProfile(tx, name, profile, sha, node)) return false;
             events.append(tx, new NewEvent("image.boot-profile", null, null, node, "image " + name + ": boot profile recorded by node "
-                    + node + " (" + (profile.length - 8) / 12 + " reads, " + Units.formatSize(profile.length) + "); later launches fetch in its order"));
+                    + node + " (" + (profile.length - BootProfileFormat.HEADER) / BootProfileFormat.recordSize(profile) + " reads, " + Units.formatSize(profile.length) + "); later launches fetch in its order"));
             return true;
         });
         if (kept) cache.remove(name); // the row changed: read it again
         return kept;
     }
-
-    /** "BMCPROF1", the mediator's boot profile magic (see mediator.BootProfile). */
-    private static final long BOOT_PROFILE_MAGIC = 0x424D4350524F4631L;
 
     /** The recorded boot profile and its SHA-256 (the ETag). */
     public record BootProfile(byte[] content, String sha256) {}

@@ -156,7 +156,7 @@ public final class AgentProtocol {
     /** The most images one report may list as cached (a node's cache of 20 GiB holds a few dozen at most). */
     public static final int MAX_CACHED_IMAGES = 64;
 
-    /** The largest boot profile an agent sends (12-byte records: ~87,000 on-demand reads, far more than any boot). */
+    /** The largest boot profile an agent sends (16-byte records: ~65,000 on-demand reads, far more than any boot). */
     public static final int MAX_BOOT_PROFILE_BYTES = 1 << 20;
 
     /** The most console output one report may carry (UTF-8 bytes). */
