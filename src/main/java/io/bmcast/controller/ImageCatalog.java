@@ -78,12 +78,14 @@ public final class ImageCatalog {
         String name = request.name();
         if (find(name) != null) throw ControllerException.conflict("image '" + name + "' exists already");
         ImageProbe.Metadata meta;
+        String manifestSha256 = null;
         String append = request.append() == null || request.append().isBlank() ? null : request.append();
         if (StoreLocation.isStoreUri(request.uri())) {
             // An image in the object store: the manifest says what it is, and every chunk is checked before it is
             // accepted. Its boot files come from the store unless the request brought its own.
             StoreImageProbe.Probed p = StoreImageProbe.probe(request.uri(), kernel == null);
             meta = p.metadata();
+            manifestSha256 = p.manifestSha256();
             if (kernel == null && p.kernel() != null) {
                 kernel = new ByteArrayInputStream(p.kernel());
                 initrd = p.initrd() == null ? null : new ByteArrayInputStream(p.initrd());
@@ -96,7 +98,7 @@ public final class ImageCatalog {
         InputStream initrdFile = initrd;
         String bootArgs = append;
         ImageRow row = new ImageRow(name, request.uri(), meta.sizeBytes(), meta.allocatedBytes(), meta.extentCount(), bootArgs,
-                kernelFile != null, initrdFile != null, clockMs.getAsLong());
+                kernelFile != null, initrdFile != null, clockMs.getAsLong(), null, 0, manifestSha256);
         boolean added;
         try {
             added = db.transaction(tx -> {
@@ -108,7 +110,8 @@ public final class ImageCatalog {
                     throw new UncheckedIOException(e);
                 }
                 events.append(tx, new NewEvent("image.added", null, null, null, "image " + name + " added from " + request.uri()
-                        + ": " + meta.sizeBytes() + " bytes, " + meta.allocatedBytes() + " allocated in " + meta.extentCount() + " extents"));
+                        + ": " + meta.sizeBytes() + " bytes, " + meta.allocatedBytes() + " allocated in " + meta.extentCount() + " extents"
+                        + (row.manifestSha256() != null ? ", manifest sha256 " + row.manifestSha256() + " pinned" : "")));
                 return true;
             });
         } catch (StoreException e) {
@@ -131,10 +134,10 @@ public final class ImageCatalog {
         ImageRow row = find(name);
         if (row == null) throw ControllerException.notFound("no image named '" + name + "'");
         if (!rereadFromServer) return row;
-        ImageProbe.Metadata meta = StoreLocation.isStoreUri(row.uri()) ? StoreImageProbe.metadata(row.uri())
+        ImageProbe.Metadata meta = StoreLocation.isStoreUri(row.uri()) ? StoreImageProbe.metadata(row.uri(), row.manifestSha256())
                 : ImageProbe.probe(row.uri(), probeTimeout, tlsDir);
         return new ImageRow(row.name(), row.uri(), meta.sizeBytes(), meta.allocatedBytes(), meta.extentCount(), row.append(),
-                row.hasKernel(), row.hasInitrd(), row.createdAt());
+                row.hasKernel(), row.hasInitrd(), row.createdAt(), row.bootProfileSha256(), row.bootProfileBytes(), row.manifestSha256());
     }
 
     /** What an agent needs to boot {@code name}. */
@@ -144,7 +147,7 @@ public final class ImageCatalog {
         String base = "/api/v1/images/" + row.name();
         return new AgentProtocol.ImageSpec(row.name(), row.uri(), row.sizeBytes(), row.allocatedBytes(),
                 row.hasKernel() ? base + "/kernel" : null, row.hasInitrd() ? base + "/initrd" : null, row.append(),
-                row.bootProfileSha256() != null ? base + "/boot-profile" : null);
+                row.bootProfileSha256() != null ? base + "/boot-profile" : null, row.manifestSha256());
     }
 
     /**
@@ -285,6 +288,6 @@ public final class ImageCatalog {
 
     static Api.Image view(ImageRow r) {
         return new Api.Image(r.name(), r.uri(), r.sizeBytes(), r.allocatedBytes(), r.hasKernel(), r.hasInitrd(), r.append(),
-                Views.time(r.createdAt()), r.bootProfileSha256() != null, r.bootProfileBytes());
+                Views.time(r.createdAt()), r.bootProfileSha256() != null, r.bootProfileBytes(), r.manifestSha256());
     }
 }

@@ -142,12 +142,19 @@ public final class AgentProtocol {
      * @param kernelPath API path of the kernel to boot with (null: the disk's own boot loader boots)
      * @param initrdPath API path of the initrd (or null)
      * @param bootProfilePath API path of the boot profile the image's first deployment recorded (or null: none yet)
+     * @param manifestSha256 for an {@code s3://} image, the SHA-256 of the manifest verified when it was added: the
+     *     agent passes it to {@code instance run --manifest-sha256}, whose mediator refuses any other (null: unpinned)
      */
     public record ImageSpec(String name, String uri, long sizeBytes, long allocatedBytes, String kernelPath,
-            String initrdPath, String append, String bootProfilePath) {
+            String initrdPath, String append, String bootProfilePath, String manifestSha256) {
         public ImageSpec(String name, String uri, long sizeBytes, long allocatedBytes, String kernelPath, String initrdPath,
                 String append) {
-            this(name, uri, sizeBytes, allocatedBytes, kernelPath, initrdPath, append, null);
+            this(name, uri, sizeBytes, allocatedBytes, kernelPath, initrdPath, append, null, null);
+        }
+
+        public ImageSpec(String name, String uri, long sizeBytes, long allocatedBytes, String kernelPath, String initrdPath,
+                String append, String bootProfilePath) {
+            this(name, uri, sizeBytes, allocatedBytes, kernelPath, initrdPath, append, bootProfilePath, null);
         }
     }
 

@@ -26,7 +26,7 @@ class InstanceStoreArgsTest {
         assertEquals("http://127.0.0.1:9000", s.image().store().endpoint().toString());
         assertEquals("eu-west-1", s.image().store().region());
         assertEquals(new MediatorConfig.Store(Path.of("/var/cache/bmcast/chunks"), 5L << 30, Path.of("/tmp/st/peers.properties"), 3, 0.01,
-                Path.of("/tmp/st/chunks.sock")), s.store(), "the chunk socket reaches the mediator, which serves its chunks there");
+                null, Path.of("/tmp/st/chunks.sock")), s.store(), "the chunk socket reaches the mediator, which serves its chunks there");
         // Defaults: no cache, 20G if one is given, 8 at the store.
         Instance.Spec d = run("--image", "s3://images/fleet/busybox", "--endpoint", "http://10.0.0.5:9000", "--disk", "/tmp/d.img",
                 "--state", "/tmp/st").spec();
