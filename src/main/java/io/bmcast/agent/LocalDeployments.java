@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -17,19 +18,19 @@ import java.util.function.LongSupplier;
  * asked through their chunk sockets ({@code instance run --chunk-socket}). Usually one (a node runs one instance);
  * none, or none whose image has the chunk: null, and the peer server answers 404.
  *
- * <p>A deployment registered a moment ago may not listen yet (its mediator's JVM is starting, its manifest on its
- * way): a member below it that asks now is held until it does, for at most {@link #STARTUP_WAIT} per request and only
- * within {@link #STARTUP_WINDOW} of the start, rather than sent to the store by a 404. After that window a socket
- * nobody listens on is a deployment that ended (devirtualized: its chunks are in the cache; or failed), and is
- * forgotten.
+ * <p>A deployment that was just started may not listen yet (its mediator's JVM is starting, its manifest on its way):
+ * a member below it that asks now is held until it does, for at most {@link #STARTUP_WAIT} per request and only
+ * within {@link #STARTUP_WINDOW} of the start, rather than sent to the store by a 404. Only then: once it was heard
+ * (an answer, or its instance seen past starting), a socket nobody listens on is a deployment that ended
+ * (de-virtualized, its mediator gone; or failed), and the cache alone answers at once.
  */
 final class LocalDeployments implements ChunkProvider {
     static final Duration STARTUP_WINDOW = Duration.ofSeconds(60);
     static final Duration STARTUP_WAIT = Duration.ofSeconds(5);
     private static final long POLL_MS = 20;
 
-    /** Each deployment's socket, and when it was started (the clock's nanoseconds). */
-    private final Map<Path, Long> started = new ConcurrentHashMap<>();
+    /** Each deployment's socket, and until when (the clock's nanoseconds) a request may wait for it to listen. */
+    private final Map<Path, Long> waitUntil = new ConcurrentHashMap<>();
     private final LongSupplier nanoTime;
 
     LocalDeployments() {
@@ -43,27 +44,33 @@ final class LocalDeployments implements ChunkProvider {
 
     /** A deployment starts that will serve its chunks on {@code socket} (a path used again replaces the old one). */
     void starting(Path socket) {
-        started.put(socket.toAbsolutePath(), nanoTime.getAsLong());
+        waitUntil.put(socket.toAbsolutePath(), nanoTime.getAsLong() + STARTUP_WINDOW.toNanos());
     }
 
     /** A deployment already running (found by a restarted agent): asked, never waited for. */
     void running(Path socket) {
-        started.put(socket.toAbsolutePath(), nanoTime.getAsLong() - STARTUP_WINDOW.toNanos());
+        waitUntil.put(socket.toAbsolutePath(), nanoTime.getAsLong());
+    }
+
+    /** The deployment on {@code socket} is past its start (heard, or its instance seen streaming): never waited for again. */
+    void started(Path socket) {
+        long now = nanoTime.getAsLong();
+        waitUntil.computeIfPresent(socket.toAbsolutePath(), (k, until) -> Math.min(until, now));
     }
 
     /** The deployment on {@code socket} ended: not asked again (until a deployment starts there again). */
     void ended(Path socket) {
-        started.remove(socket.toAbsolutePath());
+        waitUntil.remove(socket.toAbsolutePath());
     }
 
     /** The sockets of the deployments known now. */
     java.util.Set<Path> sockets() {
-        return java.util.Set.copyOf(started.keySet());
+        return java.util.Set.copyOf(waitUntil.keySet());
     }
 
     @Override
     public ByteBuffer provide(String sha256, boolean background) throws IOException {
-        for (Map.Entry<Path, Long> d : started.entrySet()) {
+        for (Map.Entry<Path, Long> d : waitUntil.entrySet()) {
             ByteBuffer b = ask(d.getKey(), d.getValue(), sha256, background);
             if (b != null) return b;
         }
@@ -71,21 +78,17 @@ final class LocalDeployments implements ChunkProvider {
     }
 
     /** The chunk from the deployment on {@code socket}, or null when it has none (or is gone). */
-    private ByteBuffer ask(Path socket, long startedAt, String sha256, boolean background) throws IOException {
-        long now = nanoTime.getAsLong();
-        long until = Math.min(now + STARTUP_WAIT.toNanos(), startedAt + STARTUP_WINDOW.toNanos());
+    private ByteBuffer ask(Path socket, long until, String sha256, boolean background) throws IOException {
+        long deadline = Math.min(nanoTime.getAsLong() + STARTUP_WAIT.toNanos(), until);
         ChunkSocketClient client = new ChunkSocketClient(socket);
         while (true) {
             try {
-                return client.provide(sha256, background);
+                ByteBuffer b = client.provide(sha256, background);
+                started(socket);
+                return b;
             } catch (ChunkSocketClient.NotListening e) {
-                if (nanoTime.getAsLong() - until >= 0) {
-                    // past its start: ended. Forgotten once its file is gone (the instance's files are removed at its end).
-                    if (nanoTime.getAsLong() - startedAt - STARTUP_WINDOW.toNanos() >= 0 && !Files.exists(socket)) {
-                        started.remove(socket, startedAt);
-                    }
-                    return null;
-                }
+                // A file nobody listens on: a mediator that died (or is being restarted); no file past the start: ended.
+                if (Files.exists(socket, LinkOption.NOFOLLOW_LINKS) || nanoTime.getAsLong() - deadline >= 0) return null;
                 try {
                     Thread.sleep(POLL_MS);
                 } catch (InterruptedException ie) {

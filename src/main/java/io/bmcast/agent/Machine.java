@@ -214,6 +214,8 @@ public final class Machine implements AutoCloseable {
                 console = ""; // sent at the next heartbeat
             }
         }
+        // Its guest runs: its mediator listened on the chunk socket before the guest could start (or has ended since).
+        if (phase != InstanceState.STARTING && h.phase() == null) peering.instanceStarted(files.dir());
         // Local through the cache: every chunk of the image went through it, so this node can now serve all of it.
         if (phase == InstanceState.DEVIRTUALIZED && h.image() != null && Peering.isStoreImage(h.image())) {
             peering.imageLocal(h.image().name(), files.state().resolve(NodeState.STORE_MANIFEST), h.id());

@@ -324,6 +324,11 @@ public final class Peering implements AutoCloseable {
         if (server != null && Files.exists(socket, java.nio.file.LinkOption.NOFOLLOW_LINKS)) deployments.running(socket);
     }
 
+    /** The deployment in {@code instanceDir} is past its start (its guest runs): its chunk socket listens, or it ended. */
+    public void instanceStarted(Path instanceDir) {
+        deployments.started(instanceDir.toAbsolutePath().resolve(CHUNK_SOCKET));
+    }
+
     /** The deployment in {@code instanceDir} ended (destroyed, failed): the peer server stops asking it. */
     public void instanceEnded(Path instanceDir) {
         deployments.ended(instanceDir.toAbsolutePath().resolve(CHUNK_SOCKET));
