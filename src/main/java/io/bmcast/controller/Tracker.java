@@ -38,7 +38,10 @@ public final class Tracker {
      * sent only while an instance is scheduled or starting.
      */
     public static final int MAX_MEMBERS = 256;
-    /** A zone with this many members makes a tree of its own: 3 levels, the root's two children each with two. */
+    /**
+     * A zone with this many members makes a tree of its own: the store sends each chunk once into the zone, and the
+     * zone's members pass it on seven times, so a copy from the store per zone is the small part.
+     */
     static final int ZONE_ENOUGH = 8;
     static final String PEER_TOKEN = "peer-token";
     private static final SecureRandom RANDOM = new SecureRandom();

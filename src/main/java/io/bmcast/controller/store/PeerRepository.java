@@ -59,16 +59,6 @@ public final class PeerRepository {
         }
     }
 
-    /** The zone the node registered with; empty when it has none (or is not registered). */
-    public Optional<String> zone(Tx tx, String node) throws SQLException {
-        try (PreparedStatement ps = tx.connection().prepareStatement("SELECT zone FROM nodes WHERE name = ?")) {
-            ps.setString(1, node);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? Optional.ofNullable(rs.getString(1)) : Optional.empty();
-            }
-        }
-    }
-
     /** Replaces the images the node reports cached with {@code images}. */
     public void setCached(Tx tx, String node, List<String> images, long nowMs) throws SQLException {
         try (PreparedStatement ps = tx.connection().prepareStatement("DELETE FROM node_cached_images WHERE node = ?")) {
