@@ -1,5 +1,6 @@
 package io.bmcast.mediator;
 
+import io.bmcast.storage.FetchPriority;
 import io.bmcast.storage.TokenBucket;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -287,7 +288,7 @@ public final class Hydrator implements AutoCloseable {
         niceThisThread(forBoot ? 0 : wantedNice);
         long bytes = 0;
         try {
-            bytes = disk.fillClaimed(first, n);
+            bytes = fill(first, n, !forBoot);
         } catch (IOException e) {
             synchronized (this) {
                 return failed(clock.getAsLong(), e);
@@ -324,6 +325,21 @@ public final class Hydrator implements AutoCloseable {
             }
         }
         return 0;
+    }
+
+    /**
+     * Fills the claimed batch, its fetches marked {@link FetchPriority background} unless it is the boot profile's:
+     * sources that rank requests (the store's slots, peers' upload slots) then let a guest's reads pass the copy, here
+     * and on every peer the request travels through; the profile's batches are what a booting guest is about to read.
+     */
+    private long fill(int first, int n, boolean background) throws IOException {
+        try {
+            return FetchPriority.run(background, () -> disk.fillClaimed(first, n));
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException(e);
+        }
     }
 
     private static void niceThisThread(int nice) {
