@@ -1,4 +1,4 @@
-package io.bmcast.agent;
+package io.bmcast.imagestore;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -7,10 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.bmcast.imagestore.ChunkCache;
-import io.bmcast.imagestore.ChunkVerifier;
-import io.bmcast.imagestore.HttpChunkSource;
-import io.bmcast.imagestore.Manifest;
+import io.bmcast.agent.Peering;
+import io.bmcast.storage.FetchPriority;
 import io.bmcast.testing.TestCerts;
 import io.bmcast.transport.TlsCredentials;
 import io.bmcast.util.Sha256;
@@ -26,15 +24,23 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * An agent's peer server, over loopback, asked by the mediator's own peer client ({@link HttpChunkSource}): it serves
- * its cache's chunks only to holders of the fleet's peer token, says 404 for what it lacks, never sends a chunk that
- * rotted on its disk, serves over HTTPS with the fleet's certificate, and, with the fault on, corrupts exactly the
- * share of chunks asked (which the receiver's check catches, every one).
+ * A node's peer server, over loopback, asked by the mediator's own peer client ({@link HttpChunkSource}): it serves
+ * its cache's chunks only to holders of the fleet's peer token, falls back to its provider for what the cache lacks
+ * (404 when neither has it), never sends a chunk that rotted on its disk, serves over HTTPS with the fleet's
+ * certificate, lets guests' reads pass background copies, and, with the fault on, corrupts exactly the share of
+ * chunks asked (which the receiver's check catches, every one).
  */
 class PeerServerTest {
     static final InetSocketAddress LOOPBACK = new InetSocketAddress("127.0.0.1", 0);
@@ -47,7 +53,7 @@ class PeerServerTest {
         ChunkCache cache = ChunkCache.open(dir.resolve("cache"), 64L << 20);
         List<Manifest.Chunk> chunks = fill(cache, 6);
         AtomicReference<String> token = new AtomicReference<>();
-        try (PeerServer server = PeerServer.start(LOOPBACK, null, cache, token::get, 0)) {
+        try (PeerServer server = PeerServer.start(LOOPBACK, null, cache, ChunkProvider.NONE, token::get, 0, null)) {
             URI base = server.url();
             assertEquals("127.0.0.1", base.getHost());
             // before the controller's Welcome, nobody is let in
@@ -82,7 +88,7 @@ class PeerServerTest {
     void theInjectedFaultCorruptsExactlyItsShareAndEveryOneFailsVerification() throws Exception {
         ChunkCache cache = ChunkCache.open(dir.resolve("cache"), 64L << 20);
         List<Manifest.Chunk> chunks = fill(cache, 10);
-        try (PeerServer server = PeerServer.start(LOOPBACK, null, cache, () -> "t", 0.3)) {
+        try (PeerServer server = PeerServer.start(LOOPBACK, null, cache, ChunkProvider.NONE, () -> "t", 0.3, null)) {
             HttpChunkSource peer = new HttpChunkSource("liar", server.url(), "t");
             int bad = 0;
             for (Manifest.Chunk c : chunks) if (!ChunkVerifier.verified(c, peer.fetch(c))) bad++;
@@ -97,19 +103,100 @@ class PeerServerTest {
         Path pki = TestCerts.make(dir.resolve("pki"));
         ChunkCache cache = ChunkCache.open(dir.resolve("cache"), 64L << 20);
         List<Manifest.Chunk> chunks = fill(cache, 2);
-        try (PeerServer server = PeerServer.start(LOOPBACK, TlsCredentials.httpsServer(pki), cache, () -> "t", 0)) {
+        try (PeerServer server = PeerServer.start(LOOPBACK, TlsCredentials.httpsServer(pki), cache, ChunkProvider.NONE, () -> "t", 0, null)) {
             assertEquals("https", server.url().getScheme());
             URI base = URI.create("https://localhost:" + server.address().getPort());
-            HttpClient trusting = HttpClient.newBuilder().sslContext(TlsCredentials.httpsClient(pki.resolve("ca-cert.pem"))).build();
-            ByteBuffer got = new HttpChunkSource("p", base, "t", trusting).fetch(chunks.getFirst());
+            ByteBuffer got = new HttpChunkSource("p", base, "t", TlsCredentials.httpsClient(pki.resolve("ca-cert.pem"))).fetch(chunks.getFirst());
             assertTrue(ChunkVerifier.verified(chunks.getFirst(), got));
             // a client that does not trust the fleet's CA gets nothing
             assertThrows(IOException.class, () -> new HttpChunkSource("p", base, "t").fetch(chunks.getFirst()));
             // the mediator's way: the peers file the agent writes names the CA, and its peer sources trust it
             Path file = dir.resolve("peers");
             Peering.writePeers(file, "t", List.of(base.toString()), pki.resolve("ca-cert.pem"));
-            var sources = io.bmcast.imagestore.PeerList.read(file).sources();
+            var sources = PeerList.read(file).sources();
             assertTrue(ChunkVerifier.verified(chunks.get(1), sources.getFirst().fetch(chunks.get(1))));
+        }
+    }
+
+    /**
+     * A chunk the cache lacks is asked of the provider (a deployment on the node fetching the image): its answer is
+     * served, null is a 404, a failure a 503 (the asker tries its next source). The asker's background mark
+     * ({@code ?background=1}, which the peer client adds under {@link FetchPriority}) reaches the provider as its
+     * argument and as the serving thread's mark, so it travels on down the tree.
+     */
+    @Test
+    void aChunkTheCacheLacksComesFromTheProviderWithTheAskersPriority() throws Exception {
+        ChunkCache cache = ChunkCache.open(dir.resolve("cache"), 64L << 20);
+        Manifest.Chunk held = fill(cache, 1).getFirst();
+        byte[] bytes = new byte[100_000];
+        new Random(3).nextBytes(bytes);
+        Manifest.Chunk provided = chunk(bytes);
+        Manifest.Chunk failing = chunk(new byte[] {9, 9});
+        List<String> asked = new CopyOnWriteArrayList<>();
+        ChunkProvider provider = (sha, background) -> {
+            asked.add(sha.substring(0, 8) + " background=" + background + " marked=" + FetchPriority.isBackground());
+            if (sha.equals(provided.sha256())) return ByteBuffer.wrap(bytes);
+            if (sha.equals(failing.sha256())) throw new IOException("the store is down");
+            return null;
+        };
+        try (PeerServer server = PeerServer.start(LOOPBACK, null, cache, provider, () -> "t", 0, null)) {
+            HttpChunkSource peer = new HttpChunkSource("p", server.url(), "t");
+            assertTrue(ChunkVerifier.verified(held, peer.fetch(held)));
+            assertEquals(List.of(), asked, "a held chunk is served from the cache");
+            assertTrue(ChunkVerifier.verified(provided, peer.fetch(provided)));
+            assertTrue(ChunkVerifier.verified(provided, FetchPriority.run(true, () -> peer.fetch(provided))));
+            Manifest.Chunk unknown = chunk(new byte[] {1});
+            assertNull(peer.fetch(unknown), "neither held nor any deployment's: 404");
+            IOException e = assertThrows(IOException.class, () -> peer.fetch(failing));
+            assertTrue(e.getMessage().contains("HTTP 503"), e.getMessage());
+            String p = provided.sha256().substring(0, 8);
+            assertEquals(List.of(p + " background=false marked=false", p + " background=true marked=true",
+                    unknown.sha256().substring(0, 8) + " background=false marked=false",
+                    failing.sha256().substring(0, 8) + " background=false marked=false"), asked);
+            assertEquals(3, server.chunksServed());
+            assertEquals(2, server.chunksFromProvider());
+        }
+    }
+
+    /**
+     * Background copies take at most {@link PeerServer#BACKGROUND_SLOTS} slots and, past them, wait for one instead of
+     * being refused (a refusal sends a tree member to the store); a guest's read is served while they wait.
+     */
+    @Test
+    void backgroundCopiesWaitForASlotAndAGuestsReadPassesThem() throws Exception {
+        ChunkCache cache = ChunkCache.open(dir.resolve("cache"), 64L << 20);
+        Manifest.Chunk held = fill(cache, 1).getFirst();
+        byte[] bytes = new byte[200_000];
+        new Random(4).nextBytes(bytes);
+        Manifest.Chunk slow = chunk(bytes);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicInteger inProvider = new AtomicInteger();
+        ChunkProvider provider = (sha, background) -> {
+            if (!sha.equals(slow.sha256())) return null;
+            inProvider.incrementAndGet();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                throw new IOException(e);
+            }
+            return ByteBuffer.wrap(bytes);
+        };
+        int copies = PeerServer.BACKGROUND_SLOTS + 2;
+        try (PeerServer server = PeerServer.start(LOOPBACK, null, cache, provider, () -> "t", 0, null);
+                ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            HttpChunkSource peer = new HttpChunkSource("p", server.url(), "t");
+            List<Future<ByteBuffer>> waiting = new ArrayList<>();
+            for (int i = 0; i < copies; i++) waiting.add(pool.submit(() -> FetchPriority.run(true, () -> peer.fetch(slow))));
+            for (int i = 0; i < 1000 && (inProvider.get() < PeerServer.BACKGROUND_SLOTS || server.backgroundWaiting() < 2); i++) {
+                Thread.sleep(10);
+            }
+            assertEquals(PeerServer.BACKGROUND_SLOTS, inProvider.get(), "every background slot is busy");
+            assertEquals(2, server.backgroundWaiting(), "the other copies wait for a slot");
+            assertTrue(ChunkVerifier.verified(held, peer.fetch(held)), "a guest's read is served meanwhile");
+            release.countDown();
+            for (Future<ByteBuffer> f : waiting) assertTrue(ChunkVerifier.verified(slow, f.get(60, TimeUnit.SECONDS)));
+            assertEquals(copies, inProvider.get());
+            assertEquals(0, server.busyRefusals(), "nobody was sent away");
         }
     }
 
