@@ -45,11 +45,12 @@ import javax.net.ssl.SSLContext;
  *
  * <p>Priority. A request for a guest's read (urgent) is served at once while fewer than {@link #MAX_CONCURRENT} are
  * being served, else answered 503 at once: its asker has a guest waiting and tries the next source. A request marked
- * {@code ?background=1} (the asker's {@link FetchPriority} is background: a hydrator's copy) takes one of
- * {@link #BACKGROUND_SLOTS} slots and, when they are all taken, WAITS for one, up to {@link #BACKGROUND_WAIT}, before
- * a 503: an immediate 503 would send a tree member to the store, the herd the tree exists to avoid, while a copy that
- * waits a little costs nobody anything. So background copies never hold more than a few of the slots, and a guest's
- * read finds the rest. The provider runs under the request's mark, which so travels down the tree.
+ * {@code ?background=1} (the asker's {@link FetchPriority} is background: a hydrator's copy) is not limited while its
+ * chunk is got (a pull-through mostly waits on other nodes), but sends in one of {@link #BACKGROUND_SLOTS} slots and,
+ * when they are all taken, WAITS for one, up to {@link #BACKGROUND_WAIT}, before a 503: an immediate 503 would send a
+ * tree member to the store, the herd the tree exists to avoid, while a copy that waits a little costs nobody anything.
+ * So background copies never take more than a few sends of this node's uplink, and a guest's read is not queued
+ * behind them. The provider runs under the request's mark, which so travels up the tree.
  *
  * <p>{@code injectCorrupt} is a fault for tests and the hostile-case demo: that share of the chunks served has one
  * byte flipped after the check (chosen by count, not at random, so a test knows how many). {@code uplink} shapes
@@ -57,11 +58,11 @@ import javax.net.ssl.SSLContext;
  */
 public final class PeerServer implements AutoCloseable {
     private static final Logger LOG = System.getLogger("io.bmcast.imagestore");
-    /** Chunks sent at once; past it an urgent request is answered 503 at once, so the asker tries elsewhere. */
+    /** Urgent requests served at once; past it one is answered 503 at once, so the asker tries elsewhere. */
     static final int MAX_CONCURRENT = 32;
-    /** Background copies served at once (of {@link #MAX_CONCURRENT}). */
+    /** Background copies sent at once. */
     static final int BACKGROUND_SLOTS = 4;
-    /** How long a background request waits for a slot before a 503. */
+    /** How long a background copy waits for a slot to send in before a 503. */
     static final Duration BACKGROUND_WAIT = Duration.ofSeconds(30);
     private static final String PREFIX = "/v1/chunks/";
 
@@ -71,7 +72,7 @@ public final class PeerServer implements AutoCloseable {
     private final Supplier<String> token;
     private final double injectCorrupt;
     private final LinkEmulator uplink;
-    private final Semaphore sending = new Semaphore(MAX_CONCURRENT);
+    private final Semaphore urgent = new Semaphore(MAX_CONCURRENT);
     private final Semaphore background = new Semaphore(BACKGROUND_SLOTS, true);
     private final AtomicInteger backgroundWaiting = new AtomicInteger();
     private final AtomicLong served = new AtomicLong();
@@ -186,16 +187,19 @@ public final class PeerServer implements AutoCloseable {
                 return;
             }
             boolean bg = isBackground(ex.getRequestURI().getRawQuery());
-            if (!admit(bg)) {
+            if (bg) {
+                serve(ex, sha, true);
+                return;
+            }
+            if (!urgent.tryAcquire()) {
                 busy.incrementAndGet();
                 reply(ex, 503, "busy: ask another source");
                 return;
             }
             try {
-                send(ex, sha, bg);
+                serve(ex, sha, false);
             } finally {
-                sending.release();
-                if (bg) background.release();
+                urgent.release();
             }
         } catch (IOException | RuntimeException e) {
             LOG.log(Level.DEBUG, "peer server: " + e);
@@ -211,19 +215,11 @@ public final class PeerServer implements AutoCloseable {
         return false;
     }
 
-    /**
-     * Takes the request's slots: an urgent one a sending slot if one is free now; a background one a background slot
-     * and a sending slot, waiting up to {@link #BACKGROUND_WAIT} for them. False: answer 503.
-     */
-    private boolean admit(boolean bg) {
-        if (!bg) return sending.tryAcquire();
-        long deadline = System.nanoTime() + BACKGROUND_WAIT.toNanos();
+    /** Waits up to {@link #BACKGROUND_WAIT} for a background slot; false: answer 503. */
+    private boolean backgroundSlot() {
         backgroundWaiting.incrementAndGet();
         try {
-            if (!background.tryAcquire(BACKGROUND_WAIT.toNanos(), TimeUnit.NANOSECONDS)) return false;
-            if (sending.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) return true;
-            background.release();
-            return false;
+            return background.tryAcquire(BACKGROUND_WAIT.toNanos(), TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
@@ -232,7 +228,8 @@ public final class PeerServer implements AutoCloseable {
         }
     }
 
-    private void send(HttpExchange ex, String sha, boolean bg) throws IOException {
+    /** Answers the request: the chunk from the cache or the provider, then sent (a background one in its slot). */
+    private void serve(HttpExchange ex, String sha, boolean bg) throws IOException {
         ByteBuffer chunk = cache == null ? null : cache.get(sha);
         if (chunk != null && !Sha256.hex(chunk).equals(sha)) {
             // rotted on this disk: never sent, and gone so that the next fetch here refills it
@@ -255,6 +252,23 @@ public final class PeerServer implements AutoCloseable {
             reply(ex, 404, "not held here");
             return;
         }
+        if (!bg) {
+            send(ex, chunk, provided);
+            return;
+        }
+        if (!backgroundSlot()) {
+            busy.incrementAndGet();
+            reply(ex, 503, "busy: ask another source");
+            return;
+        }
+        try {
+            send(ex, chunk, provided);
+        } finally {
+            background.release();
+        }
+    }
+
+    private void send(HttpExchange ex, ByteBuffer chunk, boolean provided) throws IOException {
         int length = chunk.remaining();
         byte[] body;
         int from;

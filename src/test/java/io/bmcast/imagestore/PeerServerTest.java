@@ -159,45 +159,64 @@ class PeerServerTest {
     }
 
     /**
-     * Background copies take at most {@link PeerServer#BACKGROUND_SLOTS} slots and, past them, wait for one instead of
-     * being refused (a refusal sends a tree member to the store); a guest's read is served while they wait.
+     * Background copies send in at most {@link PeerServer#BACKGROUND_SLOTS} slots and, past them, wait for one instead
+     * of being refused (a refusal sends a tree member to the store); a guest's read is served while they wait. The
+     * copies here are raw sockets that do not read their answers, so each holds its slot until it goes away.
      */
     @Test
     void backgroundCopiesWaitForASlotAndAGuestsReadPassesThem() throws Exception {
         ChunkCache cache = ChunkCache.open(dir.resolve("cache"), 64L << 20);
         Manifest.Chunk held = fill(cache, 1).getFirst();
-        byte[] bytes = new byte[200_000];
-        new Random(4).nextBytes(bytes);
-        Manifest.Chunk slow = chunk(bytes);
-        CountDownLatch release = new CountDownLatch(1);
-        AtomicInteger inProvider = new AtomicInteger();
-        ChunkProvider provider = (sha, background) -> {
-            if (!sha.equals(slow.sha256())) return null;
-            inProvider.incrementAndGet();
-            try {
-                release.await();
-            } catch (InterruptedException e) {
-                throw new IOException(e);
-            }
-            return ByteBuffer.wrap(bytes);
-        };
+        // Far more than the loopback socket buffers hold, so a send blocks until its asker reads.
+        ByteBuffer big = ByteBuffer.allocate(64 << 20);
+        String sha = Sha256.hex(new byte[] {42});
+        ChunkProvider provider = (asked, background) -> asked.equals(sha) ? big.duplicate() : null;
         int copies = PeerServer.BACKGROUND_SLOTS + 2;
-        try (PeerServer server = PeerServer.start(LOOPBACK, null, cache, provider, () -> "t", 0, null);
-                ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
-            HttpChunkSource peer = new HttpChunkSource("p", server.url(), "t");
-            List<Future<ByteBuffer>> waiting = new ArrayList<>();
-            for (int i = 0; i < copies; i++) waiting.add(pool.submit(() -> FetchPriority.run(true, () -> peer.fetch(slow))));
-            for (int i = 0; i < 1000 && (inProvider.get() < PeerServer.BACKGROUND_SLOTS || server.backgroundWaiting() < 2); i++) {
-                Thread.sleep(10);
+        List<java.net.Socket> askers = new ArrayList<>();
+        try (PeerServer server = PeerServer.start(LOOPBACK, null, cache, provider, () -> "t", 0, null)) {
+            for (int i = 0; i < copies; i++) {
+                java.net.Socket s = new java.net.Socket("127.0.0.1", server.address().getPort());
+                askers.add(s);
+                s.getOutputStream().write(("GET /v1/chunks/" + sha + "?background=1 HTTP/1.1\r\nHost: peer\r\n"
+                        + "Authorization: Bearer t\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
             }
-            assertEquals(PeerServer.BACKGROUND_SLOTS, inProvider.get(), "every background slot is busy");
-            assertEquals(2, server.backgroundWaiting(), "the other copies wait for a slot");
+            for (int i = 0; i < 1000 && server.backgroundWaiting() < 2; i++) Thread.sleep(10);
+            assertEquals(2, server.backgroundWaiting(), "two copies wait for a slot");
+            HttpChunkSource peer = new HttpChunkSource("p", server.url(), "t");
             assertTrue(ChunkVerifier.verified(held, peer.fetch(held)), "a guest's read is served meanwhile");
-            release.countDown();
-            for (Future<ByteBuffer> f : waiting) assertTrue(ChunkVerifier.verified(slow, f.get(60, TimeUnit.SECONDS)));
-            assertEquals(copies, inProvider.get());
+            assertEquals(2, server.backgroundWaiting());
+            // The copies being sent go away: the waiting ones get their slots and are answered 200.
+            List<java.net.Socket> sending = new ArrayList<>();
+            List<java.net.Socket> waiting = new ArrayList<>();
+            for (java.net.Socket s : askers) {
+                s.setSoTimeout(200);
+                try {
+                    statusLine(s);
+                    sending.add(s);
+                } catch (java.net.SocketTimeoutException nothingYet) {
+                    waiting.add(s);
+                }
+            }
+            assertEquals(PeerServer.BACKGROUND_SLOTS, sending.size(), "one send per slot");
+            for (java.net.Socket s : sending) s.close();
+            for (java.net.Socket s : waiting) {
+                s.setSoTimeout(60_000);
+                assertEquals("HTTP/1.1 200 OK", statusLine(s));
+            }
             assertEquals(0, server.busyRefusals(), "nobody was sent away");
+        } finally {
+            for (java.net.Socket s : askers) s.close();
         }
+    }
+
+    private static String statusLine(java.net.Socket s) throws IOException {
+        StringBuilder line = new StringBuilder();
+        java.io.InputStream in = s.getInputStream();
+        for (int c; (c = in.read()) != '\n'; ) {
+            if (c < 0) throw new IOException("closed before a status line");
+            if (c != '\r') line.append((char) c);
+        }
+        return line.toString();
     }
 
     @Test
