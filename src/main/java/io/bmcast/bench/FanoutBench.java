@@ -219,12 +219,14 @@ final class FanoutBench {
                         }
                     }));
                 }
+                long cpu0 = processCpuNs();
                 t0[0] = System.nanoTime();
                 go.countDown();
                 for (Thread t : threads) {
                     if (!t.join(o.timeout())) throw new TimeoutException(t.getName() + " was not ready within " + o.timeout());
                 }
                 storeAtReady[0] = store.bytesSent.get();
+                long cpuAtReady = processCpuNs() - cpu0;
                 if (failure[0] != null) throw failure[0];
                 long[] localNs = new long[n];
                 long deadline = System.nanoTime() + o.timeout().toNanos();
@@ -232,6 +234,9 @@ final class FanoutBench {
                     Node node = nodes.get(i);
                     localNs[i] = node.localAt.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS) - t0[0];
                 }
+                System.err.printf(Locale.ROOT, "fanout: %s: this process used %.1f s of CPU until the last node was ready, %.1f s "
+                        + "until the last was local (%d cores)%n", Run.mode(n, peers), cpuAtReady / 1e9, (processCpuNs() - cpu0) / 1e9,
+                        Runtime.getRuntime().availableProcessors());
                 long peerBytes = 0, cacheBytes = 0, verified = 0, rejected = 0, dropped = 0;
                 int equal = 0;
                 for (Node node : nodes) {
@@ -255,6 +260,12 @@ final class FanoutBench {
                 for (Node node : nodes) node.close();
             }
         }
+    }
+
+    /** CPU time this process (every simulated node) has used, in ns. */
+    private static long processCpuNs() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
     }
 
     /**
