@@ -3,6 +3,8 @@ package io.bmcast.agent;
 import io.bmcast.fleet.AgentProtocol;
 import io.bmcast.fleet.AgentProtocol.ImageSpec;
 import io.bmcast.fleet.InstanceState;
+import io.bmcast.node.NodeState;
+import io.bmcast.storage.BootProfileFormat;
 import io.bmcast.util.Units;
 import java.io.IOException;
 import java.lang.System.Logger;
@@ -209,7 +211,9 @@ public final class Machine implements AutoCloseable {
             }
         }
         // Local through the cache: every chunk of the image went through it, so this node can now serve all of it.
-        if (phase == InstanceState.DEVIRTUALIZED && h.image() != null && Peering.isStoreImage(h.image())) peering.imageLocal(h.image().name());
+        if (phase == InstanceState.DEVIRTUALIZED && h.image() != null && Peering.isStoreImage(h.image())) {
+            peering.imageLocal(h.image().name(), files.state().resolve(NodeState.STORE_MANIFEST), h.id());
+        }
         return new AgentProtocol.InstanceReport(h.id(), phase.wire(), reason, o == null ? 0 : o.bytesOnDemand(),
                 o == null ? 0 : o.bytesBackground(), o == null ? 0 : o.fractionLocal(), consoleOffset, console,
                 o == null ? null : o.sources());
@@ -241,9 +245,10 @@ public final class Machine implements AutoCloseable {
         if (h.image().bootProfilePath() != null) return null; // one was recorded already: this deployment used it
         try {
             byte[] all = Files.readAllBytes(files.state().resolve("boot-profile"));
-            int records = Math.min((all.length - 8) / 12, (AgentProtocol.MAX_BOOT_PROFILE_BYTES - 8) / 12);
-            if (all.length < 8 || records <= 0) return null;
-            return new BootProfileUpload(h.image().name(), java.util.Arrays.copyOf(all, 8 + records * 12));
+            // Either version (a mediator of an earlier release writes BMCPROF1): the controller keeps what it is sent.
+            int whole = BootProfileFormat.wholePrefix(all, AgentProtocol.MAX_BOOT_PROFILE_BYTES);
+            if (whole <= BootProfileFormat.HEADER) return null;
+            return new BootProfileUpload(h.image().name(), java.util.Arrays.copyOf(all, whole));
         } catch (IOException e) {
             return null; // no profile recorded (a mediator that records none): nothing to share
         }
@@ -320,6 +325,8 @@ public final class Machine implements AutoCloseable {
                 "--state", files.state().toString(), "--events", files.events().toString(),
                 "--console", files.console().toString(), "--memory", (config.memoryBytes() >> 20) + "M",
                 "--stop-grace", config.stopGrace().toMillis() + "ms"));
+        // The manifest the controller verified at add: the mediator refuses any other before a byte reaches the disk.
+        if (image.manifestSha256() != null) a.addAll(List.of("--manifest-sha256", image.manifestSha256()));
         if (boot.extents() != null) a.addAll(List.of("--source-extents", boot.extents().toString()));
         if (boot.bootProfile() != null) a.addAll(List.of("--boot-profile", boot.bootProfile().toString()));
         if (boot.kernel() != null) {

@@ -4,6 +4,7 @@ import io.bmcast.fleet.AgentProtocol;
 import io.bmcast.fleet.AgentProtocol.ImageSpec;
 import io.bmcast.imagestore.ChunkCache;
 import io.bmcast.imagestore.ChunkProvider;
+import io.bmcast.imagestore.Manifest;
 import io.bmcast.imagestore.PeerServer;
 import java.io.IOException;
 import java.lang.System.Logger;
@@ -15,8 +16,11 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import javax.net.ssl.SSLContext;
 
 /**
@@ -31,13 +35,15 @@ import javax.net.ssl.SSLContext;
  *
  * <pre>
  *  WORK/chunk-cache/ab/SHA256   a chunk as stored (ChunkCache)
- *  WORK/chunk-cache/images      the images whose every chunk went through this cache, newest last (one per line)
+ *  WORK/chunk-cache/images      the images whose every chunk this cache holds, newest last (one per line)
+ *  WORK/chunk-cache/image-chunks/NAME   each one's chunk names (one per line), to check them against evictions
  *  WORK/instance/peers          the peers file for one instance run (token=, peers=): mode 0600, gone with the instance
  * </pre>
  */
 public final class Peering implements AutoCloseable {
     private static final Logger LOG = System.getLogger("io.bmcast.agent");
     static final String IMAGES = "images";
+    static final String IMAGE_CHUNKS = "image-chunks";
 
     private final ChunkCache cache;
     private final PeerServer server;
@@ -46,8 +52,18 @@ public final class Peering implements AutoCloseable {
     private volatile String token;
     /** The CA the mediators trust for peers' HTTPS ({@code --peer-tls-dir}'s ca-cert.pem), or null. */
     private volatile Path peerCa;
-    /** Guarded by {@code this}. */
+    /** The images reported as cached, newest last. Guarded by {@code this}. */
     private final LinkedHashSet<String> images = new LinkedHashSet<>();
+    /**
+     * Each listed image's distinct chunk names, 32 bytes each (an image of 32 GiB in 1 MiB chunks: 1 MiB here; only
+     * images wholly in the cache are listed, so together they name at most the cache's chunks, with repeats).
+     * Guarded by {@code this}.
+     */
+    private final Map<String, byte[]> chunksOf = new HashMap<>();
+    /** The cache's {@link ChunkCache#removals} token when the list was last checked. Guarded by {@code this}. */
+    private String checkedAt = "never";
+    /** The deployment whose image was last listed: each deployment is listed once. Guarded by {@code this}. */
+    private String listedFor;
 
     private Peering(ChunkCache cache, PeerServer server, String advertised, String zone) throws IOException {
         this.cache = cache;
@@ -57,7 +73,15 @@ public final class Peering implements AutoCloseable {
         if (cache != null) {
             Path f = cache.dir().resolve(IMAGES);
             if (Files.exists(f)) {
-                for (String line : Files.readAllLines(f)) if (!line.isBlank()) images.add(line.strip());
+                for (String line : Files.readAllLines(f)) {
+                    String name = line.strip();
+                    if (name.isEmpty()) continue;
+                    byte[] chunks = readChunks(cache.dir().resolve(IMAGE_CHUNKS).resolve(name));
+                    // Listed by an agent that kept no chunk names: nothing to check it by, so no longer claimed.
+                    if (chunks == null) continue;
+                    images.add(name);
+                    chunksOf.put(name, chunks);
+                }
             }
         }
     }
@@ -128,23 +152,114 @@ public final class Peering implements AutoCloseable {
         return token;
     }
 
-    /** The images whose chunks the cache holds, at most {@link AgentProtocol#MAX_CACHED_IMAGES}, newest last. */
+    /**
+     * The images whose every chunk the cache holds now, at most {@link AgentProtocol#MAX_CACHED_IMAGES}, newest last:
+     * what the tracker ranks this node by as a complete peer. Called at every heartbeat, so it rechecks the list only
+     * after a chunk left the cache (the LRU evicted it, in this process or a mediator's): then an image missing any
+     * chunk is dropped, until a deployment here holds it whole again.
+     */
     public synchronized List<String> cachedImages() {
         if (cache == null || images.isEmpty()) return List.of();
+        String removals = cache.removals();
+        if (!java.util.Objects.equals(removals, checkedAt)) {
+            checkedAt = removals;
+            boolean changed = images.removeIf(image -> {
+                String missing = firstMissing(chunksOf.get(image));
+                if (missing == null) return false;
+                LOG.log(Level.INFO, "image " + image + " is no longer wholly in the chunk cache (chunk " + missing
+                        + " was evicted): no longer reported as cached");
+                chunksOf.remove(image);
+                return true;
+            });
+            if (changed) save();
+        }
         return List.copyOf(images);
     }
 
     /**
-     * Every chunk of {@code image} went through the cache (its instance here became local): this node can now serve
-     * all of it. A hint for the tracker: the cache's LRU may evict some chunks later, which costs a peer a 404.
+     * Deployment {@code deployment} of {@code image} became local through the cache, with the manifest it streamed
+     * ({@code manifest}, the mediator's copy): this node can serve all of it, if the cache still holds every chunk
+     * (a cache smaller than the image, or another deployment's chunks, may have evicted some already). Each
+     * deployment is considered once.
      */
-    public synchronized void imageLocal(String image) {
-        if (cache == null) return;
-        boolean last = !images.isEmpty() && image.equals(images.getLast());
-        if (last) return;
+    public synchronized void imageLocal(String image, Path manifest, String deployment) {
+        if (cache == null || deployment.equals(listedFor)) return;
+        listedFor = deployment;
+        byte[] chunks;
+        try {
+            chunks = chunkNames(Manifest.parse(Files.readAllBytes(manifest), image));
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.WARNING, "image " + image + ": cannot read the manifest its deployment kept (" + e.getMessage()
+                    + "): not reported as cached");
+            return;
+        }
+        String missing = firstMissing(chunks);
+        if (missing != null) {
+            LOG.log(Level.INFO, "image " + image + " is local, but the chunk cache no longer holds all of it (chunk " + missing
+                    + " was evicted): not reported as cached");
+            return;
+        }
+        try {
+            Path dir = Files.createDirectories(cache.dir().resolve(IMAGE_CHUNKS));
+            Path f = dir.resolve(image);
+            Path tmp = dir.resolve(image + ".tmp");
+            try (java.io.Writer w = Files.newBufferedWriter(tmp)) {
+                for (int i = 0; i < chunks.length; i += 32) w.write(HEX.formatHex(chunks, i, i + 32) + "\n");
+            }
+            Files.move(tmp, f, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "cannot save the chunk names of image " + image + ": " + e.getMessage());
+        }
+        chunksOf.put(image, chunks);
         images.remove(image);
         images.add(image);
-        while (images.size() > AgentProtocol.MAX_CACHED_IMAGES) images.removeFirst();
+        while (images.size() > AgentProtocol.MAX_CACHED_IMAGES) chunksOf.remove(images.removeFirst());
+        save();
+    }
+
+    private static final HexFormat HEX = HexFormat.of();
+
+    /** The manifest's distinct chunk names, 32 bytes each. */
+    private static byte[] chunkNames(Manifest m) {
+        LinkedHashSet<String> names = new LinkedHashSet<>();
+        for (Manifest.Chunk c : m.chunks()) if (c != null) names.add(c.sha256());
+        byte[] out = new byte[names.size() * 32];
+        int i = 0;
+        for (String n : names) {
+            System.arraycopy(HEX.parseHex(n), 0, out, i, 32);
+            i += 32;
+        }
+        return out;
+    }
+
+    /** A file of chunk names (one per line) as {@link #chunkNames} holds them; null when there is none or it is not one. */
+    private static byte[] readChunks(Path file) {
+        try {
+            List<String> lines = Files.readAllLines(file);
+            byte[] out = new byte[lines.size() * 32];
+            int i = 0;
+            for (String l : lines) {
+                if (!io.bmcast.util.Sha256.isHex(l)) return null;
+                System.arraycopy(HEX.parseHex(l), 0, out, i, 32);
+                i += 32;
+            }
+            return out;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** The first of {@code chunks} the cache does not hold (one stat each), or null when it holds them all. */
+    private String firstMissing(byte[] chunks) {
+        if (chunks == null) return "?";
+        for (int i = 0; i < chunks.length; i += 32) {
+            String sha = HEX.formatHex(chunks, i, i + 32);
+            if (!cache.contains(sha)) return sha;
+        }
+        return null;
+    }
+
+    private void save() {
         try {
             Path f = cache.dir().resolve(IMAGES);
             Path tmp = f.resolveSibling(IMAGES + ".tmp");

@@ -111,9 +111,40 @@ public final class BarChart {
         return LogAxis.covering(min, max);
     }
 
+    /** The subtitle's lines: what fits between the title's left edge and the image's right margin, broken at spaces. */
+    static List<String> subtitleLines(String subtitle, FontMetrics fm) {
+        if (subtitle == null) return List.of();
+        int width = WIDTH - LEFT - 20;
+        List<String> lines = new java.util.ArrayList<>();
+        StringBuilder line = new StringBuilder();
+        for (String word : subtitle.split(" ")) {
+            if (!line.isEmpty() && fm.stringWidth(line + " " + word) > width) {
+                lines.add(line.toString());
+                line.setLength(0);
+            }
+            if (!line.isEmpty()) line.append(' ');
+            line.append(word);
+        }
+        if (!line.isEmpty()) lines.add(line.toString());
+        return lines;
+    }
+
+    private static final Font BASE = new Font(Font.SANS_SERIF, Font.PLAIN, 13);
+    static final int SUBTITLE_LINE = 16;
+
     public static BufferedImage render(Chart c) {
         int groupHeight = c.series().size() * BAR_HEIGHT + GROUP_GAP;
-        int height = TOP + c.groups().size() * groupHeight + BOTTOM;
+        List<String> subtitle;
+        Graphics2D probe = new BufferedImage(1, 1, BufferedImage.TYPE_INT_RGB).createGraphics();
+        try {
+            subtitle = subtitleLines(c.subtitle(), probe.getFontMetrics(BASE));
+        } finally {
+            probe.dispose();
+        }
+        // A subtitle longer than one line pushes the legend and the plot down by its extra lines.
+        int extra = Math.max(0, subtitle.size() - 1) * SUBTITLE_LINE;
+        int top = TOP + extra;
+        int height = top + c.groups().size() * groupHeight + BOTTOM;
         BufferedImage img = new BufferedImage(WIDTH, height, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = img.createGraphics();
         try {
@@ -121,17 +152,17 @@ public final class BarChart {
             g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
             g.setColor(BACKGROUND);
             g.fillRect(0, 0, WIDTH, height);
-            Font base = new Font(Font.SANS_SERIF, Font.PLAIN, 13);
+            Font base = BASE;
             g.setFont(base.deriveFont(Font.BOLD, 16f));
             g.setColor(Color.BLACK);
             g.drawString(c.title(), LEFT, 26);
             g.setFont(base);
             g.setColor(Color.DARK_GRAY);
-            if (c.subtitle() != null) g.drawString(c.subtitle(), LEFT, 46);
+            for (int i = 0; i < subtitle.size(); i++) g.drawString(subtitle.get(i), LEFT, 46 + i * SUBTITLE_LINE);
 
             LogAxis axis = axisFor(c);
             int plotW = WIDTH - LEFT - RIGHT;
-            int plotBottom = TOP + c.groups().size() * groupHeight;
+            int plotBottom = top + c.groups().size() * groupHeight;
             // grid: decades and the 2x/5x marks between them
             g.setFont(base.deriveFont(11f));
             FontMetrics fm = g.getFontMetrics();
@@ -141,7 +172,7 @@ public final class BarChart {
                     if (Math.log10(v) > axis.highDecade() + 1e-9) continue;
                     int x = LEFT + (int) Math.round(axis.fraction(v) * plotW);
                     g.setColor(m == 1 ? new Color(0xbbbbbb) : new Color(0xe6e6e6));
-                    g.drawLine(x, TOP - 6, x, plotBottom);
+                    g.drawLine(x, top - 6, x, plotBottom);
                     String label = tick(v);
                     g.setColor(Color.DARK_GRAY);
                     g.drawString(label, x - fm.stringWidth(label) / 2, plotBottom + 16);
@@ -151,7 +182,7 @@ public final class BarChart {
             String axisLabel = c.axisLabel();
             g.drawString(axisLabel, LEFT + (plotW - g.getFontMetrics().stringWidth(axisLabel)) / 2, plotBottom + 36);
 
-            int y = TOP;
+            int y = top;
             for (Group grp : c.groups()) {
                 g.setColor(Color.BLACK);
                 g.setFont(base.deriveFont(Font.BOLD));
@@ -196,9 +227,9 @@ public final class BarChart {
                 String name = c.series().get(s);
                 lx -= lm.stringWidth(name) + 30;
                 g.setColor(PALETTE[s % PALETTE.length]);
-                g.fillRect(lx, 54, 14, 12);
+                g.fillRect(lx, 54 + extra, 14, 12);
                 g.setColor(Color.BLACK);
-                g.drawString(name, lx + 18, 65);
+                g.drawString(name, lx + 18, 65 + extra);
             }
         } finally {
             g.dispose();

@@ -6,10 +6,10 @@ import io.bmcast.imagestore.Manifest;
 import io.bmcast.instance.EventLog;
 import io.bmcast.instance.Instance;
 import io.bmcast.node.MediatorConfig;
+import io.bmcast.storage.BootProfileFormat;
 import io.bmcast.transport.NbdUri;
 import io.bmcast.vmm.DiskBus;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -21,35 +21,48 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * A boot trace: the on-demand reads one real guest boot made, in order, as the mediator's boot profile records
- * them ({@code BMCPROF1}: 8-byte magic, then big-endian offset u64 + length u32 records). {@code bench fanout}
- * replays it against each simulated node's mediated disk: finishing the replay is that node's time to ready.
+ * A boot trace: the on-demand reads one real guest boot made, in order, as the mediator's boot profile records them
+ * ({@link BootProfileFormat}: BMCPROF2 with the time of each read, or BMCPROF1 without). {@code bench fanout} replays
+ * it against each simulated node's mediated disk, at the recorded pace or back to back: finishing the replay is that
+ * node's time to ready.
  *
- * @param file    the profile file (also handed to each mediator as its prefetch order)
- * @param reads   {offset, length} in order
+ * @param file     the profile file (also handed to each mediator as its prefetch order)
+ * @param reads    {offset, length, at} in order; at is milliseconds after the first read, -1 in an untimed trace
  * @param recorded true when a real guest ran in this process to record it, false when a cached one was reused
  */
 record BootTrace(Path file, List<long[]> reads, boolean recorded) {
-    static final long MAGIC = 0x424D4350524F4631L;
-
     static BootTrace load(Path file, boolean recorded) throws IOException {
-        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file));
-        if (b.remaining() < 8 || b.getLong(0) != MAGIC) throw new IOException(file + " is not a boot profile (BMCPROF1)");
-        List<long[]> reads = new ArrayList<>();
-        for (int pos = 8; pos + 12 <= b.limit(); pos += 12) {
-            long len = Integer.toUnsignedLong(b.getInt(pos + 8));
-            if (len > 0) reads.add(new long[] {b.getLong(pos), len});
+        List<BootProfileFormat.Read> decoded;
+        try {
+            decoded = BootProfileFormat.decode(Files.readAllBytes(file));
+        } catch (IllegalArgumentException e) {
+            throw new IOException(file + " is " + e.getMessage());
         }
+        List<long[]> reads = new ArrayList<>();
+        for (BootProfileFormat.Read r : decoded) reads.add(new long[] {r.offset(), r.length(), r.atMs()});
         if (reads.isEmpty()) throw new IOException(file + " records no read");
         return new BootTrace(file, List.copyOf(reads), recorded);
     }
 
-    /** Writes a trace of {@code reads} (for tests and synthetic runs). */
+    /** Writes a trace of {@code reads}: {offset, length} (BMCPROF1), or {offset, length, atMs} each (BMCPROF2). */
     static Path write(Path file, List<long[]> reads) throws IOException {
-        ByteBuffer b = ByteBuffer.allocate(8 + 12 * reads.size()).putLong(MAGIC);
-        for (long[] r : reads) b.putLong(r[0]).putInt((int) r[1]);
-        Files.write(file, b.array());
+        boolean timed = !reads.isEmpty() && reads.stream().allMatch(r -> r.length > 2);
+        List<BootProfileFormat.Read> out = reads.stream().map(r -> new BootProfileFormat.Read(r[0], r[1], timed ? r[2] : -1)).toList();
+        Files.write(file, BootProfileFormat.encode(out, timed));
         return file;
+    }
+
+    /** True when the trace says when each read came (BMCPROF2), so a replay can keep the boot's pace. */
+    boolean timed() {
+        return reads.getFirst()[2] >= 0;
+    }
+
+    /**
+     * The boot's own duration as recorded: from its first on-demand read to its last, in seconds (0 when untimed). The
+     * latest time, not the last record's: two reads fetched at once are recorded as they finish, so times may step back.
+     */
+    double durationSeconds() {
+        return timed() ? reads.stream().mapToLong(r -> r[2]).max().orElse(0) / 1e3 : 0;
     }
 
     /** The chunks the trace touches, each once. */
@@ -74,7 +87,8 @@ record BootTrace(Path file, List<long[]> reads, boolean recorded) {
 
     /** The cached trace of {@code image}'s boot, recording it first (one real guest boot) when there is none. */
     static BootTrace of(GuestImage image, Duration timeout) throws IOException, InterruptedException {
-        Path cached = GuestCache.root().resolve("traces").resolve(image.dir().getFileName() + ".boot-profile");
+        // ".timed" since BMCPROF2: a trace cached before it has no times to pace a replay by, so it is recorded anew once.
+        Path cached = GuestCache.root().resolve("traces").resolve(image.dir().getFileName() + ".timed.boot-profile");
         if (Files.isRegularFile(cached)) return load(cached, false);
         Files.createDirectories(cached.getParent());
         try (BenchImageServer images = BenchImageServer.start("fanout", image, 10_000_000_000L / 8, 0)) {

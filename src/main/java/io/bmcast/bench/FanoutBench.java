@@ -56,12 +56,29 @@ final class FanoutBench {
     static final String TOKEN = "fanout-bench-peer-token";
 
     record Options(List<Integer> nodes, List<Boolean> peers, long rate, long nodeRate, long latencyNs, int repeat, Path out,
-            double injectCorrupt, int storeConcurrency, int prefetch, int chunkSize, Duration timeout) {}
+            double injectCorrupt, int storeConcurrency, int prefetch, int chunkSize, Duration timeout, Pace pace) {}
 
-    /** One run of one (N, peers) mode. Times in seconds from the common start; -1 when it failed. */
+    /**
+     * How a node replays the trace. RECORDED: as the guest did. Each read waits for the one before it, then for the
+     * time the guest took between them (its compute, seconds under TCG), so no read is issued before its recorded
+     * time after the node's start, and a wait on bmcast is never hidden by compute that came after it. NONE: back to
+     * back, a stress figure (what the data path does when nothing else takes time).
+     */
+    enum Pace {
+        RECORDED, NONE;
+
+        String id() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /**
+     * One run of one (N, peers) mode. Times in seconds from the common start; -1 when it failed. Stall is a node's
+     * time to ready less the trace's recorded duration: what bmcast added to its boot (with pace none, all of ready).
+     */
     record Run(int nodes, boolean peers, int run, long storeBytes, long peerBytes, long cacheBytes, long storeBytesAtReady,
             double p50Ready, double p99Ready, double p50Local, double p99Local, long verified, long rejected,
-            long peersDropped, int disksEqual, String error) {
+            long peersDropped, int disksEqual, String error, double p50Stall, double p99Stall) {
         String mode() {
             return mode(nodes, peers);
         }
@@ -128,24 +145,27 @@ final class FanoutBench {
                 r = once(o, s, n, peers, slot.run(), dir, reference);
             } catch (Exception e) {
                 System.err.println("fanout: " + tag + Run.mode(n, peers) + " failed: " + e.getMessage());
-                r = new Run(n, peers, slot.run(), -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, String.valueOf(e.getMessage()));
+                r = new Run(n, peers, slot.run(), -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, String.valueOf(e.getMessage()), -1, -1);
             } finally {
                 BenchImageServer.removeTree(dir, "fanout");
             }
             runs.add(r);
             if (r.error() == null) {
                 System.err.printf(Locale.ROOT, "fanout: %s%s: store egress %.2fx the working set, ready p50 %.2f s p99 %.2f s, "
-                        + "local p99 %.2f s, %s from peers, %d chunks rejected%n", tag, r.mode(),
-                        r.storeBytes() / (double) s.workingSet(), r.p50Ready(), r.p99Ready(), r.p99Local(),
+                        + "stall p50 %.2f s p99 %.2f s, local p99 %.2f s, %s from peers, %d chunks rejected%n", tag, r.mode(),
+                        r.storeBytes() / (double) s.workingSet(), r.p50Ready(), r.p99Ready(), r.p50Stall(), r.p99Stall(), r.p99Local(),
                         Units.formatSize(r.peerBytes()), r.rejected());
             }
         }
-        FanoutTable table = new FanoutTable(runs, s.workingSet(), s.manifest().storedBytes());
+        FanoutTable table = new FanoutTable(runs, s.workingSet(), s.manifest().storedBytes(), o.pace(), s.trace().durationSeconds());
         String header = String.format(Locale.ROOT, "bench fanout: %s (%s image, %s of data, %s stored; working set %s in %d "
-                        + "chunks of %s), store link %s + %s latency, node links %s, store cap %d per node, %s",
+                        + "chunks of %s), %s, store link %s + %s latency, node links %s, store cap %d per node, %s",
                 s.source(), Units.formatSize(s.manifest().size()), Units.formatSize(s.manifest().allocatedBytes()),
                 Units.formatSize(s.manifest().storedBytes()), Units.formatSize(s.workingSet()),
                 s.trace().chunks(s.manifest()).cardinality(), Units.formatSize(s.manifest().chunkSize()),
+                o.pace() == Pace.RECORDED ? String.format(Locale.ROOT, "pace recorded (%d reads over the guest's %.2f s)",
+                        s.trace().reads().size(), s.trace().durationSeconds())
+                        : "pace none (" + s.trace().reads().size() + " reads back to back)",
                 Units.formatRate(o.rate()), StartupBench.formatLatency(o.latencyNs()), Units.formatRate(o.nodeRate()),
                 o.storeConcurrency(), s.trace().recorded() ? "1 real guest ran to record the trace"
                         : "0 real guests ran (boot trace " + s.trace().file() + ")");
@@ -163,6 +183,8 @@ final class FanoutBench {
         doc.put("workingSetBytes", s.workingSet());
         doc.put("chunkSize", s.manifest().chunkSize());
         doc.put("traceReads", s.trace().reads().size());
+        doc.put("traceSeconds", s.trace().durationSeconds());
+        doc.put("pace", o.pace().id());
         doc.put("realGuestsRun", s.trace().recorded() ? 1 : 0);
         doc.put("storeLinkBytesPerSec", o.rate());
         doc.put("nodeLinkBytesPerSec", o.nodeRate());
@@ -179,7 +201,10 @@ final class FanoutBench {
         Path ready = o.out().resolve("fanout-ready.png");
         BarChart.write(table.egressChart(header), egress);
         BarChart.write(table.readyChart(header), ready);
-        System.out.println("results: " + json.toAbsolutePath() + "\ncharts:  " + egress.toAbsolutePath() + ", " + ready.toAbsolutePath());
+        Path stall = o.out().resolve("fanout-stall.png");
+        BarChart.write(table.stallChart(header), stall);
+        System.out.println("results: " + json.toAbsolutePath() + "\ncharts:  " + egress.toAbsolutePath() + ", " + ready.toAbsolutePath()
+                + ", " + stall.toAbsolutePath());
         return table.failed() ? 1 : 0;
     }
 
@@ -209,7 +234,7 @@ final class FanoutBench {
                         try {
                             go.await();
                             node.hydrator.start();
-                            node.replay(s.trace());
+                            node.replay(s.trace(), o.pace(), t0[0]);
                             readyNs[idx] = System.nanoTime() - t0[0];
                         } catch (Exception e) {
                             synchronized (failure) {
@@ -228,6 +253,9 @@ final class FanoutBench {
                 storeAtReady[0] = store.bytesSent.get();
                 long cpuAtReady = processCpuNs() - cpu0;
                 if (failure[0] != null) throw failure[0];
+                long bootNs = o.pace() == Pace.RECORDED ? Math.round(s.trace().durationSeconds() * 1e9) : 0;
+                long[] stallNs = new long[n];
+                for (int i = 0; i < n; i++) stallNs[i] = Math.max(0, readyNs[i] - bootNs);
                 long[] localNs = new long[n];
                 long deadline = System.nanoTime() + o.timeout().toNanos();
                 for (int i = 0; i < n; i++) {
@@ -255,7 +283,7 @@ final class FanoutBench {
                 if (equal != n) throw new IOException((n - equal) + " of " + n + " disks differ from the image");
                 return new Run(n, peers, run, store.bytesSent.get(), peerBytes, cacheBytes, storeAtReady[0],
                         percentile(readyNs, 50), percentile(readyNs, 99), percentile(localNs, 50), percentile(localNs, 99),
-                        verified, rejected, dropped, equal, null);
+                        verified, rejected, dropped, equal, null, percentile(stallNs, 50), percentile(stallNs, 99));
             } finally {
                 for (Node node : nodes) node.close();
             }
@@ -355,10 +383,21 @@ final class FanoutBench {
             localAt = disk.hydrated().thenApply(v -> System.nanoTime());
         }
 
-        /** The boot: every traced read in order, as the guest made them. */
-        void replay(BootTrace trace) throws IOException {
+        /** The boot: every traced read in order, as the guest made them, at {@code pace} from {@code startNs}. */
+        void replay(BootTrace trace, Pace pace, long startNs) throws IOException, InterruptedException {
+            if (pace == Pace.RECORDED && !trace.timed()) {
+                throw new IOException("the boot trace records no times (BMCPROF1): replay it with --pace none");
+            }
             ByteBuffer buf = ByteBuffer.allocate(4 << 20);
+            long doneNs = startNs; // when the read before this one returned (the node's start for the first)
+            long latestMs = 0; // the latest recorded time so far: times may step back (see BootTrace.durationSeconds)
             for (long[] r : trace.reads()) {
+                if (pace == Pace.RECORDED) {
+                    long computeNs = Math.max(0, r[2] - latestMs) * 1_000_000;
+                    latestMs = Math.max(latestMs, r[2]);
+                    long waitNs = doneNs + computeNs - System.nanoTime();
+                    if (waitNs > 0) Thread.sleep(Duration.ofNanos(waitNs));
+                }
                 long off = r[0];
                 long left = Math.min(r[1], disk.size() - off);
                 while (left > 0) {
@@ -367,6 +406,7 @@ final class FanoutBench {
                     off += buf.limit();
                     left -= buf.limit();
                 }
+                doneNs = System.nanoTime();
             }
         }
 

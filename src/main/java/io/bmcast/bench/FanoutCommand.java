@@ -22,7 +22,8 @@ import picocli.CommandLine.Option;
 /** {@code bmcast bench fanout}: the options of a {@link FanoutBench} run. */
 @Command(name = "fanout", sortOptions = false,
         description = "N deployments of one image at once from an S3 store behind one emulated link, with and without peers: "
-                + "store egress, p50/p99 time to ready and to local; table, JSON and PNG charts.")
+                + "store egress, p50/p99 time to ready (a boot replayed at its recorded pace), stall (what bmcast added to it) and time to "
+                + "local; table, JSON and PNG charts.")
 final class FanoutCommand implements Callable<Integer> {
     @Option(names = "--nodes", paramLabel = "N,...", split = ",", defaultValue = "1,10,50,100",
             description = "Fleet sizes to launch (default ${DEFAULT-VALUE}).")
@@ -63,6 +64,12 @@ final class FanoutCommand implements Callable<Integer> {
             description = "Chunks each node's hydrator keeps in flight, boot-profile order first (default ${DEFAULT-VALUE}).")
     int prefetch;
 
+    @Option(names = "--pace", paramLabel = "recorded|none", defaultValue = "recorded",
+            description = "recorded: each node replays the boot at the guest's own pace (its compute between reads kept), "
+                    + "so ready is a boot and stall what bmcast added; none: the reads back to back, a stress figure "
+                    + "(default ${DEFAULT-VALUE}).")
+    String pace;
+
     @Option(names = "--guest", paramLabel = "KIND", defaultValue = "busybox",
             description = "The sample guest to push and trace (default ${DEFAULT-VALUE}).")
     String guest;
@@ -70,8 +77,8 @@ final class FanoutCommand implements Callable<Integer> {
     @Option(names = "--image", paramLabel = "FILE", description = "Push this image instead of the sample guest (needs --trace).")
     Path image;
 
-    @Option(names = "--trace", paramLabel = "FILE", description = "A boot profile (BMCPROF1) to replay instead of the guest's "
-            + "recorded one.")
+    @Option(names = "--trace", paramLabel = "FILE", description = "A boot profile to replay instead of the guest's recorded "
+            + "one (BMCPROF2; a BMCPROF1 one has no times, so only with --pace none).")
     Path trace;
 
     @Option(names = "--chunk-size", paramLabel = "SIZE", converter = SizeConverter.class, defaultValue = "1M",
@@ -94,6 +101,7 @@ final class FanoutCommand implements Callable<Integer> {
             img = image;
             source = image.getFileName().toString();
             t = BootTrace.load(trace, false);
+            checkPace(o, t);
         } else {
             GuestKind kind;
             try {
@@ -107,14 +115,22 @@ final class FanoutCommand implements Callable<Integer> {
             img = g.disk();
             source = kind.id() + " guest";
             t = trace != null ? BootTrace.load(trace, false) : BootTrace.of(g, o.timeout());
+            checkPace(o, t);
             System.err.println("fanout: boot trace " + t.file() + " (" + t.reads().size() + " reads; "
-                    + (t.recorded() ? "1 real guest ran to record the trace)" : "recorded by a real guest earlier, reused)"));
+                    + (t.recorded() ? "1 real guest ran to record the trace" : "recorded by a real guest earlier, reused")
+                    + (t.timed() ? String.format(java.util.Locale.ROOT, "; the boot took %.2f s)", t.durationSeconds()) : ")"));
         }
         Path work = Files.createTempDirectory("bmcast-fanout-");
         try {
             return FanoutBench.run(o, img, t, source, work);
         } finally {
             BenchImageServer.removeTree(work, "fanout");
+        }
+    }
+
+    private static void checkPace(FanoutBench.Options o, BootTrace t) {
+        if (o.pace() == FanoutBench.Pace.RECORDED && !t.timed()) {
+            throw new UsageException("--trace " + t.file() + " records no times (BMCPROF1): replay it with --pace none");
         }
     }
 
@@ -140,9 +156,14 @@ final class FanoutCommand implements Callable<Integer> {
         if (Long.bitCount(chunkSize) != 1 || chunkSize < Manifest.MIN_CHUNK || chunkSize > 4 << 20) {
             throw new UsageException("--chunk-size must be a power of two from 64K to 4M");
         }
+        FanoutBench.Pace paced = switch (pace.strip()) {
+            case "recorded" -> FanoutBench.Pace.RECORDED;
+            case "none" -> FanoutBench.Pace.NONE;
+            default -> throw new UsageException("--pace: 'recorded' or 'none', not '" + pace + "'");
+        };
         Path dir = out != null ? out : Path.of("bench-results",
                 "fanout-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         return new FanoutBench.Options(n, p, rate, nodeRate, latency.toNanos(), repeat, dir, injectCorrupt, storeConcurrency,
-                prefetch, (int) chunkSize, timeout);
+                prefetch, (int) chunkSize, timeout, paced);
     }
 }

@@ -66,7 +66,8 @@ public final class ImageCommand {
             files.put("initrd", initrd);
             Api.Image img = controller.client().postMultipart("api/v1/images", fields, files, ApiClient.IMAGE);
             controller.out().println("image " + img.name() + ": " + Fleet.size(img.sizeBytes()) + " (" + Fleet.size(img.allocatedBytes())
-                    + " allocated)" + (img.hasKernel() ? ", boots its own kernel" : ""));
+                    + " allocated)" + (img.hasKernel() ? ", boots its own kernel" : "")
+                    + (img.manifestSha256() != null ? "; manifest sha256 " + img.manifestSha256() + " pinned" : ""));
             return 0;
         }
     }

@@ -1,6 +1,7 @@
 package io.bmcast.cli;
 
 import io.bmcast.imagestore.ImageVerifier;
+import io.bmcast.imagestore.ManifestDigest;
 import io.bmcast.imagestore.Puller;
 import io.bmcast.imagestore.Pusher;
 import io.bmcast.imagestore.StoreClient;
@@ -79,6 +80,15 @@ final class StoreImageCommands {
         }
     }
 
+    /** {@code --manifest-sha256} as pull and verify take it: null for none, else 64 hex digits. */
+    static String pin(String text) {
+        try {
+            return ManifestDigest.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--manifest-sha256: " + e.getMessage());
+        }
+    }
+
     static String seconds(long nanos) {
         return String.format(Locale.ROOT, "%.1f s", nanos / 1e9);
     }
@@ -128,7 +138,7 @@ final class StoreImageCommands {
                     + s.dataChunks() + " of " + s.chunks() + " chunks; " + s.uploaded() + " uploaded, " + s.present() + " already stored ("
                     + percent(s.dedup()) + " dedup); " + Units.formatSize(s.storedBytes()) + " stored for its data ("
                     + (s.dataBytes() == 0 ? "-" : percent((double) s.storedBytes() / s.dataBytes())) + "), "
-                    + Units.formatSize(s.uploadedBytes()) + " sent; " + seconds(s.nanos());
+                    + Units.formatSize(s.uploadedBytes()) + " sent; " + seconds(s.nanos()) + "; manifest sha256 " + s.manifestSha256();
             return store.report(text, () -> {
                 Map<String, Object> j = new LinkedHashMap<>();
                 j.put("image", s.image());
@@ -143,6 +153,7 @@ final class StoreImageCommands {
                 j.put("storedBytes", s.storedBytes());
                 j.put("uploadedBytes", s.uploadedBytes());
                 j.put("seconds", s.nanos() / 1e9);
+                j.put("manifestSha256", s.manifestSha256());
                 return j;
             });
         }
@@ -154,18 +165,24 @@ final class StoreImageCommands {
         @Mixin StoreOptions store;
         @Parameters(index = "0", paramLabel = "s3://BUCKET/PREFIX/NAME") String from;
         @Parameters(index = "1", paramLabel = "FILE", description = "a new file (written as FILE.part, renamed when complete)") Path file;
+        @Option(names = "--boot-files", paramLabel = "DIR",
+                description = "where the manifest's boot files go, as FILE.kernel, FILE.initrd, FILE.append (default: beside FILE)") Path bootFiles;
+        @Option(names = "--manifest-sha256", paramLabel = "HEX",
+                description = "refuse the image unless its manifest's SHA-256 is this one (what image push printed, what the controller recorded at add)") String manifestSha256;
 
         @Override
         public Integer call() throws Exception {
             StoreLocation where = store.location(from);
+            String pin = pin(manifestSha256);
             TransferProgress progress = new TransferProgress("pull", "fetched");
             Puller.Summary s;
             try (StoreClient c = StoreClient.open(where); ProgressLine line = new ProgressLine(store.err(), progress)) {
-                s = new Puller(c, where).pull(file, store.jobs(), progress);
+                s = new Puller(c, where, pin).pull(file, bootFiles, store.jobs(), progress);
             }
             String text = "pulled " + s.image() + " to " + s.file() + ": " + Units.formatSize(s.size()) + " image, " + s.dataChunks()
                     + " chunks verified, " + Units.formatSize(s.dataBytes()) + " written (the rest holes), " + Units.formatSize(s.fetchedBytes())
-                    + " fetched; " + seconds(s.nanos());
+                    + " fetched; " + seconds(s.nanos())
+                    + (s.bootFiles().isEmpty() ? "" : "; boot files verified: " + String.join(", ", s.bootFiles().stream().map(Path::toString).toList()));
             return store.report(text, () -> {
                 Map<String, Object> j = new LinkedHashMap<>();
                 j.put("image", s.image());
@@ -174,6 +191,7 @@ final class StoreImageCommands {
                 j.put("dataChunks", s.dataChunks());
                 j.put("writtenBytes", s.dataBytes());
                 j.put("fetchedBytes", s.fetchedBytes());
+                j.put("bootFiles", s.bootFiles().stream().map(Path::toString).toList());
                 j.put("seconds", s.nanos() / 1e9);
                 return j;
             });
@@ -185,14 +203,17 @@ final class StoreImageCommands {
     static final class Verify implements Callable<Integer> {
         @Mixin StoreOptions store;
         @Parameters(paramLabel = "s3://BUCKET/PREFIX/NAME") String image;
+        @Option(names = "--manifest-sha256", paramLabel = "HEX",
+                description = "refuse the image unless its manifest's SHA-256 is this one (what image push printed, what the controller recorded at add)") String manifestSha256;
 
         @Override
         public Integer call() throws Exception {
             StoreLocation where = store.location(image);
+            String pin = pin(manifestSha256);
             TransferProgress progress = new TransferProgress("verify", "fetched");
             ImageVerifier.Result r;
             try (StoreClient c = StoreClient.open(where); ProgressLine line = new ProgressLine(store.err(), progress)) {
-                r = new ImageVerifier(c, where).verify(store.jobs(), progress);
+                r = new ImageVerifier(c, where, pin).verify(store.jobs(), progress);
             }
             if (store.json) {
                 Map<String, Object> j = new LinkedHashMap<>();

@@ -10,6 +10,7 @@ import io.bmcast.controller.store.StoreException;
 import io.bmcast.fleet.AgentProtocol;
 import io.bmcast.fleet.Api;
 import io.bmcast.imagestore.StoreLocation;
+import io.bmcast.storage.BootProfileFormat;
 import io.bmcast.util.Units;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -77,12 +78,14 @@ public final class ImageCatalog {
         String name = request.name();
         if (find(name) != null) throw ControllerException.conflict("image '" + name + "' exists already");
         ImageProbe.Metadata meta;
+        String manifestSha256 = null;
         String append = request.append() == null || request.append().isBlank() ? null : request.append();
         if (StoreLocation.isStoreUri(request.uri())) {
             // An image in the object store: the manifest says what it is, and every chunk is checked before it is
             // accepted. Its boot files come from the store unless the request brought its own.
             StoreImageProbe.Probed p = StoreImageProbe.probe(request.uri(), kernel == null);
             meta = p.metadata();
+            manifestSha256 = p.manifestSha256();
             if (kernel == null && p.kernel() != null) {
                 kernel = new ByteArrayInputStream(p.kernel());
                 initrd = p.initrd() == null ? null : new ByteArrayInputStream(p.initrd());
@@ -95,7 +98,7 @@ public final class ImageCatalog {
         InputStream initrdFile = initrd;
         String bootArgs = append;
         ImageRow row = new ImageRow(name, request.uri(), meta.sizeBytes(), meta.allocatedBytes(), meta.extentCount(), bootArgs,
-                kernelFile != null, initrdFile != null, clockMs.getAsLong());
+                kernelFile != null, initrdFile != null, clockMs.getAsLong(), null, 0, manifestSha256);
         boolean added;
         try {
             added = db.transaction(tx -> {
@@ -107,7 +110,8 @@ public final class ImageCatalog {
                     throw new UncheckedIOException(e);
                 }
                 events.append(tx, new NewEvent("image.added", null, null, null, "image " + name + " added from " + request.uri()
-                        + ": " + meta.sizeBytes() + " bytes, " + meta.allocatedBytes() + " allocated in " + meta.extentCount() + " extents"));
+                        + ": " + meta.sizeBytes() + " bytes, " + meta.allocatedBytes() + " allocated in " + meta.extentCount() + " extents"
+                        + (row.manifestSha256() != null ? ", manifest sha256 " + row.manifestSha256() + " pinned" : "")));
                 return true;
             });
         } catch (StoreException e) {
@@ -130,10 +134,10 @@ public final class ImageCatalog {
         ImageRow row = find(name);
         if (row == null) throw ControllerException.notFound("no image named '" + name + "'");
         if (!rereadFromServer) return row;
-        ImageProbe.Metadata meta = StoreLocation.isStoreUri(row.uri()) ? StoreImageProbe.metadata(row.uri())
+        ImageProbe.Metadata meta = StoreLocation.isStoreUri(row.uri()) ? StoreImageProbe.metadata(row.uri(), row.manifestSha256())
                 : ImageProbe.probe(row.uri(), probeTimeout, tlsDir);
         return new ImageRow(row.name(), row.uri(), meta.sizeBytes(), meta.allocatedBytes(), meta.extentCount(), row.append(),
-                row.hasKernel(), row.hasInitrd(), row.createdAt());
+                row.hasKernel(), row.hasInitrd(), row.createdAt(), row.bootProfileSha256(), row.bootProfileBytes(), row.manifestSha256());
     }
 
     /** What an agent needs to boot {@code name}. */
@@ -143,7 +147,7 @@ public final class ImageCatalog {
         String base = "/api/v1/images/" + row.name();
         return new AgentProtocol.ImageSpec(row.name(), row.uri(), row.sizeBytes(), row.allocatedBytes(),
                 row.hasKernel() ? base + "/kernel" : null, row.hasInitrd() ? base + "/initrd" : null, row.append(),
-                row.bootProfileSha256() != null ? base + "/boot-profile" : null);
+                row.bootProfileSha256() != null ? base + "/boot-profile" : null, row.manifestSha256());
     }
 
     /**
@@ -157,22 +161,20 @@ public final class ImageCatalog {
             throw ControllerException.invalid("a boot profile is 8 bytes to " + Units.formatSize(AgentProtocol.MAX_BOOT_PROFILE_BYTES)
                     + ", not " + profile.length);
         }
-        if (java.nio.ByteBuffer.wrap(profile).getLong(0) != BOOT_PROFILE_MAGIC || (profile.length - 8) % 12 != 0) {
-            throw ControllerException.invalid("the body is not a boot profile (BMCPROF1 and whole 12-byte records)");
+        if (!BootProfileFormat.isWhole(profile)) {
+            throw ControllerException.invalid("the body is not a boot profile (BMCPROF1 and whole 12-byte records, or BMCPROF2 and "
+                    + "whole 16-byte records)");
         }
         String sha = io.bmcast.util.Sha256.hex(java.nio.ByteBuffer.wrap(profile));
         boolean kept = db.transaction(tx -> {
             if (!images.recordBootProfile(tx, name, profile, sha, node)) return false;
             events.append(tx, new NewEvent("image.boot-profile", null, null, node, "image " + name + ": boot profile recorded by node "
-                    + node + " (" + (profile.length - 8) / 12 + " reads, " + Units.formatSize(profile.length) + "); later launches fetch in its order"));
+                    + node + " (" + (profile.length - BootProfileFormat.HEADER) / BootProfileFormat.recordSize(profile) + " reads, " + Units.formatSize(profile.length) + "); later launches fetch in its order"));
             return true;
         });
         if (kept) cache.remove(name); // the row changed: read it again
         return kept;
     }
-
-    /** "BMCPROF1", the mediator's boot profile magic (see mediator.BootProfile). */
-    private static final long BOOT_PROFILE_MAGIC = 0x424D4350524F4631L;
 
     /** The recorded boot profile and its SHA-256 (the ETag). */
     public record BootProfile(byte[] content, String sha256) {}
@@ -286,6 +288,6 @@ public final class ImageCatalog {
 
     static Api.Image view(ImageRow r) {
         return new Api.Image(r.name(), r.uri(), r.sizeBytes(), r.allocatedBytes(), r.hasKernel(), r.hasInitrd(), r.append(),
-                Views.time(r.createdAt()), r.bootProfileSha256() != null, r.bootProfileBytes());
+                Views.time(r.createdAt()), r.bootProfileSha256() != null, r.bootProfileBytes(), r.manifestSha256());
     }
 }

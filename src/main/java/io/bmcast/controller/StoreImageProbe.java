@@ -2,6 +2,7 @@ package io.bmcast.controller;
 
 import io.bmcast.imagestore.ChunkVerifier;
 import io.bmcast.imagestore.Manifest;
+import io.bmcast.imagestore.ManifestDigest;
 import io.bmcast.imagestore.StoreClient;
 import io.bmcast.imagestore.StoreException;
 import io.bmcast.imagestore.StoreLocation;
@@ -27,8 +28,11 @@ final class StoreImageProbe {
 
     private StoreImageProbe() {}
 
-    /** What the store says about an image; {@code kernel}, {@code initrd} null when the manifest names none. */
-    record Probed(ImageProbe.Metadata metadata, Manifest manifest, byte[] kernel, byte[] initrd) {}
+    /**
+     * What the store says about an image; {@code kernel}, {@code initrd} null when the manifest names none;
+     * {@code manifestSha256} the digest of the manifest bytes whose chunks were verified (what the image pins).
+     */
+    record Probed(ImageProbe.Metadata metadata, Manifest manifest, String manifestSha256, byte[] kernel, byte[] initrd) {}
 
     static StoreLocation location(String uri) {
         try {
@@ -38,11 +42,11 @@ final class StoreImageProbe {
         }
     }
 
-    /** The manifest's metadata only (a launch in serialized mode re-reads it). */
-    static ImageProbe.Metadata metadata(String uri) {
+    /** The manifest's metadata only (a launch in serialized mode re-reads it), refused unless it is the pinned one. */
+    static ImageProbe.Metadata metadata(String uri, String pin) {
         StoreLocation at = location(uri);
         try (StoreClient c = StoreClient.open(at)) {
-            return metadata(c.manifest(at));
+            return metadata(c.readManifest(at, pin).manifest());
         } catch (IOException e) {
             throw ControllerException.unprocessable("cannot read image " + at.display() + ": " + e.getMessage());
         }
@@ -67,7 +71,9 @@ final class StoreImageProbe {
     static Probed probe(String uri, boolean wantBootFiles) {
         StoreLocation at = location(uri);
         try (StoreClient c = StoreClient.open(at)) {
-            Manifest m = c.manifest(at);
+            // One GET: the digest is of the very bytes whose chunks are verified below, so no edit can slip between.
+            ManifestDigest.Read read = c.readManifest(at, null);
+            Manifest m = read.manifest();
             verifyChunks(c, at, m);
             byte[] kernel = null;
             byte[] initrd = null;
@@ -75,7 +81,7 @@ final class StoreImageProbe {
                 kernel = bootFile(c, at, m.kernel(), "kernel");
                 if (m.initrd() != null) initrd = bootFile(c, at, m.initrd(), "initrd");
             }
-            return new Probed(metadata(m), m, kernel, initrd);
+            return new Probed(metadata(m), m, read.sha256(), kernel, initrd);
         } catch (ControllerException e) {
             throw e;
         } catch (IOException e) {

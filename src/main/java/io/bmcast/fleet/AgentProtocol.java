@@ -137,19 +137,26 @@ public final class AgentProtocol {
      * @param kernelPath API path of the kernel to boot with (null: the disk's own boot loader boots)
      * @param initrdPath API path of the initrd (or null)
      * @param bootProfilePath API path of the boot profile the image's first deployment recorded (or null: none yet)
+     * @param manifestSha256 for an {@code s3://} image, the SHA-256 of the manifest verified when it was added: the
+     *     agent passes it to {@code instance run --manifest-sha256}, whose mediator refuses any other (null: unpinned)
      */
     public record ImageSpec(String name, String uri, long sizeBytes, long allocatedBytes, String kernelPath,
-            String initrdPath, String append, String bootProfilePath) {
+            String initrdPath, String append, String bootProfilePath, String manifestSha256) {
         public ImageSpec(String name, String uri, long sizeBytes, long allocatedBytes, String kernelPath, String initrdPath,
                 String append) {
-            this(name, uri, sizeBytes, allocatedBytes, kernelPath, initrdPath, append, null);
+            this(name, uri, sizeBytes, allocatedBytes, kernelPath, initrdPath, append, null, null);
+        }
+
+        public ImageSpec(String name, String uri, long sizeBytes, long allocatedBytes, String kernelPath, String initrdPath,
+                String append, String bootProfilePath) {
+            this(name, uri, sizeBytes, allocatedBytes, kernelPath, initrdPath, append, bootProfilePath, null);
         }
     }
 
     /** The most images one report may list as cached (a node's cache of 20 GiB holds a few dozen at most). */
     public static final int MAX_CACHED_IMAGES = 64;
 
-    /** The largest boot profile an agent sends (12-byte records: ~87,000 on-demand reads, far more than any boot). */
+    /** The largest boot profile an agent sends (16-byte records: ~65,000 on-demand reads, far more than any boot). */
     public static final int MAX_BOOT_PROFILE_BYTES = 1 << 20;
 
     /** The most console output one report may carry (UTF-8 bytes). */

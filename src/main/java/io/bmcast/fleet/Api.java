@@ -45,9 +45,13 @@ public final class Api {
     /** {@code POST /api/v1/nodes/{name}/maintenance}: on or off. */
     public record Maintenance(boolean on) {}
 
-    /** @param bootProfileBytes the size of the boot profile its first deployment recorded (0 with {@code hasBootProfile} false) */
+    /**
+     * @param bootProfileBytes the size of the boot profile its first deployment recorded (0 with {@code hasBootProfile} false)
+     * @param manifestSha256 for an {@code s3://} image, the SHA-256 of the manifest verified when it was added (every
+     *     deployment refuses another); null for an NBD image
+     */
     public record Image(String name, String uri, long sizeBytes, long allocatedBytes, boolean hasKernel,
-            boolean hasInitrd, String append, String createdAt, boolean hasBootProfile, long bootProfileBytes) {}
+            boolean hasInitrd, String append, String createdAt, boolean hasBootProfile, long bootProfileBytes, String manifestSha256) {}
 
     public record NewImage(String name, String uri, String append) {}
 

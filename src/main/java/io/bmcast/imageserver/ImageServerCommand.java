@@ -3,6 +3,7 @@ package io.bmcast.imageserver;
 import io.bmcast.imagestore.ChunkCache;
 import io.bmcast.imagestore.ChunkFetcher;
 import io.bmcast.imagestore.Manifest;
+import io.bmcast.imagestore.ManifestDigest;
 import io.bmcast.imagestore.StoreChunkSource;
 import io.bmcast.imagestore.StoreClient;
 import io.bmcast.imagestore.StoreExport;
@@ -46,6 +47,10 @@ public final class ImageServerCommand implements Callable<Integer> {
     @Option(names = "--store", paramLabel = "URI", description = "An image in an object store, s3://BUCKET/PREFIX/NAME (repeatable).")
     List<String> stores = new ArrayList<>();
 
+    @Option(names = "--manifest-sha256", paramLabel = "HEX",
+            description = "For --store: refuse the image unless its manifest's SHA-256 is this one (repeatable: the first pins the first --store, and so on).")
+    List<String> manifestSha256 = new ArrayList<>();
+
     @Option(names = "--endpoint", paramLabel = "URL", description = "For --store: the S3-compatible server, e.g. http://10.0.0.5:9000 (default: AWS S3, or the URI's ?endpoint=).")
     String endpoint;
 
@@ -74,14 +79,20 @@ public final class ImageServerCommand implements Callable<Integer> {
         LinkEmulator link = serve.link();
         if (dir == null && stores.isEmpty()) throw new UsageException("image-server needs --dir DIR or --store s3://BUCKET/PREFIX/NAME");
         if (storeConcurrency < 1) throw new UsageException("--store-concurrency must be at least 1");
+        if (!manifestSha256.isEmpty() && manifestSha256.size() != stores.size()) {
+            throw new UsageException("give one --manifest-sha256 for each --store, in the same order (" + manifestSha256.size() + " for "
+                    + stores.size() + ")");
+        }
         Map<String, Export> exports = new LinkedHashMap<>();
         try {
             if (dir != null) exports.putAll(ImageServer.exportsOf(dir, link));
             ChunkCache cache = chunkCache == null || stores.isEmpty() ? null : ChunkCache.open(chunkCache, cacheSize);
-            for (String uri : stores) {
+            for (int i = 0; i < stores.size(); i++) {
+                String uri = stores.get(i);
+                String pin = manifestSha256.isEmpty() ? null : ManifestDigest.parse(manifestSha256.get(i));
                 StoreLocation at = StoreLocation.parse(uri).with(endpoint == null ? null : StoreLocation.endpoint(endpoint), region);
                 if (exports.containsKey(at.name())) throw new UsageException("two images are named '" + at.name() + "'");
-                exports.put(at.name(), ImageServer.wrap(openStore(at, cache), link));
+                exports.put(at.name(), ImageServer.wrap(openStore(at, pin, cache), link));
             }
         } catch (IllegalArgumentException e) {
             for (Export x : exports.values()) x.close();
@@ -93,11 +104,14 @@ public final class ImageServerCommand implements Callable<Integer> {
         return serve.serve(exports, NbdServer.Config.defaults().withLimits(limits), link);
     }
 
-    /** A store image as an export: its manifest now (a missing image or a refused credential stops the start). */
-    private StoreExport openStore(StoreLocation at, ChunkCache cache) throws java.io.IOException {
+    /**
+     * A store image as an export: its manifest now (a missing image, a refused credential or a manifest that is not
+     * the pinned one stops the start, before the server listens).
+     */
+    private StoreExport openStore(StoreLocation at, String pin, ChunkCache cache) throws java.io.IOException {
         StoreClient client = StoreClient.open(at);
         try {
-            Manifest m = client.manifest(at);
+            Manifest m = client.readManifest(at, pin).manifest();
             ChunkFetcher f = ChunkFetcher.builder(at.display(), m).cache(cache).store(new StoreChunkSource(client, at))
                     .storeConcurrency(storeConcurrency).giveUp(STORE_GIVE_UP).build();
             return new StoreExport(at.name(), f);

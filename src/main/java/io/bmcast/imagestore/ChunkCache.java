@@ -36,6 +36,11 @@ public final class ChunkCache implements ChunkSource {
     private static final long STALE_TMP_MS = 3_600_000;
     /** Recount the directory now and then: the other processes sharing it add chunks this one does not see. */
     private static final int RESCAN_EVERY = 256;
+    /**
+     * Rewritten (a new token) whenever any process sharing the directory removes a chunk, so that a reader of a
+     * list of complete images (the agent's report to the tracker) rechecks it only after a removal, not every time.
+     */
+    static final String REMOVED = "removed";
 
     private final Path dir;
     private final Path tmp;
@@ -165,7 +170,34 @@ public final class ChunkCache implements ChunkSource {
         } catch (NoSuchFileException gone) {
             return;
         }
-        if (Files.deleteIfExists(p)) bytes.addAndGet(-n);
+        if (Files.deleteIfExists(p)) {
+            bytes.addAndGet(-n);
+            markRemoved();
+        }
+    }
+
+    /**
+     * A token that changes whenever a chunk was removed from the directory (evicted or dropped, by any process), or
+     * null when none ever was: equal tokens mean every chunk held at the first is still held at the second.
+     */
+    public String removals() {
+        try {
+            return Files.readString(dir.resolve(REMOVED));
+        } catch (NoSuchFileException none) {
+            return null;
+        } catch (IOException e) {
+            return "unreadable " + System.nanoTime(); // cannot tell: count it as a change
+        }
+    }
+
+    private void markRemoved() {
+        try {
+            Path t = tmp.resolve(REMOVED + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()));
+            Files.writeString(t, ProcessHandle.current().pid() + "-" + System.nanoTime() + "-" + ThreadLocalRandom.current().nextLong());
+            Files.move(t, dir.resolve(REMOVED), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            // the token is a hint for the agent's report; the chunk is gone either way
+        }
     }
 
     /** Recounts the directory and deletes the least recently used chunks while it holds more than the cap. */
@@ -176,14 +208,19 @@ public final class ChunkCache implements ChunkSource {
             long total = scan(entries);
             if (total > maxBytes) {
                 entries.sort(Comparator.comparingLong(Entry::mtime));
+                boolean removed = false;
                 for (Entry e : entries) {
                     if (total <= maxBytes) break;
                     try {
-                        if (Files.deleteIfExists(e.path)) total -= e.size;
+                        if (Files.deleteIfExists(e.path)) {
+                            total -= e.size;
+                            removed = true;
+                        }
                     } catch (IOException ignored) {
                         // another process's business now
                     }
                 }
+                if (removed) markRemoved();
             }
             bytes.set(total);
         }

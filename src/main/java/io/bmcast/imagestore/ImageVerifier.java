@@ -25,15 +25,26 @@ public final class ImageVerifier {
 
     private final StoreClient store;
     private final StoreLocation image;
+    private final String pin;
 
     public ImageVerifier(StoreClient store, StoreLocation image) {
+        this(store, image, null);
+    }
+
+    /**
+     * {@code pin}: the manifest's expected {@link ManifestDigest} (null for none); any other manifest is refused
+     * before a chunk is fetched. Without it, a manifest whose entries were swapped verifies: every chunk still
+     * matches its name.
+     */
+    public ImageVerifier(StoreClient store, StoreLocation image, String pin) {
         this.store = store;
         this.image = image;
+        this.pin = pin;
     }
 
     public Result verify(int jobs, TransferProgress progress) throws IOException {
         long start = System.nanoTime();
-        Manifest m = store.manifest(image);
+        Manifest m = store.readManifest(image, pin).manifest();
         StoredChunks chunks = new StoredChunks(store, image, m);
         int[] data = Puller.dataIndices(m);
         progress.total(data.length);

@@ -46,10 +46,11 @@ public final class Pusher {
 
     /**
      * What a push did. {@code dataChunks} = {@code uploaded + present}; {@code storedBytes}: what the image's data
-     * chunks take in the store (compressed where that paid), {@code uploadedBytes}: what this push sent.
+     * chunks take in the store (compressed where that paid), {@code uploadedBytes}: what this push sent;
+     * {@code manifestSha256}: the {@link ManifestDigest} of the manifest written, which {@code image add} pins.
      */
     public record Summary(String image, long size, int chunks, long dataBytes, int dataChunks, int uploaded, int present,
-            long storedBytes, long uploadedBytes, long nanos) {
+            long storedBytes, long uploadedBytes, long nanos, String manifestSha256) {
         /** The share of data chunks the store held already (0 for a first push, ~0.95 for a 95%-shared image). */
         public double dedup() {
             return dataChunks == 0 ? 0 : (double) present / dataChunks;
@@ -83,11 +84,12 @@ public final class Pusher {
             Manifest m = new Manifest(size, o.chunkSize(), chunks, kernel, initrd, o.append(), List.of(), o.parent(),
                     Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
             // Last, and only once every chunk it names is known stored: see the class comment.
-            store.put(image.manifestKey(), ByteBuffer.wrap(m.toJson()), "application/json");
+            byte[] json = m.toJson();
+            store.put(image.manifestKey(), ByteBuffer.wrap(json), "application/json");
             long dataBytes = 0;
             for (int i = 0; i < count; i++) if (run.chunks[i] != null) dataBytes += m.chunkLength(i);
             return new Summary(image.display(), size, count, dataBytes, countData(run.chunks), (int) run.uploads.get(),
-                    (int) run.found.get(), m.storedBytes(), progress.bytes(), System.nanoTime() - start);
+                    (int) run.found.get(), m.storedBytes(), progress.bytes(), System.nanoTime() - start, ManifestDigest.of(json));
         }
     }
 

@@ -202,11 +202,28 @@ public final class StoreClient implements AutoCloseable {
 
     /** The manifest of {@code image}, checked; a clear error when there is none. */
     public Manifest manifest(StoreLocation image) throws IOException {
+        return readManifest(image, null).manifest();
+    }
+
+    /**
+     * The manifest of {@code image} and the SHA-256 of the exact bytes this one GET returned; refused (permanently)
+     * when {@code pin} is not null and differs from it, before the manifest is parsed or used.
+     */
+    public ManifestDigest.Read readManifest(StoreLocation image, String pin) throws IOException {
+        byte[] bytes = manifestBytes(image);
+        if (bytes == null) throw new StoreException("there is no image " + image.display() + " in " + where + " (no " + image.manifestKey() + ")", true, null);
+        String sha = ManifestDigest.of(bytes);
+        ManifestDigest.check(image, sha, pin);
+        return new ManifestDigest.Read(Manifest.parse(bytes, image.display()), sha);
+    }
+
+    /** The manifest object's bytes as stored, or null when there is none. */
+    public byte[] manifestBytes(StoreLocation image) throws StoreException {
         ByteBuffer b = get(image.manifestKey());
-        if (b == null) throw new StoreException("there is no image " + image.display() + " in " + where + " (no " + image.manifestKey() + ")", true, null);
+        if (b == null) return null;
         byte[] bytes = new byte[b.remaining()];
         b.get(bytes);
-        return Manifest.parse(bytes, image.display());
+        return bytes;
     }
 
     @Override

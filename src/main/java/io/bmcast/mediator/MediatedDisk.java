@@ -610,6 +610,7 @@ public final class MediatedDisk implements Export {
      * nobody reads a region whose bytes did not arrive. Returns the bytes transferred.
      */
     private long fill(int first, int n, boolean onDemand) throws IOException {
+        long askedNs = System.nanoTime(); // when the guest asked: the boot profile's time for this read
         int end = first + n;
         int done = first; // regions before this are PRESENT
         long transferred = 0;
@@ -649,7 +650,7 @@ public final class MediatedDisk implements Export {
                 for (; done < e; done++) map.markPresent(done);
                 transferred += len;
                 (onDemand ? bytesOnDemand : bytesBackground).add(len);
-                if (onDemand) profileRecorder.record(off, len);
+                if (onDemand) profileRecorder.record(off, len, askedNs);
             }
             return transferred;
         } catch (Throwable e) {

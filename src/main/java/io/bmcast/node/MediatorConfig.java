@@ -2,6 +2,7 @@ package io.bmcast.node;
 
 import io.bmcast.imagestore.ChunkFetcher;
 import io.bmcast.imagestore.ImageUri;
+import io.bmcast.imagestore.ManifestDigest;
 import io.bmcast.transport.NbdUri;
 import java.io.IOException;
 import java.io.Reader;
@@ -70,13 +71,21 @@ public record MediatorConfig(ImageUri image, Path disk, Path state, Path socket,
      * @param concurrency the most store requests in flight at once ({@code --store-concurrency})
      * @param injectCorrupt the share of chunks from the store that get one byte flipped on the way (a fault filter for
      *     tests and benches); 0 in production
+     * @param manifestSha256 the manifest's expected {@link io.bmcast.imagestore.ManifestDigest} (recorded when the image
+     *     was added); a manifest with another digest is refused before a byte is served; null pins nothing (an ad-hoc
+     *     {@code node --image s3://...})
      */
-    public record Store(Path chunkCache, long cacheSize, Path peers, int concurrency, double injectCorrupt) {
+    public record Store(Path chunkCache, long cacheSize, Path peers, int concurrency, double injectCorrupt, String manifestSha256) {
         /** 20 GiB: a few images' worth on a node, small beside a node's disk. */
         public static final long DEFAULT_CACHE_SIZE = 20L << 30;
         public static final Store DEFAULTS = new Store(null, DEFAULT_CACHE_SIZE, null, ChunkFetcher.DEFAULT_STORE_CONCURRENCY, 0);
 
+        public Store(Path chunkCache, long cacheSize, Path peers, int concurrency, double injectCorrupt) {
+            this(chunkCache, cacheSize, peers, concurrency, injectCorrupt, null);
+        }
+
         public Store {
+            manifestSha256 = ManifestDigest.parse(manifestSha256);
             if (cacheSize <= 0) throw new IllegalArgumentException("the cache size must be positive: " + cacheSize);
             if (concurrency < 1) throw new IllegalArgumentException("the store concurrency must be at least 1: " + concurrency);
             if (!(injectCorrupt >= 0 && injectCorrupt <= 1)) throw new IllegalArgumentException("the corruption rate is a share from 0 to 1: " + injectCorrupt);
@@ -131,6 +140,7 @@ public record MediatorConfig(ImageUri image, Path disk, Path state, Path socket,
         if (store.peers() != null) p.setProperty("peers", store.peers().toString());
         p.setProperty("storeConcurrency", Integer.toString(store.concurrency()));
         if (store.injectCorrupt() > 0) p.setProperty("injectCorrupt", Double.toString(store.injectCorrupt()));
+        if (store.manifestSha256() != null) p.setProperty("manifestSha256", store.manifestSha256());
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
             p.store(w, "bmcast mediator (written by instance run, read by the mediator it starts)");
@@ -168,7 +178,7 @@ public record MediatorConfig(ImageUri image, Path disk, Path state, Path socket,
         String n = p.getProperty("storeConcurrency");
         return new Store(optionalPath(p, "chunkCache"), size == null ? Store.DEFAULT_CACHE_SIZE : Long.parseLong(size),
                 optionalPath(p, "peers"), n == null ? ChunkFetcher.DEFAULT_STORE_CONCURRENCY : Integer.parseInt(n),
-                Double.parseDouble(p.getProperty("injectCorrupt", "0")));
+                Double.parseDouble(p.getProperty("injectCorrupt", "0")), p.getProperty("manifestSha256"));
     }
 
     private static String required(Properties p, String key, Path file) throws IOException {

@@ -24,6 +24,8 @@ public final class NodeState {
     public static final String PID = "node.pid";
     /** The settings of the mediator {@code instance run} starts ({@link MediatorConfig}), written by whoever starts it. */
     public static final String CONFIG = "node.properties";
+    /** An {@code s3://} image's manifest, as the mediator read it the first time (its exact bytes). */
+    public static final String STORE_MANIFEST = "store-manifest.json";
     public static final String DEVIRTUALIZED = "devirtualized";
 
     private static final TypeReference<Map<String, Object>> STATUS_TYPE = new TypeReference<>() {};

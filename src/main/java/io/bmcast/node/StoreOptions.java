@@ -41,8 +41,14 @@ public final class StoreOptions {
             description = "Fault injection for tests: flip one byte in this share (0..1) of the chunks from the store; they must be rejected.")
     double injectCorrupt;
 
+    @Option(names = "--manifest-sha256", paramLabel = "HEX",
+            description = "For an s3:// image: refuse it unless its manifest's SHA-256 is this one (what image push printed and "
+                    + "the controller recorded at image add); checked before a byte is served, and again on a restart.")
+    String manifestSha256;
+
     /** {@code image} with {@code --endpoint} and {@code --region} applied; a {@link UsageException} for misuse. */
     public ImageUri apply(ImageUri image) {
+        if (manifestSha256 != null && !image.isStore()) throw new UsageException("--manifest-sha256 is for an s3:// image, not " + image);
         try {
             return image.withStore(endpoint == null ? null : StoreLocation.endpoint(endpoint), region);
         } catch (IllegalArgumentException e) {
@@ -54,8 +60,9 @@ public final class StoreOptions {
     public MediatorConfig.Store store() {
         try {
             return new MediatorConfig.Store(chunkCache == null ? null : chunkCache.toAbsolutePath(), cacheSize,
-                    peers == null ? null : peers.toAbsolutePath(), concurrency, injectCorrupt);
+                    peers == null ? null : peers.toAbsolutePath(), concurrency, injectCorrupt, manifestSha256);
         } catch (IllegalArgumentException e) {
+            if (e.getMessage().contains("manifest's SHA-256")) throw new UsageException("--manifest-sha256: " + e.getMessage());
             throw new UsageException(e.getMessage().replace("the cache size", "--cache-size")
                     .replace("the store concurrency", "--store-concurrency").replace("the corruption rate", "--inject-corrupt"));
         }

@@ -5,6 +5,7 @@ import io.bmcast.imagestore.ChunkFetcher;
 import io.bmcast.imagestore.ChunkSource;
 import io.bmcast.imagestore.CorruptingSource;
 import io.bmcast.imagestore.Manifest;
+import io.bmcast.imagestore.ManifestDigest;
 import io.bmcast.imagestore.PeerList;
 import io.bmcast.imagestore.StoreChunkSource;
 import io.bmcast.imagestore.StoreClient;
@@ -12,11 +13,9 @@ import io.bmcast.imagestore.StoreException;
 import io.bmcast.imagestore.StoreExport;
 import io.bmcast.imagestore.StoreLocation;
 import io.bmcast.mediator.MediatorStatus;
-import io.bmcast.util.Sha256;
 import io.bmcast.util.Units;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,7 +30,7 @@ import java.time.Duration;
  */
 final class StoreSource {
     /** The manifest this deployment streams, and the image it belongs to (first line) beside it. */
-    static final String MANIFEST = "store-manifest.json";
+    static final String MANIFEST = NodeState.STORE_MANIFEST;
     static final String IMAGE = "store-image";
 
     private StoreSource() {}
@@ -59,6 +58,10 @@ final class StoreSource {
         StoreClient client = StoreClient.open(at);
         try {
             byte[] json = manifestBytes(client, at, c.state(), c.giveUp(), log);
+            // The pin, over the bytes this deployment will use (the store's now, or those kept in the state dir by an
+            // earlier start), before they are parsed: nothing is served from a manifest that is not the one added.
+            String digest = ManifestDigest.of(json);
+            ManifestDigest.check(at, digest, s.manifestSha256());
             Manifest m = Manifest.parse(json, at.display());
             ChunkCache cache = s.chunkCache() == null ? null : ChunkCache.open(s.chunkCache(), s.cacheSize());
             PeerList peers = PeerList.read(s.peers());
@@ -70,7 +73,7 @@ final class StoreSource {
                     m.chunkCount(), Units.formatSize(m.chunkSize()), m.chunks().stream().filter(x -> x == null).count(),
                     cache == null ? "none" : cache.dir().toString(), peers.peers().size(), s.concurrency(),
                     s.injectCorrupt() > 0 ? ", corrupting " + s.injectCorrupt() + " of store chunks (fault injection)" : "");
-            String identity = "store image " + at.display() + " manifest " + Sha256.hex(json) + " of " + m.size() + " bytes";
+            String identity = "store image " + at.display() + " manifest " + digest + " of " + m.size() + " bytes";
             return new Opened(new StoreExport(exportName, fetcher), identity, at, json);
         } catch (IOException | RuntimeException | InterruptedException e) {
             client.close();
@@ -92,10 +95,10 @@ final class StoreSource {
         }
         long start = System.nanoTime();
         long delayMs = 100;
-        ByteBuffer b;
+        byte[] json;
         while (true) {
             try {
-                b = client.get(at.manifestKey());
+                json = client.manifestBytes(at);
                 break;
             } catch (StoreException e) {
                 long elapsed = System.nanoTime() - start;
@@ -105,9 +108,7 @@ final class StoreSource {
                 delayMs = Math.min(2000, delayMs * 2);
             }
         }
-        if (b == null) throw new StoreException("there is no image " + at.display() + " in " + client.where() + " (no " + at.manifestKey() + ")", true, null);
-        byte[] json = new byte[b.remaining()];
-        b.get(json);
+        if (json == null) throw new StoreException("there is no image " + at.display() + " in " + client.where() + " (no " + at.manifestKey() + ")", true, null);
         return json;
     }
 

@@ -89,6 +89,33 @@ class BarChartTest {
         }
     }
 
+    /** The fanout bench's subtitle runs to ~300 characters: it wraps, every word shows, and the plot moves down for it. */
+    @Test
+    void aLongSubtitleWrapsWithinTheImageAndPushesThePlotDown(@TempDir Path dir) throws Exception {
+        String subtitle = "busybox guest (1.0 GiB image, 17.2 MiB of data, 17.2 MiB stored; working set 2.1 MiB in 9 chunks of "
+                + "1.0 MiB), pace recorded (212 reads over the guest's 9.87 s), store link 1.0 Gbit/s + 1 ms latency, node links "
+                + "10 Gbit/s, store cap 4 per node, 0 real guests ran (boot trace /home/someone/.cache/bmcast/traces/busybox.profile)";
+        BarChart.Chart c = new BarChart.Chart("Fleet launch", subtitle, List.of("with peers", "store only"), List.of(
+                new BarChart.Group("N=1", List.of(new BarChart.Bar(1, false), new BarChart.Bar(2, false)))));
+        java.awt.image.BufferedImage probe = new java.awt.image.BufferedImage(1, 1, java.awt.image.BufferedImage.TYPE_INT_RGB);
+        java.awt.Graphics2D g = probe.createGraphics();
+        java.awt.FontMetrics fm = g.getFontMetrics(new java.awt.Font(java.awt.Font.SANS_SERIF, java.awt.Font.PLAIN, 13));
+        g.dispose();
+        List<String> lines = BarChart.subtitleLines(subtitle, fm);
+        assertTrue(lines.size() >= 2, lines.toString());
+        assertEquals(subtitle, String.join(" ", lines), "every word shows, in order");
+        for (String line : lines) assertTrue(BarChart.LEFT + fm.stringWidth(line) < BarChart.WIDTH, "fits: " + line);
+        Path png = dir.resolve("long.png");
+        BarChart.write(c, png);
+        BufferedImage img = ImageIO.read(png.toFile());
+        int extra = (lines.size() - 1) * BarChart.SUBTITLE_LINE;
+        assertEquals(BarChart.TOP + extra + 2 * BarChart.BAR_HEIGHT + BarChart.GROUP_GAP + BarChart.BOTTOM, img.getHeight());
+        assertTrue(barLength(img, BarChart.TOP + extra + BarChart.BAR_HEIGHT / 2) > 0, "the first bar sits below the subtitle");
+        for (int y = 30; y < BarChart.TOP + extra - 10; y++) {
+            assertFalse(isDark(img.getRGB(BarChart.WIDTH - 2, y)), "nothing drawn to the right edge (cut) at y=" + y);
+        }
+    }
+
     private static boolean isDark(int rgb) {
         int r = (rgb >> 16) & 0xff, g = (rgb >> 8) & 0xff, b = rgb & 0xff;
         return r < 80 && g < 80 && b < 80;

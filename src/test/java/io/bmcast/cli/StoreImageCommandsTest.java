@@ -146,6 +146,56 @@ class StoreImageCommandsTest {
     }
 
     /**
+     * The boot files a manifest names come down with the image: beside it by default, in {@code --boot-files DIR} when
+     * given, each checked against the SHA-256 it is named by (a kernel spoiled in the store is refused, and no image is
+     * written); the push's closing line and summary name the manifest's digest, the one pull and verify can pin.
+     */
+    @Test
+    void pullWritesTheBootFilesVerifiedBesideTheImage() throws Exception {
+        Path img = tmp.resolve("boot.img");
+        write(img, 4L * MIB, MIB, random(new Random(21), MIB));
+        Path kernel = tmp.resolve("vmlinuz");
+        Path initrd = tmp.resolve("initrd.img");
+        Files.write(kernel, random(new Random(22), 300_000));
+        Files.write(initrd, random(new Random(23), 100_000));
+        Run push = ok("image", "push", img.toString(), "--to", uri("boot/img"), "--kernel", kernel.toString(), "--initrd", initrd.toString(),
+                "--append", "console=ttyS0 root=/dev/vda", "--json");
+        String digest = json(push).get("manifestSha256").asText();
+        try (StoreClient c = StoreClient.open(s3.location("images", "boot/img"))) {
+            assertEquals(Sha256.hex(c.manifestBytes(s3.location("images", "boot/img"))), digest, "the digest of the manifest object's bytes");
+        }
+        assertTrue(push.err().strip().endsWith("; manifest sha256 " + digest), push.err());
+
+        Path out = Files.createDirectories(tmp.resolve("pulled")).resolve("disk.raw");
+        Run pull = ok("image", "pull", uri("boot/img"), out.toString(), "--manifest-sha256", digest);
+        assertEquals(-1, Files.mismatch(img, out));
+        assertEquals(-1, Files.mismatch(kernel, tmp.resolve("pulled/disk.raw.kernel")));
+        assertEquals(-1, Files.mismatch(initrd, tmp.resolve("pulled/disk.raw.initrd")));
+        assertEquals("console=ttyS0 root=/dev/vda\n", Files.readString(tmp.resolve("pulled/disk.raw.append")));
+        assertTrue(pull.out().contains("boot files verified: " + out + ".kernel, " + out + ".initrd, " + out + ".append"), pull.out());
+
+        Path elsewhere = tmp.resolve("boot-dir");
+        Run json = ok("image", "pull", uri("boot/img"), tmp.resolve("second.raw").toString(), "--boot-files", elsewhere.toString(), "--json");
+        assertEquals(3, json(json).get("bootFiles").size());
+        assertEquals(-1, Files.mismatch(kernel, elsewhere.resolve("second.raw.kernel")));
+
+        // the kernel object spoiled in the store: refused by its name, and nothing written
+        try (StoreClient c = StoreClient.open(s3.location("images", "boot/img"))) {
+            StoreLocation at = s3.location("images", "boot/img");
+            byte[] k = Files.readAllBytes(kernel);
+            k[1000] ^= 1;
+            c.put(at.fileKey(Sha256.hex(Files.readAllBytes(kernel))), ByteBuffer.wrap(k), "application/octet-stream");
+        }
+        Path third = tmp.resolve("third.raw");
+        Run spoiled = MainTest.bmcast("image", "pull", uri("boot/img"), third.toString());
+        assertEquals(1, spoiled.rc(), spoiled.out());
+        assertTrue(spoiled.err().contains("the kernel of s3://images/boot/img in the store does not match the SHA-256 "), spoiled.err());
+        try (var files = Files.list(tmp)) {
+            assertEquals(List.of(), files.filter(f -> f.getFileName().toString().startsWith("third.raw")).toList());
+        }
+    }
+
+    /**
      * A block device (a loop device here) pushes like a file: its size from lseek(SEEK_END), every chunk read since a
      * device has no holes to report, chunks of zeros stored as holes; pulled back byte-identical to its backing file.
      */

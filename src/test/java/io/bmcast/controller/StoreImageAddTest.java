@@ -84,6 +84,9 @@ class StoreImageAddTest {
             assertEquals(manifest.allocatedBytes(), img.allocatedBytes());
             assertTrue(img.hasKernel() && img.hasInitrd(), r.body());
             assertEquals("console=ttyS0 root=/dev/vda rw", img.append());
+            // the manifest verified is pinned (V7): the digest of its exact bytes, kept and listed
+            assertEquals(Sha256.hex(manifest.toJson()), img.manifestSha256(), r.body());
+            assertEquals(img.manifestSha256(), fleet.operator.get("/api/v1/images").as(Api.Image[].class)[0].manifestSha256());
             ApiClient agent = fleet.as(fleet.controller.joinToken());
             HttpResponse<byte[]> k = ApiClient.HTTP.send(agent.request("/api/v1/images/booting/kernel").GET().build(), HttpResponse.BodyHandlers.ofByteArray());
             assertArrayEquals(kernel, k.body());

@@ -13,6 +13,7 @@ import io.bmcast.controller.store.PeerRepository.Holder;
 import io.bmcast.fleet.AgentProtocol;
 import io.bmcast.fleet.Api;
 import io.bmcast.fleet.ByteSources;
+import io.bmcast.storage.BootProfileFormat;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -123,7 +124,9 @@ class TrackerTest {
                 a.phase("streaming");
                 assertNull(a.beat().assignment().image().bootProfilePath(), "no profile recorded yet");
             }
-            byte[] profile = profile(new long[] {0, 65536}, new long[] {1 << 20, 131072}, new long[] {4096, 4096});
+            // As an agent now sends it: timed (BMCPROF2). An earlier agent's untimed BMCPROF1 is taken too (below).
+            byte[] profile = BootProfileFormat.encode(List.of(new BootProfileFormat.Read(0, 65536, 0),
+                    new BootProfileFormat.Read(1 << 20, 131072, 2500), new BootProfileFormat.Read(4096, 4096, 7100)), true);
 
             idle.register();
             idle.dirty(); // never offered: the next launch goes to the node the test names
@@ -132,6 +135,8 @@ class TrackerTest {
             assertEquals(409, stranger.status(), "a node that runs no instance of the image records nothing: " + stranger.body());
             ApiClient.Response garbage = first.bootProfile("busybox", "not a profile at all".getBytes());
             assertEquals(400, garbage.status(), garbage.body());
+            ApiClient.Response torn = first.bootProfile("busybox", java.util.Arrays.copyOf(profile, profile.length - 4));
+            assertEquals(400, torn.status(), "BMCPROF2 is whole 16-byte records: " + torn.body());
             ProtocolAgent impostor = fleet.agent("first", 1024 * MiB);
             impostor.credential("bmn_" + "2".repeat(64));
             assertEquals(403, impostor.bootProfile("busybox", profile).status());
@@ -140,13 +145,14 @@ class TrackerTest {
             assertEquals(200, kept.status(), kept.body());
             assertTrue(kept.as(Api.BootProfileRecorded.class).recorded());
             ApiClient.Response later = second.bootProfile("busybox", profile(new long[] {8192, 4096}));
-            assertEquals(200, later.status(), later.body());
+            assertEquals(200, later.status(), "an earlier agent's BMCPROF1 is a profile too: " + later.body());
             assertFalse(later.as(Api.BootProfileRecorded.class).recorded(), "recorded once: the first deployment's");
 
             Api.Image image = fleet.operator.get("/api/v1/images").as(TestFleet.IMAGES).getFirst();
             assertTrue(image.hasBootProfile());
             assertEquals(profile.length, image.bootProfileBytes());
-            assertTrue(fleet.events().stream().anyMatch(e -> e.type().equals("image.boot-profile") && e.message().contains("first")));
+            assertTrue(fleet.events().stream().anyMatch(e -> e.type().equals("image.boot-profile") && e.message().contains("first")
+                    && e.message().contains("(3 reads")));
 
             // The next launch carries it; the agent downloads exactly what was recorded.
             ProtocolAgent third = fleet.availableAgent("third", 1024 * MiB);
@@ -222,6 +228,7 @@ class TrackerTest {
         return p;
     }
 
+    /** An untimed profile (BMCPROF1), as agents of an earlier version send. */
     private static byte[] profile(long[]... reads) {
         ByteBuffer b = ByteBuffer.allocate(8 + 12 * reads.length).putLong(0x424D4350524F4631L);
         for (long[] r : reads) b.putLong(r[0]).putInt((int) r[1]);

@@ -9,7 +9,14 @@ import io.bmcast.agent.HollowFleet;
 import io.bmcast.agent.HollowTimeline;
 import io.bmcast.controller.Controller;
 import io.bmcast.controller.ControllerConfig;
+import io.bmcast.fleet.AgentProtocol;
 import io.bmcast.fleet.Api;
+import io.bmcast.fleet.ByteSources;
+import io.bmcast.imagestore.LocalS3;
+import io.bmcast.imagestore.Pusher;
+import io.bmcast.imagestore.StoreClient;
+import io.bmcast.imagestore.StoreLocation;
+import io.bmcast.imagestore.TransferProgress;
 import io.bmcast.testing.TestServer;
 import io.bmcast.util.Jackson;
 import java.io.RandomAccessFile;
@@ -21,6 +28,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.junit.jupiter.api.Test;
@@ -159,6 +167,74 @@ class DashboardBrowserTest {
                 browser.findElement(By.id("launch-submit")).click();
                 waitFor(browser, "the launched instance's row",
                         b -> b.findElements(By.cssSelector("#instances .row[data-instance]")).stream().findFirst().orElse(null));
+                assertEquals("", banner(browser), "an error is shown");
+                assertNoScriptErrors(browser);
+            } finally {
+                browser.quit();
+            }
+        }
+    }
+
+    /**
+     * The "peers / store" column, for an instance of an image in an object store: a real S3 server (S3Proxy) holds the
+     * image, the controller adds it from there (verifying every chunk), and the node that runs it speaks the real agent
+     * protocol and reports where its mediator's bytes came from, as a real agent does (hollow nodes report no byte
+     * sources). The row shows the bytes from peers and from the store; its tooltip the cache and the chunks verified
+     * and rejected; the header the fleet-wide share. Screenshot: {@code target/dashboard-store.png}.
+     */
+    @Test
+    void anInstanceOfAStoreImageShowsItsBytesFromPeersAndTheStoreAndItsChunkCounts() throws Exception {
+        assumeTrue(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
+                "Chromium is not installed (Debian: chromium and chromium-driver)");
+        LocalS3.useLocalCredentials();
+        Path image = sparseImage(dir.resolve("busybox.img"), 64 * MiB);
+        try (LocalS3 s3 = LocalS3.start(dir.resolve("s3"));
+                Controller controller = Controller.start(ControllerConfig.defaults(dir.resolve("data")));
+                HttpClient http = ControllerClient.sharedHttp()) {
+            StoreLocation at = s3.location("images", "fleet/busybox");
+            try (StoreClient client = StoreClient.open(at)) {
+                client.ensureBucket();
+                new Pusher(client, at).push(new Pusher.Options(image, (int) MiB, null, null, null, null, 2),
+                        new TransferProgress("push", "uploaded"));
+            }
+            addImage(http, controller, "busybox", at.toString());
+            ControllerClient agent = new ControllerClient(URI.create(controller.url()), controller.joinToken(), http);
+            AgentProtocol.Welcome welcome = agent.register(new AgentProtocol.Hello("store-node", 32L << 30, 8L << 30, 4, "kvm", true), "")
+                    .get(30, TimeUnit.SECONDS);
+            agent.credential(welcome.credential());
+            long[] seq = {0};
+            agent.heartbeat(new AgentProtocol.Report("store-node", ++seq[0], null, true), null, 0).get(30, TimeUnit.SECONDS);
+            WebDriver browser = chromium();
+            try {
+                browser.get(controller.loginUrl());
+                waitFor(browser, "the node available in the grid",
+                        b -> b.findElements(By.cssSelector("#nodes .tile[data-state='available']")).size() == 1);
+                waitFor(browser, "the image picker to list busybox",
+                        b -> !b.findElements(By.cssSelector("#launch-image option[value='busybox']")).isEmpty());
+                new Select(browser.findElement(By.id("launch-image"))).selectByValue("busybox");
+                browser.findElement(By.id("launch-submit")).click();
+                WebElement row = waitFor(browser, "the launched instance's row",
+                        b -> b.findElements(By.cssSelector("#instances .row[data-instance]")).stream().findFirst().orElse(null));
+                String id = row.getDomAttribute("data-instance");
+                WebElement sources = row.findElement(By.cssSelector(".sources"));
+
+                // The node takes it and streams: 12 MiB from peers, 4 MiB from the store, 16 chunks verified, 2 rejected.
+                AgentProtocol.Directive d = agent.heartbeat(new AgentProtocol.Report("store-node", ++seq[0], null, true), null, 0)
+                        .get(30, TimeUnit.SECONDS);
+                assertEquals(id, d.assignment().instanceId());
+                ByteSources streamed = new ByteSources(0, 12 * MiB, 4 * MiB, 16, 2);
+                for (String phase : List.of("starting", "streaming")) {
+                    agent.heartbeat(new AgentProtocol.Report("store-node", ++seq[0], new AgentProtocol.InstanceReport(id, phase, null,
+                            2 * MiB, 14 * MiB, 0.25, 0, "", phase.equals("starting") ? null : streamed), false), null, 0)
+                            .get(30, TimeUnit.SECONDS);
+                }
+                waitFor(browser, id + " streaming", b -> "streaming".equals(rowState(b, id)));
+                waitFor(browser, "the peers / store column to fill", b -> "12.0 MiB / 4.0 MiB".equals(sources.getText()));
+                assertEquals("12.0 MiB from peers, 4.0 MiB from the store, 0 B from this node's cache; 16 chunks verified, 2 rejected",
+                        sources.getDomAttribute("title"));
+                waitFor(browser, "the fleet-wide share in the table's header", b -> b.findElement(By.id("instance-total")).getText()
+                        .equals("1 live; 12.0 MiB from peers, 4.0 MiB from the store, 2 chunks rejected"));
+                screenshot(browser, "dashboard-store.png");
                 assertEquals("", banner(browser), "an error is shown");
                 assertNoScriptErrors(browser);
             } finally {

@@ -2,6 +2,7 @@ package io.bmcast.imageserver;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.bmcast.imagestore.LocalS3;
@@ -11,6 +12,7 @@ import io.bmcast.imagestore.StoreLocation;
 import io.bmcast.imagestore.TestImages;
 import io.bmcast.testing.ClientTestProcesses;
 import io.bmcast.testing.Tools;
+import io.bmcast.util.Sha256;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -40,12 +42,15 @@ class ImageServerStoreTest {
             LocalS3.useLocalCredentials();
             StoreLocation at = s3.location("images", "fleet/mixed");
             Manifest m;
+            String pin;
             try (StoreClient c = StoreClient.open(at)) {
                 m = TestImages.push(c, at, image, CHUNK);
+                pin = Sha256.hex(c.manifestBytes(at));
             }
             Path sock = procs.path("images.sock");
             procs.bmcastOn(sock, LocalS3.env(), "image-server", "--store", "s3://images/fleet/mixed", "--endpoint",
-                    s3.endpoint().toString(), "--socket", sock.toString(), "--chunk-cache", dir.resolve("cache").toString());
+                    s3.endpoint().toString(), "--socket", sock.toString(), "--chunk-cache", dir.resolve("cache").toString(),
+                    "--manifest-sha256", pin);
             String uri = "nbd+unix:///mixed?socket=" + sock;
 
             assertEquals(String.valueOf(image.length), Tools.run(T, "nbdinfo", "--size", uri).requireSuccess("nbdinfo --size").stdout().strip());
@@ -82,6 +87,32 @@ class ImageServerStoreTest {
             assertEquals(1, r.exitCode(), r.stderr());
             assertEquals("bmcast: there is no image s3://images/fleet/nope in bucket images at " + s3.endpoint()
                     + " (no fleet/images/nope/manifest.json)", r.stderr().strip());
+        }
+    }
+
+    @Test
+    @Timeout(120)
+    void aManifestThatIsNotThePinnedOneIsNotServed() throws Exception {
+        try (LocalS3 s3 = LocalS3.start(dir.resolve("s3"))) {
+            LocalS3.useLocalCredentials();
+            StoreLocation at = s3.location("images", "fleet/pinned");
+            String actual;
+            try (StoreClient c = StoreClient.open(at)) {
+                TestImages.push(c, at, TestImages.mixed(4, CHUNK, 9), CHUNK);
+                actual = Sha256.hex(c.manifestBytes(at));
+            }
+            String pinned = "ab".repeat(32);
+            Path sock = dir.resolve("s.sock");
+            Tools.Result r = Tools.run(T, LocalS3.env(), ClientTestProcesses.bmcastCommand("image-server", "--store", at.toString(),
+                    "--manifest-sha256", pinned.toUpperCase(), "--socket", sock.toString()));
+            assertEquals(1, r.exitCode(), r.stderr());
+            assertEquals("bmcast: the manifest of s3://images/fleet/pinned changed since it was added (sha256 " + actual + ", expected "
+                    + pinned + "): push it again and add it again", r.stderr().strip());
+            assertFalse(Files.exists(sock), "never listened");
+            Tools.Result two = Tools.run(T, LocalS3.env(), ClientTestProcesses.bmcastCommand("image-server", "--store", at.toString(),
+                    "--store", at.sibling("other").toString(), "--manifest-sha256", actual, "--socket", sock.toString()));
+            assertEquals(2, two.exitCode(), two.stderr());
+            assertTrue(two.stderr().contains("give one --manifest-sha256 for each --store, in the same order (1 for 2)"), two.stderr());
         }
     }
 }

@@ -109,6 +109,11 @@ final class NodeFixture implements AutoCloseable {
         return Tools.run(Duration.ofSeconds(90), ClientTestProcesses.bmcastCommand(args.toArray(String[]::new)));
     }
 
+    /** {@link #bmcast(List)} with more environment (a store's credentials: {@code LocalS3.env()}). */
+    static Tools.Result bmcast(List<String> args, Map<String, String> env) {
+        return Tools.run(Duration.ofSeconds(90), env, ClientTestProcesses.bmcastCommand(args.toArray(String[]::new)));
+    }
+
     /** {@code bmcast node status --state DIR}, required to succeed, parsed. */
     static Map<String, Object> nodeStatus(Path state) {
         Tools.Result r = bmcast(List.of("node", "status", "--state", state.toString())).requireSuccess("node status");

@@ -38,7 +38,7 @@ final class SameOrigin {
         if (method.equals("DELETE") && type.isEmpty() && ctx.contentLength() <= 0) return; // no body, nothing to forge
         boolean json = type.equals("application/json") || type.startsWith("application/json;");
         boolean upload = type.startsWith("multipart/form-data") && UPLOAD.equals(method + " " + ctx.path());
-        // an agent's boot profile is binary (up to 1 MiB of 12-byte records); agents send no cookie
+        // an agent's boot profile is binary (up to 1 MiB of 12- or 16-byte records); agents send no cookie
         boolean profile = type.equals("application/octet-stream") && !byCookie && AgentEndpoints.isBootProfileUpload(method, ctx.path());
         if (!json && !upload && !profile) {
             throw new ControllerException(ControllerException.Kind.UNSUPPORTED_MEDIA_TYPE,

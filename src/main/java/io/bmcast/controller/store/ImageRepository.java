@@ -16,7 +16,7 @@ import java.util.Optional;
 /** Images, their cached metadata and their boot files. */
 public final class ImageRepository {
     private static final String COLUMNS =
-            "name, uri, size_bytes, allocated_bytes, extent_count, append, has_kernel, has_initrd, created_at";
+            "name, uri, size_bytes, allocated_bytes, extent_count, append, has_kernel, has_initrd, created_at, manifest_sha256";
     /** What a read returns: the columns written at insert, and the boot profile's name and size recorded later. */
     private static final String READ = COLUMNS + ", boot_profile_sha256, boot_profile_bytes";
 
@@ -37,7 +37,7 @@ public final class ImageRepository {
     public boolean insert(Tx tx, ImageRow image, long[] extents, InputStream kernel, InputStream initrd) throws SQLException, IOException {
         if (find(tx, image.name()).isPresent()) return false;
         try (PreparedStatement ps = tx.connection().prepareStatement(
-                "INSERT INTO images (" + COLUMNS + ", extents) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                "INSERT INTO images (" + COLUMNS + ", extents) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
             ps.setString(1, image.name());
             ps.setString(2, image.uri());
             ps.setLong(3, image.sizeBytes());
@@ -47,7 +47,8 @@ public final class ImageRepository {
             ps.setBoolean(7, kernel != null);
             ps.setBoolean(8, initrd != null);
             ps.setLong(9, image.createdAt());
-            ps.setBytes(10, encode(extents));
+            ps.setString(10, image.manifestSha256());
+            ps.setBytes(11, encode(extents));
             ps.executeUpdate();
         }
         if (kernel != null) putFile(tx, image.name(), BootFile.KERNEL, kernel);
@@ -247,7 +248,7 @@ public final class ImageRepository {
 
     private static ImageRow row(ResultSet rs) throws SQLException {
         return new ImageRow(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4), rs.getInt(5), rs.getString(6),
-                rs.getBoolean(7), rs.getBoolean(8), rs.getLong(9), rs.getString(10), rs.getLong(11));
+                rs.getBoolean(7), rs.getBoolean(8), rs.getLong(9), rs.getString(11), rs.getLong(12), rs.getString(10));
     }
 
     static byte[] encode(long[] pairs) {
