@@ -3,7 +3,9 @@ package io.bmcast.agent;
 import io.bmcast.fleet.AgentProtocol;
 import io.bmcast.fleet.AgentProtocol.ImageSpec;
 import io.bmcast.imagestore.ChunkCache;
+import io.bmcast.imagestore.ChunkProvider;
 import io.bmcast.imagestore.Manifest;
+import io.bmcast.imagestore.PeerServer;
 import java.io.IOException;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
@@ -105,7 +107,7 @@ public final class Peering implements AutoCloseable {
             double injectCorrupt) throws IOException {
         ChunkCache cache = ChunkCache.open(cacheDir(work), cacheBytes);
         Peering[] self = new Peering[1];
-        PeerServer server = PeerServer.start(listen, tls, cache, () -> self[0] == null ? null : self[0].token, injectCorrupt);
+        PeerServer server = PeerServer.start(listen, tls, cache, ChunkProvider.NONE, () -> self[0] == null ? null : self[0].token, injectCorrupt, null);
         String url = advertise != null ? advertise.toString() : server.url().toString();
         self[0] = new Peering(cache, server, url, zone);
         LOG.log(Level.INFO, "chunk cache " + cache.dir() + " (up to " + io.bmcast.util.Units.formatSize(cacheBytes) + ") served to peers at "
