@@ -4,6 +4,7 @@ import io.bmcast.fleet.AgentProtocol;
 import io.bmcast.fleet.AgentProtocol.ImageSpec;
 import io.bmcast.imagestore.ChunkCache;
 import io.bmcast.imagestore.Manifest;
+import io.bmcast.imagestore.PeerServer;
 import java.io.IOException;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
@@ -115,7 +116,7 @@ public final class Peering implements AutoCloseable {
         ChunkCache cache = ChunkCache.open(cacheDir(work), cacheBytes);
         Peering[] self = new Peering[1];
         LocalDeployments deployments = new LocalDeployments();
-        PeerServer server = PeerServer.start(listen, tls, cache, deployments, () -> self[0] == null ? null : self[0].token, injectCorrupt);
+        PeerServer server = PeerServer.start(listen, tls, cache, deployments, () -> self[0] == null ? null : self[0].token, injectCorrupt, null);
         String url = advertise != null ? advertise.toString() : server.url().toString();
         self[0] = new Peering(cache, server, deployments, url, zone);
         LOG.log(Level.INFO, "chunk cache " + cache.dir() + " (up to " + io.bmcast.util.Units.formatSize(cacheBytes) + ") served to peers at "

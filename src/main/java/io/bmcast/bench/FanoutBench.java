@@ -2,13 +2,17 @@ package io.bmcast.bench;
 
 import io.bmcast.imagestore.LocalS3;
 import io.bmcast.imagestore.Manifest;
-import io.bmcast.imagestore.PeerTree;
+import io.bmcast.imagestore.ChunkCache;
+import io.bmcast.imagestore.ChunkFetcher;
+import io.bmcast.imagestore.ChunkSource;
+import io.bmcast.imagestore.HttpChunkSource;
+import io.bmcast.imagestore.PeerList;
+import io.bmcast.imagestore.PeerServer;
+import io.bmcast.imagestore.StoreExport;
 import io.bmcast.imagestore.Pusher;
 import io.bmcast.imagestore.TransferProgress;
 import io.bmcast.imagestore.StoreClient;
 import io.bmcast.imagestore.StoreLocation;
-import io.bmcast.imagestore.TreeFetcher;
-import io.bmcast.imagestore.TreePeerServer;
 import io.bmcast.mediator.Durability;
 import io.bmcast.mediator.Hydrator;
 import io.bmcast.mediator.ImageExtents;
@@ -19,6 +23,8 @@ import io.bmcast.storage.TokenBucket;
 import io.bmcast.util.Jackson;
 import io.bmcast.util.Units;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -31,7 +37,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -39,11 +45,12 @@ import java.util.concurrent.TimeoutException;
 /**
  * {@code bmcast bench fanout}: N deployments of one image start at the same moment against one object store behind
  * one emulated link, with and without peers. Each simulated node lives in this JVM and is the real data path: a
- * {@link MediatedDisk} and a {@link Hydrator} over the store image, whose chunks come through the node's own
- * {@link TreeFetcher} (its own cache dir, the other nodes' {@link TreePeerServer}s over loopback HTTP, each node's
- * uplink and downlink shaped, the store under a per-node cap). Each node replays a real guest's boot trace against
- * its disk: the replay's end is its time to ready; the hydrator finishing is its time to local. Every chunk any node
- * keeps is SHA-256-verified, and at the end every node's disk is compared with the image.
+ * {@link MediatedDisk} and a {@link Hydrator} over the store image, whose chunks come through the fleet's own peer
+ * path: the node's {@link ChunkFetcher} (its own cache dir, the other nodes' {@link PeerServer}s over loopback HTTP
+ * along each chunk's tree, each node's uplink and downlink shaped, the store under a per-node cap). Each node replays
+ * a real guest's boot trace against its disk: the replay's end is its time to ready; the hydrator finishing is its
+ * time to local. Every chunk any node keeps is SHA-256-verified, and at the end every node's disk is compared with the
+ * image.
  */
 final class FanoutBench {
     static final String TOKEN = "fanout-bench-peer-token";
@@ -205,18 +212,15 @@ final class FanoutBench {
     static Run once(Options o, Setup s, int n, boolean peers, int run, Path dir, byte[] reference) throws Exception {
         LinkEmulator storeLink = new LinkEmulator(TokenBucket.withDefaultBurst(o.rate()), o.latencyNs());
         EmulatedStore store = new EmulatedStore(s.client(), s.location(), storeLink, o.injectCorrupt(), 7L * run + n);
-        List<String> members = new ArrayList<>();
-        for (int i = 0; i < n; i++) members.add(String.format(Locale.ROOT, "node-%03d", i));
-        PeerTree tree = peers ? new PeerTree(members) : null;
-        Map<String, URI> bases = new ConcurrentHashMap<>();
         List<Node> nodes = new ArrayList<>();
         {
-            TreeFetcher.PeerClient client = TreePeerServer.client(bases, TOKEN, Duration.ofSeconds(60));
             try {
+                // Every node's peer server first (their addresses name the members), then each node's fetcher over all.
                 for (int i = 0; i < n; i++) {
-                    String name = members.get(i);
-                    nodes.add(Node.open(o, s, name, dir.resolve(name), tree, client, store, bases, i));
+                    nodes.add(Node.open(o, dir.resolve(String.format(Locale.ROOT, "node-%03d", i)), peers, i));
                 }
+                List<URI> members = nodes.stream().map(Node::url).filter(u -> u != null).toList();
+                for (Node node : nodes) node.connect(o, s, members, store);
                 CountDownLatch go = new CountDownLatch(1);
                 long[] readyNs = new long[n];
                 long[] storeAtReady = new long[1];
@@ -226,7 +230,7 @@ final class FanoutBench {
                 for (int i = 0; i < n; i++) {
                     Node node = nodes.get(i);
                     int idx = i;
-                    threads.add(Thread.ofPlatform().name("fanout-" + node.name).start(() -> {
+                    threads.add(Thread.ofPlatform().name("fanout-" + node.name()).start(() -> {
                         try {
                             go.await();
                             node.hydrator.start();
@@ -240,12 +244,14 @@ final class FanoutBench {
                         }
                     }));
                 }
+                long cpu0 = processCpuNs();
                 t0[0] = System.nanoTime();
                 go.countDown();
                 for (Thread t : threads) {
                     if (!t.join(o.timeout())) throw new TimeoutException(t.getName() + " was not ready within " + o.timeout());
                 }
                 storeAtReady[0] = store.bytesSent.get();
+                long cpuAtReady = processCpuNs() - cpu0;
                 if (failure[0] != null) throw failure[0];
                 long bootNs = o.pace() == Pace.RECORDED ? Math.round(s.trace().durationSeconds() * 1e9) : 0;
                 long[] stallNs = new long[n];
@@ -256,15 +262,18 @@ final class FanoutBench {
                     Node node = nodes.get(i);
                     localNs[i] = node.localAt.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS) - t0[0];
                 }
+                System.err.printf(Locale.ROOT, "fanout: %s: this process used %.1f s of CPU until the last node was ready, %.1f s "
+                        + "until the last was local (%d cores)%n", Run.mode(n, peers), cpuAtReady / 1e9, (processCpuNs() - cpu0) / 1e9,
+                        Runtime.getRuntime().availableProcessors());
                 long peerBytes = 0, cacheBytes = 0, verified = 0, rejected = 0, dropped = 0;
                 int equal = 0;
                 for (Node node : nodes) {
-                    TreeFetcher.Counters c = node.fetcher.counters();
+                    ChunkFetcher.Counters c = node.fetcher.counters();
                     peerBytes += c.bytesFromPeers();
                     cacheBytes += c.bytesFromCache();
                     verified += c.chunksVerified();
                     rejected += c.chunksRejected();
-                    dropped += c.peersDropped();
+                    dropped += node.fetcher.droppedPeers().size();
                 }
                 for (Node node : nodes) node.close();
                 for (Node node : nodes) {
@@ -281,6 +290,12 @@ final class FanoutBench {
         }
     }
 
+    /** CPU time this process (every simulated node) has used, in ns. */
+    private static long processCpuNs() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
+    }
+
     /**
      * The simulated nodes' disks are scratch files side by side on this machine's one disk: their fsyncs would
      * measure that disk queueing 100 nodes' flushes, not the fleet (each real node flushes its own disk).
@@ -293,42 +308,79 @@ final class FanoutBench {
         public void syncDirectory(Path dir) {}
     };
 
-    /** One simulated node: its fetcher, peer server, mediated disk and hydrator. */
+    /**
+     * One simulated node, on the fleet's own path: its {@link ChunkCache}, a {@link ChunkFetcher} asking the other
+     * nodes along each chunk's tree (loopback HTTP, {@link HttpChunkSource}) and then the store, all through the node's
+     * downlink, a {@link PeerServer} answering the others from the cache or through the fetcher ({@link
+     * ChunkFetcher#serve}: held, joined in flight, pulled through) over the node's uplink, and a mediated disk and
+     * hydrator over a {@link StoreExport} of the fetcher.
+     */
     static final class Node implements AutoCloseable {
-        final String name;
-        final TreeFetcher fetcher;
-        final TreePeerServer server;
-        final MediatedDisk disk;
-        final Hydrator hydrator;
-        final Path diskFile;
+        final ChunkCache cache;
+        final PeerServer server;
+        final LinkEmulator down;
+        /** Set by {@link #connect}; the server's provider asks it, and answers 404 until then. */
+        volatile ChunkFetcher fetcher;
+        StoreExport export;
+        MediatedDisk disk;
+        Hydrator hydrator;
+        Path diskFile;
         /** When the disk became wholly local (the hydrator's last region). */
-        final java.util.concurrent.CompletableFuture<Long> localAt;
+        java.util.concurrent.CompletableFuture<Long> localAt;
+        private final Path dir;
         private boolean closed;
 
-        private Node(String name, TreeFetcher fetcher, TreePeerServer server, MediatedDisk disk, Hydrator hydrator, Path diskFile) {
-            this.name = name;
-            this.fetcher = fetcher;
+        private Node(Path dir, ChunkCache cache, PeerServer server, LinkEmulator down) {
+            this.dir = dir;
+            this.cache = cache;
             this.server = server;
-            this.disk = disk;
-            this.hydrator = hydrator;
-            this.diskFile = diskFile;
-            this.localAt = disk.hydrated().thenApply(v -> System.nanoTime());
+            this.down = down;
         }
 
-        static Node open(Options o, Setup s, String name, Path dir, PeerTree tree, TreeFetcher.PeerClient client,
-                EmulatedStore store, Map<String, URI> bases, int index) throws IOException {
+        /** The node's cache and, with peers, its peer server (the uplink shaped). */
+        static Node open(Options o, Path dir, boolean peers, int index) throws IOException {
             LinkEmulator down = new LinkEmulator(TokenBucket.withDefaultBurst(o.nodeRate()), 0);
             LinkEmulator up = new LinkEmulator(TokenBucket.withDefaultBurst(o.nodeRate()), 0);
-            TreeFetcher f = new TreeFetcher(name, s.manifest(), dir.resolve("cache"), tree, client, store, o.storeConcurrency(), down);
-            TreePeerServer server = TreePeerServer.start(f, TOKEN, up, o.injectCorrupt(), 31L * index + 1);
-            bases.put(name, server.base());
+            ChunkCache cache = ChunkCache.open(dir.resolve("cache"), 1L << 40);
+            Node[] self = new Node[1];
+            PeerServer server = !peers ? null
+                    : PeerServer.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), null, cache, (sha, bg) -> {
+                        ChunkFetcher f = self[0].fetcher;
+                        return f == null ? null : f.serve(sha, bg);
+                    }, () -> TOKEN, o.injectCorrupt(), up);
+            self[0] = new Node(dir, cache, server, down);
+            return self[0];
+        }
+
+        String name() {
+            return dir.getFileName().toString();
+        }
+
+        /** This node's peer server, or null without peers. */
+        URI url() {
+            return server == null ? null : server.url();
+        }
+
+        /** The fetcher over the other {@code members} and the store, and the disk and hydrator over it. */
+        void connect(Options o, Setup s, List<URI> members, EmulatedStore store) throws IOException {
+            List<ChunkSource> sources = new ArrayList<>();
+            for (URI u : members) {
+                if (!u.equals(url())) sources.add(new Downlink(new HttpChunkSource(PeerList.memberName(u), u, TOKEN), down));
+            }
+            ChunkFetcher.Builder b = ChunkFetcher.builder(s.location().display(), s.manifest()).cache(cache)
+                    .store(new Downlink(store, down)).storeConcurrency(o.storeConcurrency());
+            if (server != null) b.peers(sources).tree(PeerList.memberName(url()), Set.of());
+            fetcher = b.build();
+            String name = name();
             MediatorOptions mo = MediatorOptions.of(name, "fanout:" + s.location().display())
                     .withRegionSize(s.manifest().chunkSize()).withBootProfile(s.trace().file()).withSourceExtents(s.extents())
                     .withDurability(SCRATCH);
-            Path diskFile = dir.resolve("disk.img");
-            MediatedDisk disk = MediatedDisk.open(new ManifestExport(s.manifest(), f), diskFile, dir.resolve("state"), mo);
-            Hydrator h = new Hydrator(disk, Hydrator.Options.defaults().withWorkers(o.prefetch()));
-            return new Node(name, f, server, disk, h, diskFile);
+            diskFile = dir.resolve("disk.img");
+            // The disk's regions are chunks, each read once: a few decoded chunks in memory are enough.
+            export = new StoreExport(name, fetcher, 4);
+            disk = MediatedDisk.open(export, diskFile, dir.resolve("state"), mo);
+            hydrator = new Hydrator(disk, Hydrator.Options.defaults().withWorkers(o.prefetch()));
+            localAt = disk.hydrated().thenApply(v -> System.nanoTime());
         }
 
         /** The boot: every traced read in order, as the guest made them, at {@code pace} from {@code startNs}. */
@@ -362,9 +414,10 @@ final class FanoutBench {
         public synchronized void close() throws IOException {
             if (closed) return;
             closed = true;
-            hydrator.close();
-            disk.close();
-            server.close();
+            if (hydrator != null) hydrator.close();
+            if (disk != null) disk.close();
+            if (server != null) server.close();
+            if (export != null) export.close();
         }
     }
 

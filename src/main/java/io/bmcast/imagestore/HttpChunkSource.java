@@ -1,42 +1,59 @@
 package io.bmcast.imagestore;
 
+import io.bmcast.storage.FetchPriority;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.HttpURLConnection;
+import java.net.SocketTimeoutException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import javax.net.ssl.HttpsURLConnection;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocketFactory;
 
 /**
- * A peer's chunk cache over HTTP: {@code GET {base}/v1/chunks/{sha256}} with {@code Authorization: Bearer TOKEN}.
- * 200 carries the chunk's stored bytes, 404 says the peer does not hold it (null), anything else, or no answer in
+ * A peer's {@link PeerServer} over HTTP(S): {@code GET {base}/v1/chunks/{sha256}} with {@code Authorization: Bearer
+ * TOKEN}, and {@code ?background=1} when this thread's fetches are {@link FetchPriority#isBackground() background}.
+ * 200 carries the chunk's stored bytes, 404 says the peer has no such chunk (null), anything else, or no answer in
  * time, is an {@link IOException} (the fetcher then asks the next source). The bytes are not trusted: the fetcher
- * verifies them like any source's. Reads at most one byte more than the chunk's stored size, so a hostile peer
- * cannot make the mediator swallow an endless body.
+ * verifies them like any source's. Reads at most one byte more than the chunk's stored size, so a hostile peer cannot
+ * make the mediator swallow an endless body.
+ *
+ * <p>Blocking requests on the caller's thread over the JDK's kept-alive connections ({@link HttpURLConnection}), not
+ * java.net.http: that client moves every byte of all its requests through one selector thread, and the fanout bench
+ * (100 simulated nodes in one JVM) measured that thread as its bottleneck; a mediator asks at most a few chunks at
+ * once, each on its own thread already.
  */
 public final class HttpChunkSource implements ChunkSource {
     static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(2);
-    static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(10);
+    /**
+     * The longest wait for an answer (between any two reads). A peer may hold the request while it pulls the chunk
+     * through its own ancestors (up to 7 hops in a tree of 100, each a chunk transfer, the top one a store fetch) or,
+     * for a background copy, while it waits for a background slot (30 s at most, {@link PeerServer#BACKGROUND_WAIT}):
+     * a healthy chain answers well within a minute. Past that the peer is stuck, and the asker goes to the next
+     * ancestor or the store; still well under the store's give-up (5 minutes), which a parent's own store fetch may
+     * spend retrying an outage.
+     */
+    static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(60);
 
     private final String name;
     private final URI base;
     private final String token;
-    private final HttpClient http;
+    private final SSLSocketFactory tls;
 
+    /** Over plain HTTP, or HTTPS trusting the JDK's CAs. */
     public HttpChunkSource(String name, URI base, String token) {
-        this(name, base, token, HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).build());
+        this(name, base, token, null);
     }
 
-    /** With a client of the caller's (a TLS context trusting the fleet's CA, for example). */
-    public HttpChunkSource(String name, URI base, String token, HttpClient http) {
+    /** Over HTTPS trusting {@code tls}'s CAs (the fleet's CA); null: the JDK's. */
+    public HttpChunkSource(String name, URI base, String token, SSLContext tls) {
         this.name = name;
         String b = base.toString();
         this.base = URI.create(b.endsWith("/") ? b.substring(0, b.length() - 1) : b);
         this.token = token;
-        this.http = http;
+        this.tls = tls == null ? null : tls.getSocketFactory();
     }
 
     @Override
@@ -50,31 +67,40 @@ public final class HttpChunkSource implements ChunkSource {
 
     @Override
     public ByteBuffer fetch(Manifest.Chunk chunk) throws IOException {
-        HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(base + "/v1/chunks/" + chunk.sha256()))
-                .timeout(REQUEST_TIMEOUT).GET();
-        if (token != null && !token.isEmpty()) req.header("Authorization", "Bearer " + token);
-        HttpResponse<InputStream> r;
+        String url = base + "/v1/chunks/" + chunk.sha256() + (FetchPriority.isBackground() ? "?background=1" : "");
+        HttpURLConnection c;
+        int status;
         try {
-            r = http.send(req.build(), HttpResponse.BodyHandlers.ofInputStream());
-        } catch (HttpTimeoutException e) {
+            c = (HttpURLConnection) URI.create(url).toURL().openConnection();
+            if (tls != null && c instanceof HttpsURLConnection https) https.setSSLSocketFactory(tls);
+            c.setConnectTimeout((int) CONNECT_TIMEOUT.toMillis());
+            c.setReadTimeout((int) REQUEST_TIMEOUT.toMillis());
+            c.setUseCaches(false);
+            if (token != null && !token.isEmpty()) c.setRequestProperty("Authorization", "Bearer " + token);
+            status = c.getResponseCode();
+        } catch (SocketTimeoutException e) {
             throw new IOException("peer " + name + " did not answer for chunk " + chunk.sha256() + " in time", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while asking peer " + name + " for chunk " + chunk.sha256(), e);
         } catch (IOException e) {
             throw new IOException("peer " + name + " failed for chunk " + chunk.sha256() + ": " + e, e);
         }
-        try (InputStream in = r.body()) {
-            if (r.statusCode() == 404) return null;
-            if (r.statusCode() != 200) throw new IOException("peer " + name + " answered HTTP " + r.statusCode() + " for chunk " + chunk.sha256());
-            byte[] buf = new byte[chunk.storedSize() + 1];
-            int n = 0;
-            while (n < buf.length) {
-                int k = in.read(buf, n, buf.length - n);
-                if (k < 0) break;
-                n += k;
+        if (status != 200) {
+            try (InputStream err = c.getErrorStream()) {
+                if (err != null) err.readNBytes(4096); // drained, so the connection serves the next request
+            } catch (IOException ignored) {
+                // the answer is the status
             }
+            if (status == 404) return null;
+            throw new IOException("peer " + name + " answered HTTP " + status + " for chunk " + chunk.sha256());
+        }
+        try (InputStream in = c.getInputStream()) {
+            byte[] buf = new byte[chunk.storedSize() + 1];
+            int n = in.readNBytes(buf, 0, buf.length);
+            if (n == buf.length) c.disconnect(); // a longer body than the chunk: not worth draining
             return ByteBuffer.wrap(buf, 0, n).slice(); // one byte too many, or too few, fails verification
+        } catch (SocketTimeoutException e) {
+            throw new IOException("peer " + name + " stalled sending chunk " + chunk.sha256(), e);
+        } catch (IOException e) {
+            throw new IOException("peer " + name + " failed sending chunk " + chunk.sha256() + ": " + e, e);
         }
     }
 }

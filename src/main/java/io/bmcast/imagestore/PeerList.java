@@ -103,12 +103,9 @@ public record PeerList(String token, List<URI> peers, Path ca, URI self, List<UR
 
     /** One source per peer, named by its address; over HTTPS trusting {@link #ca()} when one is named. */
     public List<ChunkSource> sources() throws IOException {
-        java.net.http.HttpClient http = ca == null ? null : java.net.http.HttpClient.newBuilder()
-                .connectTimeout(HttpChunkSource.CONNECT_TIMEOUT).sslContext(io.bmcast.transport.TlsCredentials.httpsClient(ca)).build();
+        javax.net.ssl.SSLContext tls = ca == null ? null : io.bmcast.transport.TlsCredentials.httpsClient(ca);
         List<ChunkSource> out = new ArrayList<>();
-        for (URI u : peers) {
-            out.add(http == null ? new HttpChunkSource(memberName(u), u, token) : new HttpChunkSource(memberName(u), u, token, http));
-        }
+        for (URI u : peers) out.add(new HttpChunkSource(memberName(u), u, token, tls));
         return out;
     }
 }

@@ -2,6 +2,7 @@ package io.bmcast.imagestore;
 
 import io.bmcast.protocol.Nbd;
 import io.bmcast.protocol.NbdException;
+import io.bmcast.storage.FetchPriority;
 import io.bmcast.transport.Export;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -85,6 +86,15 @@ public final class StoreExport implements Export {
         return 4096;
     }
 
+    /** {@link #chunk(int)} on a thread of {@link #parallel}, with the priority of the reader it works for. */
+    private CompletableFuture<ByteBuffer> chunk(int index, boolean background) {
+        try {
+            return FetchPriority.run(background, () -> chunk(index));
+        } catch (Exception e) {
+            throw new AssertionError("chunk() fails its future, it does not throw", e);
+        }
+    }
+
     /** The decoded chunk, fetched once however many readers want it at the same time. */
     private CompletableFuture<ByteBuffer> chunk(int index) {
         CompletableFuture<ByteBuffer> f;
@@ -131,6 +141,7 @@ public final class StoreExport implements Export {
         int first = (int) (offset / manifest.chunkSize());
         int last = (int) ((offset + dst.remaining() - 1) / manifest.chunkSize());
         List<CompletableFuture<ByteBuffer>> parts = new ArrayList<>(last - first + 1);
+        boolean background = FetchPriority.isBackground(); // the other threads fetch with this reader's priority
         for (int i = first; i <= last; i++) {
             if (manifest.chunk(i) == null) {
                 parts.add(null);
@@ -138,7 +149,7 @@ public final class StoreExport implements Export {
                 parts.add(null); // fetched below on this thread, after the others have started
             } else {
                 int idx = i;
-                parts.add(CompletableFuture.supplyAsync(() -> chunk(idx), parallel).thenCompose(f -> f));
+                parts.add(CompletableFuture.supplyAsync(() -> chunk(idx, background), parallel).thenCompose(f -> f));
             }
         }
         ByteBuffer firstChunk = manifest.chunk(first) == null ? null : await(chunk(first));

@@ -22,6 +22,7 @@ final class HydrationOrder {
             if (r < map.regions() && map.state(r) == RegionMap.ABSENT) return r;
             profileIndex++;
         }
+        if (map.absentCount() == 0) return -1; // all present or being fetched: no scan of the whole map
         int r = map.nextAbsent(cursor);
         if (r >= 0) cursor = r;
         return r;

@@ -1,5 +1,6 @@
 package io.bmcast.mediator;
 
+import io.bmcast.storage.FetchPriority;
 import io.bmcast.storage.TokenBucket;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -103,6 +104,14 @@ public final class Hydrator implements AutoCloseable {
     public static final long QUIET_NS = 2_000_000L;
     /** How often the share is recomputed against the deadline and the status told about it. */
     private static final long REVIEW_NS = 500_000_000L;
+    /** How long a worker that found nothing left to claim waits before looking again. */
+    private static final long WAITING_NS = 10_000_000L;
+    /**
+     * The most regions of a hole one batch claims (and marks present, without transfer): a 32 GiB image that is
+     * mostly holes takes a few batches instead of thousands, while a guest read of a region in the run waits only
+     * for the marking.
+     */
+    static final int MAX_HOLE_REGIONS = 4096;
     /** How often a copy paused by a full local disk tries again. */
     private static final long LOCAL_FULL_RETRY_NS = 1_000_000_000L;
 
@@ -254,7 +263,9 @@ public final class Hydrator implements AutoCloseable {
             }
             if (!options.yieldPolicy().mayRun(nowNs, disk.guestInFlight(), disk.lastGuestIoNs())) {
                 lastStep = Step.YIELDED;
-                return options.pollNs();
+                // Each worker polls this often, so together they look every pollNs, however many there are: a host
+                // of many mediators (the fanout bench runs 100 in one JVM) spent its CPU waking parked workers.
+                return options.pollNs() * options.workers();
             }
             long wait = bucket == null ? 0 : nextBatchNs - nowNs;
             if (wait > 0) {
@@ -268,12 +279,17 @@ public final class Hydrator implements AutoCloseable {
                 r = order.next(map);
             }
             if (r < 0) {
-                lastStep = Step.WAITING; // the rest is being fetched by guest requests or the other worker
-                return options.pollNs();
+                // The rest is being fetched by guest requests or the other workers: the worker that fills the last
+                // region completes the copy itself, so nothing here is urgent (a failed fetch's regions are seen
+                // ABSENT on the next look).
+                lastStep = Step.WAITING;
+                return WAITING_NS;
             }
             first = r;
             forBoot = order.inProfile(); // the order stays on a profile region until it is no longer ABSENT
             int regions = (int) Math.max(1, sizer.batchBytes(linkTimeAllowed(nowNs)) / disk.regionSize());
+            int holes = disk.knownHoleRun(r, MAX_HOLE_REGIONS);
+            if (holes > 0) regions = holes; // holes move no bytes: one batch marks a whole run present
             n = disk.claimRun(r, regions); // claimed under the lock: the next pick starts past this batch
             if (n == 0) {
                 lastStep = Step.WAITING; // a guest request claimed it between the pick and the claim
@@ -287,7 +303,7 @@ public final class Hydrator implements AutoCloseable {
         niceThisThread(forBoot ? 0 : wantedNice);
         long bytes = 0;
         try {
-            bytes = disk.fillClaimed(first, n);
+            bytes = fill(first, n, !forBoot);
         } catch (IOException e) {
             synchronized (this) {
                 return failed(clock.getAsLong(), e);
@@ -324,6 +340,21 @@ public final class Hydrator implements AutoCloseable {
             }
         }
         return 0;
+    }
+
+    /**
+     * Fills the claimed batch, its fetches marked {@link FetchPriority background} unless it is the boot profile's:
+     * sources that rank requests (the store's slots, peers' upload slots) then let a guest's reads pass the copy, here
+     * and on every peer the request travels through; the profile's batches are what a booting guest is about to read.
+     */
+    private long fill(int first, int n, boolean background) throws IOException {
+        try {
+            return FetchPriority.run(background, () -> disk.fillClaimed(first, n));
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException(e);
+        }
     }
 
     private static void niceThisThread(int nice) {

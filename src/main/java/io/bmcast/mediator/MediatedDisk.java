@@ -993,6 +993,17 @@ public final class MediatedDisk implements Export {
         return n == 0 ? 0 : fillClaimed(first, n);
     }
 
+    /**
+     * How many regions from {@code first} (at most {@code max}) are known holes of the image, without asking the
+     * source: copying them moves no bytes, so one batch can take the whole run.
+     */
+    int knownHoleRun(int first, int max) {
+        int end = (int) Math.min(regions, (long) first + max);
+        int r = first;
+        while (r < end && holes.knownZero(r)) r++;
+        return r - first;
+    }
+
     /** Claims (ABSENT to FETCHING) up to {@code maxRegions} consecutive regions from {@code first}; no I/O. */
     int claimRun(int first, int maxRegions) {
         int r = first;

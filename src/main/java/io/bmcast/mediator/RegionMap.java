@@ -38,6 +38,8 @@ final class RegionMap {
     private final Condition[] settled = new Condition[STRIPES];
     private final LiveMap live;
     private final AtomicLong present = new AtomicLong();
+    /** Regions ABSENT now: lets the hydrator see that none is left without scanning the map. */
+    private final AtomicLong absent = new AtomicLong();
     /** Count of regions that became PRESENT since this map was built; lets the committer skip idle commits. */
     private final AtomicLong transitions = new AtomicLong();
 
@@ -56,6 +58,7 @@ final class RegionMap {
             }
         }
         present.set(n);
+        absent.set(regions - n);
         VarHandle.releaseFence();
     }
 
@@ -65,6 +68,11 @@ final class RegionMap {
 
     long presentCount() {
         return present.get();
+    }
+
+    /** Regions ABSENT now (exact: every transition is counted under its stripe's lock). */
+    long absentCount() {
+        return absent.get();
     }
 
     long transitions() {
@@ -94,6 +102,7 @@ final class RegionMap {
         try {
             if ((byte) STATE.get(states, r) != ABSENT) return false;
             STATE.setRelease(states, r, FETCHING);
+            absent.decrementAndGet();
             return true;
         } finally {
             l.unlock();
@@ -111,6 +120,7 @@ final class RegionMap {
         ReentrantLock l = locks[r & (STRIPES - 1)];
         l.lock();
         try {
+            if ((byte) STATE.get(states, r) == ABSENT) absent.decrementAndGet();
             STATE.setRelease(states, r, PRESENT);
             settled[r & (STRIPES - 1)].signalAll();
         } finally {
@@ -125,6 +135,7 @@ final class RegionMap {
         ReentrantLock l = locks[r & (STRIPES - 1)];
         l.lock();
         try {
+            if ((byte) STATE.get(states, r) != ABSENT) absent.incrementAndGet();
             STATE.setRelease(states, r, ABSENT);
             settled[r & (STRIPES - 1)].signalAll();
         } finally {

@@ -356,4 +356,178 @@ class ChunkFetcherTest {
             assertFalse(e.getMessage().contains("\n"));
         }
     }
+
+    /** The store, counting how often each chunk left it. */
+    static final class CountingStore implements ChunkSource {
+        final ChunkSource inner = store();
+        final java.util.Map<String, java.util.concurrent.atomic.AtomicInteger> sent = new java.util.concurrent.ConcurrentHashMap<>();
+
+        @Override
+        public String name() {
+            return inner.name();
+        }
+
+        @Override
+        public ByteBuffer fetch(Manifest.Chunk c) throws IOException {
+            ByteBuffer b = inner.fetch(c);
+            sent.computeIfAbsent(c.sha256(), k -> new java.util.concurrent.atomic.AtomicInteger()).incrementAndGet();
+            return b;
+        }
+
+        int times(String sha) {
+            var n = sent.get(sha);
+            return n == null ? 0 : n.get();
+        }
+    }
+
+    /**
+     * A deployment's member on loopback, as a node runs one: its cache, a {@link PeerServer} over that cache whose
+     * provider is the member's fetcher ({@link ChunkFetcher#serve}), and the fetcher, asking the other members along
+     * each chunk's tree over real HTTP, then the store.
+     */
+    static final class Member implements AutoCloseable {
+        final ChunkCache cache;
+        final PeerServer server;
+        volatile ChunkFetcher fetcher;
+
+        Member(Path dir, double corrupt) throws IOException {
+            cache = ChunkCache.open(dir, 64L << 20);
+            server = PeerServer.start(new InetSocketAddress("127.0.0.1", 0), null, cache, (sha, background) -> {
+                ChunkFetcher f = fetcher;
+                return f == null ? null : f.serve(sha, background);
+            }, () -> "t", corrupt, null);
+        }
+
+        String name() {
+            return PeerList.memberName(server.url());
+        }
+
+        @Override
+        public void close() throws IOException {
+            server.close();
+            if (fetcher != null) fetcher.close();
+        }
+    }
+
+    /** {@code n} members (the first {@code liars} flipping a byte in every chunk they serve), each with its fetcher. */
+    static List<Member> deployment(String name, int n, int liars, ChunkSource store, java.util.Set<String> complete) throws IOException {
+        List<Member> members = new ArrayList<>();
+        for (int i = 0; i < n; i++) members.add(new Member(dir.resolve(name + "-" + i), i < liars ? 1.0 : 0));
+        for (Member m : members) {
+            List<ChunkSource> peers = new ArrayList<>();
+            for (Member o : members) {
+                if (o != m) peers.add(new HttpChunkSource(o.name(), o.server.url(), "t"));
+            }
+            m.fetcher = ChunkFetcher.builder(img.display(), manifest).cache(m.cache).peers(peers).tree(m.name(), complete)
+                    .store(store).build();
+        }
+        return members;
+    }
+
+    static List<String> names(List<Member> members) {
+        return members.stream().map(Member::name).toList();
+    }
+
+    /**
+     * Pull-through: the deepest member of each chunk's tree asks first, while nobody holds anything; its parent fetches
+     * the chunk through its own parent, and so on up to the root, which alone goes to the store. Afterwards every
+     * member on the way holds the chunk, and the store sent each chunk once.
+     */
+    @Test
+    void theDeepestMemberPullsEachChunkThroughItsAncestorsAndTheStoreSendsItOnce() throws Exception {
+        CountingStore store = new CountingStore();
+        List<Member> members = deployment("chain", 8, 0, store, java.util.Set.of());
+        try {
+            java.util.Map<String, Member> byName = new java.util.HashMap<>();
+            for (Member m : members) byName.put(m.name(), m);
+            PeerTree tree = new PeerTree(names(members));
+            for (int i = 0; i < manifest.chunkCount(); i++) {
+                Manifest.Chunk c = manifest.chunk(i);
+                if (c == null) continue;
+                List<String> rank = tree.ranking(c.sha256());
+                String leaf = rank.getLast();
+                assertTrue(ChunkVerifier.verified(c, byName.get(leaf).fetcher.stored(i)));
+                List<String> up = tree.ancestors(leaf, c.sha256());
+                assertEquals(3, up.size(), "the deepest of 8 is 3 hops from the root");
+                for (String a : up) assertTrue(byName.get(a).cache.contains(c.sha256()), a + " holds chunk " + i + " now (pulled through)");
+                assertEquals(1, store.times(c.sha256()), "chunk " + i + " left the store once");
+            }
+            long provided = members.stream().mapToLong(m -> m.server.chunksFromProvider()).sum();
+            assertTrue(provided >= 3L * store.sent.size(), "every hop was pulled through: " + provided);
+            long fromPeers = members.stream().mapToLong(m -> m.fetcher.counters().chunksFromPeers()).sum();
+            assertEquals(3L * store.sent.size(), fromPeers, "three hops per chunk, each verified by its receiver");
+        } finally {
+            for (Member m : members) m.close();
+        }
+    }
+
+    /**
+     * In-flight join: every member of a deployment reads the whole image at the same moment. Each asks only members
+     * ranked above it (no request ever waits on one below, so nothing deadlocks), a request for a chunk being fetched
+     * joins that fetch, and the store sends each chunk once however many members start together.
+     */
+    @Test
+    void aDeploymentStartingTogetherTakesEachChunkFromTheStoreOnce() throws Exception {
+        CountingStore store = new CountingStore();
+        List<Member> members = deployment("together", 8, 0, store, java.util.Set.of());
+        ExecutorService pool = Executors.newFixedThreadPool(members.size());
+        try {
+            java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+            List<Future<?>> all = new ArrayList<>();
+            for (Member m : members) {
+                all.add(pool.submit(() -> {
+                    go.await();
+                    assertWhole(m.fetcher);
+                    return null;
+                }));
+            }
+            go.countDown();
+            for (Future<?> f : all) f.get(5, java.util.concurrent.TimeUnit.MINUTES);
+            for (Manifest.Chunk c : manifest.chunks()) {
+                if (c != null) assertEquals(1, store.times(c.sha256()), "chunk " + c.sha256() + " left the store once");
+            }
+            for (Member m : members) {
+                assertEquals(0, m.fetcher.counters().chunksRejected());
+                assertEquals(dataChunks(), m.fetcher.counters().chunksVerified());
+            }
+        } finally {
+            pool.shutdownNow();
+            for (Member m : members) m.close();
+        }
+    }
+
+    /**
+     * A member that lies (every chunk it serves has a flipped byte) and claims the whole image, so it ranks first in
+     * every chunk's tree: each member that asks it rejects its first answer, drops it for the deployment and never
+     * asks it again, and still gets every chunk verified from the next ancestor or the store.
+     */
+    @Test
+    void aLyingMemberIsDroppedAfterItsFirstBadChunkAndTheOthersStillGetEveryChunk() throws Exception {
+        CountingStore store = new CountingStore();
+        List<Member> members = new ArrayList<>();
+        try {
+            Member liar = new Member(dir.resolve("liar"), 1.0);
+            members.add(liar);
+            liar.fetcher = ChunkFetcher.builder(img.display(), manifest).cache(liar.cache).store(store()).build();
+            assertWhole(liar.fetcher); // it does hold everything
+            java.util.Set<String> complete = java.util.Set.of(liar.name());
+            for (int i = 0; i < 3; i++) members.add(new Member(dir.resolve("honest-" + i), 0));
+            for (Member m : members.subList(1, members.size())) {
+                List<ChunkSource> peers = new ArrayList<>();
+                for (Member o : members) {
+                    if (o != m) peers.add(new HttpChunkSource(o.name(), o.server.url(), "t"));
+                }
+                m.fetcher = ChunkFetcher.builder(img.display(), manifest).cache(m.cache).peers(peers).tree(m.name(), complete)
+                        .store(store).build();
+            }
+            for (Member m : members.subList(1, members.size())) {
+                assertWhole(m.fetcher);
+                assertEquals(1, m.fetcher.counters().rejectedFromPeers(), "the liar is asked once: " + m.fetcher.counters());
+                assertEquals(List.of(liar.name()), m.fetcher.droppedPeers());
+            }
+            assertEquals(3, liar.server.chunksCorrupted());
+        } finally {
+            for (Member m : members) m.close();
+        }
+    }
 }

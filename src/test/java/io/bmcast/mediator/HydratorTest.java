@@ -190,6 +190,65 @@ class HydratorTest {
         assertEquals(expected, order);
     }
 
+    /**
+     * The copy's batches reach the image marked background ({@link io.bmcast.storage.FetchPriority}), so the store's
+     * slots and the peers let a guest's reads pass them; the boot profile's batches, which a booting guest is about to
+     * read, and the guest's own reads stay urgent.
+     */
+    @Test
+    void backgroundBatchesAreMarkedBackgroundAndTheBootProfileAndGuestReadsAreNot() throws Exception {
+        TestImage image = TestImage.random(28, 256 << 10);
+        Fixture first = new Fixture(tmp.resolve("first"));
+        java.nio.file.Files.createDirectories(first.dir);
+        try (MediatedDisk disk = first.open(image, options(RS, "b"))) {
+            for (int r : new int[] {9, 3}) read(disk, (long) r * RS + 10, 20);
+        }
+        Fixture second = new Fixture(tmp.resolve("second"));
+        java.nio.file.Files.createDirectories(second.dir);
+        java.util.Map<Long, Boolean> background = new java.util.concurrent.ConcurrentHashMap<>();
+        image.onRead = off -> background.put(off, io.bmcast.storage.FetchPriority.isBackground());
+        MediatorOptions opts = options(RS, "b").withBootProfile(first.state.resolve("boot-profile"));
+        try (MediatedDisk disk = second.open(image, opts)) {
+            read(disk, 12L * RS, 20); // the guest's own read, before any batch
+            Hydrator h = new Hydrator(disk, Hydrator.Options.defaults().withBatchBytes(RS).withYieldPolicy(ALWAYS), () -> 0);
+            for (int i = 0; i < 1000 && h.lastStep() != Hydrator.Step.DONE; i++) h.doWork(0);
+            assertEquals(Hydrator.Step.DONE, h.lastStep());
+        }
+        assertEquals(16, background.size(), background.toString());
+        for (int r = 0; r < 16; r++) {
+            boolean urgent = r == 9 || r == 3 || r == 12;
+            assertEquals(!urgent, background.get((long) r * RS), "region " + r + ": " + background);
+        }
+        assertFalse(io.bmcast.storage.FetchPriority.isBackground(), "the mark is the batch's, not left on the thread");
+    }
+
+    /**
+     * A run of holes moves no bytes, so one batch takes it whole: a large image that is mostly holes (the sample guest
+     * is 32 GiB with 51 MiB of data) is copied in a few batches, not one per batch size of holes; a hundred mediators in
+     * one process spent most of their CPU on those empty batches.
+     */
+    @Test
+    void aRunOfHolesIsCopiedInOneBatch() throws Exception {
+        int regions = 256;
+        int[] zero = new int[regions * (RS / TestImage.BLOCK) - RS / TestImage.BLOCK];
+        for (int i = 0; i < zero.length; i++) zero[i] = RS / TestImage.BLOCK + i;
+        TestImage image = TestImage.random(29, regions * RS, zero); // data in region 0 only
+        Fixture f = new Fixture(tmp);
+        MediatorOptions opts = options(RS, "b").withSourceExtents(new ImageExtents(image.size(), new long[][] {{0, RS}}));
+        try (MediatedDisk disk = f.open(image, opts)) {
+            Hydrator h = new Hydrator(disk, Hydrator.Options.defaults().withBatchBytes(RS).withYieldPolicy(ALWAYS), () -> 0);
+            int batches = 0;
+            for (int i = 0; i < 1000 && h.lastStep() != Hydrator.Step.DONE; i++) {
+                h.doWork(0);
+                if (h.lastStep() == Hydrator.Step.COPIED) batches++;
+            }
+            assertEquals(Hydrator.Step.DONE, h.lastStep());
+            assertEquals(2, batches, "one batch of data, one of the " + (regions - 1) + " regions of holes");
+            assertEquals(regions - 1, disk.status(0).regionsFromHoles());
+            assertArrayEquals(image.data, f.localBytes());
+        }
+    }
+
     /** A fetch in flight for region 3 is held; a guest write to it waits, lands after it, and wins. */
     @Test
     void aGuestWriteRacingTheFetchOfItsRegionIsNeverOverwritten() throws Exception {
