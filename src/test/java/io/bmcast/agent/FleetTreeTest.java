@@ -101,9 +101,11 @@ class FleetTreeTest {
                 assertEquals(List.of(), peers.complete());
             }
             long passedOn = peerings.stream().mapToLong(p -> p.server().bytesServed()).sum();
+            long pulledThrough = peerings.stream().mapToLong(p -> p.server().chunksFromProvider()).sum();
             System.out.printf("launch --count %d of busybox (%d chunks, %.1f MiB stored): from the store %.1f MiB (%.2f copies), from peers "
-                    + "%.1f MiB, from caches %.1f MiB; peer servers sent %.1f MiB%n", NODES, data, copy / 1048576.0, fromStore / 1048576.0,
-                    fromStore / (double) copy, fromPeers / 1048576.0, fromCache / 1048576.0, passedOn / 1048576.0);
+                    + "%.1f MiB, from caches %.1f MiB; peer servers sent %.1f MiB, %d chunks of them from their node's deployment "
+                    + "(chunk socket)%n", NODES, data, copy / 1048576.0, fromStore / 1048576.0, fromStore / (double) copy,
+                    fromPeers / 1048576.0, fromCache / 1048576.0, passedOn / 1048576.0, pulledThrough);
             assertTrue(fromStore < 2 * copy, "about one copy from the store for the whole launch, not " + NODES + ": "
                     + fromStore + " bytes against " + copy + " for one copy");
             assertTrue(fromPeers > fromStore, "most bytes came from peers: " + fromPeers + " from peers, " + fromStore + " from the store");
