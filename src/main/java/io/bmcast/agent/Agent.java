@@ -327,7 +327,7 @@ public final class Agent implements AutoCloseable {
             case START -> {
                 deletedReported = false;
                 consoleAck = d.consoleOffset();
-                machine.start(a.instanceId(), a.image(), a.peers());
+                machine.start(a.instanceId(), a.image(), a.peers(), a.complete());
             }
             case DESTROY -> {
                 // The retry pause belongs to the instance whose scrub failed; a node's next tenant's destroy goes at once

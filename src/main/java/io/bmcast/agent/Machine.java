@@ -124,6 +124,10 @@ public final class Machine implements AutoCloseable {
     /** Uses {@code p}'s chunk cache and peers for the instances started from now on. */
     public Machine peering(Peering p) {
         this.peering = p;
+        synchronized (this) {
+            // an instance the previous agent started and that still runs: its deployment serves the peer server again
+            if (state != null && state.instance() != null && state.instance().phase() == null && watch != null) p.adopt(files.dir());
+        }
         return this;
     }
 
@@ -210,6 +214,8 @@ public final class Machine implements AutoCloseable {
                 console = ""; // sent at the next heartbeat
             }
         }
+        // Its guest runs: its mediator listened on the chunk socket before the guest could start (or has ended since).
+        if (phase != InstanceState.STARTING && h.phase() == null) peering.instanceStarted(files.dir());
         // Local through the cache: every chunk of the image went through it, so this node can now serve all of it.
         if (phase == InstanceState.DEVIRTUALIZED && h.image() != null && Peering.isStoreImage(h.image())) {
             peering.imageLocal(h.image().name(), files.state().resolve(NodeState.STORE_MANIFEST), h.id());
@@ -264,6 +270,14 @@ public final class Machine implements AutoCloseable {
 
     /** As {@link #start(String, ImageSpec)}, with the peers the controller listed for the image, nearest first. */
     public synchronized void start(String id, ImageSpec image, List<String> peers) {
+        start(id, image, peers, null);
+    }
+
+    /**
+     * As {@link #start(String, ImageSpec)}, with the members of the image's deployment the controller listed: the
+     * others' peer URLs and those holding the whole image (null: a controller that lists a few peers, asked in order).
+     */
+    public synchronized void start(String id, ImageSpec image, List<String> peers, List<String> complete) {
         requireIdle();
         if (image == null) {
             // An assignment without its image (removed, or a controller that lost it): a clear failure, never a guess.
@@ -278,10 +292,11 @@ public final class Machine implements AutoCloseable {
         save();
         LOG.log(Level.INFO, who + ": starting instance " + id + " of image " + image.name());
         List<String> peerList = peers == null ? List.of() : List.copyOf(peers);
-        operation = Thread.ofVirtual().name(who + "-start").start(() -> launch(id, image, peerList));
+        List<String> completeList = complete == null ? null : List.copyOf(complete);
+        operation = Thread.ofVirtual().name(who + "-start").start(() -> launch(id, image, peerList, completeList));
     }
 
-    private void launch(String id, ImageSpec image, List<String> peers) {
+    private void launch(String id, ImageSpec image, List<String> peers, List<String> complete) {
         try {
             if (image.sizeBytes() > disk.size()) {
                 throw new IOException("the image " + image.name() + " (" + Units.formatSize(image.sizeBytes())
@@ -299,7 +314,7 @@ public final class Machine implements AutoCloseable {
             files.delete();
             Files.createDirectories(files.dir());
             List<String> args = new ArrayList<>(instanceArgs(image, boot));
-            args.addAll(peering.instanceArgs(image, peers, files.dir()));
+            args.addAll(peering.instanceArgs(image, peers, complete, files.dir()));
             synchronized (this) {
                 if (closing) return;
                 // Recorded dirty before the first byte can land on it.
@@ -342,6 +357,7 @@ public final class Machine implements AutoCloseable {
         AgentState.Held h = state.instance();
         if (h == null || !h.id().equals(id)) return;
         LOG.log(Level.WARNING, who + ": instance " + id + " failed: " + reason);
+        peering.instanceEnded(files.dir());
         state = state.withInstance(withPhase(h, InstanceState.FAILED, reason));
         save();
         endStep();
@@ -411,6 +427,7 @@ public final class Machine implements AutoCloseable {
                 over ? InstanceState.SCRUBBING.wire() : before.wire(), null, true));
         save();
         LOG.log(Level.INFO, who + ": destroying instance " + h.id());
+        peering.instanceEnded(files.dir());
         InstanceWatch w = watch;
         operation = Thread.ofVirtual().name(who + "-destroy").start(() -> runDestroy(h, w));
     }

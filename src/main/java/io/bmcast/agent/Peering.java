@@ -3,7 +3,6 @@ package io.bmcast.agent;
 import io.bmcast.fleet.AgentProtocol;
 import io.bmcast.fleet.AgentProtocol.ImageSpec;
 import io.bmcast.imagestore.ChunkCache;
-import io.bmcast.imagestore.ChunkProvider;
 import io.bmcast.imagestore.Manifest;
 import io.bmcast.imagestore.PeerServer;
 import java.io.IOException;
@@ -37,7 +36,8 @@ import javax.net.ssl.SSLContext;
  *  WORK/chunk-cache/ab/SHA256   a chunk as stored (ChunkCache)
  *  WORK/chunk-cache/images      the images whose every chunk this cache holds, newest last (one per line)
  *  WORK/chunk-cache/image-chunks/NAME   each one's chunk names (one per line), to check them against evictions
- *  WORK/instance/peers          the peers file for one instance run (token=, peers=): mode 0600, gone with the instance
+ *  WORK/instance/peers          the peers file for one instance run (token=, peers=, self=, complete=): mode 0600, gone with the instance
+ *  WORK/instance/chunks.sock    the instance's chunk socket: its mediator serves the peer server there (0600)
  * </pre>
  */
 public final class Peering implements AutoCloseable {
@@ -45,8 +45,15 @@ public final class Peering implements AutoCloseable {
     static final String IMAGES = "images";
     static final String IMAGE_CHUNKS = "image-chunks";
 
+    /** The instance's chunk socket, under its directory (gone with it). */
+    static final String CHUNK_SOCKET = "chunks.sock";
+    /** A Unix socket's path must fit in 108 bytes with its terminating NUL; longer ones are not used. */
+    private static final int MAX_SOCKET_PATH = 100;
+
     private final ChunkCache cache;
     private final PeerServer server;
+    /** This node's deployments, asked by the peer server for chunks its cache lacks. */
+    private final LocalDeployments deployments;
     private final String advertised;
     private final String zone;
     private volatile String token;
@@ -65,9 +72,10 @@ public final class Peering implements AutoCloseable {
     /** The deployment whose image was last listed: each deployment is listed once. Guarded by {@code this}. */
     private String listedFor;
 
-    private Peering(ChunkCache cache, PeerServer server, String advertised, String zone) throws IOException {
+    private Peering(ChunkCache cache, PeerServer server, LocalDeployments deployments, String advertised, String zone) throws IOException {
         this.cache = cache;
         this.server = server;
+        this.deployments = deployments;
         this.advertised = advertised;
         this.zone = zone;
         if (cache != null) {
@@ -89,7 +97,7 @@ public final class Peering implements AutoCloseable {
     /** No cache, no server: instances stream from the store alone, and the node is nobody's peer. */
     public static Peering none(String zone) {
         try {
-            return new Peering(null, null, null, zone);
+            return new Peering(null, null, new LocalDeployments(), null, zone);
         } catch (IOException e) {
             throw new AssertionError(e);
         }
@@ -107,9 +115,10 @@ public final class Peering implements AutoCloseable {
             double injectCorrupt) throws IOException {
         ChunkCache cache = ChunkCache.open(cacheDir(work), cacheBytes);
         Peering[] self = new Peering[1];
-        PeerServer server = PeerServer.start(listen, tls, cache, ChunkProvider.NONE, () -> self[0] == null ? null : self[0].token, injectCorrupt, null);
+        LocalDeployments deployments = new LocalDeployments();
+        PeerServer server = PeerServer.start(listen, tls, cache, deployments, () -> self[0] == null ? null : self[0].token, injectCorrupt, null);
         String url = advertise != null ? advertise.toString() : server.url().toString();
-        self[0] = new Peering(cache, server, url, zone);
+        self[0] = new Peering(cache, server, deployments, url, zone);
         LOG.log(Level.INFO, "chunk cache " + cache.dir() + " (up to " + io.bmcast.util.Units.formatSize(cacheBytes) + ") served to peers at "
                 + url + (advertise != null ? " (listening on " + server.address() + ")" : ""));
         return self[0];
@@ -277,16 +286,53 @@ public final class Peering implements AutoCloseable {
 
     /**
      * The options {@code instance run} gets for {@code image} in {@code instanceDir}: for an image in the store, the
-     * cache, its size and a peers file listing {@code peers} (nearest first) with the fleet's token; nothing for an
-     * NBD image, or without a cache.
+     * cache, its size and a peers file with the fleet's token and the deployment's {@code peers}; nothing for an NBD
+     * image, or without a cache.
+     *
+     * <p>With {@code complete} (a controller that lists every member of the image's deployment) and a peer server of
+     * its own, the file also names this node ({@code self=}) and the complete members: the mediator then asks the
+     * members along each chunk's tree, and serves its chunks to this node's peer server on a chunk socket in
+     * {@code instanceDir}, so the members below it get them from it as soon as it has them. Without, the peers are
+     * asked in order and the peer server lends the cache alone (pulling through without a tree could go round in a
+     * circle).
+     *
+     * @param peers the other members' peer URLs (null: none)
+     * @param complete the members holding the whole image, or null from a controller that lists a few peers
      */
-    public List<String> instanceArgs(ImageSpec image, List<String> peers, Path instanceDir) throws IOException {
+    public List<String> instanceArgs(ImageSpec image, List<String> peers, List<String> complete, Path instanceDir) throws IOException {
         if (cache == null || !isStoreImage(image)) return List.of();
         List<String> a = new ArrayList<>(List.of("--chunk-cache", cache.dir().toString(), "--cache-size", Long.toString(cache.maxBytes())));
+        List<String> others = new ArrayList<>(peers == null ? List.of() : peers);
+        String self = server != null && complete != null ? advertised : null;
+        if (self != null) others.remove(self); // a controller lists the others; this node is never its own peer
         Path file = instanceDir.resolve("peers");
-        writePeers(file, token, peers == null ? List.of() : peers, peerCa);
+        writePeers(file, token, others, peerCa, self, self == null ? List.of() : complete);
         a.addAll(List.of("--peers", file.toString()));
+        Path socket = instanceDir.toAbsolutePath().resolve(CHUNK_SOCKET);
+        if (self != null && socket.toString().length() <= MAX_SOCKET_PATH) {
+            deployments.starting(socket);
+            a.addAll(List.of("--chunk-socket", socket.toString()));
+        } else if (self != null) {
+            LOG.log(Level.WARNING, "the chunk socket " + socket + " would be too long a path for a Unix socket: members below this node "
+                    + "in the tree get only what the cache holds (use a shorter WORK)");
+        }
         return a;
+    }
+
+    /** A deployment that was running in {@code instanceDir} before this agent started (its chunk socket, if any, is asked). */
+    public void adopt(Path instanceDir) {
+        Path socket = instanceDir.toAbsolutePath().resolve(CHUNK_SOCKET);
+        if (server != null && Files.exists(socket, java.nio.file.LinkOption.NOFOLLOW_LINKS)) deployments.running(socket);
+    }
+
+    /** The deployment in {@code instanceDir} is past its start (its guest runs): its chunk socket listens, or it ended. */
+    public void instanceStarted(Path instanceDir) {
+        deployments.started(instanceDir.toAbsolutePath().resolve(CHUNK_SOCKET));
+    }
+
+    /** The deployment in {@code instanceDir} ended (destroyed, failed): the peer server stops asking it. */
+    public void instanceEnded(Path instanceDir) {
+        deployments.ended(instanceDir.toAbsolutePath().resolve(CHUNK_SOCKET));
     }
 
     /** Writes the peers file (Java properties: {@code token=}, {@code peers=URL1,URL2}) readable by the agent's user only. */
@@ -296,12 +342,24 @@ public final class Peering implements AutoCloseable {
 
     /** As {@link #writePeers(Path, String, List)}, with {@code ca=} naming the CA of the peers' HTTPS (null: none). */
     public static void writePeers(Path file, String token, List<String> peers, Path ca) throws IOException {
+        writePeers(file, token, peers, ca, null, List.of());
+    }
+
+    /**
+     * As {@link #writePeers(Path, String, List, Path)}, for a deployment's members: {@code self=} this node's own peer
+     * URL (null: none, the peers are asked in order) and {@code complete=} the members holding the whole image
+     * ({@link io.bmcast.imagestore.PeerList} reads it).
+     */
+    public static void writePeers(Path file, String token, List<String> peers, Path ca, String self, List<String> complete) throws IOException {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         Files.deleteIfExists(tmp);
         Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        Files.writeString(tmp, "# peers likely to hold the image's chunks, nearest first (from the controller)\n"
+        Files.writeString(tmp, (self == null ? "# peers likely to hold the image's chunks, nearest first (from the controller)\n"
+                : "# the members of this image's deployment (from the controller), asked along each chunk's tree\n")
                 + "token=" + (token == null ? "" : token) + "\npeers=" + String.join(",", peers) + "\n"
-                + (ca == null ? "" : "ca=" + ca.toString().replace("\\", "\\\\") + "\n"));
+                + (ca == null ? "" : "ca=" + ca.toString().replace("\\", "\\\\") + "\n")
+                + (self == null ? "" : "self=" + self + "\n")
+                + (complete.isEmpty() ? "" : "complete=" + String.join(",", complete) + "\n"));
         Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 

@@ -422,10 +422,11 @@ public final class AgentGateway {
         InstanceRow inst = db.read(tx -> instances.find(tx, node.instanceId())).orElse(null);
         if (inst == null || inst.state() == InstanceState.DELETED || inst.state() == InstanceState.PENDING) return new Directive(null, 0);
         String desired = inst.state().isGoingAway() ? AgentProtocol.DESIRED_DELETED : AgentProtocol.DESIRED_RUNNING;
-        // Peers only while the agent may still start it (it reads them then): no query on a running node's heartbeats.
+        // Members only while the agent may still start it (it reads them then): no query on a running node's heartbeats.
         Tracker t = tracker;
-        java.util.List<String> peers = t != null && (inst.state() == InstanceState.SCHEDULED || inst.state() == InstanceState.STARTING)
-                ? t.peersFor(inst.image(), node.name(), t.zoneOf(node.name())) : null;
-        return new Directive(new AgentProtocol.Assignment(inst.id(), desired, images.spec(inst.image()), peers), consoles.held(inst.id()));
+        Tracker.Members m = t != null && (inst.state() == InstanceState.SCHEDULED || inst.state() == InstanceState.STARTING)
+                ? t.membersFor(inst.image(), node.name()) : null;
+        return new Directive(new AgentProtocol.Assignment(inst.id(), desired, images.spec(inst.image()), m == null ? null : m.peers(),
+                m == null ? null : m.complete()), consoles.held(inst.id()));
     }
 }

@@ -17,6 +17,7 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -110,34 +111,45 @@ public final class InstanceLifecycle {
         return ids;
     }
 
-    /** Places every instance concurrently; answers those that got a node. */
+    /**
+     * Places every instance concurrently; answers those that got a node. The agents of a launch of several hear of
+     * their instances together, once all are placed: each one's first answer then names the same members.
+     */
     private List<String> placeAll(List<String> ids, String project, long diskBytes) throws InterruptedException {
         List<String> scheduled = new ArrayList<>();
         if (ids.size() == 1) {
-            if (placeOrWait(ids.getFirst(), project, diskBytes)) scheduled.add(ids.getFirst());
+            if (placeOrWait(ids.getFirst(), project, diskBytes, true).isPresent()) scheduled.add(ids.getFirst());
             return scheduled;
         }
+        List<String> placedOn = new ArrayList<>();
         try (ExecutorService each = Executors.newVirtualThreadPerTaskExecutor()) {
-            List<Future<Boolean>> placed = new ArrayList<>();
-            for (String id : ids) placed.add(each.submit(() -> placeOrWait(id, project, diskBytes)));
+            List<Future<Optional<String>>> placed = new ArrayList<>();
+            for (String id : ids) placed.add(each.submit(() -> placeOrWait(id, project, diskBytes, false)));
             for (int i = 0; i < ids.size(); i++) {
                 try {
-                    if (placed.get(i).get()) scheduled.add(ids.get(i));
+                    Optional<String> node = placed.get(i).get();
+                    if (node.isPresent()) {
+                        scheduled.add(ids.get(i));
+                        placedOn.add(node.get());
+                    }
                 } catch (java.util.concurrent.ExecutionException e) {
                     if (e.getCause() instanceof RuntimeException r) throw r;
                     throw new IllegalStateException(e.getCause());
                 }
             }
+        } finally {
+            placedOn.forEach(scheduler::wake);
         }
         return scheduled;
     }
 
-    private boolean placeOrWait(String id, String project, long diskBytes) {
-        if (scheduler.place(id, project, diskBytes, false).isPresent()) return true;
+    private Optional<String> placeOrWait(String id, String project, long diskBytes, boolean wake) {
+        Optional<String> node = scheduler.place(id, project, diskBytes, false, wake);
+        if (node.isPresent()) return node;
         db.read(tx -> events.append(tx, new NewEvent("instance.waiting", project, id, null, "instance " + id
                 + " waits for a free node with a disk of at least " + Units.formatSize(diskBytes)
                 + "; it is placed when one frees up")));
-        return false;
+        return node;
     }
 
     /** Asks for an instance's end: power off, scrub, delete. Asking again while it goes away changes nothing. */

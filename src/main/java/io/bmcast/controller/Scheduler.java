@@ -43,9 +43,23 @@ final class Scheduler {
      * never before, so the woken heartbeat reads the claim.
      */
     Optional<String> place(String id, String project, long diskBytes, boolean afterWaiting) {
+        return place(id, project, diskBytes, afterWaiting, true);
+    }
+
+    /**
+     * As {@link #place(String, String, long, boolean)}, waking the node's agent only when {@code wake}: a launch of
+     * several instances wakes their agents ({@link #wake}) once all are placed, so that each agent's first answer
+     * already lists every node of the launch as a member of the image's deployment (one distribution tree).
+     */
+    Optional<String> place(String id, String project, long diskBytes, boolean afterWaiting, boolean wake) {
         Optional<String> placed = claim(id, project, diskBytes, afterWaiting);
-        placed.ifPresent(signals::fire);
+        if (wake) placed.ifPresent(signals::fire);
         return placed;
+    }
+
+    /** Wakes {@code node}'s agent if it is long-polling: it has been given an instance. */
+    void wake(String node) {
+        signals.fire(node);
     }
 
     private Optional<String> claim(String id, String project, long diskBytes, boolean afterWaiting) {

@@ -5,29 +5,44 @@ import io.bmcast.controller.store.PeerRepository;
 import io.bmcast.controller.store.PeerRepository.Holder;
 import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.Comparator;
 import java.util.HexFormat;
-import java.util.LinkedHashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
-import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
 
 /**
- * The controller as tracker (Kraken's tracker, in one class): it knows which nodes hold an image's chunks, because
- * it placed the instances that stream or run the image and the agents report the images their caches hold; an
- * assignment lists up to {@link #MAX_PEERS} of them, nearest first. It also keeps the fleet's peer token: one secret,
- * made once, stored in the database, handed to each agent at registration.
+ * The controller as tracker (Kraken's tracker, in one class): it knows which nodes hold or fetch an image's chunks,
+ * because it placed the instances that deploy or run the image and the agents report the images their caches hold.
+ * It also keeps the fleet's peer token: one secret, made once, stored in the database, handed to each agent at
+ * registration.
  *
- * <p>Order: a peer in the asking node's zone first (a rack's switch is cheaper than the spine); then a peer holding
- * the whole image before one still streaming it (the streamer may not have the chunk yet and then answers 404). Peers
- * equal by both are shuffled, so that a hundred nodes launching one image do not all ask the same peer first.
+ * <p>An assignment lists the deployment's members: every node that shares the image (cached, or an instance of it
+ * from scheduled to stopped; not offline), and which of them hold all of it. Every deployment of a wave is given
+ * (nearly) the same list, so that their mediators compute the same distribution tree per chunk ({@code PeerTree}:
+ * the store sends each chunk about once, each member passes it on to two). Nothing is shuffled or cut to a few:
+ * the tree spreads the load, and its order comes from hashing, not from the list. Lists that differ (heartbeats
+ * read at different moments of a wave) cost store traffic but never a cycle: a member asks only members ranked above
+ * it by the chunk's hash.
+ *
+ * <p>Zones: when the node's own zone holds at least {@link #ZONE_ENOUGH} members, the list is that zone's alone (a
+ * rack's switch is cheaper than the spine; the store then sends each chunk once per zone); otherwise every member,
+ * same zone first (the order old agents, which ask in order, still see).
  */
 public final class Tracker {
-    /** Enough to spread a herd and to survive a few dead peers; more only lengthens the agent's file. */
-    public static final int MAX_PEERS = 8;
+    /**
+     * The most members an assignment lists: a tree of 256 is 8 levels deep, and the list (~30 bytes a member) is
+     * sent only while an instance is scheduled or starting.
+     */
+    public static final int MAX_MEMBERS = 256;
+    /**
+     * A zone with this many members makes a tree of its own: the store sends each chunk once into the zone, and the
+     * zone's members pass it on seven times, so a copy from the store per zone is the small part.
+     */
+    static final int ZONE_ENOUGH = 8;
     static final String PEER_TOKEN = "peer-token";
     private static final SecureRandom RANDOM = new SecureRandom();
 
@@ -88,34 +103,44 @@ public final class Tracker {
         reported.remove(node);
     }
 
-    /** Up to {@link #MAX_PEERS} base URLs of peers likely to hold {@code image}'s chunks for {@code node}, nearest first. */
-    List<String> peersFor(String image, String node, String zone) {
-        List<Holder> holders = db.read(tx -> peers.holders(tx, image, node, MAX_PEERS * 4));
-        return order(holders, zone, new Random());
-    }
+    /**
+     * A deployment's members as its assignment carries them.
+     *
+     * @param peers the other members' peer URLs, same zone first, then complete, then by node name
+     * @param complete the members (the assigned node's own URL included) whose caches hold the whole image
+     */
+    record Members(List<String> peers, List<String> complete) {}
 
-    /** The zone {@code node} registered with, or null. */
-    String zoneOf(String node) {
-        return db.read(tx -> peers.zone(tx, node)).orElse(null);
+    /** The members of {@code node}'s deployment of {@code image} (see the class comment). Two queries. */
+    Members membersFor(String image, String node) {
+        return members(db.read(tx -> peers.members(tx, image, MAX_MEMBERS)), node);
     }
 
     /**
-     * {@code holders} ordered for a node in {@code zone} (see the class comment), each node once (as its best
-     * kind), at most {@link #MAX_PEERS}. Visible for testing.
+     * The members among {@code rows} for a deployment on {@code node}: each node once (complete if any row says so),
+     * its zone's alone when there are at least {@link #ZONE_ENOUGH} of them, at most {@link #MAX_MEMBERS} with
+     * {@code node} itself. Visible for testing.
      */
-    static List<String> order(List<Holder> holders, String zone, Random random) {
-        // each node once, as complete if any row says so
-        java.util.Map<String, Holder> best = new java.util.LinkedHashMap<>();
-        for (Holder h : holders) best.merge(h.node(), h, (a, b) -> a.complete() ? a : b);
-        List<Holder> all = new ArrayList<>(best.values());
-        Collections.shuffle(all, random); // equals stay shuffled: the sort below is stable
-        all.sort(Comparator.comparingInt((Holder h) -> zone != null && zone.equals(h.zone()) ? 0 : 1)
-                .thenComparingInt(h -> h.complete() ? 0 : 1));
-        LinkedHashSet<String> urls = new LinkedHashSet<>();
-        for (Holder h : all) {
-            if (urls.size() == MAX_PEERS) break;
-            urls.add(Objects.requireNonNull(h.peerUrl()));
+    static Members members(List<Holder> rows, String node) {
+        Map<String, Holder> each = new LinkedHashMap<>();
+        for (Holder h : rows) each.merge(h.node(), h, (a, b) -> a.complete() ? a : b);
+        Holder self = each.get(node);
+        String zone = self == null ? null : self.zone();
+        List<Holder> all = new ArrayList<>(each.values());
+        if (zone != null && all.stream().filter(h -> zone.equals(h.zone())).count() >= ZONE_ENOUGH) {
+            all.removeIf(h -> !zone.equals(h.zone()));
         }
-        return List.copyOf(urls);
+        all.sort(Comparator.comparingInt((Holder h) -> zone != null && zone.equals(h.zone()) ? 0 : 1)
+                .thenComparingInt(h -> h.complete() ? 0 : 1).thenComparing(Holder::node));
+        List<String> others = new ArrayList<>();
+        List<String> complete = new ArrayList<>();
+        if (self != null && self.complete()) complete.add(self.peerUrl());
+        for (Holder h : all) {
+            if (h.node().equals(node)) continue;
+            if (others.size() == MAX_MEMBERS - 1) break;
+            others.add(Objects.requireNonNull(h.peerUrl()));
+            if (h.complete()) complete.add(h.peerUrl());
+        }
+        return new Members(List.copyOf(others), List.copyOf(complete));
     }
 }

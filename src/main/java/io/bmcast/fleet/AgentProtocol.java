@@ -32,8 +32,8 @@ package io.bmcast.fleet;
  *
  * <p>Peers: an agent that serves its chunk cache says where ({@link Hello#peerUrl()}) and lists in every report the
  * images whose chunks its cache holds ({@link Report#cachedImages()}); the controller answers with the fleet's peer
- * token ({@link Welcome#peerToken()}) and, in an assignment, the peers likely to hold the image's chunks, nearest
- * first ({@link Assignment#peers()}).
+ * token ({@link Welcome#peerToken()}) and, in an assignment, the other members of the image's deployment
+ * ({@link Assignment#peers()}) and which of them hold it whole ({@link Assignment#complete()}).
  */
 public final class AgentProtocol {
     private AgentProtocol() {}
@@ -122,12 +122,17 @@ public final class AgentProtocol {
     /**
      * @param desired {@code running} (start it if not yet, keep it) or {@code deleted} (power off, stop the
      *                mediator, scrub and verify the disk, then report {@code deleted})
-     * @param peers base URLs of peers likely to hold the image's chunks, nearest first (empty or null: none); sent
-     *              while the instance is being placed or started, when the agent reads them
+     * @param peers the peer URLs of the other members of the image's deployment: the nodes that hold the image or
+     *              deploy it now (same zone first; empty or null: none); sent while the instance is being placed or
+     *              started, when the agent reads them
+     * @param complete which members (this node's own URL among them, if so) hold the whole image. Present (even
+     *                 empty) from a controller that lists every member: the agent's mediator then asks them along
+     *                 each chunk's distribution tree rather than in order; null from one that lists a few peers
      */
-    public record Assignment(String instanceId, String desired, ImageSpec image, java.util.List<String> peers) {
+    public record Assignment(String instanceId, String desired, ImageSpec image, java.util.List<String> peers,
+            java.util.List<String> complete) {
         public Assignment(String instanceId, String desired, ImageSpec image) {
-            this(instanceId, desired, image, null);
+            this(instanceId, desired, image, null, null);
         }
     }
 

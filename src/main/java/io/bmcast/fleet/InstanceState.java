@@ -91,6 +91,23 @@ public enum InstanceState {
         return this == DESTROYING || this == SCRUBBING || this == DELETED;
     }
 
+    /**
+     * Its node shares its image with the other nodes deploying it (issue 13's peers): it is deploying the image now
+     * (scheduled to streaming: its peer server passes chunks through its own fetch) or holds all of it (see
+     * {@link #holdsWholeImage}). Scheduled and starting count too, so that nodes launched together see each other.
+     */
+    public boolean sharesImage() {
+        return this == SCHEDULED || this == STARTING || this == STREAMING || holdsWholeImage();
+    }
+
+    /**
+     * Its disk is local, so its node's chunk cache took in every chunk of the image (a cache smaller than the image
+     * keeps the most recent ones: members asking it for an evicted chunk then go on to the store).
+     */
+    public boolean holdsWholeImage() {
+        return this == DEVIRTUALIZED || this == STOPPED;
+    }
+
     /** States that hold a node. */
     public boolean holdsNode() {
         return this != PENDING && this != DELETED && this != UNKNOWN;

@@ -1,5 +1,6 @@
 package io.bmcast.node;
 
+import io.bmcast.imagestore.ChunkSocketServer;
 import io.bmcast.mediator.Hydrator;
 import io.bmcast.mediator.ImageExtents;
 import io.bmcast.mediator.MediatedDisk;
@@ -123,6 +124,18 @@ public final class Mediator {
                 throw new IOException(low + "; free space there, or give --allow-low-space to start anyway");
             }
         }
+        // The node's peer server asks this deployment for the chunks of members below it: served from here on.
+        ChunkSocketServer chunkSocket = null;
+        if (store != null && c.store().chunkSocket() != null) {
+            try {
+                chunkSocket = ChunkSocketServer.start(c.store().chunkSocket(), store.export().fetcher()::serve);
+            } catch (IOException e) {
+                mediated.close();
+                source.close();
+                throw e;
+            }
+            log.printf("node: serving this deployment's chunks to the node's peer server on %s%n", chunkSocket.path());
+        }
         NodeState.recordPid(c.state());
         // The hydrator first: it tells the disk its share before the housekeeper writes the first status.
         Hydrator hydrator = c.hydration().background() ? new Hydrator(mediated, hydratorOptions(c)) : null;
@@ -150,6 +163,7 @@ public final class Mediator {
         }
         // Stop taking requests, stop copying, then commit the map (close syncs the data first) and go.
         server.close();
+        if (chunkSocket != null) chunkSocket.close();
         if (hydrator != null) hydrator.close();
         mediated.close();
         source.close();

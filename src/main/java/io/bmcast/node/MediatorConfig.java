@@ -74,14 +74,21 @@ public record MediatorConfig(ImageUri image, Path disk, Path state, Path socket,
      * @param manifestSha256 the manifest's expected {@link io.bmcast.imagestore.ManifestDigest} (recorded when the image
      *     was added); a manifest with another digest is refused before a byte is served; null pins nothing (an ad-hoc
      *     {@code node --image s3://...})
+     * @param chunkSocket where the mediator serves its chunks to its node's peer server ({@code --chunk-socket}, a
+     *     Unix socket of mode 0600); null for nowhere
      */
-    public record Store(Path chunkCache, long cacheSize, Path peers, int concurrency, double injectCorrupt, String manifestSha256) {
+    public record Store(Path chunkCache, long cacheSize, Path peers, int concurrency, double injectCorrupt, String manifestSha256,
+            Path chunkSocket) {
         /** 20 GiB: a few images' worth on a node, small beside a node's disk. */
         public static final long DEFAULT_CACHE_SIZE = 20L << 30;
         public static final Store DEFAULTS = new Store(null, DEFAULT_CACHE_SIZE, null, ChunkFetcher.DEFAULT_STORE_CONCURRENCY, 0);
 
         public Store(Path chunkCache, long cacheSize, Path peers, int concurrency, double injectCorrupt) {
-            this(chunkCache, cacheSize, peers, concurrency, injectCorrupt, null);
+            this(chunkCache, cacheSize, peers, concurrency, injectCorrupt, null, null);
+        }
+
+        public Store(Path chunkCache, long cacheSize, Path peers, int concurrency, double injectCorrupt, String manifestSha256) {
+            this(chunkCache, cacheSize, peers, concurrency, injectCorrupt, manifestSha256, null);
         }
 
         public Store {
@@ -141,6 +148,7 @@ public record MediatorConfig(ImageUri image, Path disk, Path state, Path socket,
         p.setProperty("storeConcurrency", Integer.toString(store.concurrency()));
         if (store.injectCorrupt() > 0) p.setProperty("injectCorrupt", Double.toString(store.injectCorrupt()));
         if (store.manifestSha256() != null) p.setProperty("manifestSha256", store.manifestSha256());
+        if (store.chunkSocket() != null) p.setProperty("chunkSocket", store.chunkSocket().toString());
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
             p.store(w, "bmcast mediator (written by instance run, read by the mediator it starts)");
@@ -178,7 +186,7 @@ public record MediatorConfig(ImageUri image, Path disk, Path state, Path socket,
         String n = p.getProperty("storeConcurrency");
         return new Store(optionalPath(p, "chunkCache"), size == null ? Store.DEFAULT_CACHE_SIZE : Long.parseLong(size),
                 optionalPath(p, "peers"), n == null ? ChunkFetcher.DEFAULT_STORE_CONCURRENCY : Integer.parseInt(n),
-                Double.parseDouble(p.getProperty("injectCorrupt", "0")), p.getProperty("manifestSha256"));
+                Double.parseDouble(p.getProperty("injectCorrupt", "0")), p.getProperty("manifestSha256"), optionalPath(p, "chunkSocket"));
     }
 
     private static String required(Properties p, String key, Path file) throws IOException {

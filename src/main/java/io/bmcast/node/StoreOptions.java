@@ -33,6 +33,11 @@ public final class StoreOptions {
             description = "For an s3:// image: peers to ask for chunks before the store (token=..., peers=URL1,URL2,... nearest first); a missing file is none.")
     Path peers;
 
+    @Option(names = "--chunk-socket", paramLabel = "PATH",
+            description = "For an s3:// image fetched along a tree (a peers file with self=): serve this deployment's chunks to "
+                    + "the node's peer server on this Unix socket (mode 0600), so members below this node get them as soon as it has them.")
+    Path chunkSocket;
+
     @Option(names = "--store-concurrency", paramLabel = "N", defaultValue = "8",
             description = "The most requests this mediator has at the store at once (default ${DEFAULT-VALUE}).")
     int concurrency;
@@ -60,7 +65,8 @@ public final class StoreOptions {
     public MediatorConfig.Store store() {
         try {
             return new MediatorConfig.Store(chunkCache == null ? null : chunkCache.toAbsolutePath(), cacheSize,
-                    peers == null ? null : peers.toAbsolutePath(), concurrency, injectCorrupt, manifestSha256);
+                    peers == null ? null : peers.toAbsolutePath(), concurrency, injectCorrupt, manifestSha256,
+                    chunkSocket == null ? null : chunkSocket.toAbsolutePath());
         } catch (IllegalArgumentException e) {
             if (e.getMessage().contains("manifest's SHA-256")) throw new UsageException("--manifest-sha256: " + e.getMessage());
             throw new UsageException(e.getMessage().replace("the cache size", "--cache-size")

@@ -67,11 +67,16 @@ final class StoreSource {
             PeerList peers = PeerList.read(s.peers());
             ChunkSource store = new StoreChunkSource(client, at);
             if (s.injectCorrupt() > 0) store = new CorruptingSource(store, s.injectCorrupt());
-            ChunkFetcher fetcher = ChunkFetcher.builder(at.display(), m).cache(cache).peers(peers.sources()).store(store)
-                    .storeConcurrency(s.concurrency()).giveUp(c.giveUp()).build();
-            log.printf("node: %s: %d chunks of %s (%d holes), cache %s, %d peers, store concurrency %d%s%n", at.display(),
+            ChunkFetcher.Builder b = ChunkFetcher.builder(at.display(), m).cache(cache).peers(peers.sources()).store(store)
+                    .storeConcurrency(s.concurrency()).giveUp(c.giveUp());
+            // self= in the peers file: the peers are the deployment's members, asked along each chunk's tree
+            if (peers.self() != null) b.tree(peers.selfName(), peers.completeNames());
+            ChunkFetcher fetcher = b.build();
+            log.printf("node: %s: %d chunks of %s (%d holes), cache %s, %s, store concurrency %d%s%n", at.display(),
                     m.chunkCount(), Units.formatSize(m.chunkSize()), m.chunks().stream().filter(x -> x == null).count(),
-                    cache == null ? "none" : cache.dir().toString(), peers.peers().size(), s.concurrency(),
+                    cache == null ? "none" : cache.dir().toString(), peers.self() == null ? peers.peers().size() + " peers"
+                            : (peers.peers().size() + 1) + " members in a tree per chunk (" + peers.complete().size() + " complete)",
+                    s.concurrency(),
                     s.injectCorrupt() > 0 ? ", corrupting " + s.injectCorrupt() + " of store chunks (fault injection)" : "");
             String identity = "store image " + at.display() + " manifest " + digest + " of " + m.size() + " bytes";
             return new Opened(new StoreExport(exportName, fetcher), identity, at, json);

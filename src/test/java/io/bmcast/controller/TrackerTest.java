@@ -19,10 +19,10 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Random;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,8 +31,9 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The controller as tracker (issue 13, item 3), against the real controller over HTTP on H2 and PostgreSQL: one
- * peer token for the fleet in every Welcome; an assignment lists the peers that hold the image (cached or
- * streaming it), nearest first, never the node itself nor a node that serves no peers; the boot profile is kept
+ * peer token for the fleet in every Welcome; an assignment lists the members of the image's deployment (cached, or
+ * deploying it from scheduled on), nearest first, and which hold all of it, never the node itself nor a node that
+ * serves no peers or is offline, the same for every node of a wave; the boot profile is kept
  * once and carried to later launches; where an instance's bytes came from reaches {@code ps --json} and its event.
  */
 class TrackerTest {
@@ -72,6 +73,8 @@ class TrackerTest {
             AgentProtocol.Directive dn = n.beat();
             assertEquals(List.of("http://127.0.0.1:7004", "http://127.0.0.1:7003", "http://127.0.0.1:7001"), dn.assignment().peers(),
                     "same zone first, then those holding the whole image, then those streaming it");
+            assertEquals(List.of("http://127.0.0.1:7009", "http://127.0.0.1:7004", "http://127.0.0.1:7003"), dn.assignment().complete(),
+                    "the complete members, n itself (its cache) among them");
             n.take();
             n.beat();
             n.phase("streaming");
@@ -199,23 +202,92 @@ class TrackerTest {
         }
     }
 
-    /** The order the tracker gives, seen over many draws: zone, then complete, and equals shuffled. */
-    @Test
-    void equalPeersAreShuffledSoNoPeerIsEveryonesFirst() {
-        List<Holder> holders = new ArrayList<>();
-        for (int i = 0; i < 12; i++) holders.add(new Holder("n" + i, "http://10.0.0." + i + ":7301", "z2", true));
-        holders.add(new Holder("near", "http://10.0.1.1:7301", "z1", false));
-        holders.add(new Holder("streamer", "http://10.0.1.2:7301", "z2", false));
-        Set<String> seconds = new HashSet<>();
-        Random random = new Random(13);
-        for (int draw = 0; draw < 50; draw++) {
-            List<String> order = Tracker.order(holders, "z1", random);
-            assertEquals(Tracker.MAX_PEERS, order.size());
-            assertEquals("http://10.0.1.1:7301", order.getFirst(), "the same zone first, even when still streaming");
-            assertFalse(order.contains("http://10.0.1.2:7301"), "eight complete copies before a streamer");
-            seconds.add(order.get(1));
+    /**
+     * The nodes of a launch see each other at once (scheduled and starting count), whatever the order of their
+     * heartbeats: every deployment of the wave is given the same members, so their trees agree. An offline node and
+     * a node that serves no peers are never members; one that holds the image (its cache reports it, or its instance
+     * is local) is marked complete.
+     */
+    @ParameterizedTest
+    @EnumSource(Db.class)
+    void everyDeploymentOfAWaveIsGivenTheSameMembers(Db db) throws Exception {
+        try (TestFleet fleet = TestFleet.start(db, dir, Duration.ofSeconds(5))) {
+            fleet.addImage("busybox", "small");
+            dirtyPeer(fleet, "gone", "http://127.0.0.1:7100", "z1", "busybox");
+            TestFleet.await("node gone offline", () -> fleet.node("gone").state(), "offline"::equals);
+            ProtocolAgent holder = dirtyPeer(fleet, "holder", "http://127.0.0.1:7101", "z1", "busybox");
+            dirtyPeer(fleet, "mute", null, "z1", "busybox");
+            List<ProtocolAgent> wave = new ArrayList<>();
+            for (int i = 1; i <= 3; i++) {
+                ProtocolAgent w = fleet.agent("w" + i, 1024 * MiB).peer("http://127.0.0.1:720" + i, "z1");
+                w.register();
+                w.beat();
+                wave.add(w);
+            }
+            fleet.launch(fleet.operator, "busybox", 3);
+            Set<String> everyone = Set.of("http://127.0.0.1:7101", "http://127.0.0.1:7201", "http://127.0.0.1:7202", "http://127.0.0.1:7203");
+            for (int i = wave.size() - 1; i >= 0; i--) { // heartbeats in another order than the placements
+                AgentProtocol.Assignment a = wave.get(i).beat().assignment();
+                String self = "http://127.0.0.1:720" + (i + 1);
+                assertFalse(a.peers().contains(self), "never its own peer: " + a.peers());
+                Set<String> members = new HashSet<>(a.peers());
+                members.add(self);
+                assertEquals(everyone, members, "w" + (i + 1) + ": the whole wave and the holder, scheduled as they are");
+                assertEquals(List.of("http://127.0.0.1:7101"), a.complete(), "the holder's cache holds it all");
+                assertEquals("http://127.0.0.1:7101", a.peers().getFirst(), "complete first");
+            }
+
+            // w1 starting, w2 streaming, w3 local: a later launch sees all three, and w3 as complete.
+            String[] phases = {"starting", "streaming", "devirtualized"};
+            for (int i = 0; i < 3; i++) {
+                wave.get(i).take();
+                wave.get(i).phase(phases[i]);
+                wave.get(i).beat();
+            }
+            holder.beat(); // heard within the 5 s timeout on a slow machine too
+            ProtocolAgent late = fleet.agent("late", 1024 * MiB).peer("http://127.0.0.1:7300", "z1");
+            late.register();
+            late.beat();
+            fleet.launch(fleet.operator, "busybox", 1);
+            AgentProtocol.Assignment a = late.beat().assignment();
+            assertEquals(everyone, Set.copyOf(a.peers()));
+            assertEquals(Set.of("http://127.0.0.1:7101", "http://127.0.0.1:7203"), Set.copyOf(a.complete()));
+            assertEquals(Set.of("http://127.0.0.1:7101", "http://127.0.0.1:7203"), Set.copyOf(a.peers().subList(0, 2)), "complete first");
         }
-        assertTrue(seconds.size() >= 6, "the complete peers take turns at the front: " + seconds);
+    }
+
+    /** The members as the tracker lists them, from the rows its queries return: each once, complete marked, capped. */
+    @Test
+    void membersAreEveryHolderOnceCompleteFirstUpToTheCap() {
+        List<Holder> rows = new ArrayList<>();
+        for (int i = 0; i < 300; i++) rows.add(new Holder(String.format("n%03d", i), "http://10.0.1." + i + ":7301", null, false));
+        rows.add(new Holder("n007", "http://10.0.1.7:7301", null, true)); // cached too: complete wins
+        rows.add(new Holder("self", "http://10.0.9.9:7301", null, true));
+        Tracker.Members m = Tracker.members(rows, "self");
+        assertEquals(Tracker.MAX_MEMBERS - 1, m.peers().size(), "capped, the node itself counted");
+        assertEquals("http://10.0.1.7:7301", m.peers().getFirst(), "complete first");
+        assertEquals(m.peers().size(), Set.copyOf(m.peers()).size(), "each node once");
+        assertEquals("http://10.0.1.0:7301", m.peers().get(1), "then by name, the same for every asker");
+        assertEquals(List.of("http://10.0.9.9:7301", "http://10.0.1.7:7301"), m.complete(), "itself included when it holds the image");
+        assertEquals(m, Tracker.members(rows.reversed(), "self"), "the order of the rows changes nothing");
+    }
+
+    /** A zone with enough members makes a tree of its own; a smaller one joins everyone, its own zone first. */
+    @Test
+    void aZoneWithEnoughMembersKeepsToItself() {
+        List<Holder> rows = new ArrayList<>();
+        for (int i = 0; i < Tracker.ZONE_ENOUGH; i++) rows.add(new Holder("a" + i, "http://10.0.1." + i + ":7301", "z1", false));
+        for (int i = 0; i < 3; i++) rows.add(new Holder("b" + i, "http://10.0.2." + i + ":7301", "z2", false));
+        rows.add(new Holder("c", "http://10.0.3.1:7301", "z2", true));
+        Tracker.Members big = Tracker.members(rows, "a0");
+        assertEquals(Tracker.ZONE_ENOUGH - 1, big.peers().size(), big.peers().toString());
+        assertTrue(big.peers().stream().allMatch(u -> u.startsWith("http://10.0.1.")), "z1's members alone: " + big.peers());
+        assertEquals(List.of(), big.complete());
+        Tracker.Members small = Tracker.members(rows, "b0");
+        assertEquals(rows.size() - 1, small.peers().size(), "z2 has too few: every member");
+        assertEquals(List.of("http://10.0.3.1:7301", "http://10.0.2.1:7301", "http://10.0.2.2:7301"), small.peers().subList(0, 3),
+                "its own zone first (complete first within it)");
+        assertEquals(List.of("http://10.0.3.1:7301"), small.complete());
     }
 
     /** A registered node with a dirty disk (never offered) that serves peers at {@code url} and holds {@code cached}. */

@@ -19,13 +19,14 @@ class InstanceStoreArgsTest {
     void anS3ImageAndTheStoreOptionsReachTheMediatorsSettings() {
         Instance.Spec s = run("--image", "s3://images/fleet/busybox?endpoint=http%3A%2F%2F127.0.0.1%3A9000", "--disk", "/tmp/d.img",
                 "--state", "/tmp/st", "--region", "eu-west-1", "--chunk-cache", "/var/cache/bmcast/chunks", "--cache-size", "5G",
-                "--peers", "/tmp/st/peers.properties", "--store-concurrency", "3", "--inject-corrupt", "0.01").spec();
+                "--peers", "/tmp/st/peers.properties", "--store-concurrency", "3", "--inject-corrupt", "0.01",
+                "--chunk-socket", "/tmp/st/chunks.sock").spec();
         assertTrue(s.image().isStore());
         assertEquals("s3://images/fleet/busybox", s.image().display());
         assertEquals("http://127.0.0.1:9000", s.image().store().endpoint().toString());
         assertEquals("eu-west-1", s.image().store().region());
-        assertEquals(new MediatorConfig.Store(Path.of("/var/cache/bmcast/chunks"), 5L << 30, Path.of("/tmp/st/peers.properties"), 3, 0.01),
-                s.store());
+        assertEquals(new MediatorConfig.Store(Path.of("/var/cache/bmcast/chunks"), 5L << 30, Path.of("/tmp/st/peers.properties"), 3, 0.01,
+                null, Path.of("/tmp/st/chunks.sock")), s.store(), "the chunk socket reaches the mediator, which serves its chunks there");
         // Defaults: no cache, 20G if one is given, 8 at the store.
         Instance.Spec d = run("--image", "s3://images/fleet/busybox", "--endpoint", "http://10.0.0.5:9000", "--disk", "/tmp/d.img",
                 "--state", "/tmp/st").spec();

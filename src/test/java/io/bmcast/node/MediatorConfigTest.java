@@ -33,7 +33,7 @@ class MediatorConfigTest {
         io.bmcast.imagestore.ImageUri img = io.bmcast.imagestore.ImageUri.parse("s3://bkt/fleet/busybox?endpoint=http%3A%2F%2F127.0.0.1%3A9000&region=eu-west-1");
         MediatorConfig c = new MediatorConfig(img, tmp.resolve("disk"), tmp, tmp.resolve("sock"), 65536, 0, Duration.ofSeconds(60),
                 null, null, MediatorConfig.Hydration.DEFAULTS, null, false,
-                new MediatorConfig.Store(tmp.resolve("cache"), 1L << 30, tmp.resolve("peers"), 3, 0.25, "AB".repeat(32)));
+                new MediatorConfig.Store(tmp.resolve("cache"), 1L << 30, tmp.resolve("peers"), 3, 0.25, "AB".repeat(32), tmp.resolve("chunks.sock")));
         assertEquals("ab".repeat(32), c.store().manifestSha256(), "the pin as given, in the digest's own form");
         Path f = tmp.resolve("node.properties");
         c.write(f);

@@ -1,5 +1,6 @@
 package io.bmcast.controller.store;
 
+import io.bmcast.fleet.InstanceState;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -9,17 +10,18 @@ import java.util.Optional;
 
 /**
  * The tracker's tables: the fleet's peer token, where each node serves its chunk cache (and its zone), and which
- * images each node's cache holds. What the tracker asks is one query: {@link #holders}.
+ * images each node's cache holds. What the tracker asks per assignment is two queries: {@link #members}.
  */
 public final class PeerRepository {
-    /** The instance states in which a node is streaming or holds its instance's image: such a node serves its chunks. */
-    private static final String HOLDING_STATES = "'streaming', 'devirtualized', 'stopped'";
+    /** The instance states whose node shares the instance's image, as SQL ('scheduled', 'starting', ...). */
+    private static final String SHARING_STATES = java.util.Arrays.stream(InstanceState.values()).filter(InstanceState::sharesImage)
+            .map(st -> "'" + st.wire() + "'").collect(java.util.stream.Collectors.joining(", "));
 
     /**
      * A node that may serve an image's chunks.
      *
-     * @param complete its cache holds the whole image (it reported it cached, or its instance of it is local);
-     *                 false: it is streaming the image now
+     * @param complete its cache holds the whole image (its agent reports it cached), or its instance of it is local;
+     *                 false: it is deploying the image now
      */
     public record Holder(String node, String peerUrl, String zone, boolean complete) {}
 
@@ -57,16 +59,6 @@ public final class PeerRepository {
         }
     }
 
-    /** The zone the node registered with; empty when it has none (or is not registered). */
-    public Optional<String> zone(Tx tx, String node) throws SQLException {
-        try (PreparedStatement ps = tx.connection().prepareStatement("SELECT zone FROM nodes WHERE name = ?")) {
-            ps.setString(1, node);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? Optional.ofNullable(rs.getString(1)) : Optional.empty();
-            }
-        }
-    }
-
     /** Replaces the images the node reports cached with {@code images}. */
     public void setCached(Tx tx, String node, List<String> images, long nowMs) throws SQLException {
         try (PreparedStatement ps = tx.connection().prepareStatement("DELETE FROM node_cached_images WHERE node = ?")) {
@@ -99,32 +91,36 @@ public final class PeerRepository {
     }
 
     /**
-     * Nodes other than {@code except} that serve peers, are not offline, and hold {@code image}'s chunks: in their
-     * cache (reported), or in the instance of it they stream or run now. At most {@code limit} rows per kind, in no
-     * particular order: the caller orders them (zone, complete first) and shuffles equals.
+     * The nodes that share {@code image} (issue 13's deployment members): those that serve peers, are not offline,
+     * and hold the image's chunks in their cache (reported) or have an instance of it that {@link
+     * InstanceState#sharesImage shares it}: from scheduled (so that nodes launched together see each other at once)
+     * to stopped. The asking node is among them when it serves peers. Two queries, each of at most {@code limit}
+     * rows taken by node name, so that every deployment of a wave is given the same ones whatever the order of its
+     * heartbeats; a node may appear twice (cached, and deploying), and the caller keeps it once.
      */
-    public List<Holder> holders(Tx tx, String image, String except, int limit) throws SQLException {
+    public List<Holder> members(Tx tx, String image, int limit) throws SQLException {
         List<Holder> out = new ArrayList<>();
         try (PreparedStatement ps = tx.connection().prepareStatement(
                 "SELECT n.name, n.peer_url, n.zone FROM node_cached_images c JOIN nodes n ON n.name = c.node"
-                        + " WHERE c.image = ? AND n.name <> ? AND n.peer_url IS NOT NULL AND n.state <> 'offline'"
-                        + " ORDER BY c.reported_at DESC FETCH FIRST " + limit + " ROWS ONLY")) {
+                        + " WHERE c.image = ? AND n.peer_url IS NOT NULL AND n.state <> 'offline'"
+                        + " ORDER BY n.name FETCH FIRST " + limit + " ROWS ONLY")) {
             ps.setString(1, image);
-            ps.setString(2, except);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) out.add(new Holder(rs.getString(1), rs.getString(2), rs.getString(3), true));
             }
         }
         try (PreparedStatement ps = tx.connection().prepareStatement(
                 "SELECT n.name, n.peer_url, n.zone, i.state FROM instances i JOIN nodes n ON n.name = i.node"
-                        + " WHERE i.image = ? AND i.state IN (" + HOLDING_STATES + ") AND n.name <> ? AND n.peer_url IS NOT NULL"
-                        + " AND n.state <> 'offline' ORDER BY i.updated_at DESC FETCH FIRST " + limit + " ROWS ONLY")) {
+                        + " WHERE i.image = ? AND i.state IN (" + SHARING_STATES + ") AND n.peer_url IS NOT NULL"
+                        + " AND n.state <> 'offline' ORDER BY n.name FETCH FIRST " + limit + " ROWS ONLY")) {
             ps.setString(1, image);
-            ps.setString(2, except);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    boolean local = !"streaming".equals(rs.getString(4));
-                    out.add(new Holder(rs.getString(1), rs.getString(2), rs.getString(3), local));
+                    // Local: complete, even if a cache smaller than the image evicted a few chunks since (the cached
+                    // report then drops it). Ranked first, it still holds nearly all; ranked by hash among the rest, the
+                    // members above it would fetch from the store what it holds (the s3 demo: 42% from peers, not 66%).
+                    boolean whole = InstanceState.fromWire(rs.getString(4)).holdsWholeImage();
+                    out.add(new Holder(rs.getString(1), rs.getString(2), rs.getString(3), whole));
                 }
             }
         }
