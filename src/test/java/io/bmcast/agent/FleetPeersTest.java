@@ -142,7 +142,8 @@ class FleetPeersTest {
         }
     }
 
-    private static Api.Instance devirtualized(ControllerFixture c, String id) throws InterruptedException {
+    /** Waits for the instance to be devirtualized and for its final byte-source counts to reach the controller. */
+    static Api.Instance devirtualized(ControllerFixture c, String id) throws InterruptedException {
         Api.Instance i = ControllerFixture.await(WAIT, "instance " + id + " devirtualized", unchecked(() -> c.instance(id)),
                 x -> "devirtualized".equals(x.state()) || "failed".equals(x.state()));
         assertEquals("devirtualized", i.state(), i.toString());

@@ -75,7 +75,7 @@ class FleetTreeTest {
 
             List<String> ids = c.launch("busybox", NODES).stream().map(Api.Instance::id).toList();
             List<Api.Instance> done = new ArrayList<>();
-            for (String id : ids) done.add(devirtualized(c, id));
+            for (String id : ids) done.add(FleetPeersTest.devirtualized(c, id));
 
             long fromStore = 0;
             long fromPeers = 0;
@@ -117,14 +117,5 @@ class FleetTreeTest {
             for (Peering p : peerings) p.close();
             for (Path w : works) MachineTest.killSession(w);
         }
-    }
-
-    private static Api.Instance devirtualized(ControllerFixture c, String id) throws InterruptedException {
-        Api.Instance i = ControllerFixture.await(WAIT, "instance " + id + " devirtualized", unchecked(() -> c.instance(id)),
-                x -> "devirtualized".equals(x.state()) || "failed".equals(x.state()));
-        assertEquals("devirtualized", i.state(), i.toString());
-        // the counts reach the controller with the report after the phase: wait for the final ones
-        return ControllerFixture.await(WAIT, "instance " + id + "'s final counts", unchecked(() -> c.instance(id)),
-                x -> x.chunksVerified() > 0 && x.fractionLocal() >= 0.999);
     }
 }

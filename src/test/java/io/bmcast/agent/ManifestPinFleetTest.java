@@ -1,12 +1,13 @@
 package io.bmcast.agent;
 
 import static io.bmcast.agent.ControllerFixture.unchecked;
+import static io.bmcast.cli.MainTest.bmcast;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.bmcast.cli.Main;
+import io.bmcast.cli.MainTest.Run;
 import io.bmcast.fleet.Api;
 import io.bmcast.imagestore.LocalS3;
 import io.bmcast.imagestore.Manifest;
@@ -16,8 +17,6 @@ import io.bmcast.testing.ClientTestProcesses;
 import io.bmcast.testing.Tools;
 import io.bmcast.util.Jackson;
 import io.bmcast.util.Sha256;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -43,16 +42,6 @@ class ManifestPinFleetTest {
 
     @TempDir
     Path tmp;
-
-    record Run(int rc, String out, String err) {}
-
-    /** The CLI as a person runs it (in this JVM: the store's credentials are its system properties). */
-    static Run bmcast(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int rc = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Run(rc, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-    }
 
     /** 6 MiB: chunks 0, 1 and 4 random (raw, 1 MiB stored each: same size, so swappable), 2 a hole, 3 and 5 text. */
     static byte[] image() {

@@ -17,13 +17,14 @@ import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** The command line as a new user meets it, run in this JVM: help, refusals and their sentences, exit codes. */
-class MainTest {
+public class MainTest {
     @TempDir
     Path tmp;
 
-    record Run(int rc, String out, String err) {}
+    public record Run(int rc, String out, String err) {}
 
-    static Run bmcast(String... args) {
+    /** The CLI as a person runs it, in this JVM (so it sees this JVM's system properties). */
+    public static Run bmcast(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int rc = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
