@@ -5,7 +5,6 @@ import io.bmcast.imagestore.Manifest;
 import io.bmcast.storage.LinkEmulator;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * A simulated node's receive link in {@code bench fanout}: each chunk that reaches the node from {@code inner} (a
@@ -29,10 +28,7 @@ final class Downlink implements ChunkSource {
     @Override
     public ByteBuffer fetch(Manifest.Chunk chunk) throws IOException {
         ByteBuffer b = inner.fetch(chunk);
-        if (b != null) {
-            long wait = link.delayNanos(b.remaining(), System.nanoTime());
-            if (wait > 0) LockSupport.parkNanos(wait);
-        }
+        if (b != null) link.hold(b.remaining());
         return b;
     }
 

@@ -9,7 +9,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * The object store as every simulated node of {@code bench fanout} reaches it: one real S3 server behind ONE shared
@@ -44,8 +43,7 @@ final class EmulatedStore implements ChunkSource {
         if (b == null) return null;
         requests.incrementAndGet();
         bytesSent.addAndGet(b.remaining());
-        long wait = link.delayNanos(b.remaining(), System.nanoTime());
-        if (wait > 0) LockSupport.parkNanos(wait);
+        link.hold(b.remaining());
         if (corruptRate > 0 && b.remaining() > 0 && chance()) {
             byte[] copy = new byte[b.remaining()];
             b.duplicate().get(copy);

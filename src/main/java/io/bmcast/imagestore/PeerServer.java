@@ -22,7 +22,6 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
 import javax.net.ssl.SSLContext;
 
@@ -288,10 +287,7 @@ public final class PeerServer implements AutoCloseable {
             chunk.duplicate().get(body);
             from = 0;
         }
-        if (uplink != null) {
-            long wait = uplink.delayNanos(length, System.nanoTime());
-            if (wait > 0) LockSupport.parkNanos(wait);
-        }
+        if (uplink != null) uplink.hold(length);
         ex.getResponseHeaders().set("Content-Type", "application/octet-stream");
         ex.sendResponseHeaders(200, length == 0 ? -1 : length);
         try (OutputStream out = ex.getResponseBody()) {

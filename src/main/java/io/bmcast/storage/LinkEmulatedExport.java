@@ -3,7 +3,6 @@ package io.bmcast.storage;
 import io.bmcast.transport.Export;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * A filter that makes an export behave as if reached over an emulated link ({@link LinkEmulator}):
@@ -19,13 +18,7 @@ public final class LinkEmulatedExport extends FilterExport {
     }
 
     private void hold(long bytes) throws IOException {
-        long delay = link.delayNanos(bytes, System.nanoTime());
-        long deadline = System.nanoTime() + delay;
-        long left;
-        while ((left = deadline - System.nanoTime()) > 0) {
-            LockSupport.parkNanos(left);
-            if (Thread.interrupted()) throw new java.io.InterruptedIOException("link emulation interrupted");
-        }
+        link.hold(bytes);
     }
 
 

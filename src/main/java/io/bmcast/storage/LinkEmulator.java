@@ -40,6 +40,19 @@ public final class LinkEmulator {
         return rateWait + latencyNs;
     }
 
+    /**
+     * Holds the calling thread for as long as a reply moving {@code bytes} waits on this link (rate and latency),
+     * however often the park wakes early.
+     */
+    public void hold(long bytes) throws java.io.InterruptedIOException {
+        long deadline = System.nanoTime() + delayNanos(bytes, System.nanoTime());
+        long left;
+        while ((left = deadline - System.nanoTime()) > 0) {
+            java.util.concurrent.locks.LockSupport.parkNanos(left);
+            if (Thread.interrupted()) throw new java.io.InterruptedIOException("link emulation interrupted");
+        }
+    }
+
     @Override
     public String toString() {
         if (isIdentity()) return "no link emulation";
